@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Build (or reuse) a pinned inference engine from its PyPI source distribution.
+#
+#   scripts/ensure-engine.sh llama.cpp      -> prints the directory holding the binaries
+#   scripts/ensure-engine.sh ik_llama.cpp
+#
+# The engines' sources come from PyPI sdists (see ../shared/DESIGN.md):
+#   llama.cpp     llama-cpp-python==0.3.36     tree at vendor/llama.cpp
+#   ik_llama.cpp  ik-llama-cpp-python==0.1.5   tree at vendor/ik_llama.cpp
+# Builds live outside the repository, under ${RIGPLAN_ENGINE_CACHE:-$XDG_CACHE_HOME/rigplan/engines},
+# keyed by engine and version, so repeated test runs reuse them. CPU-only builds.
+set -euo pipefail
+
+engine="${1:-llama.cpp}"
+cache="${RIGPLAN_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rigplan/engines}"
+jobs="${RIGPLAN_BUILD_JOBS:-$(nproc)}"
+
+case "$engine" in
+  llama.cpp)
+    pkg=llama-cpp-python; ver=0.3.36; sub=vendor/llama.cpp
+    targets=(llama-server llama-bench llama-cli llama-fit-params) ;;
+  ik_llama.cpp)
+    pkg=ik-llama-cpp-python; ver=0.1.5; sub=vendor/ik_llama.cpp
+    targets=(llama-server llama-bench) ;;
+  *) echo "ensure-engine: unknown engine '$engine' (llama.cpp or ik_llama.cpp)" >&2; exit 2 ;;
+esac
+
+root="$cache/$engine-$pkg-$ver"
+src="$root/src"
+build="$root/build"
+bin="$build/bin"
+
+have_all() {
+  local t
+  for t in "${targets[@]}"; do [ -x "$bin/$t" ] || return 1; done
+}
+
+if have_all; then
+  echo "$bin"
+  exit 0
+fi
+
+mkdir -p "$root"
+exec 9>"$root/.lock"
+flock 9
+if have_all; then echo "$bin"; exit 0; fi
+
+log() { echo "ensure-engine: $*" >&2; }
+
+for tool in cmake g++ python3; do
+  command -v "$tool" >/dev/null || { log "'$tool' is missing (apt-get install cmake g++ python3)"; exit 1; }
+done
+
+if [ ! -d "$src/$sub" ]; then
+  dl="$root/download"
+  mkdir -p "$dl"
+  if ! ls "$dl"/*.tar.gz >/dev/null 2>&1; then
+    log "downloading the $pkg==$ver source distribution from PyPI"
+    python3 -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$dl" "$pkg==$ver" >&2
+  fi
+  rm -rf "$src.tmp" && mkdir -p "$src.tmp"
+  tar -xzf "$dl"/*.tar.gz -C "$src.tmp" --strip-components=1
+  rm -rf "$src" && mv "$src.tmp" "$src"
+fi
+
+tree="$src/$sub"
+if [ "$engine" = ik_llama.cpp ] && [ ! -f "$tree/common/build-info.cpp" ] && [ -f "$tree/common/build-info.cpp.in" ]; then
+  # The ik sdist lacks common/cmake/build-info-gen-cpp.cmake: fill the four fields by hand.
+  sed -e 's/@BUILD_NUMBER@/0/' -e 's/@BUILD_COMMIT@/pypi-sdist/' \
+      -e 's/@BUILD_COMPILER@/gcc/' -e 's/@BUILD_TARGET@/x86_64-linux-gnu/' \
+      "$tree/common/build-info.cpp.in" > "$tree/common/build-info.cpp"
+fi
+
+log "configuring $engine (CPU) in $build"
+cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+  -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF >&2
+log "building ${targets[*]} with $jobs jobs (several minutes on 2 cores)"
+cmake --build "$build" -j "$jobs" --target "${targets[@]}" >&2
+have_all || { log "build finished but a binary is missing in $bin"; exit 1; }
+echo "$bin"

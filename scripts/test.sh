@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone on a fresh machine.
+#
+# Installs what the tests need (cmake, a C++ compiler, shellcheck, systemd-analyze, the
+# Python build backend used to fetch the engine's PyPI source), builds the pinned
+# llama.cpp engine once into the user cache (reused on later runs, ~4 min on 2 cores the
+# first time), then runs every Rust test, engine-agreement and end-to-end tests included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+command -v curl >/dev/null || need_apt+=(curl)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if ! python3 -c 'import scikit_build_core' 2>/dev/null; then
+  python3 -m pip install -q scikit-build-core
+fi
+
+RIGPLAN_LLAMA_BIN="$(scripts/ensure-engine.sh llama.cpp)"
+export RIGPLAN_LLAMA_BIN
+echo "test.sh: llama.cpp binaries in $RIGPLAN_LLAMA_BIN" >&2
+
+cargo test --all-targets "$@"

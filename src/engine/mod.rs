@@ -1,0 +1,40 @@
+//! Engine knowledge: what each pinned engine version accepts and how it lays memory out.
+//!
+//! Engines are data plus small functions: the options rigplan may emit with their value
+//! syntax, cache types, split modes, CMake option names and binary names, per pinned
+//! version. A flag is emitted only if the pinned engine accepts it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The two engines rigplan plans for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EngineKind {
+    #[serde(rename = "llama.cpp")]
+    LlamaCpp,
+    #[serde(rename = "ik_llama.cpp")]
+    IkLlamaCpp,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::LlamaCpp => "llama.cpp",
+            EngineKind::IkLlamaCpp => "ik_llama.cpp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EngineKind> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "llama.cpp" | "llama_cpp" | "llamacpp" | "mainline" => Some(EngineKind::LlamaCpp),
+            "ik_llama.cpp" | "ik_llama_cpp" | "ik" | "ik_llamacpp" => Some(EngineKind::IkLlamaCpp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,147 @@
+//! HardwareSnapshot: a versioned, serialisable description of one machine.
+//!
+//! Field names follow the `detect --format json` contract in DESIGN.md. Unknown values
+//! are `None` (JSON `null`), never guessed. The same struct is written by `detect --save`
+//! and read by `--hardware FILE`; round-tripping through TOML or JSON is lossless.
+
+use serde::{Deserialize, Serialize};
+
+/// Current snapshot schema version. Readers refuse newer versions with a clear error.
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HardwareSnapshot {
+    pub schema_version: u32,
+    /// Where this came from: `detected on HOST`, `preset z440-2x3060`, a file path...
+    pub source: String,
+    pub cpu: CpuInfo,
+    pub memory: MemoryInfo,
+    #[serde(default)]
+    pub gpus: Vec<GpuInfo>,
+    #[serde(default)]
+    pub system: SystemInfo,
+    /// What could not be read, and what was assumed.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuInfo {
+    pub vendor: String,
+    pub brand: String,
+    /// `haswell`, `zen4`, `arrowlake`, `neoverse-v2`...
+    pub microarchitecture: Option<String>,
+    /// The compiler `-march` value for this microarchitecture.
+    pub march: Option<String>,
+    /// `x86_64`, `aarch64`...
+    #[serde(default)]
+    pub arch: String,
+    pub physical_cores: u32,
+    pub threads: u32,
+    pub sockets: u32,
+    pub numa_nodes: u32,
+    /// Performance cores on hybrid CPUs (None when not hybrid or unknown).
+    #[serde(default)]
+    pub performance_cores: Option<u32>,
+    /// Efficiency cores on hybrid CPUs.
+    #[serde(default)]
+    pub efficiency_cores: Option<u32>,
+    #[serde(default)]
+    pub l2_bytes: Option<u64>,
+    #[serde(default)]
+    pub l3_bytes: Option<u64>,
+    /// ISA flags in /proc/cpuinfo spelling: `avx2`, `fma`, `avx512f`, `asimddp`...
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+impl CpuInfo {
+    pub fn has(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryInfo {
+    pub total_bytes: u64,
+    pub available_bytes: Option<u64>,
+    #[serde(default)]
+    pub swap_bytes: Option<u64>,
+    /// RLIMIT_MEMLOCK soft limit; None = unlimited or unknown (see notes).
+    pub memlock_limit_bytes: Option<u64>,
+    /// Channels x MT/s x 8 bytes, decimal GB/s.
+    pub theoretical_bandwidth_gbs: Option<f64>,
+    /// Measured multi-threaded read bandwidth, decimal GB/s.
+    pub measured_bandwidth_gbs: Option<f64>,
+    /// `DDR4`, `DDR5`, `LPDDR5X`...
+    #[serde(default)]
+    pub dimm_type: Option<String>,
+    #[serde(default)]
+    pub speed_mts: Option<u32>,
+    #[serde(default)]
+    pub channels: Option<u32>,
+    #[serde(default)]
+    pub hugepages_total: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuVendor {
+    Nvidia,
+    Amd,
+    Intel,
+    Apple,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PcieLink {
+    pub gen: Option<u32>,
+    pub width: Option<u32>,
+    pub max_gen: Option<u32>,
+    pub max_width: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GpuInfo {
+    pub index: u32,
+    pub name: String,
+    pub vendor: GpuVendor,
+    pub vram_bytes: u64,
+    pub vram_free_bytes: Option<u64>,
+    /// Memory bandwidth, decimal GB/s.
+    pub bandwidth_gbs: Option<f64>,
+    /// Dense FP16 tensor throughput, TFLOPS (from the GPU table).
+    #[serde(default)]
+    pub fp16_tflops: Option<f64>,
+    /// CUDA compute capability, `8.6`.
+    pub compute_capability: Option<String>,
+    /// AMD gfx target, `gfx1100`.
+    #[serde(default)]
+    pub gfx_target: Option<String>,
+    /// Shares system RAM (Apple, Strix Halo, GB10).
+    #[serde(default)]
+    pub unified_memory: bool,
+    pub pcie: Option<PcieLink>,
+    #[serde(default)]
+    pub uuid: Option<String>,
+    #[serde(default)]
+    pub pci_bus_id: Option<String>,
+    #[serde(default)]
+    pub power_limit_w: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub os: Option<String>,
+    pub kernel: Option<String>,
+    #[serde(default)]
+    pub container: bool,
+    #[serde(default)]
+    pub virtual_machine: bool,
+    #[serde(default)]
+    pub compilers: Vec<String>,
+    pub nvcc_version: Option<String>,
+    pub cuda_driver_version: Option<String>,
+    pub nvidia_driver_version: Option<String>,
+}

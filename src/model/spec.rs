@@ -1,0 +1,169 @@
+//! ModelSpec: architecture facts plus every tensor, classified.
+//!
+//! Plain data with no I/O. Everything the planner's memory and speed arithmetic needs is
+//! here: per-layer attention kind, KV heads and head dims (so KV bytes can be computed
+//! for any context and cache type), recurrent state sizes, MLA dims, expert counts, and
+//! the byte size of every tensor with the class and layer it belongs to.
+
+use crate::gguf::GgmlType;
+use crate::units::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// What a tensor is for. Drives placement (`-ngl`, `--n-cpu-moe`, `-ot`) and speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TensorClass {
+    TokenEmbedding,
+    Output,
+    OutputNorm,
+    Attention,
+    /// Dense feed-forward weights (non-MoE layers, or dense parts).
+    FeedForward,
+    /// Routed experts (`*_exps`): only `expert_used` of `expert_count` are read per token.
+    RoutedExperts,
+    /// Shared experts (`*_shexp`), read for every token.
+    SharedExperts,
+    /// Expert router / gate input (`ffn_gate_inp`).
+    ExpertRouter,
+    /// Recurrent / SSM / linear-attention weights.
+    Recurrent,
+    /// Multi-token-prediction (nextn) layers.
+    Mtp,
+    /// Vision projector / multimodal tensors.
+    VisionProjector,
+    Norm,
+    Other,
+}
+
+/// One tensor as the planner needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    /// ggml dims, innermost first.
+    pub dims: Vec<u64>,
+    pub ggml_type: GgmlType,
+    pub bytes: Bytes,
+    pub class: TensorClass,
+    /// The block (layer) index for `blk.N.*` tensors, `None` for global tensors.
+    pub layer: Option<u32>,
+}
+
+/// How a layer attends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKind {
+    /// Full causal attention: KV cells = context.
+    Full,
+    /// Sliding window: KV cells = min(ctx, n_swa * seqs + ubatch), padded.
+    SlidingWindow,
+    /// Recurrent / linear attention: a constant-size F32 state per sequence, no KV.
+    Recurrent,
+    /// No attention and no state (e.g. MTP-only helper layers counted separately).
+    None,
+}
+
+/// Recurrent state sizes per sequence, in F32 elements (llama.cpp `n_embd_r()` / `n_embd_s()`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecurrentState {
+    /// Convolution / shift state elements (`r`).
+    pub r_elements: u64,
+    /// SSM / delta-net state elements (`s`).
+    pub s_elements: u64,
+}
+
+/// Multi-head latent attention dims (deepseek2 family).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MlaDims {
+    pub kv_lora_rank: u64,
+    pub rope_dim: u64,
+}
+
+/// One transformer block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerSpec {
+    pub index: u32,
+    pub attention: AttentionKind,
+    pub n_head: u64,
+    pub n_head_kv: u64,
+    /// K row width per cell for this layer (`n_embd_k_gqa`), elements.
+    pub n_embd_k_gqa: u64,
+    /// V row width per cell for this layer (`n_embd_v_gqa`), elements.
+    pub n_embd_v_gqa: u64,
+    pub head_dim_k: u64,
+    pub head_dim_v: u64,
+    pub recurrent: Option<RecurrentState>,
+    /// True if this block has routed experts.
+    pub moe: bool,
+    /// Bytes of routed expert tensors in this block.
+    pub expert_bytes: Bytes,
+    /// Bytes of every tensor in this block.
+    pub bytes: Bytes,
+    /// True for nextn/MTP blocks (kept on the GPU set but not run for plain decoding).
+    pub mtp: bool,
+}
+
+/// Which engines can load the model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineSupport {
+    pub llama_cpp: bool,
+    pub ik_llama_cpp: bool,
+    /// Why an engine cannot load it (e.g. ik-only tensor types, unknown architecture).
+    pub notes: Vec<String>,
+}
+
+/// Everything the planner knows about a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Human name (`general.name`, or the catalog name).
+    pub name: String,
+    /// `general.architecture` (`llama`, `qwen35moe`, ...).
+    pub architecture: String,
+    /// False when the architecture is not one rigplan knows: generic facts only.
+    pub architecture_known: bool,
+    /// Quant label (`Q4_K_M`, `UD-Q4_K_XL`...), from the file type or the catalog.
+    pub quant: Option<String>,
+    pub n_layer: u32,
+    pub n_embd: u64,
+    pub n_vocab: u64,
+    pub n_ctx_train: u64,
+    /// Sliding window size, for models with SWA layers.
+    pub n_swa: Option<u64>,
+    pub expert_count: u32,
+    pub expert_used: u32,
+    pub expert_shared: u32,
+    /// Leading dense (non-MoE) blocks.
+    pub leading_dense: u32,
+    pub mla: Option<MlaDims>,
+    /// Number of trailing nextn/MTP blocks included in `n_layer`.
+    pub nextn_layers: u32,
+    pub layers: Vec<LayerSpec>,
+    pub tensors: Vec<TensorSpec>,
+    pub engines: EngineSupport,
+    /// Things the reader could not determine or had to assume.
+    pub notes: Vec<String>,
+}
+
+impl ModelSpec {
+    pub fn total_bytes(&self) -> Bytes {
+        self.tensors.iter().map(|t| t.bytes).sum()
+    }
+
+    pub fn bytes_of(&self, class: TensorClass) -> Bytes {
+        self.tensors
+            .iter()
+            .filter(|t| t.class == class)
+            .map(|t| t.bytes)
+            .sum()
+    }
+
+    pub fn total_parameters(&self) -> u64 {
+        self.tensors
+            .iter()
+            .map(|t| t.dims.iter().product::<u64>())
+            .sum()
+    }
+
+    pub fn is_moe(&self) -> bool {
+        self.expert_count > 1
+    }
+}
