@@ -4,6 +4,7 @@
 //! weights, KV cache and compute buffers; `placement` searches where tensors live;
 //! `settings` chooses the rest; `plan` is the plain-data result generators render.
 
+pub mod layout;
 pub mod plan;
 
 pub use plan::{DeviceMemory, Plan, Reason, Settings};
