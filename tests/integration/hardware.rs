@@ -1,6 +1,9 @@
 //! `rigplan detect`, `catalog gpus|hardware`, snapshots and what-if resolution, run
 //! against this machine and against recorded machines (tests/fixtures/hardware/*).
 
+// Test helpers panic on unexpected input by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use assert_cmd::Command;
 use rigplan::cli::HardwareArgs;
 use rigplan::error::{exit_code_for, one_line, EXIT_BAD_INPUT};
