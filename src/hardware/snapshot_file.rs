@@ -6,7 +6,6 @@
 
 use super::{HardwareSnapshot, SNAPSHOT_SCHEMA_VERSION};
 use crate::error::user_error;
-use anyhow::Context;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,11 +101,12 @@ pub fn write(path: &Path, s: &HardwareSnapshot) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("writing '{}': {}", path.display(), e.error))?;
+    // A path the user named that cannot be written is bad input (exit 2).
+    let fail = |e: &dyn std::fmt::Display| {
+        user_error(format!("cannot write snapshot '{}': {e}", path.display()))
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
 }

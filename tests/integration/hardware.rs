@@ -459,3 +459,28 @@ fn catalogs_list_gpus_and_presets() {
         "{table}"
     );
 }
+
+#[test]
+fn measure_adds_a_read_bandwidth_figure() {
+    let start = std::time::Instant::now();
+    let out = rigplan()
+        .args(["detect", "--format", "json", "--measure"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gbs = v["memory"]["measured_bandwidth_gbs"].as_f64().unwrap();
+    // Any real memory system reads faster than 0.1 GB/s and slower than 10 TB/s.
+    assert!(gbs > 0.1 && gbs < 10_000.0, "{gbs}");
+    assert!(v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("measured")));
+    // Debug build: generous bound; the release figure is in the report.
+    assert!(start.elapsed().as_secs() < 20);
+}
