@@ -160,6 +160,13 @@ fn dual_nvidia_box_reads_nvml_and_pcie_links() {
     assert_eq!(s.cpu.l3_bytes, Some(10 * 1024 * 1024));
     assert!(s.cpu.has("avx2") && s.cpu.has("fma") && s.cpu.has("bmi2") && !s.cpu.has("avx512f"));
     assert_eq!(s.memory.memlock_limit_bytes, Some(8 * 1024 * 1024));
+    // SMBIOS type 17: 4 channels x 2133 MT/s x 8 bytes.
+    assert_eq!(s.memory.dimm_type.as_deref(), Some("DDR4"));
+    assert_eq!(
+        (s.memory.speed_mts, s.memory.channels),
+        (Some(2133), Some(4))
+    );
+    assert!((s.memory.theoretical_bandwidth_gbs.unwrap() - 68.256).abs() < 1e-9);
     assert_eq!(s.gpus.len(), 2);
     for (i, g) in s.gpus.iter().enumerate() {
         assert_eq!(g.index, i as u32);
