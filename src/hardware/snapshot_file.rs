@@ -80,7 +80,8 @@ fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().replace('\n', " ");
     match e.span() {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
             format!("{msg} (line {line})")
         }
         None => msg,
@@ -89,6 +90,16 @@ fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
 
 pub fn read(path: &Path) -> anyhow::Result<HardwareSnapshot> {
     let name = path.display().to_string();
+    // Snapshots are a few KiB; refuse anything absurd before reading it.
+    const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > MAX_SNAPSHOT_BYTES {
+            return Err(user_error(format!(
+                "snapshot '{name}' is {} bytes; not a snapshot (limit {MAX_SNAPSHOT_BYTES})",
+                meta.len()
+            )));
+        }
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| user_error(format!("cannot read snapshot '{name}': {e}")))?;
     from_str(&text, SnapshotFormat::for_path(path), &name)
