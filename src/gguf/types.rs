@@ -106,6 +106,14 @@ impl GgmlType {
             .map(GgmlType)
     }
 
+    /// This type's id in one engine's id space, if that engine knows it.
+    pub fn id(self, dialect: Dialect) -> Option<u32> {
+        match dialect {
+            Dialect::Mainline => self.0.mainline_id,
+            Dialect::IkOnly => self.0.ik_id,
+        }
+    }
+
     pub fn traits(self) -> &'static TypeTraits {
         self.0
     }
