@@ -7,6 +7,7 @@
 //! path, the byte offset and what is wrong — never a panic, never unbounded memory.
 //! This module knows nothing about model architectures; `model::spec` interprets it.
 
+pub mod reader;
 pub mod types;
 pub mod writer;
 
