@@ -9,6 +9,7 @@
 //! in `reference`.
 
 pub mod assemble;
+pub mod catalog;
 pub mod classify;
 pub mod from_gguf;
 pub mod hparams;

@@ -149,7 +149,13 @@ fn dense_family_layer(o: &mut Out, p: &ArchParams, il: usize) {
     o.l(il, "ffn_norm.weight", &[e]);
     if p.n_expert > 0 {
         o.l(il, "ffn_gate_inp.weight", &[e, p.n_expert.into()]);
-        experts(o, il, e, p.expert_ff(), p.n_expert.into());
+        // llama (Mixtral) experts use n_ff; qwen3moe uses expert_feed_forward_length
+        let ff = if p.arch == "llama" {
+            p.n_ff_at(il)
+        } else {
+            p.expert_ff()
+        };
+        experts(o, il, e, ff, p.n_expert.into());
     } else {
         dense_ffn(o, il, e, p.n_ff_at(il));
     }
