@@ -21,20 +21,62 @@ use serde::Deserialize;
 
 /// The embedded TOML files (file name, text).
 const FILES: &[(&str, &str)] = &[
-    ("qwen3.5-35b-a3b.toml", include_str!("../../profiles/models/qwen3.5-35b-a3b.toml")),
-    ("qwen3.5-27b.toml", include_str!("../../profiles/models/qwen3.5-27b.toml")),
-    ("qwen3.6-35b-a3b.toml", include_str!("../../profiles/models/qwen3.6-35b-a3b.toml")),
-    ("gemma-4-26b-a4b.toml", include_str!("../../profiles/models/gemma-4-26b-a4b.toml")),
-    ("qwen3-30b-a3b.toml", include_str!("../../profiles/models/qwen3-30b-a3b.toml")),
-    ("qwen3-next-80b-a3b.toml", include_str!("../../profiles/models/qwen3-next-80b-a3b.toml")),
-    ("gpt-oss-20b.toml", include_str!("../../profiles/models/gpt-oss-20b.toml")),
-    ("gpt-oss-120b.toml", include_str!("../../profiles/models/gpt-oss-120b.toml")),
-    ("llama-3.2-3b.toml", include_str!("../../profiles/models/llama-3.2-3b.toml")),
-    ("llama-3.1-8b.toml", include_str!("../../profiles/models/llama-3.1-8b.toml")),
-    ("llama-3.3-70b.toml", include_str!("../../profiles/models/llama-3.3-70b.toml")),
-    ("mixtral-8x7b.toml", include_str!("../../profiles/models/mixtral-8x7b.toml")),
-    ("deepseek-r1.toml", include_str!("../../profiles/models/deepseek-r1.toml")),
-    ("glm-4.5-air.toml", include_str!("../../profiles/models/glm-4.5-air.toml")),
+    (
+        "qwen3.5-35b-a3b.toml",
+        include_str!("../../profiles/models/qwen3.5-35b-a3b.toml"),
+    ),
+    (
+        "qwen3.5-27b.toml",
+        include_str!("../../profiles/models/qwen3.5-27b.toml"),
+    ),
+    (
+        "qwen3.6-35b-a3b.toml",
+        include_str!("../../profiles/models/qwen3.6-35b-a3b.toml"),
+    ),
+    (
+        "gemma-4-26b-a4b.toml",
+        include_str!("../../profiles/models/gemma-4-26b-a4b.toml"),
+    ),
+    (
+        "qwen3-30b-a3b.toml",
+        include_str!("../../profiles/models/qwen3-30b-a3b.toml"),
+    ),
+    (
+        "qwen3-next-80b-a3b.toml",
+        include_str!("../../profiles/models/qwen3-next-80b-a3b.toml"),
+    ),
+    (
+        "gpt-oss-20b.toml",
+        include_str!("../../profiles/models/gpt-oss-20b.toml"),
+    ),
+    (
+        "gpt-oss-120b.toml",
+        include_str!("../../profiles/models/gpt-oss-120b.toml"),
+    ),
+    (
+        "llama-3.2-3b.toml",
+        include_str!("../../profiles/models/llama-3.2-3b.toml"),
+    ),
+    (
+        "llama-3.1-8b.toml",
+        include_str!("../../profiles/models/llama-3.1-8b.toml"),
+    ),
+    (
+        "llama-3.3-70b.toml",
+        include_str!("../../profiles/models/llama-3.3-70b.toml"),
+    ),
+    (
+        "mixtral-8x7b.toml",
+        include_str!("../../profiles/models/mixtral-8x7b.toml"),
+    ),
+    (
+        "deepseek-r1.toml",
+        include_str!("../../profiles/models/deepseek-r1.toml"),
+    ),
+    (
+        "glm-4.5-air.toml",
+        include_str!("../../profiles/models/glm-4.5-air.toml"),
+    ),
 ];
 
 /// A published GGUF file of a catalog model.
@@ -191,7 +233,11 @@ impl CatalogEntry {
             .iter()
             .find(|f| f.quant.eq_ignore_ascii_case(quant));
         let ftype = parse_file_type(quant)
-            .or_else(|| known.and_then(|f| f.base.as_deref()).and_then(parse_file_type))
+            .or_else(|| {
+                known
+                    .and_then(|f| f.base.as_deref())
+                    .and_then(parse_file_type)
+            })
             .ok_or_else(|| {
                 crate::error::user_error(format!(
                     "'{}' has no quant '{quant}' (standard llama-quantize types, or one of: {})",
@@ -247,7 +293,8 @@ impl CatalogEntry {
             }
         }
         let mut spec = assemble(&params, raw, self.name.clone(), Some(quant.to_string()));
-        spec.notes.push(format!("from the catalog entry '{}'", self.id));
+        spec.notes
+            .push(format!("from the catalog entry '{}'", self.id));
         spec.notes.extend(notes);
         Ok(spec)
     }
@@ -358,8 +405,18 @@ mod tests {
                 let want = f.size_bytes as f64;
                 let err = (got - want).abs() / want;
                 // gpt-oss figures are rounded to whole GB on their page ("~11 GB"): 10%.
-                let tol = if f.approximate && want < 1e11 && f.source.contains("~") { 0.10 } else { 0.02 };
-                assert!(err < tol, "{} {}: computed {got} vs published {want} ({:.1}%)", e.id, f.quant, err * 100.0);
+                let tol = if f.approximate && want < 1e11 && f.source.contains("~") {
+                    0.10
+                } else {
+                    0.02
+                };
+                assert!(
+                    err < tol,
+                    "{} {}: computed {got} vs published {want} ({:.1}%)",
+                    e.id,
+                    f.quant,
+                    err * 100.0
+                );
                 checked += 1;
             }
         }

@@ -14,6 +14,7 @@ pub mod classify;
 pub mod from_gguf;
 pub mod hparams;
 pub mod quantize;
+pub mod reference;
 pub mod spec;
 pub mod synth;
 
