@@ -225,3 +225,26 @@ impl ModelSpec {
             .sum()
     }
 }
+
+impl ModelSpec {
+    /// With tied embeddings (no `output.weight`) llama.cpp creates the output layer as a
+    /// duplicate of `token_embd` (`TENSOR_DUPLICATED` in every arch's `load_arch_tensors`)
+    /// and allocates it again in the output layer's buffer: these are those bytes.
+    /// Measured: llama-fit-params reports the gemma-4-26b-a4b Q4_K_M model 577 MiB (its
+    /// Q6_K token_embd) above the file's tensor bytes.
+    pub fn tied_output_bytes(&self) -> Bytes {
+        if !self.architecture_known || self.tensors.iter().any(|t| t.class == TensorClass::Output) {
+            return Bytes::ZERO;
+        }
+        self.tensors
+            .iter()
+            .filter(|t| t.name == "token_embd.weight")
+            .map(|t| t.bytes)
+            .sum()
+    }
+
+    /// Weight bytes llama.cpp allocates: every tensor plus the tied output duplicate.
+    pub fn loaded_weight_bytes(&self) -> Bytes {
+        self.total_bytes() + self.tied_output_bytes()
+    }
+}
