@@ -143,3 +143,14 @@ fn inspect_json_has_the_stable_keys() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("qwen3.5-35b-a3b"));
 }
+
+/// Writes the 21 GB sparse qwen3.5-35b-a3b Q4_K_M file used to time `rigplan inspect`
+/// (`RIGPLAN_TIMING_GGUF=/path cargo test --test integration write_timing_fixture -- --ignored`).
+#[test]
+#[ignore]
+fn write_timing_fixture() {
+    let path = std::env::var("RIGPLAN_TIMING_GGUF").unwrap_or_else(|_| "/tmp/qwen35moe-q4km.gguf".into());
+    let n = write_catalog_model(&entry("qwen3.5-35b-a3b"), "Q4_K_M", std::path::Path::new(&path));
+    assert!(n > 20_000_000_000);
+    eprintln!("{path}: {n} bytes");
+}
