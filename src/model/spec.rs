@@ -243,8 +243,17 @@ impl ModelSpec {
             .sum()
     }
 
-    /// Weight bytes llama.cpp allocates: every tensor plus the tied output duplicate.
+    /// Bytes of nextn/MTP tensors. llama.cpp creates them with `TENSOR_SKIP` unless an
+    /// MTP draft context is requested (`ml.load_mtp`, e.g. models/glm4-moe.cpp), so a plain
+    /// load does not allocate them. Measured: llama-fit-params reports GLM-4.5-Air Q4_K_M
+    /// 1632 MiB (its nextn block) below the file's tensor bytes.
+    pub fn mtp_bytes(&self) -> Bytes {
+        self.bytes_of(TensorClass::Mtp)
+    }
+
+    /// Weight bytes a plain llama.cpp load allocates: every tensor, minus the skipped
+    /// MTP tensors, plus the tied output duplicate.
     pub fn loaded_weight_bytes(&self) -> Bytes {
-        self.total_bytes() + self.tied_output_bytes()
+        self.total_bytes() - self.mtp_bytes() + self.tied_output_bytes()
     }
 }
