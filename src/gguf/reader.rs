@@ -295,16 +295,17 @@ impl<'a> Parser<'a> {
             _ => Err(bad(
                 at,
                 format!(
-                    "{} is {n}, which needs at least {} bytes but only {remaining} remain",
+                    "{} is {n}, which needs {} bytes but only {remaining} remain",
                     what(),
-                    needed.map_or_else(|| "2^64".to_string(), |v| v.to_string())
+                    needed
+                        .map_or_else(|| "more than 2^64".to_string(), |v| format!("at least {v}"))
                 ),
             )),
         }
     }
 
     fn string(&mut self, what: &dyn Fn() -> String) -> Result<Vec<u8>, Stop> {
-        let len = self.count(1, &|| format!("length of {}", what()))?;
+        let len = self.count(1, &|| format!("the length of {}", what()))?;
         Ok(self.take(len, what)?.to_vec())
     }
 
