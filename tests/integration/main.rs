@@ -3,5 +3,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod gguf;
 mod model;
+mod support_gguf;
 mod support_model;
