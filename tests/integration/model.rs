@@ -169,3 +169,47 @@ fn write_timing_fixture() {
     assert!(n > 20_000_000_000);
     eprintln!("{path}: {n} bytes");
 }
+
+/// `rigplan inspect https-or-loopback-URL` reads only the header by range requests and
+/// gives the same bytes as the local file.
+#[test]
+fn inspect_url_reads_the_header_over_loopback_http() {
+    use crate::support_gguf::{Route, Server};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let size = write_catalog_model(&entry("llama-3.2-3b"), "Q4_K_M", &path);
+    let local = rigplan::gguf::GgufFile::open(&path).unwrap();
+    let mut prefix = std::fs::read(&path).unwrap();
+    prefix.truncate(usize::try_from(local.data_offset).unwrap());
+    let server = Server::start();
+    server.route(
+        "/m.gguf",
+        Route::File {
+            prefix: Arc::new(prefix),
+            size,
+            ranges: true,
+        },
+    );
+    let url = format!("{}/m.gguf", server.base);
+    let out = rigplan()
+        .args(["inspect", &url, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spec = ModelSpec::from_gguf(&[local]);
+    assert_eq!(v["bytes"]["total"], spec.total_bytes().0);
+    assert_eq!(v["architecture"], "llama");
+    assert!(server.seen("/m.gguf").len() <= 3);
+
+    let out = rigplan()
+        .args(["inspect", "http://127.0.0.1:9/none.gguf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
