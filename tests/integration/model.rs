@@ -213,3 +213,133 @@ fn inspect_url_reads_the_header_over_loopback_http() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Architectures without a catalog entry (qwen2, qwen3, gemma3) against llama.cpp too.
+/// Hyperparameters: Qwen2.5-7B-Instruct, Qwen3-8B and Gemma-3-12B configs (shapes are
+/// what is under test; the comparison is rigplan vs llama.cpp on the same file).
+#[test]
+fn more_architectures_match_llama_cpp() {
+    let bin = llama_bin().expect("llama.cpp engine");
+    let fixtures = [
+        r#"id = "t-qwen2"
+name = "qwen2 fixture"
+default_quant = "Q4_K_M"
+[gguf]
+architecture = "qwen2"
+block_count = 28
+context_length = 32768
+embedding_length = 3584
+vocab_size = 152064
+feed_forward_length = 18944
+"attention.head_count" = 28
+"attention.head_count_kv" = 4
+"#,
+        r#"id = "t-qwen3"
+name = "qwen3 fixture"
+default_quant = "Q4_K_M"
+[gguf]
+architecture = "qwen3"
+block_count = 36
+context_length = 40960
+embedding_length = 4096
+vocab_size = 151936
+feed_forward_length = 12288
+"attention.head_count" = 32
+"attention.head_count_kv" = 8
+"attention.key_length" = 128
+"attention.value_length" = 128
+"#,
+        r#"id = "t-gemma3"
+name = "gemma3 fixture"
+default_quant = "Q4_K_M"
+tied_output = true
+[gguf]
+architecture = "gemma3"
+block_count = 48
+context_length = 131072
+embedding_length = 3840
+vocab_size = 262208
+feed_forward_length = 15360
+"attention.head_count" = 16
+"attention.head_count_kv" = 8
+"attention.key_length" = 256
+"attention.value_length" = 256
+"attention.sliding_window" = 1024
+"#,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for text in fixtures {
+        let e: rigplan::model::catalog::CatalogEntry = toml::from_str(text).unwrap();
+        let path = dir.path().join(format!("{}.gguf", e.id));
+        write_catalog_model(&e, "Q4_K_M", &path);
+        let spec = ModelSpec::from_gguf(&open_model(&path).unwrap());
+        assert!(spec.architecture_known);
+        let listed = llama_loader_tensors(&bin, &path).unwrap();
+        assert_eq!(listed.len(), spec.tensors.len(), "{}", e.id);
+        for (l, t) in listed.iter().zip(
+            listed
+                .iter()
+                .map(|l| spec.tensors.iter().find(|t| t.name == l.name).unwrap()),
+        ) {
+            assert!(
+                t.ggml_type.name().eq_ignore_ascii_case(&l.type_name),
+                "{} {}",
+                e.id,
+                l.name
+            );
+            assert_eq!(
+                (&t.dims, loader_mib(t.bytes.0)),
+                (&l.dims, l.mib.clone()),
+                "{} {}",
+                e.id,
+                l.name
+            );
+        }
+        let (theirs, rows) = llama_model_mib(&bin, &path).unwrap();
+        let ours = spec.loaded_weight_bytes().0 as f64 / MIB;
+        assert!(
+            (ours - theirs as f64).abs() <= rows as f64,
+            "{}: {ours:.1} vs {theirs}",
+            e.id
+        );
+    }
+}
+
+/// An architecture rigplan does not know still inspects: generic facts, flagged.
+#[test]
+fn unknown_architecture_inspects_with_generic_facts() {
+    use rigplan::gguf::writer::GgufWriter;
+    use rigplan::gguf::{GgmlType, GgufString, MetaValue};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.gguf");
+    let f32t = GgmlType::from_name("F32").unwrap();
+    let q8 = GgmlType::from_name("Q8_0").unwrap();
+    let mut w = GgufWriter::new();
+    w.meta(
+        "general.architecture",
+        MetaValue::String(GgufString(b"mamba9".to_vec())),
+    )
+    .tensor("token_embd.weight", &[256, 1000], q8)
+    .tensor("blk.0.attn_q.weight", &[256, 256], q8)
+    .tensor("blk.0.ffn_up_exps.weight", &[256, 512, 4], q8)
+    .tensor("blk.1.ssm_in.weight", &[256, 512], q8)
+    .tensor("output_norm.weight", &[256], f32t);
+    w.write_sparse(&path).unwrap();
+    let out = rigplan()
+        .args(["inspect", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["architecture"], "mamba9");
+    assert_eq!(v["architecture_known"], false);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 2);
+    assert!(v["bytes"]["by_class"]["routed_experts"].as_u64().unwrap() > 0);
+    assert!(v["notes"].to_string().contains("mamba9"));
+    assert!(v["engines"].as_array().unwrap().is_empty());
+}
