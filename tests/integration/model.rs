@@ -168,6 +168,14 @@ fn write_timing_fixture() {
     );
     assert!(n > 20_000_000_000);
     eprintln!("{path}: {n} bytes");
+    let bare = format!("{path}.novocab.gguf");
+    let n = crate::support_model::write_catalog_model_with(
+        &entry("qwen3.5-35b-a3b"),
+        "Q4_K_M",
+        std::path::Path::new(&bare),
+        false,
+    );
+    eprintln!("{bare}: {n} bytes (no tokenizer arrays)");
 }
 
 /// `rigplan inspect https-or-loopback-URL` reads only the header by range requests and

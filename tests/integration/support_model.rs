@@ -11,6 +11,17 @@ use std::path::{Path, PathBuf};
 
 /// Writes a sparse GGUF of a catalog model at a standard quant; returns the file size.
 pub fn write_catalog_model(entry: &CatalogEntry, quant: &str, path: &Path) -> u64 {
+    write_catalog_model_with(entry, quant, path, true)
+}
+
+/// As [`write_catalog_model`]; `with_vocab` false leaves out the tokenizer arrays
+/// (llama.cpp will not load such a file, rigplan inspects it).
+pub fn write_catalog_model_with(
+    entry: &CatalogEntry,
+    quant: &str,
+    path: &Path,
+    with_vocab: bool,
+) -> u64 {
     let params = entry.params();
     let shapes = tensor_shapes(&params, entry.synth_options()).expect("known arch");
     let ft = if quant == "MXFP4" {
@@ -50,22 +61,24 @@ pub fn write_catalog_model(entry: &CatalogEntry, quant: &str, path: &Path) -> u6
     }
     // llama.cpp's loader needs a vocabulary; a minimal one of the right size is enough
     // for llama-fit-params (it never tokenizes).
-    w.meta(
-        "tokenizer.ggml.model",
-        MetaValue::String(GgufString(b"gpt2".to_vec())),
-    );
-    w.meta(
-        "tokenizer.ggml.tokens",
-        MetaValue::Array(
-            (0..params.n_vocab)
-                .map(|i| MetaValue::String(GgufString(format!("t{i}").into_bytes())))
-                .collect(),
-        ),
-    );
-    w.meta(
-        "tokenizer.ggml.merges",
-        MetaValue::Array(vec![MetaValue::String(GgufString(b"t 1".to_vec()))]),
-    );
+    if with_vocab {
+        w.meta(
+            "tokenizer.ggml.model",
+            MetaValue::String(GgufString(b"gpt2".to_vec())),
+        );
+        w.meta(
+            "tokenizer.ggml.tokens",
+            MetaValue::Array(
+                (0..params.n_vocab)
+                    .map(|i| MetaValue::String(GgufString(format!("t{i}").into_bytes())))
+                    .collect(),
+            ),
+        );
+        w.meta(
+            "tokenizer.ggml.merges",
+            MetaValue::Array(vec![MetaValue::String(GgufString(b"t 1".to_vec()))]),
+        );
+    }
     for ((name, dims), ty) in shapes.iter().zip(types) {
         w.tensor(name, dims, ty);
     }
