@@ -22,6 +22,12 @@ pub struct Parameters {
 #[derive(Serialize)]
 pub struct ByteTotals {
     pub total: u64,
+    /// What a plain CPU-only llama.cpp load allocates (MTP skipped, tied copy counted
+    /// where the loader makes one).
+    pub loaded_cpu_only: u64,
+    /// The output projection (or the token embedding it duplicates when tied).
+    pub output_layer: u64,
+    pub mtp: u64,
     pub by_class: BTreeMap<String, u64>,
     pub by_type: BTreeMap<String, u64>,
 }
@@ -114,6 +120,9 @@ pub fn report(spec: &ModelSpec, source: &str) -> InspectReport {
         },
         bytes: ByteTotals {
             total: spec.total_bytes().0,
+            loaded_cpu_only: spec.loaded_weight_bytes().0,
+            output_layer: spec.output_layer_bytes().0,
+            mtp: spec.mtp_bytes().0,
             by_class,
             by_type,
         },
