@@ -233,3 +233,72 @@ pub fn loader_mib(bytes: u64) -> String {
     let v = (bytes as f32) / 1024.0f32 / 1024.0f32;
     format!("{:.2}", f64::from(v))
 }
+
+/// The pinned engine's `llama-quantize`, built into its build tree if missing (the engine
+/// script builds server/bench/cli/fit-params only).
+pub fn llama_quantize(bin: &Path) -> Result<PathBuf, String> {
+    let exe = bin.join("llama-quantize");
+    if exe.exists() {
+        return Ok(exe);
+    }
+    let build = bin.parent().ok_or("bin dir has no parent")?;
+    let st = std::process::Command::new("cmake")
+        .args(["--build"])
+        .arg(build)
+        .args(["--target", "llama-quantize", "-j2"])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if st.success() && exe.exists() {
+        Ok(exe)
+    } else {
+        Err(format!(
+            "could not build llama-quantize in {}",
+            build.display()
+        ))
+    }
+}
+
+/// `llama-quantize --dry-run SRC FTYPE`: the type llama.cpp picks for every tensor
+/// (`[ i/ n] NAME - [dims], type = bf16, size = A MiB -> B MiB (q4_K)`, or
+/// `size = A MiB` when the tensor keeps its type).
+pub fn llama_quantize_dry_run(
+    exe: &Path,
+    src: &Path,
+    ftype: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    let out = std::process::Command::new(exe)
+        .arg("--dry-run")
+        .arg(src)
+        .arg(ftype)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let mut map = std::collections::HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim_start().strip_prefix('[') else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        let Some((name, rest)) = rest.trim_start().split_once(" - [") else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once("type =") else {
+            continue;
+        };
+        let src_type = rest.split(',').next().unwrap_or("").trim().to_string();
+        let target = match (rest.rfind('('), rest.rfind(')')) {
+            (Some(a), Some(b)) if b > a && rest.contains("->") => rest[a + 1..b].trim().to_string(),
+            _ => src_type,
+        };
+        map.insert(name.trim().to_string(), target);
+    }
+    if map.is_empty() {
+        return Err(format!(
+            "no tensor lines from llama-quantize --dry-run {ftype}:\n{text}"
+        ));
+    }
+    Ok(map)
+}
