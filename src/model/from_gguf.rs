@@ -119,5 +119,26 @@ mod tests {
         assert!(spec.layers.iter().all(|l| l.moe));
         assert_eq!(spec.layers[1].expert_bytes.0, spec.tensors[2].bytes.0);
         assert!(spec.notes.iter().any(|n| n.contains("2 shards")));
+        assert!(spec.engines.llama_cpp && spec.engines.ik_llama_cpp);
+    }
+
+    #[test]
+    fn ik_only_tensor_types_rule_out_mainline() {
+        let meta = vec![(
+            "general.architecture".to_string(),
+            MetaValue::String(GgufString(b"llama".to_vec())),
+        )];
+        let mut f = shard("m.gguf", meta, &[("blk.0.attn_q.weight", vec![256, 256])]);
+        let iq4ks = GgmlType::from_name("IQ4_KS").unwrap();
+        f.tensors[0].ggml_type = iq4ks;
+        f.tensors[0].n_bytes = iq4ks.tensor_size(&[256, 256]).unwrap();
+        let spec = ModelSpec::from_gguf(&[f]);
+        assert!(!spec.engines.llama_cpp);
+        assert!(spec.engines.ik_llama_cpp);
+        assert!(
+            spec.engines.notes[0].contains("IQ4_KS"),
+            "{:?}",
+            spec.engines.notes
+        );
     }
 }
