@@ -1,3 +1,10 @@
-//! The one integration test binary: one module per area.
+//! The one integration test binary: each area's tests are a module here.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod gguf;
 mod hardware;
+mod model;
+mod support_gguf;
+mod support_model;
