@@ -36,6 +36,10 @@ pub const MAX_ARRAY_DEPTH: u32 = 8;
 /// ggml's limit on tensor dimensions (ggml/include/ggml.h `GGML_MAX_DIMS`).
 pub const GGML_MAX_DIMS: u32 = 4;
 
+/// ggml's tensor name buffer, terminator included (ggml/include/ggml.h `GGML_MAX_NAME`,
+/// 64 in both engines); ggml/src/gguf.cpp rejects names of this length or longer.
+pub const GGML_MAX_NAME: usize = 64;
+
 /// First range request for a URL: round trips are what cost, so ask for enough to hold
 /// most headers in one go.
 pub const INITIAL_READ_BYTES: u64 = 1 << 20;
@@ -330,7 +334,7 @@ impl<'a> Parser<'a> {
         match version {
             2 | 3 => {}
             1 => return Err(bad(4, "GGUF version 1 is not supported (only 2 and 3)")),
-            v if v.swap_bytes() <= 3 => {
+            v if matches!(v.swap_bytes(), 1..=3) => {
                 return Err(bad(4, "big-endian GGUF is not supported"));
             }
             v => {
@@ -390,6 +394,16 @@ impl<'a> Parser<'a> {
             let at = self.pos;
             let name_bytes = self.string(&|| format!("the name of tensor #{i}"))?;
             let name = String::from_utf8_lossy(&name_bytes).into_owned();
+            if name_bytes.len() >= GGML_MAX_NAME {
+                return Err(bad(
+                    at,
+                    format!(
+                        "tensor name of {} bytes is too long (ggml allows at most {})",
+                        name_bytes.len(),
+                        GGML_MAX_NAME - 1
+                    ),
+                ));
+            }
             if !seen_names.insert(name_bytes) {
                 return Err(bad(at, format!("duplicate tensor name '{name}'")));
             }

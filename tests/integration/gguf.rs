@@ -5,7 +5,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support_gguf::{hostile_cases, Raw, Route, Server};
+use crate::support_gguf::{hostile_cases, llama_bin, llama_source, Raw, Route, Server};
 use proptest::prelude::*;
 use rigplan::error::exit_code_for;
 use rigplan::gguf::reader::{parse_bytes, parse_prefix, MAX_META_VALUES};
@@ -275,6 +275,112 @@ fn split_model_reads_as_one() {
     assert!(model.shards[0]
         .path
         .ends_with("Model-Q4_K_M-00001-of-00002.gguf"));
+}
+
+/// A tiny llama model with seeded random weights and a real vocabulary (copied from the
+/// engine's `models/ggml-vocab-llama-spm.gguf`): llama.cpp must load and run it, and
+/// report the same byte size and parameter count as our reader.
+#[test]
+fn writer_model_with_random_weights_runs_in_llama_cpp() {
+    let bin = llama_bin();
+    let vocab_file = llama_source(&bin).join("models/ggml-vocab-llama-spm.gguf");
+    let vocab = GgufFile::open(&vocab_file).unwrap();
+    let n_vocab = vocab
+        .get("tokenizer.ggml.tokens")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    let (embd, ff, heads) = (256u64, 512u64, 4u32);
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", s("llama"))
+        .meta("llama.context_length", MetaValue::U32(512))
+        .meta("llama.embedding_length", MetaValue::U32(embd as u32))
+        .meta("llama.block_count", MetaValue::U32(2))
+        .meta("llama.feed_forward_length", MetaValue::U32(ff as u32))
+        .meta("llama.attention.head_count", MetaValue::U32(heads))
+        .meta("llama.attention.head_count_kv", MetaValue::U32(heads / 2))
+        .meta(
+            "llama.rope.dimension_count",
+            MetaValue::U32(embd as u32 / heads),
+        )
+        .meta(
+            "llama.attention.layer_norm_rms_epsilon",
+            MetaValue::F32(1e-5),
+        )
+        .metas(
+            vocab
+                .metadata
+                .iter()
+                .filter(|(k, _)| k.starts_with("tokenizer."))
+                .cloned(),
+        )
+        .tensor("token_embd.weight", &[embd, n_vocab], ty("Q8_0"))
+        .tensor("output_norm.weight", &[embd], ty("F32"))
+        .tensor("output.weight", &[embd, n_vocab], ty("Q6_K"));
+    let kv = embd / 2;
+    for l in 0..2 {
+        w.tensor(&format!("blk.{l}.attn_norm.weight"), &[embd], ty("F32"))
+            .tensor(&format!("blk.{l}.attn_q.weight"), &[embd, embd], ty("Q4_K"))
+            .tensor(&format!("blk.{l}.attn_k.weight"), &[embd, kv], ty("Q4_0"))
+            .tensor(&format!("blk.{l}.attn_v.weight"), &[embd, kv], ty("Q5_K"))
+            .tensor(
+                &format!("blk.{l}.attn_output.weight"),
+                &[embd, embd],
+                ty("F16"),
+            )
+            .tensor(&format!("blk.{l}.ffn_norm.weight"), &[embd], ty("F32"))
+            .tensor(
+                &format!("blk.{l}.ffn_gate.weight"),
+                &[embd, ff],
+                ty("IQ4_XS"),
+            )
+            .tensor(&format!("blk.{l}.ffn_up.weight"), &[embd, ff], ty("Q3_K"))
+            .tensor(&format!("blk.{l}.ffn_down.weight"), &[ff, embd], ty("BF16"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-llama.gguf");
+    w.write_with_data(&path, 1, |t| {
+        if t.name.ends_with("norm.weight") {
+            TensorFill::Constant(1.0)
+        } else {
+            TensorFill::Random
+        }
+    })
+    .unwrap();
+    let f = GgufFile::open(&path).unwrap();
+    let bytes: u64 = f.tensors.iter().map(|t| t.n_bytes).sum();
+    let params: u64 = f.tensors.iter().map(|t| t.n_elements()).sum();
+
+    let out = std::process::Command::new(bin.join("llama-bench"))
+        .args([
+            "-m",
+            path.to_str().unwrap(),
+            "-p",
+            "8",
+            "-n",
+            "4",
+            "-r",
+            "1",
+            "-t",
+            "1",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "llama-bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let run = &runs.as_array().unwrap()[0];
+    // llama-bench's model_size is llama_model_size(): the sum of ggml_nbytes of all tensors.
+    assert_eq!(run["model_size"].as_u64(), Some(bytes));
+    assert_eq!(run["model_n_params"].as_u64(), Some(params));
+    assert!(run["avg_ts"].as_f64().unwrap() > 0.0);
 }
 
 fn valid_file() -> &'static [u8] {
