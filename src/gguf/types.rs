@@ -263,9 +263,11 @@ mod tests {
 
     /// (name, mainline id, ik id, block size, bytes per block, row metadata bytes), read
     /// off the two vendored trees' ggml.h enums and ggml.c `type_traits`.
+    type Row = (&'static str, Option<u32>, Option<u32>, u64, u64, u64);
+
     #[test]
     fn table_rows_match_both_engines_sources() {
-        let rows: &[(&str, Option<u32>, Option<u32>, u64, u64, u64)] = &[
+        let rows: &[Row] = &[
             ("Q4_K", Some(12), Some(12), 256, 144, 0),
             ("BF16", Some(30), Some(30), 1, 2, 0),
             ("MXFP4", Some(39), Some(39), 32, 17, 0),
