@@ -158,11 +158,33 @@ impl GgufFile {
         ))
     }
 
-    /// The engines whose type tables can read every tensor of this file
-    /// (`"llama.cpp"`, `"ik_llama.cpp"`).
+    /// Whether tensor data is packed in file order, each at the previous one's padded
+    /// end: llama.cpp refuses anything else ("tensor '%s' has offset %lu, expected %zu",
+    /// ggml/src/gguf.cpp `gguf_init_from_file_impl`); ik_llama.cpp does not check.
+    pub fn offsets_are_packed(&self) -> bool {
+        let mut expected = 0u64;
+        for t in &self.tensors {
+            if t.offset != expected {
+                return false;
+            }
+            let padded = t
+                .n_bytes
+                .checked_add(self.alignment - 1)
+                .map(|v| v / self.alignment * self.alignment);
+            match padded.and_then(|p| expected.checked_add(p)) {
+                Some(next) => expected = next,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The engines that can load this file as far as its header says: the type ids
+    /// each knows and, for llama.cpp, packed tensor offsets (`"llama.cpp"`,
+    /// `"ik_llama.cpp"`).
     pub fn loadable_by(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if self.dialect == Dialect::Mainline {
+        if self.dialect == Dialect::Mainline && self.offsets_are_packed() {
             out.push("llama.cpp");
         }
         let ik = self.tensors.iter().all(|t| {
@@ -820,6 +842,30 @@ mod tests {
             f.ik_only_reason().unwrap(),
             "tensor 'a' has type IQ4_KS (id 144), which only ik_llama.cpp knows"
         );
+    }
+
+    #[test]
+    fn llama_cpp_needs_packed_offsets() {
+        let f32t = GgmlType::from_name("F32").unwrap();
+        let mut w = GgufWriter::new();
+        w.tensor("a", &[8], f32t).tensor("b", &[8], f32t);
+        let (mut header, layout) = w.header().unwrap();
+        let parse = |h: &[u8], size| match parse_prefix(Path::new("m"), h, size).unwrap() {
+            Prefix::Complete(f) => f,
+            Prefix::NeedMore { .. } => panic!("incomplete"),
+        };
+        let f = parse(&header, layout.file_size);
+        assert!(f.offsets_are_packed());
+        assert_eq!(f.loadable_by(), vec!["llama.cpp", "ik_llama.cpp"]);
+        // Move 'b' from 32 to 64: still aligned and disjoint, but a gap llama.cpp refuses.
+        let at = header
+            .windows(8)
+            .rposition(|w| w == 32u64.to_le_bytes())
+            .unwrap();
+        header[at..at + 8].copy_from_slice(&64u64.to_le_bytes());
+        let f = parse(&header, layout.file_size + 32);
+        assert!(!f.offsets_are_packed());
+        assert_eq!(f.loadable_by(), vec!["ik_llama.cpp"]);
     }
 
     #[test]
