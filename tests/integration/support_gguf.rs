@@ -520,24 +520,54 @@ fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex
     };
 }
 
-/// The pinned llama.cpp binaries: `RIGPLAN_LLAMA_BIN`, or what `scripts/ensure-engine.sh`
-/// prints (it builds the engine the first time).
-pub fn llama_bin() -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os("RIGPLAN_LLAMA_BIN") {
+/// A pinned engine's binaries: `env_var` if set, else what `scripts/ensure-engine.sh
+/// ENGINE` prints (it builds the engine the first time).
+pub fn engine_bin(engine: &str, env_var: &str) -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os(env_var) {
         return dir.into();
     }
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-engine.sh");
     let out = std::process::Command::new(script)
-        .arg("llama.cpp")
+        .arg(engine)
         .output()
         .expect("running scripts/ensure-engine.sh");
     assert!(
         out.status.success(),
-        "ensure-engine.sh failed: {}",
+        "ensure-engine.sh {engine} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     stdout.lines().last().unwrap().trim().into()
+}
+
+/// The pinned llama.cpp binaries (`RIGPLAN_LLAMA_BIN` or the cached build).
+pub fn llama_bin() -> std::path::PathBuf {
+    engine_bin("llama.cpp", "RIGPLAN_LLAMA_BIN")
+}
+
+/// The pinned ik_llama.cpp binaries (`RIGPLAN_IK_LLAMA_BIN` or the cached build).
+pub fn ik_llama_bin() -> std::path::PathBuf {
+    engine_bin("ik_llama.cpp", "RIGPLAN_IK_LLAMA_BIN")
+}
+
+/// Runs `llama-bench -o json` on a model with one tiny prompt and generation and
+/// returns its first result, or the engine's stderr on failure.
+pub fn bench_json(
+    bin: &std::path::Path,
+    model: &std::path::Path,
+) -> Result<serde_json::Value, String> {
+    let out = std::process::Command::new(bin.join("llama-bench"))
+        .arg("-m")
+        .arg(model)
+        .args(["-p", "8", "-n", "4", "-r", "1", "-t", "1", "-o", "json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))?;
+    Ok(runs[0].clone())
 }
 
 /// The engine's source tree (`…/src/vendor/llama.cpp`), next to its build directory.
