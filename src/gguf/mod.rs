@@ -6,6 +6,13 @@
 //! checked and allocations are capped: a hostile file yields a [`GgufError`] naming the
 //! path, the byte offset and what is wrong — never a panic, never unbounded memory.
 //! This module knows nothing about model architectures; `model::spec` interprets it.
+//!
+//! - [`reader`]: [`GgufFile::open`] and the in-memory prefix parser.
+//! - [`split`]: [`split::open_model`], every shard of `NAME-00001-of-0000N.gguf`.
+//! - [`remote`]: [`remote::open_url`], [`remote::open_hf`], [`remote::list_hf_quants`]
+//!   over HTTP range requests.
+//! - [`types`]: both engines' ggml type tables and the file's [`Dialect`].
+//! - [`writer`]: [`writer::GgufWriter`], valid (sparse or filled) files for tests.
 
 pub mod reader;
 pub mod remote;

@@ -36,6 +36,10 @@ pub const MAX_ARRAY_DEPTH: u32 = 8;
 /// ggml's limit on tensor dimensions (ggml/include/ggml.h `GGML_MAX_DIMS`).
 pub const GGML_MAX_DIMS: u32 = 4;
 
+/// ggml's tensor name buffer, terminator included (ggml/include/ggml.h `GGML_MAX_NAME`,
+/// 64 in both engines); ggml/src/gguf.cpp rejects names of this length or longer.
+pub const GGML_MAX_NAME: usize = 64;
+
 /// First range request for a URL: round trips are what cost, so ask for enough to hold
 /// most headers in one go.
 pub const INITIAL_READ_BYTES: u64 = 1 << 20;
@@ -154,11 +158,33 @@ impl GgufFile {
         ))
     }
 
-    /// The engines whose type tables can read every tensor of this file
-    /// (`"llama.cpp"`, `"ik_llama.cpp"`).
+    /// Whether tensor data is packed in file order, each at the previous one's padded
+    /// end: llama.cpp refuses anything else ("tensor '%s' has offset %lu, expected %zu",
+    /// ggml/src/gguf.cpp `gguf_init_from_file_impl`); ik_llama.cpp does not check.
+    pub fn offsets_are_packed(&self) -> bool {
+        let mut expected = 0u64;
+        for t in &self.tensors {
+            if t.offset != expected {
+                return false;
+            }
+            let padded = t
+                .n_bytes
+                .checked_add(self.alignment - 1)
+                .map(|v| v / self.alignment * self.alignment);
+            match padded.and_then(|p| expected.checked_add(p)) {
+                Some(next) => expected = next,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The engines that can load this file as far as its header says: the type ids
+    /// each knows and, for llama.cpp, packed tensor offsets (`"llama.cpp"`,
+    /// `"ik_llama.cpp"`).
     pub fn loadable_by(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if self.dialect == Dialect::Mainline {
+        if self.dialect == Dialect::Mainline && self.offsets_are_packed() {
             out.push("llama.cpp");
         }
         let ik = self.tensors.iter().all(|t| {
@@ -330,7 +356,7 @@ impl<'a> Parser<'a> {
         match version {
             2 | 3 => {}
             1 => return Err(bad(4, "GGUF version 1 is not supported (only 2 and 3)")),
-            v if v.swap_bytes() <= 3 => {
+            v if matches!(v.swap_bytes(), 1..=3) => {
                 return Err(bad(4, "big-endian GGUF is not supported"));
             }
             v => {
@@ -390,6 +416,16 @@ impl<'a> Parser<'a> {
             let at = self.pos;
             let name_bytes = self.string(&|| format!("the name of tensor #{i}"))?;
             let name = String::from_utf8_lossy(&name_bytes).into_owned();
+            if name_bytes.len() >= GGML_MAX_NAME {
+                return Err(bad(
+                    at,
+                    format!(
+                        "tensor name of {} bytes is too long (ggml allows at most {})",
+                        name_bytes.len(),
+                        GGML_MAX_NAME - 1
+                    ),
+                ));
+            }
             if !seen_names.insert(name_bytes) {
                 return Err(bad(at, format!("duplicate tensor name '{name}'")));
             }
@@ -806,6 +842,30 @@ mod tests {
             f.ik_only_reason().unwrap(),
             "tensor 'a' has type IQ4_KS (id 144), which only ik_llama.cpp knows"
         );
+    }
+
+    #[test]
+    fn llama_cpp_needs_packed_offsets() {
+        let f32t = GgmlType::from_name("F32").unwrap();
+        let mut w = GgufWriter::new();
+        w.tensor("a", &[8], f32t).tensor("b", &[8], f32t);
+        let (mut header, layout) = w.header().unwrap();
+        let parse = |h: &[u8], size| match parse_prefix(Path::new("m"), h, size).unwrap() {
+            Prefix::Complete(f) => f,
+            Prefix::NeedMore { .. } => panic!("incomplete"),
+        };
+        let f = parse(&header, layout.file_size);
+        assert!(f.offsets_are_packed());
+        assert_eq!(f.loadable_by(), vec!["llama.cpp", "ik_llama.cpp"]);
+        // Move 'b' from 32 to 64: still aligned and disjoint, but a gap llama.cpp refuses.
+        let at = header
+            .windows(8)
+            .rposition(|w| w == 32u64.to_le_bytes())
+            .unwrap();
+        header[at..at + 8].copy_from_slice(&64u64.to_le_bytes());
+        let f = parse(&header, layout.file_size + 32);
+        assert!(!f.offsets_are_packed());
+        assert_eq!(f.loadable_by(), vec!["ik_llama.cpp"]);
     }
 
     #[test]

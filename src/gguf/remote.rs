@@ -132,7 +132,7 @@ fn get_range(
         Ok(r) => r,
         Err(ureq::Error::Status(416, _)) => {
             return Err(user_error(format!(
-                "'{url}': the server says the file is shorter than {start} bytes; it is not a GGUF model"
+                "'{url}': the server says the file has no byte {start} (HTTP 416); it is not a GGUF model"
             )))
         }
         Err(e) => return Err(request_error(url, e)),

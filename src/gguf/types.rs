@@ -261,6 +261,94 @@ impl<'de> serde::Deserialize<'de> for GgmlType {
 mod tests {
     use super::*;
 
+    /// (name, mainline id, ik id, block size, bytes per block, row metadata bytes), read
+    /// off the two vendored trees' ggml.h enums and ggml.c `type_traits`.
+    type Row = (&'static str, Option<u32>, Option<u32>, u64, u64, u64);
+
+    #[test]
+    fn table_rows_match_both_engines_sources() {
+        let rows: &[Row] = &[
+            ("Q4_K", Some(12), Some(12), 256, 144, 0),
+            ("BF16", Some(30), Some(30), 1, 2, 0),
+            ("MXFP4", Some(39), Some(39), 32, 17, 0),
+            ("TQ1_0", Some(34), None, 256, 54, 0),
+            ("TQ2_0", Some(35), None, 256, 66, 0),
+            ("NVFP4", Some(40), None, 64, 36, 0),
+            ("Q1_0", Some(41), Some(41), 128, 18, 0),
+            ("Q2_0", Some(42), None, 64, 18, 0),
+            ("I2_S", None, Some(36), 1, 1, 0),
+            ("Q4_0_4_4", None, Some(31), 32, 18, 0),
+            ("Q6_0", None, Some(133), 32, 26, 0),
+            ("IQ1_BN", None, Some(134), 64, 13, 2),
+            ("IQ2_K", None, Some(137), 256, 76, 0),
+            ("IQ4_KS", None, Some(144), 256, 136, 4),
+            ("IQ2_KS", None, Some(145), 256, 70, 2),
+            ("IQ4_KSS", None, Some(146), 256, 128, 4),
+            ("Q8_KV", None, Some(151), 32, 32, 8),
+            ("IQ2_KT", None, Some(153), 256, 68, 4),
+            ("IQ1_KT", None, Some(158), 256, 56, 4),
+            ("Q4_0_R8", None, Some(202), 32, 18, 0),
+            ("IQ1_S_R4", None, Some(219), 32, 6, 2),
+            ("BF16_R16", None, Some(230), 1, 2, 0),
+            ("IQ4_KS_R4", None, Some(344), 256, 136, 4),
+            ("Q8_K_R8", None, Some(399), 256, 258, 0),
+        ];
+        for &(name, main, ik, bs, ts, meta) in rows {
+            let t = GgmlType::from_name(name).unwrap().traits();
+            assert_eq!(
+                (
+                    t.mainline_id,
+                    t.ik_id,
+                    t.block_size,
+                    t.type_size,
+                    t.row_meta_size
+                ),
+                (main, ik, bs, ts, meta),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_and_names_are_unique_in_each_engine() {
+        let mut main = std::collections::HashSet::new();
+        let mut ik = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for t in TYPES {
+            assert!(names.insert(t.name.to_ascii_lowercase()), "{}", t.name);
+            assert!(t.mainline_id.is_none_or(|i| main.insert(i)), "{}", t.name);
+            assert!(t.ik_id.is_none_or(|i| ik.insert(i)), "{}", t.name);
+            assert!(t.block_size > 0 && t.type_size > 0, "{}", t.name);
+        }
+        // Mainline removed 31-33 and 36-38 from GGUF files; ik gives 36 to I2_S.
+        for id in [31, 32, 33, 36, 37, 38] {
+            assert!(GgmlType::from_id(id, Dialect::Mainline).is_none(), "{id}");
+        }
+        assert_eq!(
+            GgmlType::from_id(36, Dialect::IkOnly).unwrap().name(),
+            "I2_S"
+        );
+    }
+
+    #[test]
+    fn tensor_sizes_follow_each_engines_ggml_nbytes() {
+        // ik ggml_row_size: row_meta_size + ne0 / block * type_size, times the rows.
+        let iq2kt = GgmlType::from_name("IQ2_KT").unwrap();
+        assert_eq!(
+            iq2kt.tensor_size(&[4096, 11008]),
+            Some(11008 * (4 + 16 * 68))
+        );
+        let q8kv = GgmlType::from_name("Q8_KV").unwrap();
+        assert_eq!(q8kv.row_size(128), Some(8 + 4 * 32));
+        // ik ggml_nbytes "hack for I2_S": elements / 4 + 32.
+        let i2s = GgmlType::from_name("I2_S").unwrap();
+        assert_eq!(i2s.tensor_size(&[2560, 6912]), Some(2560 * 6912 / 4 + 32));
+        // Overflow is None, not a wrap.
+        let f32t = GgmlType::from_name("F32").unwrap();
+        assert_eq!(f32t.tensor_size(&[1 << 62, 4]), None);
+        assert_eq!(f32t.tensor_size(&[]), None);
+    }
+
     #[test]
     fn sizes_match_ggml_block_geometry() {
         let q4k = GgmlType::from_name("q4_k").unwrap();

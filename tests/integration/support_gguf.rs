@@ -337,6 +337,24 @@ pub fn hostile_cases() -> Vec<HostileCase> {
         "duplicate tensor name 'w'",
     ));
 
+    let mut r = Raw::header(3, 1, 0);
+    let at = r.at();
+    r.tensor(&[b'n'; 64], &[8], 0, 0).data(32, 32);
+    v.push(case(
+        "tensor_name_too_long",
+        &r,
+        at,
+        "tensor name of 64 bytes is too long (ggml allows at most 63)",
+    ));
+
+    let r = Raw::header(0, 0, 0);
+    v.push(case(
+        "version_0",
+        &r,
+        4,
+        "unsupported GGUF version 0 (only 2 and 3)",
+    ));
+
     let mut r = Raw::header(3, 2, 0);
     // 144 is IQ4_KS (ik_llama.cpp only), 34 is TQ1_0 (mainline only): no engine knows both.
     r.tensor(b"ik", &[256], 144, 0).str(b"main").u32(1).u64(256);
@@ -500,4 +518,59 @@ fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex
             Ok(())
         }
     };
+}
+
+/// A pinned engine's binaries: `env_var` if set, else what `scripts/ensure-engine.sh
+/// ENGINE` prints (it builds the engine the first time).
+pub fn engine_bin(engine: &str, env_var: &str) -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os(env_var) {
+        return dir.into();
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-engine.sh");
+    let out = std::process::Command::new(script)
+        .arg(engine)
+        .output()
+        .expect("running scripts/ensure-engine.sh");
+    assert!(
+        out.status.success(),
+        "ensure-engine.sh {engine} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout.lines().last().unwrap().trim().into()
+}
+
+/// The pinned llama.cpp binaries (`RIGPLAN_LLAMA_BIN` or the cached build).
+pub fn llama_bin() -> std::path::PathBuf {
+    engine_bin("llama.cpp", "RIGPLAN_LLAMA_BIN")
+}
+
+/// The pinned ik_llama.cpp binaries (`RIGPLAN_IK_LLAMA_BIN` or the cached build).
+pub fn ik_llama_bin() -> std::path::PathBuf {
+    engine_bin("ik_llama.cpp", "RIGPLAN_IK_LLAMA_BIN")
+}
+
+/// Runs `llama-bench -o json` on a model with one tiny prompt and generation and
+/// returns its first result, or the engine's stderr on failure.
+pub fn bench_json(
+    bin: &std::path::Path,
+    model: &std::path::Path,
+) -> Result<serde_json::Value, String> {
+    let out = std::process::Command::new(bin.join("llama-bench"))
+        .arg("-m")
+        .arg(model)
+        .args(["-p", "8", "-n", "4", "-r", "1", "-t", "1", "-o", "json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))?;
+    Ok(runs[0].clone())
+}
+
+/// The engine's source tree (`…/src/vendor/llama.cpp`), next to its build directory.
+pub fn llama_source(bin: &std::path::Path) -> std::path::PathBuf {
+    bin.join("../../src/vendor/llama.cpp")
 }
