@@ -18,10 +18,11 @@ jobs="${RIGPLAN_BUILD_JOBS:-$(nproc)}"
 case "$engine" in
   llama.cpp)
     pkg=llama-cpp-python; ver=0.3.36; sub=vendor/llama.cpp
-    targets=(llama-server llama-bench llama-cli llama-fit-params) ;;
+    targets=(llama-server llama-bench llama-cli llama-fit-params llama-quantize); examples=OFF ;;
   ik_llama.cpp)
     pkg=ik-llama-cpp-python; ver=0.1.5; sub=vendor/ik_llama.cpp
-    targets=(llama-server llama-bench) ;;
+    # In ik's tree llama-server and llama-bench are only defined with LLAMA_BUILD_EXAMPLES=ON.
+    targets=(llama-server llama-bench); examples=ON ;;
   *) echo "ensure-engine: unknown engine '$engine' (llama.cpp or ik_llama.cpp)" >&2; exit 2 ;;
 esac
 
@@ -73,7 +74,7 @@ fi
 
 log "configuring $engine (CPU) in $build"
 cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
-  -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES="$examples" \
   -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF >&2
 log "building ${targets[*]} with $jobs jobs (several minutes on 2 cores)"
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >&2
