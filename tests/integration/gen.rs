@@ -1,0 +1,401 @@
+//! Generator tests: engine option tables against the real engines, export formats
+//! against their consumers (shellcheck, systemd-analyze, llama-swap's schema), hostile
+//! values through a real shell.
+
+use crate::support_gen::*;
+use rigplan::engine::{
+    bench_args, info, launch_args, BenchOptions, EngineKind, ServerOptions, Tool,
+};
+use rigplan::planner::plan::Settings;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+// ---- engine option tables ------------------------------------------------------------
+
+/// Settings that make `launch_args`/`bench_args` emit every option kind they know, in
+/// each load-mode variant (mainline `-lm`, ik `--mlock`/`--no-mmap`/`-mmp`).
+fn every_option_variants() -> Vec<Settings> {
+    let full = Settings {
+        quant: Some("F32".into()),
+        n_gpu_layers: 0,
+        n_cpu_moe: 1,
+        ctx: 512,
+        predict: 16,
+        cache_type_k: "q8_0".into(),
+        cache_type_v: "q8_0".into(),
+        threads: 2,
+        batch: 64,
+        ubatch: 32,
+        parallel: 1,
+        split_mode: "layer".into(),
+        tensor_split: vec![1.0],
+        flash_attn: true,
+        mlock: true,
+        mmap: true,
+        override_tensors: vec!["blk\\.0\\.ffn_up\\.weight=CPU".into()],
+        gpu_indices: vec![],
+    };
+    let mut v = vec![full.clone()];
+    for (mmap, mlock) in [(false, true), (false, false), (true, false)] {
+        let mut s = full.clone();
+        s.mmap = mmap;
+        s.mlock = mlock;
+        if !mlock {
+            // -fa off; a quantized V cache needs flash attention, so f16 here.
+            s.flash_attn = false;
+            s.cache_type_k = "f16".into();
+            s.cache_type_v = "f16".into();
+        }
+        v.push(s);
+    }
+    v
+}
+
+fn server_opts(port: u16, key: &Path) -> ServerOptions {
+    ServerOptions {
+        host: "127.0.0.1".into(),
+        port,
+        api_key_file: Some(key.to_str().unwrap().into()),
+        alias: Some("tiny alias".into()),
+    }
+}
+
+fn bench_opts() -> BenchOptions {
+    BenchOptions {
+        n_prompt: 16,
+        n_gen: 4,
+        repetitions: 1,
+        output: "json".into(),
+    }
+}
+
+/// Every option word (`-x`, `--xy`) a `--help` text lists.
+fn help_options(bin: &Path) -> BTreeSet<String> {
+    let out = Command::new(bin).arg("--help").output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| w.starts_with('-') && w.len() > 1)
+        .map(|w| w.trim_end_matches([':', '.']).to_string())
+        .collect()
+}
+
+fn flags_of(args: &[String]) -> BTreeSet<String> {
+    args.iter()
+        .filter(|a| a.starts_with('-') && a.parse::<f64>().is_err())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn mainline_help_lists_every_option_in_the_table_and_every_emitted_option() {
+    let bin = llama_bin();
+    let e = info(EngineKind::LlamaCpp);
+    for (tool, exe) in [(Tool::Server, "llama-server"), (Tool::Bench, "llama-bench")] {
+        let help = help_options(&bin.join(exe));
+        assert!(help.len() > 20, "{exe} --help listed too little");
+        for spec in e.options_for(tool) {
+            for f in std::iter::once(&spec.flag).chain(spec.aliases) {
+                assert!(
+                    help.contains(*f),
+                    "{exe} --help does not list {f} ({:?})",
+                    spec.kind
+                );
+            }
+        }
+        let key = PathBuf::from("/k");
+        let mut emitted = BTreeSet::new();
+        for s in every_option_variants() {
+            let args = match tool {
+                Tool::Server => launch_args(
+                    EngineKind::LlamaCpp,
+                    &s,
+                    "/m.gguf",
+                    Some(&server_opts(1, &key)),
+                ),
+                Tool::Bench => bench_args(EngineKind::LlamaCpp, &s, "/m.gguf", &bench_opts()),
+            };
+            emitted.extend(flags_of(&args));
+        }
+        for f in &emitted {
+            assert!(help.contains(f), "{exe} does not accept emitted option {f}");
+        }
+        // Every option kind of the table for this tool was exercised.
+        assert_eq!(
+            emitted.len(),
+            e.options_for(tool).count(),
+            "{exe}: {emitted:?}"
+        );
+    }
+    // The replaced switches are gone from this version.
+    let help = help_options(&bin.join("llama-server"));
+    for gone in ["--mlock", "--no-mmap", "-fmoe"] {
+        assert!(
+            !help.contains(gone),
+            "{gone} is still listed: update the table"
+        );
+    }
+}
+
+#[test]
+fn mainline_server_starts_with_every_emitted_option_and_bench_runs() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let model = model.to_str().unwrap();
+    let key = tmp.path().join("api.key");
+    std::fs::write(&key, "sk-test-key\n").unwrap();
+    let port = free_port();
+    let settings = every_option_variants().remove(0);
+    let args = launch_args(
+        EngineKind::LlamaCpp,
+        &settings,
+        model,
+        Some(&server_opts(port, &key)),
+    );
+    for f in [
+        "-lm",
+        "-ctk",
+        "-ctv",
+        "-fa",
+        "-ot",
+        "--n-cpu-moe",
+        "-ts",
+        "-sm",
+        "-np",
+        "--api-key-file",
+        "-a",
+    ] {
+        assert!(args.iter().any(|a| a == f), "{f} not emitted: {args:?}");
+    }
+    let log = tmp.path().join("server.log");
+    let mut server = spawn_logged(Command::new(bin.join("llama-server")).args(&args), &log);
+    wait_healthy_logged(&mut server, port, 60, Some(&log));
+    // The alias and the API key took effect.
+    let models = ureq::get(&format!("http://127.0.0.1:{port}/v1/models"))
+        .set("Authorization", "Bearer sk-test-key")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(models.contains("tiny alias"), "{models}");
+    let unauth = ureq::get(&format!("http://127.0.0.1:{port}/v1/models")).call();
+    assert!(
+        matches!(unauth, Err(ureq::Error::Status(401, _))),
+        "no key must be refused"
+    );
+    drop(server);
+
+    for s in every_option_variants() {
+        let args = bench_args(EngineKind::LlamaCpp, &s, model, &bench_opts());
+        let out = Command::new(bin.join("llama-bench"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "llama-bench {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(runs.as_array().is_some_and(|r| !r.is_empty()), "{runs}");
+    }
+}
+
+/// Every `arg == "X"` string of an argument parser written as if-chains (ik).
+fn parser_options(source: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for part in source.split("arg == \"").skip(1) {
+        if let Some(end) = part.find('"') {
+            out.insert(part[..end].to_string());
+        }
+    }
+    out
+}
+
+/// The ik_llama.cpp tree: `RIGPLAN_IK_SRC`, the ensure-engine cache, or /tmp/ik.
+fn ik_source() -> Option<PathBuf> {
+    let mut c: Vec<PathBuf> = std::env::var_os("RIGPLAN_IK_SRC")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    c.push(user_cache(
+        "engines/ik_llama.cpp-ik-llama-cpp-python-0.1.5/src/vendor/ik_llama.cpp",
+    ));
+    c.push(PathBuf::from("/tmp/ik/src/vendor/ik_llama.cpp"));
+    c.into_iter()
+        .find(|p| p.join("common/common.cpp").is_file())
+}
+
+#[test]
+fn ik_table_matches_its_argument_parser_source() {
+    let Some(src) = ik_source() else {
+        eprintln!("SKIPPED: no ik_llama.cpp source (set RIGPLAN_IK_SRC or run scripts/ensure-engine.sh ik_llama.cpp)");
+        return;
+    };
+    let e = info(EngineKind::IkLlamaCpp);
+    let server = parser_options(&std::fs::read_to_string(src.join(e.server_arg_source)).unwrap());
+    let bench = parser_options(&std::fs::read_to_string(src.join(e.bench_arg_source)).unwrap());
+    for (tool, set) in [(Tool::Server, &server), (Tool::Bench, &bench)] {
+        for spec in e.options_for(tool) {
+            for f in std::iter::once(&spec.flag).chain(spec.aliases) {
+                assert!(set.contains(*f), "ik {tool:?} parser lacks {f}");
+            }
+        }
+        let key = PathBuf::from("/k");
+        for s in every_option_variants() {
+            let args = match tool {
+                Tool::Server => launch_args(
+                    EngineKind::IkLlamaCpp,
+                    &s,
+                    "/m.gguf",
+                    Some(&server_opts(1, &key)),
+                ),
+                Tool::Bench => bench_args(EngineKind::IkLlamaCpp, &s, "/m.gguf", &bench_opts()),
+            };
+            for f in flags_of(&args) {
+                assert!(set.contains(&f), "ik {tool:?} does not accept emitted {f}");
+            }
+        }
+    }
+    // Facts the table encodes: fused MoE only has an off switch on the server; no -lm.
+    assert!(server.contains("-no-fmoe") && !server.contains("-fmoe"));
+    assert!(!server.contains("-lm") && server.contains("--mlock") && server.contains("--no-mmap"));
+    // Cache types: exactly the names kv_cache_type_from_str accepts.
+    let common = std::fs::read_to_string(src.join("common/common.cpp")).unwrap();
+    let body = common
+        .split("kv_cache_type_from_str(const std::string & s)")
+        .nth(1)
+        .unwrap();
+    let body = &body[..body.find("throw").unwrap()];
+    let types: BTreeSet<String> = body
+        .split("s == \"")
+        .skip(1)
+        .map(|p| p[..p.find('"').unwrap()].to_string())
+        .collect();
+    let table: BTreeSet<String> = e.cache_types.iter().map(|s| s.to_string()).collect();
+    assert_eq!(types, table);
+    eprintln!(
+        "ik_llama.cpp checked against the parser source in {}",
+        src.display()
+    );
+}
+
+#[test]
+fn mainline_tables_match_its_source() {
+    let src = llama_source();
+    let e = info(EngineKind::LlamaCpp);
+    let arg = std::fs::read_to_string(src.join("common/arg.cpp")).unwrap();
+    let body = arg
+        .split("const std::vector<ggml_type> kv_cache_types = {")
+        .nth(1)
+        .unwrap();
+    let body = &body[..body.find("};").unwrap()];
+    let types: Vec<String> = body
+        .split("GGML_TYPE_")
+        .skip(1)
+        .map(|p| p[..p.find(',').unwrap()].trim().to_ascii_lowercase())
+        .collect();
+    assert_eq!(types, e.cache_types);
+    assert!(!arg.contains("{\"--mlock\"}") && !arg.contains("{\"--no-mmap\"}"));
+    assert!(arg.contains("{\"-sm\", \"--split-mode\"}, \"{none,layer,row,tensor}\""));
+}
+
+/// `option(NAME` and `set(TARGET NAME)` across a tree's CMake files.
+fn cmake_names(root: &Path, files: &[&str]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(root.join(f)) else {
+            continue;
+        };
+        for key in ["option(", "set(TARGET "] {
+            for part in text.split(key).skip(1) {
+                let name: String = part
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                    .collect();
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+fn check_cmake(kind: EngineKind, root: &Path) {
+    let e = info(kind);
+    let target_files: &[&str] = match kind {
+        EngineKind::LlamaCpp => &[
+            "CMakeLists.txt",
+            "ggml/CMakeLists.txt",
+            "tools/server/CMakeLists.txt",
+            "tools/llama-bench/CMakeLists.txt",
+            "tools/cli/CMakeLists.txt",
+            "tools/fit-params/CMakeLists.txt",
+            "tools/rpc/CMakeLists.txt",
+        ],
+        EngineKind::IkLlamaCpp => &[
+            "CMakeLists.txt",
+            "ggml/CMakeLists.txt",
+            "examples/server/CMakeLists.txt",
+            "examples/llama-bench/CMakeLists.txt",
+            "examples/main/CMakeLists.txt",
+            "examples/rpc/CMakeLists.txt",
+        ],
+    };
+    let names = cmake_names(root, target_files);
+    let c = &e.cmake;
+    let mut want = vec![
+        c.cuda,
+        c.cuda_graphs,
+        c.hip,
+        c.vulkan,
+        c.blas,
+        c.native,
+        c.lto,
+        c.openmp,
+        c.rpc,
+        c.avx,
+        c.avx2,
+        c.fma,
+        c.f16c,
+        c.avx512,
+        c.avx512_vbmi,
+        c.avx512_vnni,
+        c.avx512_bf16,
+    ];
+    want.extend(c.bmi2);
+    want.extend(c.avx_vnni);
+    want.extend(e.component_defines.iter().map(|d| d.name));
+    let t = &e.targets;
+    want.extend([t.server, t.bench, t.cli, t.rpc_server]);
+    want.extend(t.fit_params);
+    for w in want {
+        assert!(
+            names.contains(w),
+            "{kind}: '{w}' is not an option or target of the pinned tree"
+        );
+    }
+}
+
+#[test]
+fn cmake_names_and_targets_exist_in_the_pinned_trees() {
+    check_cmake(EngineKind::LlamaCpp, &llama_source());
+    // The names that differ between the engines.
+    assert_eq!(
+        info(EngineKind::LlamaCpp).cmake.cuda_graphs,
+        "GGML_CUDA_GRAPHS"
+    );
+    assert_eq!(
+        info(EngineKind::IkLlamaCpp).cmake.cuda_graphs,
+        "GGML_CUDA_USE_GRAPHS"
+    );
+    match ik_source() {
+        Some(src) => check_cmake(EngineKind::IkLlamaCpp, &src),
+        None => eprintln!("SKIPPED ik CMake check: no ik_llama.cpp source"),
+    }
+}
