@@ -399,3 +399,488 @@ fn cmake_names_and_targets_exist_in_the_pinned_trees() {
         None => eprintln!("SKIPPED ik CMake check: no ik_llama.cpp source"),
     }
 }
+
+// ---- export ---------------------------------------------------------------------------
+
+fn export(plan: &Path, extra: &[&str]) -> std::process::Output {
+    rigplan()
+        .args(["export", "--plan"])
+        .arg(plan)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A 2-GPU plan with mlock and CPU-resident experts, for environment and unit checks.
+fn gpu_plan(model: &str, name: &str, gib_per_gpu: u64) -> rigplan::planner::plan::Plan {
+    let mut s = settings_cpu();
+    s.n_gpu_layers = 999;
+    s.n_cpu_moe = 4;
+    s.gpu_indices = vec![0, 1];
+    s.split_mode = "layer".into();
+    s.tensor_split = vec![1.0, 1.0];
+    s.mlock = true;
+    s.flash_attn = true;
+    s.cache_type_k = "q8_0".into();
+    s.cache_type_v = "q8_0".into();
+    let mut p = plan_for(model, name, s);
+    let gpu = |i: u32| rigplan::planner::plan::DeviceMemory {
+        name: format!("CUDA{i} NVIDIA GeForce RTX 3060 12GB"),
+        kind: "gpu".into(),
+        capacity_bytes: 12 << 30,
+        weights_bytes: gib_per_gpu << 30,
+        kv_bytes: 0,
+        compute_bytes: 0,
+        overhead_bytes: 0,
+        total_bytes: gib_per_gpu << 30,
+        margin_bytes: 0,
+    };
+    p.memory.devices.push(gpu(0));
+    p.memory.devices.push(gpu(1));
+    p
+}
+
+#[test]
+fn systemd_unit_passes_systemd_analyze_verify() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("models/m.gguf");
+    std::fs::create_dir_all(model.parent().unwrap()).unwrap();
+    std::fs::write(&model, b"GGUF").unwrap();
+    let plan = tmp.path().join("p.plan.toml");
+    write_plan(
+        &gpu_plan(model.to_str().unwrap(), "Qwen3 30B-A3B 100%", 9),
+        &plan,
+    );
+    let key = tmp.path().join("key");
+    std::fs::write(&key, "sk-x").unwrap();
+    let unit = tmp.path().join("llama-qwen3.service");
+    let o = export(
+        &plan,
+        &[
+            "--as",
+            "systemd",
+            "--host",
+            "0.0.0.0",
+            "--api-key-file",
+            key.to_str().unwrap(),
+            "--engine-bin",
+            bin.to_str().unwrap(),
+            "--out",
+            unit.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&unit).unwrap();
+    for want in [
+        "DynamicUser=yes",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=read-only",
+        "PrivateTmp=yes",
+        "LimitMEMLOCK=infinity",
+        "Restart=on-failure",
+        "DeviceAllow=/dev/nvidia1 rw",
+        "DeviceAllow=/dev/nvidiactl rw",
+        "ExecStartPost=",
+        "/health",
+        "LoadCredential=api-key:",
+        "--api-key-file ${CREDENTIALS_DIRECTORY}/api-key",
+        "Environment=CUDA_VISIBLE_DEVICES=0,1",
+        "for Qwen3 30B-A3B 100%%",
+    ] {
+        assert!(text.contains(want), "unit lacks {want}:\n{text}");
+    }
+    assert!(text.contains(&format!(
+        "ReadOnlyPaths={}",
+        model.parent().unwrap().display()
+    )));
+    let v = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let err = stderr(&v);
+    assert!(
+        v.status.success(),
+        "systemd-analyze verify failed:\n{err}\n{text}"
+    );
+    for bad in [
+        "Unknown key",
+        "Unknown section",
+        "Invalid",
+        "Failed to parse",
+        "ignoring",
+    ] {
+        assert!(!err.contains(bad), "systemd-analyze: {err}\n{text}");
+    }
+
+    // CPU-only plan, loopback: no key needed, devices closed off.
+    write_plan(
+        &plan_for(model.to_str().unwrap(), "tiny", settings_cpu()),
+        &plan,
+    );
+    let o = export(
+        &plan,
+        &["--as", "systemd", "--engine-bin", bin.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("PrivateDevices=yes") && text.contains("--host 127.0.0.1"),
+        "{text}"
+    );
+    assert!(!text.contains("LimitMEMLOCK"), "{text}");
+    std::fs::write(&unit, &text).unwrap();
+    let v = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", stderr(&v));
+}
+
+#[test]
+fn non_loopback_host_needs_an_api_key_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("p.plan.toml");
+    write_plan(&plan_for("/models/m.gguf", "m", settings_cpu()), &plan);
+    for kind in ["systemd", "script", "command"] {
+        let o = export(
+            &plan,
+            &[
+                "--as",
+                kind,
+                "--host",
+                "0.0.0.0",
+                "--engine-bin",
+                "/opt/llama/bin",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{kind}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--api-key-file"), "{}", stderr(&o));
+        assert_eq!(stderr(&o).trim().lines().count(), 1);
+    }
+}
+
+#[test]
+fn a_newline_a_unit_file_cannot_hold_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("p.plan.toml");
+    write_plan(
+        &plan_for("/models/bad\nname.gguf", "m", settings_cpu()),
+        &plan,
+    );
+    let o = export(
+        &plan,
+        &["--as", "systemd", "--engine-bin", "/opt/llama/bin"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("newline"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let o = export(
+        &plan,
+        &["--as", "llama-swap", "--engine-bin", "/opt/llama/bin"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // A shell script holds it (quoted).
+    let o = export(&plan, &["--as", "script", "--engine-bin", "/opt/llama/bin"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn generated_shell_passes_shellcheck() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("p.plan.toml");
+    write_plan(&gpu_plan("/models/it's a $model `x`.gguf", "m", 9), &plan);
+    let o = export(
+        &plan,
+        &[
+            "--as",
+            "script",
+            "--engine-bin",
+            "/opt/llama/bin",
+            "--alias",
+            "a \"b\"",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = stdout(&o);
+    for want in [
+        "export CUDA_VISIBLE_DEVICES=0,1",
+        "ulimit -l unlimited",
+        "OMP_PLACES=cores",
+        "\nexec ",
+    ] {
+        assert!(script.contains(want), "launch.sh lacks {want}:\n{script}");
+    }
+    let f = tmp.path().join("launch.sh");
+    std::fs::write(&f, &script).unwrap();
+    let sc = Command::new("shellcheck").arg(&f).output().unwrap();
+    assert!(sc.status.success(), "{}\n{script}", stdout(&sc));
+
+    let o = export(
+        &plan,
+        &["--as", "command", "--engine-bin", "/opt/llama/bin"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = tmp.path().join("command.sh");
+    std::fs::write(&f, format!("#!/bin/sh\n{}", stdout(&o))).unwrap();
+    // SC2016 (info: "expressions don't expand in single quotes") is the point of the
+    // quoting; a one-line command has no room for a directive.
+    let sc = Command::new("shellcheck")
+        .args(["--exclude", "SC2016"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(sc.status.success(), "{}", stdout(&sc));
+}
+
+/// Keys of llama-swap's config schema (mostlygeek/llama-swap config-schema.json @032d741).
+const SWAP_TOP: &[&str] = &[
+    "healthCheckTimeout",
+    "globalTTL",
+    "unloadTimeout",
+    "logLevel",
+    "logTimeFormat",
+    "metricsMaxInMemory",
+    "captureBuffer",
+    "store",
+    "ui",
+    "performance",
+    "startPort",
+    "sendLoadingState",
+    "includeAliasesInList",
+    "macros",
+    "profiles",
+    "models",
+    "groups",
+    "matrix",
+    "hooks",
+    "logToStdout",
+    "apiKeys",
+    "peers",
+    "upstream",
+];
+const SWAP_MODEL: &[&str] = &[
+    "macros",
+    "cmd",
+    "cmdStop",
+    "name",
+    "description",
+    "env",
+    "proxy",
+    "aliases",
+    "checkEndpoint",
+    "ttl",
+    "unloadTimeout",
+    "useModelName",
+    "filters",
+    "metadata",
+    "concurrencyLimit",
+    "sendLoadingState",
+    "unlisted",
+    "timeouts",
+    "capabilities",
+];
+const SWAP_GROUP: &[&str] = &["swap", "exclusive", "persistent", "members"];
+
+fn keys_within(v: &serde_yaml::Value, known: &[&str], what: &str) {
+    let m = v
+        .as_mapping()
+        .unwrap_or_else(|| panic!("{what} is not a mapping"));
+    for k in m.keys() {
+        let k = k.as_str().unwrap();
+        assert!(
+            known.contains(&k),
+            "{what}: key '{k}' is not in llama-swap's schema"
+        );
+    }
+}
+
+#[test]
+fn llama_swap_config_parses_uses_known_keys_and_separates_models_that_do_not_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 9 + 9 GiB on 12 GiB GPUs do not fit together; 2 GiB fits with either.
+    let a = tmp.path().join("a.plan.toml");
+    let b = tmp.path().join("b.plan.toml");
+    let c = tmp.path().join("c.plan.toml");
+    write_plan(&gpu_plan("/models/a.gguf", "big-a", 9), &a);
+    write_plan(&gpu_plan("/models/b.gguf", "big-b", 9), &b);
+    write_plan(&gpu_plan("/models/c.gguf", "small-c", 2), &c);
+    let o = rigplan()
+        .args([
+            "export",
+            "--as",
+            "llama-swap",
+            "--engine-bin",
+            "/opt/llama/bin",
+        ])
+        .args([&a, &b, &c])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let y: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    keys_within(&y, SWAP_TOP, "top level");
+    let models = y["models"].as_mapping().unwrap();
+    assert_eq!(models.len(), 3);
+    for (id, m) in models {
+        keys_within(m, SWAP_MODEL, id.as_str().unwrap());
+        let cmd = m["cmd"].as_str().unwrap();
+        assert!(
+            cmd.contains("--port ${PORT}") && cmd.contains("--host 127.0.0.1"),
+            "{cmd}"
+        );
+        assert!(m["ttl"].as_u64().is_some());
+    }
+    let groups = y["groups"].as_mapping().unwrap();
+    let mut member_sets = Vec::new();
+    for (name, g) in groups {
+        keys_within(g, SWAP_GROUP, name.as_str().unwrap());
+        assert_eq!(g["exclusive"], serde_yaml::Value::Bool(true));
+        let members: Vec<String> = g["members"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_string())
+            .collect();
+        member_sets.push(members);
+    }
+    // Every model in exactly one group; the two big ones never in the same group.
+    let all: Vec<&String> = member_sets.iter().flatten().collect();
+    assert_eq!(all.len(), 3);
+    assert!(!member_sets
+        .iter()
+        .any(|g| g.contains(&"big-a".into()) && g.contains(&"big-b".into())));
+    assert!(
+        member_sets
+            .iter()
+            .any(|g| g.len() == 2 && g.contains(&"small-c".into())),
+        "{member_sets:?}"
+    );
+
+    // A single model with an alias.
+    let o = export(
+        &a,
+        &[
+            "--as",
+            "llama-swap",
+            "--engine-bin",
+            "/opt/llama/bin",
+            "--alias",
+            "qwen",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y: serde_yaml::Value = serde_yaml::from_str(&stdout(&o)).unwrap();
+    keys_within(&y, SWAP_TOP, "top level");
+    assert!(y["models"]["qwen"]["cmd"].as_str().is_some(), "{y:?}");
+}
+
+#[test]
+fn out_is_atomic_and_never_overwrites_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("p.plan.toml");
+    write_plan(&plan_for("/models/m.gguf", "m", settings_cpu()), &plan);
+    let out = tmp.path().join("launch.sh");
+    std::fs::write(&out, "keep").unwrap();
+    let args = [
+        "--as",
+        "script",
+        "--engine-bin",
+        "/opt/llama/bin",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = export(&plan, &args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let o = export(&plan, &forced);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("#!/usr/bin/env bash"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+}
+
+/// Hostile characters in the model directory and the alias: space, both quotes, `$`,
+/// backticks, `*` and a newline.
+const HOSTILE: &str = "we ird 'q' \"dq\" $HOME `id` *\nline2";
+
+#[test]
+fn hostile_paths_and_aliases_survive_into_a_working_command_and_script() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(HOSTILE);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = tiny_model(&dir);
+    let plan = tmp.path().join("p.plan.toml");
+    write_plan(
+        &plan_for(model.to_str().unwrap(), "tiny", settings_cpu()),
+        &plan,
+    );
+    let alias = format!("alias {HOSTILE}");
+    for kind in ["command", "script"] {
+        let port = free_port();
+        let o = export(
+            &plan,
+            &[
+                "--as",
+                kind,
+                "--engine-bin",
+                bin.to_str().unwrap(),
+                "--port",
+                &port.to_string(),
+                "--alias",
+                &alias,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let log = tmp.path().join(format!("{kind}.log"));
+        let mut cmd = Command::new("bash");
+        match kind {
+            // `exec env` so the server replaces bash (and dies with it) while bash still
+            // parses every quoted word of the command line.
+            "command" => cmd.arg("-c").arg(format!("exec env {}", stdout(&o))),
+            _ => {
+                let f = tmp.path().join("launch.sh");
+                std::fs::write(&f, stdout(&o)).unwrap();
+                cmd.arg(f)
+            }
+        };
+        let mut server = spawn_logged(&mut cmd, &log);
+        wait_healthy_logged(&mut server, port, 60, Some(&log));
+        let models = get_json(port, "/v1/models");
+        let ids: Vec<&str> = models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert!(
+            ids.contains(&alias.as_str()),
+            "{kind}: alias not served verbatim: {ids:?}"
+        );
+        let props = get_json(port, "/props");
+        assert_eq!(
+            props["model_path"].as_str(),
+            Some(model.to_str().unwrap()),
+            "{kind}: {props}"
+        );
+    }
+}
