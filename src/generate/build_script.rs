@@ -509,3 +509,147 @@ pub fn default_prefix_suffix(engine: EngineKind) -> String {
         e.short_commit()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::{CpuInfo, GpuInfo, MemoryInfo};
+
+    fn gpu(
+        index: u32,
+        name: &str,
+        vendor: GpuVendor,
+        cc: Option<&str>,
+        gfx: Option<&str>,
+    ) -> GpuInfo {
+        GpuInfo {
+            index,
+            name: name.into(),
+            vendor,
+            vram_bytes: 12 << 30,
+            vram_free_bytes: None,
+            bandwidth_gbs: None,
+            fp16_tflops: None,
+            compute_capability: cc.map(str::to_string),
+            gfx_target: gfx.map(str::to_string),
+            unified_memory: false,
+            pcie: None,
+            uuid: None,
+            pci_bus_id: None,
+            power_limit_w: None,
+        }
+    }
+
+    fn machine(flags: &[&str], gpus: Vec<GpuInfo>) -> HardwareSnapshot {
+        HardwareSnapshot {
+            schema_version: 1,
+            source: "test".into(),
+            cpu: CpuInfo {
+                vendor: "GenuineIntel".into(),
+                brand: "Xeon E5-1620 v3".into(),
+                microarchitecture: Some("haswell".into()),
+                march: Some("haswell".into()),
+                arch: "x86_64".into(),
+                physical_cores: 4,
+                threads: 8,
+                sockets: 1,
+                numa_nodes: 1,
+                flags: flags.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
+            memory: MemoryInfo::default(),
+            gpus,
+            system: Default::default(),
+            notes: vec![],
+        }
+    }
+
+    fn req(engine: EngineKind, hw: &HardwareSnapshot, on_target: bool) -> BuildRequest<'_> {
+        BuildRequest {
+            engine,
+            hardware: hw,
+            on_target,
+            source_dir: None,
+            prefix: None,
+            build_dir: None,
+            rpc: true,
+        }
+    }
+
+    fn value(d: &[Define], name: &str) -> Option<String> {
+        d.iter().find(|x| x.name == name).map(|x| x.value.clone())
+    }
+
+    #[test]
+    fn cuda_archs_follow_compute_capability() {
+        let main = info(EngineKind::LlamaCpp);
+        let ik = info(EngineKind::IkLlamaCpp);
+        assert_eq!(cuda_arch("8.6", main).unwrap(), "86");
+        assert_eq!(cuda_arch("12.0", main).unwrap(), "120a");
+        assert_eq!(cuda_arch("12.0", ik).unwrap(), "120");
+        assert!(cuda_arch("eight", main).is_err());
+        assert!(cuda_arch("8.", main).is_err());
+    }
+
+    #[test]
+    fn two_3060s_on_haswell_for_another_machine() {
+        let g = |i| gpu(i, "RTX 3060", GpuVendor::Nvidia, Some("8.6"), None);
+        let hw = machine(&["avx", "avx2", "fma", "f16c", "bmi2"], vec![g(0), g(1)]);
+        let d = cmake_defines(&req(EngineKind::LlamaCpp, &hw, false)).unwrap();
+        assert_eq!(value(&d, "CMAKE_CUDA_ARCHITECTURES").as_deref(), Some("86"));
+        assert_eq!(value(&d, "GGML_CUDA_GRAPHS").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GGML_NATIVE").as_deref(), Some("OFF"));
+        assert_eq!(value(&d, "GGML_AVX2").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GGML_BMI2").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GGML_AVX512").as_deref(), Some("OFF"));
+        assert_eq!(
+            value(&d, "CMAKE_C_FLAGS").as_deref(),
+            Some("-march=haswell -mtune=haswell")
+        );
+        assert_eq!(value(&d, "GGML_BLAS"), None, "GPU build: no BLAS");
+        assert_eq!(value(&d, "GGML_RPC").as_deref(), Some("ON"));
+        assert!(d.iter().all(|x| !x.why.is_empty()));
+        let s = build_script(&req(EngineKind::LlamaCpp, &hw, false)).unwrap();
+        assert!(s.contains("nvcc --list-gpu-arch"), "{s}");
+        assert!(s.contains("ggml-rpc-server"), "{s}");
+        // ik spells graphs and the RPC target differently and has no GGML_BMI2.
+        let d = cmake_defines(&req(EngineKind::IkLlamaCpp, &hw, false)).unwrap();
+        assert_eq!(value(&d, "GGML_CUDA_USE_GRAPHS").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GGML_BMI2"), None);
+        let s = build_script(&req(EngineKind::IkLlamaCpp, &hw, false)).unwrap();
+        assert!(
+            s.contains("targets=(llama-server llama-bench llama-cli rpc-server)"),
+            "{s}"
+        );
+        assert!(s.contains("build-info.cpp.in"), "{s}");
+    }
+
+    #[test]
+    fn native_cpu_only_and_amd() {
+        let hw = machine(&["avx2"], vec![]);
+        let d = cmake_defines(&req(EngineKind::LlamaCpp, &hw, true)).unwrap();
+        assert_eq!(value(&d, "GGML_NATIVE").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GGML_AVX2"), None, "native: no explicit ISA");
+        assert_eq!(value(&d, "GGML_BLAS").as_deref(), Some("$blas"));
+        assert_eq!(value(&d, "GGML_LTO").as_deref(), Some("ON"));
+        let hw = machine(
+            &[],
+            vec![gpu(0, "RX 7900 XTX", GpuVendor::Amd, None, Some("gfx1100"))],
+        );
+        let d = cmake_defines(&req(EngineKind::LlamaCpp, &hw, true)).unwrap();
+        assert_eq!(value(&d, "GGML_HIP").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GPU_TARGETS").as_deref(), Some("gfx1100"));
+        let d = cmake_defines(&req(EngineKind::IkLlamaCpp, &hw, true)).unwrap();
+        assert_eq!(value(&d, "GGML_HIPBLAS").as_deref(), Some("ON"));
+        let hw = machine(&[], vec![gpu(0, "Arc A770", GpuVendor::Intel, None, None)]);
+        let d = cmake_defines(&req(EngineKind::LlamaCpp, &hw, true)).unwrap();
+        assert_eq!(value(&d, "GGML_VULKAN").as_deref(), Some("ON"));
+    }
+
+    #[test]
+    fn nvidia_without_compute_capability_is_bad_input() {
+        let hw = machine(&[], vec![gpu(0, "mystery", GpuVendor::Nvidia, None, None)]);
+        let e = cmake_defines(&req(EngineKind::LlamaCpp, &hw, true)).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&e), 2);
+    }
+}
