@@ -61,38 +61,12 @@ fn path_str(p: &Path, what: &str) -> anyhow::Result<String> {
         .ok_or_else(|| user_error(format!("{what} '{}' is not valid UTF-8", p.display())))
 }
 
-/// The hardware description and whether it is this machine (so `GGML_NATIVE` is right).
-///
-/// Until `hardware::resolve` lands this reads `--hardware FILE` (a saved snapshot, TOML
-/// or JSON); the what-if options and detection need it.
+/// The hardware description and whether it is this machine (so `GGML_NATIVE` is right):
+/// a detection of this machine is, what-if options included (they change GPUs, RAM and
+/// core counts, never the CPU's instruction set).
 pub(crate) fn resolve_hardware(args: &HardwareArgs) -> anyhow::Result<(HardwareSnapshot, bool)> {
-    let Some(h) = &args.hardware else {
-        anyhow::bail!(
-            "detecting this machine is not available in this build yet: pass --hardware SNAPSHOT.toml"
-        );
-    };
-    if !args.gpus.is_empty()
-        || args.ram_gib.is_some()
-        || args.ram_bandwidth_gbs.is_some()
-        || args.cpu_cores.is_some()
-        || args.no_gpu
-    {
-        anyhow::bail!("what-if hardware options are not available in this build yet");
-    }
-    let text =
-        std::fs::read_to_string(h).map_err(|e| user_error(format!("--hardware '{h}': {e}")))?;
-    let snap: HardwareSnapshot = if h.ends_with(".json") {
-        serde_json::from_str(&text).map_err(|e| user_error(format!("--hardware '{h}': {e}")))?
-    } else {
-        toml::from_str(&text).map_err(|e| {
-            user_error(format!(
-                "--hardware '{h}': {}",
-                e.to_string().replace('\n', " ")
-            ))
-        })?
-    };
-    let on_target = snap.source.starts_with("detected");
-    Ok((snap, on_target))
+    let snap = crate::hardware::resolve::resolve(args)?;
+    Ok((snap, args.hardware.is_none()))
 }
 
 /// Prints `content`, or writes it to `out` atomically: a temporary file in the same

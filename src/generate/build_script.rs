@@ -142,6 +142,32 @@ pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> anyhow::Result<Ve
     Ok(out)
 }
 
+/// "2x RTX 3060 (8.6)" style list of the NVIDIA GPUs.
+fn nvidia_summary(hw: &HardwareSnapshot) -> String {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for g in hw.gpus.iter().filter(|g| g.vendor == GpuVendor::Nvidia) {
+        let key = format!(
+            "{} (compute {})",
+            g.name,
+            g.compute_capability.as_deref().unwrap_or("?")
+        );
+        match seen.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((key, 1)),
+        }
+    }
+    seen.iter()
+        .map(|(k, n)| {
+            if *n > 1 {
+                format!("{n}x {k}")
+            } else {
+                k.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn is_gfx_target(t: &str) -> bool {
     t.strip_prefix("gfx")
         .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric()))
@@ -174,12 +200,7 @@ pub fn cmake_defines(req: &BuildRequest<'_>) -> anyhow::Result<Vec<Define>> {
                     &archs.join(";"),
                     format!(
                         "exactly the compute capabilities of this machine's GPUs ({}): smaller, faster build than the default list",
-                        hw.gpus
-                            .iter()
-                            .filter(|g| g.vendor == GpuVendor::Nvidia)
-                            .map(|g| format!("{} {}", g.name, g.compute_capability.as_deref().unwrap_or("?")))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        nvidia_summary(hw)
                     ),
                 ));
                 d.push(define(

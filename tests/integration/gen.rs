@@ -884,3 +884,91 @@ fn hostile_paths_and_aliases_survive_into_a_working_command_and_script() {
         );
     }
 }
+
+// ---- docs/build-examples.md -----------------------------------------------------------
+
+/// The seed rigs (bundled presets) shown in docs/build-examples.md.
+const PRESETS: &[&str] = &[
+    "z440-2x3060",
+    "desktop-3070-8gb",
+    "xeon-e5-2620v4-cpu",
+    "ms02-rtxpro4000",
+    "desktop-3090",
+    "desktop-5090",
+];
+
+fn build_for(preset: &str) -> String {
+    let o = rigplan()
+        .args(["build", "--hardware", preset])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{preset}: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// The `# why` + `-Dx=y` lines of a script, as "x=y — why" bullets.
+fn summary(script: &str) -> String {
+    let mut out = String::new();
+    let mut why = "";
+    for line in script.lines().map(str::trim) {
+        if let Some(w) = line.strip_prefix("# ") {
+            why = w;
+        } else if let Some(d) = line.trim_matches('\'').trim_matches('"').strip_prefix("-D") {
+            if ["GGML_", "CMAKE_CUDA", "CMAKE_C_FLAGS", "GPU_TARGETS"]
+                .iter()
+                .any(|p| d.starts_with(p))
+            {
+                out.push_str(&format!("- `{d}` — {why}\n"));
+            }
+        }
+    }
+    out
+}
+
+fn build_examples_doc() -> String {
+    let mut doc = String::from(
+        "# Build scripts for the seed rigs\n\n\
+         `rigplan build --hardware PRESET` writes the cmake build script for a machine described by\n\
+         a bundled preset (the rigs of the users' reports, see `profiles/hardware/`). Each script\n\
+         below is exactly what this version of rigplan prints (a test compares them and runs\n\
+         `shellcheck` on each). Built for another machine, the CPU's instruction set is spelled\n\
+         out; run `rigplan build` on the machine itself to get `GGML_NATIVE=ON` instead.\n\
+         Regenerate this file with `RIGPLAN_UPDATE_DOCS=1 cargo test build_examples`.\n",
+    );
+    for p in PRESETS {
+        let script = build_for(p);
+        let target = script
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split_once(" for: "))
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_default();
+        doc.push_str(&format!(
+            "\n## `{p}`\n\n{target}\n\n```sh\nrigplan build --hardware {p} --out build-{p}.sh\n```\n\n{}\n<details><summary>build-{p}.sh</summary>\n\n```bash\n{}```\n\n</details>\n",
+            summary(&script),
+            script
+        ));
+    }
+    doc
+}
+
+#[test]
+fn build_examples_doc_matches_and_every_preset_script_passes_shellcheck() {
+    let tmp = tempfile::tempdir().unwrap();
+    for p in PRESETS {
+        let f = tmp.path().join(format!("build-{p}.sh"));
+        std::fs::write(&f, build_for(p)).unwrap();
+        let sc = Command::new("shellcheck").arg(&f).output().unwrap();
+        assert!(sc.status.success(), "{p}: {}", stdout(&sc));
+    }
+    let doc = build_examples_doc();
+    let path = repo_root().join("docs/build-examples.md");
+    if std::env::var_os("RIGPLAN_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == doc,
+        "docs/build-examples.md is stale: RIGPLAN_UPDATE_DOCS=1 cargo test build_examples"
+    );
+}

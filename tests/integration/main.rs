@@ -4,4 +4,5 @@
 
 mod e2e;
 mod gen;
+mod hardware;
 mod support_gen;

@@ -92,15 +92,7 @@ pub fn this_machine_snapshot() -> HardwareSnapshot {
         },
         memory: MemoryInfo {
             total_bytes: 8 << 30,
-            available_bytes: None,
-            swap_bytes: None,
-            memlock_limit_bytes: None,
-            theoretical_bandwidth_gbs: None,
-            measured_bandwidth_gbs: None,
-            dimm_type: None,
-            speed_mts: None,
-            channels: None,
-            hugepages_total: None,
+            ..Default::default()
         },
         gpus: vec![],
         system: Default::default(),
