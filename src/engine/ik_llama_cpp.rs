@@ -20,7 +20,7 @@
 //! Data only: nothing here runs the engine or decides a setting.
 
 use super::options::{
-    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, Targets, Tool,
+    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption, Targets, Tool,
     ValueSyntax as V,
 };
 use super::EngineKind;
@@ -244,6 +244,12 @@ pub const ENGINE: EngineInfo = EngineInfo {
     server_arg_source: "common/common.cpp",
     bench_arg_source: "examples/llama-bench/llama-bench.cpp",
     options: OPTIONS,
+    // common/common.cpp: fused MoE is on by default; `-fmoe/--fused-moe` is no longer
+    // parsed by the server (llama-bench still takes `-fmoe 0|1`).
+    removed_options: &[RemovedOption {
+        flags: &["-fmoe", "--fused-moe"],
+        use_instead: "nothing (on by default); -no-fmoe turns it off",
+    }],
     cache_types: CACHE_TYPES,
     split_modes: SPLIT_MODES,
     bench_split_modes: BENCH_SPLIT_MODES,

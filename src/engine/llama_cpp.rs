@@ -17,7 +17,7 @@
 //! Data only: nothing here runs the engine or decides a setting.
 
 use super::options::{
-    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, Targets, Tool,
+    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption, Targets, Tool,
     ValueSyntax as V,
 };
 use super::EngineKind;
@@ -252,6 +252,26 @@ pub const ENGINE: EngineInfo = EngineInfo {
     server_arg_source: "common/arg.cpp",
     bench_arg_source: "tools/llama-bench/llama-bench.cpp",
     options: OPTIONS,
+    // common/arg.cpp: `--mlock`/`--no-mmap` are gone (load mode); the "removed params"
+    // section keeps `--draft*` only to fail with `arg_removed(...)`.
+    removed_options: &[
+        RemovedOption {
+            flags: &["--mlock"],
+            use_instead: "-lm mlock / -lm mmap+mlock",
+        },
+        RemovedOption {
+            flags: &["--no-mmap"],
+            use_instead: "-lm none / -lm mlock",
+        },
+        RemovedOption {
+            flags: &["--draft", "--draft-n", "--draft-max"],
+            use_instead: "--spec-draft-n-max",
+        },
+        RemovedOption {
+            flags: &["--draft-min", "--draft-n-min"],
+            use_instead: "--spec-draft-n-min",
+        },
+    ],
     cache_types: CACHE_TYPES,
     split_modes: SPLIT_MODES,
     bench_split_modes: SPLIT_MODES,

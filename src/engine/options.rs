@@ -135,6 +135,14 @@ pub struct Targets {
     pub rpc_server: &'static str,
 }
 
+/// Options this version removed or renamed: never emitted, named here so a test can
+/// prove it and a person can see what replaced them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemovedOption {
+    pub flags: &'static [&'static str],
+    pub use_instead: &'static str,
+}
+
 /// Everything rigplan knows about one pinned engine version.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EngineInfo {
@@ -154,6 +162,9 @@ pub struct EngineInfo {
     pub server_arg_source: &'static str,
     pub bench_arg_source: &'static str,
     pub options: &'static [OptionSpec],
+    /// Server options removed in this version (still parsed only to print an error, or
+    /// gone entirely).
+    pub removed_options: &'static [RemovedOption],
     /// KV cache types `-ctk/-ctv` accept.
     pub cache_types: &'static [&'static str],
     /// Split modes `-sm` accepts on the server.

@@ -15,15 +15,12 @@ fn generated_build_and_launch_script_serve_completions() {
     let cache = user_cache("e2e");
     std::fs::create_dir_all(&cache).unwrap();
 
-    // 1. rigplan build for this machine, from the sdist tree, into the cached prefix.
-    let hw = tmp.path().join("hw.toml");
-    std::fs::write(&hw, toml::to_string(&this_machine_snapshot()).unwrap()).unwrap();
+    // 1. rigplan build for this machine (detected, so GGML_NATIVE=ON; --no-gpu keeps it a
+    //    CPU build wherever CI runs), from the sdist tree, into the cached prefix.
     let build_sh = tmp.path().join("build.sh");
     let prefix = cache.join("prefix");
     let out = rigplan()
-        .args(["build", "--hardware"])
-        .arg(&hw)
-        .arg("--source")
+        .args(["build", "--no-gpu", "--source"])
         .arg(&src)
         .arg("--prefix")
         .arg(&prefix)

@@ -263,7 +263,10 @@ fn ik_table_matches_its_argument_parser_source() {
         }
     }
     // Facts the table encodes: fused MoE only has an off switch on the server; no -lm.
-    assert!(server.contains("-no-fmoe") && !server.contains("-fmoe"));
+    assert!(server.contains("-no-fmoe"));
+    for gone in e.removed_options.iter().flat_map(|r| r.flags) {
+        assert!(!server.contains(*gone), "ik server still parses {gone}");
+    }
     assert!(!server.contains("-lm") && server.contains("--mlock") && server.contains("--no-mmap"));
     // Cache types: exactly the names kv_cache_type_from_str accepts.
     let common = std::fs::read_to_string(src.join("common/common.cpp")).unwrap();

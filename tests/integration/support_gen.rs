@@ -1,10 +1,9 @@
 //! Helpers for the generator and end-to-end tests: the pinned engine's binaries and
-//! source, a snapshot of this machine, a tiny llama model with random weights and a real
+//! source, a tiny llama model with random weights and a real
 //! vocabulary, sample plans, free ports, a small HTTP client and server supervision.
 
 #![allow(dead_code)]
 
-use rigplan::hardware::{CpuInfo, HardwareSnapshot, MemoryInfo};
 use rigplan::planner::plan::{
     DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Settings,
 };
@@ -50,54 +49,6 @@ pub fn llama_source() -> PathBuf {
         src.display()
     );
     src
-}
-
-/// This machine's CPU as a snapshot (from /proc/cpuinfo), no GPU. The source does not
-/// claim detection, so build scripts spell out the ISA instead of -march=native.
-pub fn this_machine_snapshot() -> HardwareSnapshot {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let flags: Vec<String> = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("flags"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, f)| f.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
-    let brand = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, b)| b.trim().to_string())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1);
-    HardwareSnapshot {
-        schema_version: rigplan::hardware::snapshot::SNAPSHOT_SCHEMA_VERSION,
-        source: "test: this machine's /proc/cpuinfo".into(),
-        cpu: CpuInfo {
-            vendor: String::new(),
-            brand,
-            microarchitecture: None,
-            march: None,
-            arch: std::env::consts::ARCH.into(),
-            physical_cores: threads,
-            threads,
-            sockets: 1,
-            numa_nodes: 1,
-            performance_cores: None,
-            efficiency_cores: None,
-            l2_bytes: None,
-            l3_bytes: None,
-            flags,
-        },
-        memory: MemoryInfo {
-            total_bytes: 8 << 30,
-            ..Default::default()
-        },
-        gpus: vec![],
-        system: Default::default(),
-        notes: vec![],
-    }
 }
 
 pub fn settings_cpu() -> Settings {
