@@ -5,6 +5,7 @@
 //! `settings` chooses the rest; `plan` is the plain-data result generators render.
 
 pub mod layout;
+pub mod memory;
 pub mod plan;
 
 pub use plan::{DeviceMemory, Plan, Reason, Settings};
