@@ -79,7 +79,12 @@ pub fn per_layer(spec: &ModelSpec, cfg: &MemoryConfig) -> Result<Vec<LayerKv>, S
     let v_max = spec
         .layers
         .iter()
-        .filter(|l| matches!(l.attention, AttentionKind::Full | AttentionKind::SlidingWindow))
+        .filter(|l| {
+            matches!(
+                l.attention,
+                AttentionKind::Full | AttentionKind::SlidingWindow
+            )
+        })
         .map(|l| l.n_embd_v_gqa)
         .max()
         .unwrap_or(0);

@@ -177,8 +177,8 @@ pub fn breakdown(
             .iter()
             .any(|(_, d)| *d == DeviceId::Cpu);
     for (d, b) in devs.iter_mut() {
-        let runs_layers = (0..spec.n_layer)
-            .any(|il| weights::layer_device(placement, spec.n_layer, il) == *d);
+        let runs_layers =
+            (0..spec.n_layer).any(|il| weights::layer_device(placement, spec.n_layer, il) == *d);
         let cells = max_cells
             .iter()
             .find(|(x, _)| x == d)

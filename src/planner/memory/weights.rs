@@ -83,8 +83,7 @@ pub fn layer_device(p: &Placement, n_layer: u32, il: u32) -> DeviceId {
 
 fn is_mtp(spec: &ModelSpec, t: &TensorSpec) -> bool {
     t.class == TensorClass::Mtp
-        || t
-            .layer
+        || t.layer
             .is_some_and(|il| spec.layers.iter().any(|l| l.index == il && l.mtp))
 }
 
