@@ -121,3 +121,85 @@ fn memory_model_agrees_with_llama_fit_params() {
         failures.join("\n")
     );
 }
+
+/// Issue 4, check 2: every seed rig x {Qwen3.5-35B-A3B, Qwen3.5-27B, Gemma-4-26B-A4B}
+/// gets a plan that fits with its margin; on the 8 GB 3070 the 35B-A3B plan keeps all
+/// layers on the GPU with experts in RAM; on the dual 3060 both GPUs are used.
+#[test]
+fn seed_rigs_get_fitting_plans() {
+    use rigplan::planner::{plan, PlanRequest};
+    let q4 = [
+        sp::qwen3_5_35b_a3b(),
+        sp::qwen3_5_27b(),
+        sp::gemma_4_26b_a4b(),
+    ];
+    // The seed's 8 GB / 16 GB machine ran IQ2_XXS: Q4 does not fit in 24 GB in all.
+    let iq2: Vec<sp::Synth> = [
+        sp::qwen3_5_35b_a3b(),
+        sp::qwen3_5_27b(),
+        sp::gemma_4_26b_a4b(),
+    ]
+    .into_iter()
+    .map(|s| sp::requantized(s, "IQ2_XXS", "IQ2_XXS"))
+    .collect();
+    for (rig, hw) in sp::seed_rigs() {
+        let models: &[sp::Synth] = if rig == "desktop-3070-8gb" { &iq2 } else { &q4 };
+        for m in models {
+            let p = plan(&m.spec, &hw, &PlanRequest::default())
+                .unwrap_or_else(|e| panic!("{rig} x {}: {e}", m.spec.name));
+            for d in &p.memory.devices {
+                assert!(
+                    d.total_bytes + d.margin_bytes <= d.capacity_bytes,
+                    "{rig} x {}: {} uses {} + margin {} of {}",
+                    m.spec.name,
+                    d.name,
+                    d.total_bytes,
+                    d.margin_bytes,
+                    d.capacity_bytes
+                );
+            }
+            eprintln!(
+                "{rig} x {}: ngl {} n_cpu_moe {} kv {} ub {} gpus {:?} ts {:?} -> {:.1} tg / {:.0} pp tok/s",
+                m.spec.name, p.settings.n_gpu_layers, p.settings.n_cpu_moe, p.settings.cache_type_k,
+                p.settings.ubatch, p.settings.gpu_indices, p.settings.tensor_split,
+                p.performance.tg_tokens_per_s, p.performance.pp_tokens_per_s
+            );
+            if rig == "desktop-3070-8gb" && m.spec.architecture == "qwen35moe" {
+                assert_eq!(p.settings.n_gpu_layers, 999, "all layers on the GPU");
+                assert!(p.settings.n_cpu_moe > 0, "experts offloaded to RAM");
+            }
+            if rig == "z440-2x3060" {
+                assert_eq!(
+                    p.settings.gpu_indices,
+                    vec![0, 1],
+                    "{}: both GPUs",
+                    m.spec.name
+                );
+            }
+            if rig == "xeon-e5-2620v4-cpu" {
+                assert!(p.settings.gpu_indices.is_empty());
+            }
+        }
+    }
+}
+
+/// A pin that cannot be met is exit 1 with the shortfall.
+#[test]
+fn impossible_pins_are_unsatisfiable_with_the_shortfall() {
+    use rigplan::planner::{plan, PlanError, PlanRequest};
+    let (_, hw) = sp::seed_rigs()
+        .into_iter()
+        .find(|(n, _)| *n == "desktop-3070-8gb")
+        .unwrap();
+    let req = PlanRequest {
+        ngl: Some(999),
+        n_cpu_moe: Some(0),
+        ..Default::default()
+    };
+    let m = sp::requantized(sp::qwen3_5_35b_a3b(), "IQ2_XXS", "IQ2_XXS");
+    let e = plan(&m.spec, &hw, &req).unwrap_err();
+    match e {
+        PlanError::Unsatisfiable(m) => assert!(m.contains("more on GPU 0"), "{m}"),
+        other => panic!("expected Unsatisfiable, got {other:?}"),
+    }
+}
