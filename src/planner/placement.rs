@@ -72,8 +72,8 @@ pub fn layout_for(
         let mut kv_read = Bytes::ZERO;
         for l in &kv_layers {
             if weights::layer_device(p, spec.n_layer, l.layer) == *d {
-                if l.cells > 0 {
-                    kv_read += Bytes(l.attention.0 / l.cells * depth.min(l.cells));
+                if let Some(per_cell) = l.attention.0.checked_div(l.cells) {
+                    kv_read += Bytes(per_cell * depth.min(l.cells));
                 }
                 kv_read += l.recurrent;
             }

@@ -5,7 +5,7 @@ use crate::support_planner as sp;
 use rigplan::gguf::GgmlType;
 use rigplan::planner::layout::DeviceId;
 use rigplan::planner::memory::{self, weights::Placement, MemoryConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The pinned engine's binaries: `RIGPLAN_LLAMA_BIN`, else built or reused by
@@ -35,7 +35,7 @@ fn engine_bin() -> PathBuf {
 }
 
 /// `Host MODEL CONTEXT COMPUTE` in MiB (floored), from `common_fit_print`.
-fn fit_print(bin: &PathBuf, model: &PathBuf, ctx: u64, kv: &str) -> (u64, u64, u64) {
+fn fit_print(bin: &Path, model: &Path, ctx: u64, kv: &str) -> (u64, u64, u64) {
     let out = Command::new(bin.join("llama-fit-params"))
         .args(["--fit-print", "on", "-nr", "-fa", "on", "-m"])
         .arg(model)
