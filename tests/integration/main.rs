@@ -1,6 +1,8 @@
-//! The one integration-test binary; each area adds its module here.
+//! The one integration test binary: each area's tests are a module here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod model;
 mod planner;
+mod support_model;
 mod support_planner;
