@@ -53,6 +53,14 @@ fn ty(name: &str) -> GgmlType {
         .unwrap_or_else(|| GgmlType::from_name("F16").unwrap_or_else(|| unreachable!()))
 }
 
+fn gpu_weight_bytes(c: &Candidate) -> u64 {
+    c.memory
+        .iter()
+        .filter(|(d, _)| matches!(d, DeviceId::Gpu(_)))
+        .map(|(_, b)| b.weights.0)
+        .sum()
+}
+
 fn device_name(hw: &HardwareSnapshot, d: DeviceId) -> String {
     match d {
         DeviceId::Cpu => format!("CPU + RAM ({})", hw.cpu.brand),
@@ -202,6 +210,7 @@ pub fn plan_with(
                     mmap: true,
                     override_tensors: Vec::new(),
                     gpu_indices: Vec::new(),
+                    extras: Default::default(),
                 };
                 let cands = placement::search(spec, hw, &cfg, &draft, &pins, scorer)
                     .map_err(PlanError::Invalid)?;
@@ -221,18 +230,19 @@ pub fn plan_with(
                     let take = match &best {
                         None => true,
                         Some(b) => {
-                            // A lower-precision cache or a bigger ubatch must buy >5% tg
-                            // (or, for ubatch, pp at equal tg).
                             let tg_gain =
                                 c.speed.tg_tokens_per_s / b.cand.speed.tg_tokens_per_s.max(1e-9);
                             let same_kv = b.cfg.type_k == tk && b.cfg.type_v == tv;
                             if same_kv {
+                                // A bigger ubatch must buy >5% tg, or >5% pp at equal tg.
                                 tg_gain > 1.05
                                     || (tg_gain > 0.99
                                         && c.speed.pp_tokens_per_s
                                             > b.cand.speed.pp_tokens_per_s * 1.05)
                             } else {
-                                tg_gain > 1.05
+                                // A lower-precision cache only for a better placement:
+                                // more weight bytes on the GPUs, and >5% faster.
+                                gpu_weight_bytes(c) > gpu_weight_bytes(&b.cand) && tg_gain > 1.05
                             }
                         }
                     };
@@ -440,11 +450,54 @@ pub fn plan_with(
         setting: "mlock/mmap".into(),
         why: mlock_why,
     });
-    if engine == EngineKind::LlamaCpp {
-        reasons.push(Reason {
-            setting: "fit".into(),
-            why: "--fit off: the plan is already fitted; the engine must not move layers".into(),
-        });
+    match engine {
+        EngineKind::LlamaCpp => {
+            s.extras.fit_off = true;
+            reasons.push(Reason {
+                setting: "fit".into(),
+                why: "--fit off: the plan is already fitted; the engine must not move layers"
+                    .into(),
+            });
+        }
+        EngineKind::IkLlamaCpp => {
+            // CPU-heavy: the CPU reads more than a third of the per-token bytes.
+            let cpu_read: u64 = cand
+                .layout
+                .device(DeviceId::Cpu)
+                .map(|d| d.active_weight_bytes_per_token.0)
+                .unwrap_or(0);
+            let all_read: u64 = cand
+                .layout
+                .devices
+                .iter()
+                .map(|d| d.active_weight_bytes_per_token.0)
+                .sum();
+            if cpu_read * 3 > all_read {
+                s.extras.run_time_repack = true;
+                s.mmap = false;
+                reasons.push(Reason {
+                    setting: "rtr".into(),
+                    why: "-rtr: the CPU reads a large share of each token's weights; repacked rows are faster (loads into RAM, no mmap)".into(),
+                });
+            }
+            if spec.mla.is_some() {
+                s.extras.mla = Some(3);
+                // ik_llama.cpp README/PR #241: -amb 512 caps the MLA attention buffer.
+                s.extras.attention_max_batch = Some(512);
+                reasons.push(Reason {
+                    setting: "mla/amb".into(),
+                    why: "-mla 3 -amb 512: ik's MLA mode keeps only the latent cache and bounds the attention buffer".into(),
+                });
+            }
+            if spec.is_moe() {
+                s.extras.merge_up_gate_experts = true;
+                reasons.push(Reason {
+                    setting: "muge".into(),
+                    why: "-muge: merged up/gate expert matmuls, one pass over the expert input"
+                        .into(),
+                });
+            }
+        }
     }
 
     let mut devices = Vec::new();
@@ -558,4 +611,120 @@ pub fn plan_with(
         warnings,
         alternatives,
     })
+}
+
+/// Interactive floor for quality-leaning choices when `--min-tg` is not given: about
+/// reading speed (a planning choice, stated in the reason).
+const DEFAULT_MIN_TG: f64 = 10.0;
+
+/// Every layer, expert and the output on the GPU(s).
+fn all_on_gpu(p: &Plan) -> bool {
+    !p.settings.gpu_indices.is_empty()
+        && p.settings.n_gpu_layers == 999
+        && p.settings.n_cpu_moe == 0
+}
+
+/// Plans each candidate quant of one model (`specs`, any order) and picks one by
+/// `--prefer`: `speed` the fastest; `quality` the largest file that still reaches the
+/// interactive floor; `balanced` the largest that reaches the floor and at least 60% of
+/// the fastest. The others become alternatives. Pure.
+pub fn plan_quants(
+    specs: &[ModelSpec],
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+    scorer: &Scorer,
+) -> Result<Plan, PlanError> {
+    let mut plans: Vec<(Bytes, Plan)> = Vec::new();
+    let mut last_err = None;
+    for s in specs {
+        match plan_with(s, hw, req, scorer) {
+            Ok(p) => plans.push((s.total_bytes(), p)),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    if plans.is_empty() {
+        return Err(last_err.unwrap_or_else(|| PlanError::Invalid("no quant to plan".into())));
+    }
+    let floor = req.min_tg.unwrap_or(DEFAULT_MIN_TG);
+    let fastest = plans
+        .iter()
+        .map(|(_, p)| p.performance.tg_tokens_per_s)
+        .fold(0.0, f64::max);
+    // Largest first.
+    plans.sort_by_key(|b| std::cmp::Reverse(b.0));
+    let pick = match req.prefer {
+        super::request::Prefer::Speed => plans
+            .iter()
+            .enumerate()
+            .max_by(|a, b| {
+                a.1 .1
+                    .performance
+                    .tg_tokens_per_s
+                    .partial_cmp(&b.1 .1.performance.tg_tokens_per_s)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|(i, _)| i),
+        super::request::Prefer::Quality => plans
+            .iter()
+            .position(|(_, p)| p.performance.tg_tokens_per_s >= floor),
+        super::request::Prefer::Balanced => plans
+            .iter()
+            .position(|(_, p)| all_on_gpu(p) && p.performance.tg_tokens_per_s >= floor)
+            .or_else(|| {
+                plans.iter().position(|(_, p)| {
+                    p.performance.tg_tokens_per_s >= floor.min(fastest)
+                        && p.performance.tg_tokens_per_s >= 0.6 * fastest
+                })
+            }),
+    }
+    .unwrap_or(0);
+    let why = match req.prefer {
+        super::request::Prefer::Speed => "fastest predicted decode among the candidate quants".to_string(),
+        super::request::Prefer::Quality => format!("largest quant that still decodes at {floor:.0} tok/s or more"),
+        super::request::Prefer::Balanced if all_on_gpu(&plans[pick].1) => format!(
+            "largest quant that fits entirely in VRAM and decodes above {floor:.0} tok/s"
+        ),
+        super::request::Prefer::Balanced => format!(
+            "no quant fits entirely in VRAM: largest within 60% of the fastest ({fastest:.1} tok/s) and above {floor:.0} tok/s"
+        ),
+    };
+    let mut chosen = plans.remove(pick).1;
+    if specs.len() > 1 {
+        chosen.reasons.insert(
+            0,
+            Reason {
+                setting: "quant".into(),
+                why,
+            },
+        );
+        for (_, p) in plans.iter().take(4) {
+            let delta = (p.performance.tg_tokens_per_s
+                / chosen.performance.tg_tokens_per_s.max(1e-9)
+                - 1.0)
+                * 100.0;
+            chosen.alternatives.push(Alternative {
+                summary: format!(
+                    "{}: {} ({delta:+.0}% tg)",
+                    p.settings.quant.clone().unwrap_or_default(),
+                    p.reasons
+                        .iter()
+                        .find(|r| r.setting == "placement")
+                        .map(|r| r.why.split(':').next().unwrap_or("").to_string())
+                        .unwrap_or_default()
+                ),
+                quant: p.settings.quant.clone(),
+                tg_tokens_per_s: p.performance.tg_tokens_per_s,
+                pp_tokens_per_s: p.performance.pp_tokens_per_s,
+            });
+        }
+    } else if req.quant.is_some() {
+        chosen.reasons.insert(
+            0,
+            Reason {
+                setting: "quant".into(),
+                why: "pinned".into(),
+            },
+        );
+    }
+    Ok(chosen)
 }

@@ -14,6 +14,7 @@ pub mod request;
 pub mod roofline;
 pub mod settings;
 
-pub use choose::{plan, plan_with, PlanError};
+pub use choose::{plan, plan_quants, plan_with, PlanError};
 pub use plan::{DeviceMemory, Plan, Reason, Settings};
 pub use request::{resolve, PlanRequest};
+pub use roofline::Speed;

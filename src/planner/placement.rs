@@ -58,7 +58,8 @@ pub fn layout_for(
     mem: &[(DeviceId, DeviceBytes)],
 ) -> Layout {
     let depth = cfg.n_ctx / 2;
-    let active = weights::active_bytes_by_device(spec, p);
+    let map = weights::DeviceMap::new(p, spec.n_layer);
+    let active = weights::active_bytes_by_device(spec, p, &map);
     let kv_layers = memory::kv::per_layer(spec, cfg).unwrap_or_default();
     let used = u64::from(spec.expert_used.max(1));
     let count = u64::from(spec.expert_count.max(1));
@@ -71,21 +72,19 @@ pub fn layout_for(
             .unwrap_or((Bytes::ZERO, Bytes::ZERO));
         let mut kv_read = Bytes::ZERO;
         for l in &kv_layers {
-            if weights::layer_device(p, spec.n_layer, l.layer) == *d {
+            if map.layer(l.layer) == *d {
                 if let Some(per_cell) = l.attention.0.checked_div(l.cells) {
                     kv_read += Bytes(per_cell * depth.min(l.cells));
                 }
                 kv_read += l.recurrent;
             }
         }
-        let layers = (0..spec.n_layer)
-            .filter(|il| weights::layer_device(p, spec.n_layer, *il) == *d)
-            .count() as u32;
+        let layers = (0..spec.n_layer).filter(|il| map.layer(*il) == *d).count() as u32;
         let active_params: u64 = spec
             .tensors
             .iter()
             .filter(|t| t.class != TensorClass::TokenEmbedding)
-            .filter(|t| weights::tensor_device(spec, p, t) == Some(*d))
+            .filter(|t| weights::tensor_device(spec, p, &map, t) == Some(*d))
             .map(|t| {
                 let n: u64 = t.dims.iter().product();
                 if t.class == TensorClass::RoutedExperts {
@@ -110,11 +109,11 @@ pub fn layout_for(
     // Device changes along the per-token path: input (CPU) -> layers -> output.
     let mut path: Vec<DeviceId> = vec![DeviceId::Cpu];
     for il in 0..=spec.n_layer {
-        path.push(weights::layer_device(p, spec.n_layer, il));
+        path.push(map.layer(il));
         if il < spec.n_layer && il < p.n_cpu_moe && spec.is_moe() {
             // experts of this layer run on the CPU: out and back.
             path.push(DeviceId::Cpu);
-            path.push(weights::layer_device(p, spec.n_layer, il));
+            path.push(map.layer(il));
         }
     }
     path.dedup();
@@ -123,9 +122,8 @@ pub fn layout_for(
         .iter()
         .filter(|t| t.class == TensorClass::RoutedExperts)
         .filter(|t| {
-            weights::tensor_device(spec, p, t) == Some(DeviceId::Cpu)
-                && t.layer
-                    .is_some_and(|il| weights::layer_device(p, spec.n_layer, il) != DeviceId::Cpu)
+            weights::tensor_device(spec, p, &map, t) == Some(DeviceId::Cpu)
+                && t.layer.is_some_and(|il| map.layer(il) != DeviceId::Cpu)
         })
         .map(|t| t.bytes)
         .sum();
@@ -185,47 +183,139 @@ pub struct PlacementPins {
     pub tensor_split: Option<Vec<f64>>,
 }
 
-/// All candidate placements for this model and machine, honouring the pins.
-pub fn candidates(spec: &ModelSpec, hw: &HardwareSnapshot, pins: &PlacementPins) -> Vec<Placement> {
-    let all = spec.n_layer + 1;
-    let mut gpu_sets: Vec<Vec<u32>> = Vec::new();
+/// Shortfall of a placement (zero when every device fits), without scoring it.
+pub fn shortfall(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    p: &Placement,
+    cfg: &MemoryConfig,
+) -> Result<Bytes, String> {
+    let mem = memory::breakdown(spec, p, cfg)?;
+    Ok(mem
+        .iter()
+        .map(|(d, b)| b.total() - budget(hw, *d))
+        .max()
+        .unwrap_or(Bytes::ZERO))
+}
+
+/// The GPU sets and split proportions worth trying: all GPUs with a split by free
+/// memory (and, for MoE hybrids, that split shifted towards the first GPU, whose
+/// layers give up their experts first under `--n-cpu-moe`), and each GPU alone.
+fn gpu_layouts(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    pins: &PlacementPins,
+) -> Vec<(Vec<u32>, Vec<f64>)> {
     let every: Vec<u32> = hw.gpus.iter().map(|g| g.index).collect();
-    if !every.is_empty() {
-        gpu_sets.push(every.clone());
-        if every.len() > 1 && pins.tensor_split.is_none() {
+    let mut out = Vec::new();
+    if every.is_empty() {
+        return out;
+    }
+    match &pins.tensor_split {
+        Some(ts) => out.push((every.clone(), ts.clone())),
+        None if every.len() > 1 => {
+            let base = split_by_free(hw, &every);
+            out.push((every.clone(), base.clone()));
+            if spec.is_moe() {
+                for shift in [0.1, 0.2, 0.3] {
+                    let mut v = base.clone();
+                    v[0] *= 1.0 + shift;
+                    out.push((
+                        every.clone(),
+                        v.iter().map(|x| (x * 10.0).round() / 10.0).collect(),
+                    ));
+                }
+            }
             for g in &every {
-                gpu_sets.push(vec![*g]);
+                out.push((vec![*g], Vec::new()));
             }
         }
+        None => out.push((every, Vec::new())),
     }
+    out
+}
+
+/// Smallest `n` in `lo..=hi` for which `fits(n)` holds, assuming it stays true above.
+fn first_fitting(
+    lo: u32,
+    hi: u32,
+    mut fits: impl FnMut(u32) -> Result<bool, String>,
+) -> Result<Option<u32>, String> {
+    if lo > hi || !fits(hi)? {
+        return Ok(None);
+    }
+    let (mut a, mut b) = (lo, hi);
+    while a < b {
+        let mid = a + (b - a) / 2;
+        if fits(mid)? {
+            b = mid;
+        } else {
+            a = mid + 1;
+        }
+    }
+    Ok(Some(a))
+}
+
+/// The candidate placements worth scoring for this model and machine, honouring the
+/// pins. Instead of scoring every `--n-cpu-moe` and `-ngl` value, it bisects for the
+/// boundary of what fits (more on the GPU is never slower in a bandwidth model) and
+/// keeps the boundary, one step back (runner-up), and the closest miss.
+pub fn candidates(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    cfg: &MemoryConfig,
+    pins: &PlacementPins,
+) -> Result<Vec<Placement>, String> {
+    let all = spec.n_layer + 1;
     let mut out = Vec::new();
-    for gpus in &gpu_sets {
-        let split = match &pins.tensor_split {
-            Some(s) => s.clone(),
-            None if gpus.len() > 1 => split_by_free(hw, gpus),
-            None => Vec::new(),
+    for (gpus, split) in gpu_layouts(spec, hw, pins) {
+        let mk = |ngl: u32, ncmoe: u32| Placement {
+            n_gpu_layers: ngl,
+            gpus: gpus.clone(),
+            tensor_split: split.clone(),
+            n_cpu_moe: ncmoe,
+            expert_overrides: Vec::new(),
         };
-        let ngls: Vec<u32> = match pins.ngl {
-            Some(n) => vec![n.min(all)],
-            None => (0..=all).rev().collect(),
+        let fits = |p: &Placement| -> Result<bool, String> {
+            Ok(shortfall(spec, hw, p, cfg)? == Bytes::ZERO)
         };
-        for ngl in ngls {
-            if ngl == 0 {
-                continue;
+        match (pins.ngl, pins.n_cpu_moe) {
+            (Some(n), Some(m)) => out.push(mk(n.min(all), m.min(spec.n_layer))),
+            (ngl_pin, None) if spec.is_moe() && ngl_pin.is_none_or(|n| n >= all) => {
+                // MoE hybrid: all layers on the GPUs, experts of the first N in RAM.
+                match first_fitting(0, spec.n_layer, |m| fits(&mk(all, m)))? {
+                    Some(m) => {
+                        out.push(mk(all, m));
+                        if m < spec.n_layer {
+                            out.push(mk(all, m + 1));
+                        }
+                    }
+                    None => out.push(mk(all, spec.n_layer)),
+                }
+                if ngl_pin.is_none() {
+                    // Partial -ngl for comparison (the seeds' approach).
+                    let best = first_fitting(0, all - 1, |k| fits(&mk(all - 1 - k, 0)))?;
+                    if let Some(k) = best {
+                        if all - 1 - k > 0 {
+                            out.push(mk(all - 1 - k, 0));
+                        }
+                    }
+                }
             }
-            let moes: Vec<u32> = match pins.n_cpu_moe {
-                Some(n) => vec![n.min(spec.n_layer)],
-                None if spec.is_moe() && ngl == all => (0..=spec.n_layer).collect(),
-                None => vec![0],
-            };
-            for n_cpu_moe in moes {
-                out.push(Placement {
-                    n_gpu_layers: ngl,
-                    gpus: gpus.clone(),
-                    tensor_split: split.clone(),
-                    n_cpu_moe,
-                    expert_overrides: Vec::new(),
-                });
+            (ngl_pin, m_pin) => {
+                let m = m_pin.unwrap_or(0).min(spec.n_layer);
+                match ngl_pin {
+                    Some(n) => out.push(mk(n.min(all), m)),
+                    None => match first_fitting(0, all - 1, |k| fits(&mk(all - k, m)))? {
+                        Some(k) => {
+                            out.push(mk(all - k, m));
+                            if all - k > 1 {
+                                out.push(mk(all - k - 1, m));
+                            }
+                        }
+                        None => out.push(mk(1, m)),
+                    },
+                }
             }
         }
     }
@@ -234,10 +324,11 @@ pub fn candidates(spec: &ModelSpec, hw: &HardwareSnapshot, pins: &PlacementPins)
         cpu.n_cpu_moe = pins.n_cpu_moe.unwrap_or(0);
         out.push(cpu);
     }
-    out
+    out.retain(|p| p.n_gpu_layers > 0 || p.gpus.is_empty() || pins.ngl == Some(0));
+    Ok(out)
 }
 
-/// Evaluates every candidate; returns them best first (fitting ones before the rest).
+/// Evaluates the candidates; returns them best first (fitting ones before the rest).
 pub fn search(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
@@ -247,7 +338,7 @@ pub fn search(
     scorer: &Scorer,
 ) -> Result<Vec<Candidate>, String> {
     let mut out = Vec::new();
-    for p in candidates(spec, hw, pins) {
+    for p in candidates(spec, hw, cfg, pins)? {
         out.push(evaluate(spec, hw, p, cfg, settings, scorer)?);
     }
     out.sort_by(|a, b| {

@@ -48,7 +48,13 @@ pub enum Prefer {
 pub enum SplitMode {
     None,
     Layer,
+    /// mainline only
     Row,
+    /// mainline only (`-sm tensor`)
+    Tensor,
+    /// ik_llama.cpp only
+    Attn,
+    /// ik_llama.cpp only
     Graph,
 }
 
@@ -58,6 +64,8 @@ impl SplitMode {
             SplitMode::None => "none",
             SplitMode::Layer => "layer",
             SplitMode::Row => "row",
+            SplitMode::Tensor => "tensor",
+            SplitMode::Attn => "attn",
             SplitMode::Graph => "graph",
         }
     }

@@ -203,3 +203,129 @@ fn impossible_pins_are_unsatisfiable_with_the_shortfall() {
         other => panic!("expected Unsatisfiable, got {other:?}"),
     }
 }
+
+fn rigplan_json(args: &[&str]) -> serde_json::Value {
+    let out = assert_cmd::Command::cargo_bin("rigplan")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rigplan {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Issue 4, check 2 end to end: `rigplan plan MODEL --hardware PRESET --format json` for
+/// the seeds' rigs (the `hw` presets) and the catalog models, quant chosen by the
+/// planner. Every device fits with its margin; the 8 GB RTX 3070 keeps all layers of
+/// Qwen3.5-35B-A3B on the GPU with experts in RAM; the dual 3060 uses both GPUs.
+#[test]
+fn seed_rigs_end_to_end_with_presets_and_catalog() {
+    let rigs = [
+        "z440-2x3060",
+        "desktop-3070-8gb",
+        "xeon-e5-2620v4-cpu",
+        "ms02-rtxpro4000",
+        "desktop-3090",
+        "desktop-5090",
+    ];
+    let models = ["qwen3.5-35b-a3b", "qwen3.5-27b", "gemma-4-26b-a4b"];
+    for rig in rigs {
+        for model in models {
+            let v = rigplan_json(&["plan", model, "--hardware", rig, "--format", "json"]);
+            let s = &v["settings"];
+            for key in [
+                "quant",
+                "n_gpu_layers",
+                "n_cpu_moe",
+                "ctx",
+                "predict",
+                "cache_type_k",
+                "cache_type_v",
+                "threads",
+                "batch",
+                "ubatch",
+                "parallel",
+                "split_mode",
+                "tensor_split",
+                "flash_attn",
+                "mlock",
+                "mmap",
+            ] {
+                assert!(!s[key].is_null(), "{rig} x {model}: settings.{key} missing");
+            }
+            for key in [
+                "args",
+                "command",
+                "reasons",
+                "warnings",
+                "engine",
+                "performance",
+            ] {
+                assert!(!v[key].is_null(), "{rig} x {model}: {key} missing");
+            }
+            for d in v["memory"]["devices"].as_array().unwrap() {
+                let total = d["total_bytes"].as_u64().unwrap();
+                let margin = d["margin_bytes"].as_u64().unwrap();
+                let cap = d["capacity_bytes"].as_u64().unwrap();
+                assert!(total + margin <= cap, "{rig} x {model}: {d}");
+                let parts: u64 = [
+                    "weights_bytes",
+                    "kv_bytes",
+                    "compute_bytes",
+                    "overhead_bytes",
+                ]
+                .iter()
+                .map(|k| d[k].as_u64().unwrap())
+                .sum();
+                assert_eq!(parts, total);
+            }
+            eprintln!(
+                "{rig} x {model}: {} ngl {} ncmoe {} kv {} gpus {} -> {:.1} tg",
+                s["quant"],
+                s["n_gpu_layers"],
+                s["n_cpu_moe"],
+                s["cache_type_k"],
+                s["gpu_indices"],
+                v["performance"]["tg_tokens_per_s"].as_f64().unwrap()
+            );
+            if rig == "desktop-3070-8gb" && model == "qwen3.5-35b-a3b" {
+                assert_eq!(s["n_gpu_layers"], 999);
+                assert!(s["n_cpu_moe"].as_u64().unwrap() > 0);
+            }
+            if rig == "z440-2x3060" {
+                assert_eq!(s["gpu_indices"], serde_json::json!([0, 1]), "{model}");
+            }
+        }
+    }
+}
+
+/// A request that cannot be met exits 1 and says by how much; a bad pin exits 2.
+#[test]
+fn plan_exit_codes() {
+    let out = assert_cmd::Command::cargo_bin("rigplan")
+        .unwrap()
+        .args([
+            "plan",
+            "qwen3.5-27b:Q8_0",
+            "--hardware",
+            "desktop-3070-8gb",
+            "--ngl",
+            "999",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("more on GPU 0"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    let out = assert_cmd::Command::cargo_bin("rigplan")
+        .unwrap()
+        .args(["plan", "--hardware", "desktop-3090", "--ctk", "q3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -82,9 +82,11 @@ pub fn output_stage(spec: &ModelSpec, cfg: &MemoryConfig) -> Bytes {
 /// `kv_cells` is the widest cache a block on this device attends over; `gpu_casts_kv`
 /// adds the F16 copy of one layer's quantized K and V that the CUDA flash-attention path
 /// makes (ggml-cuda/fattn-common.cuh converts non-F16 K/V before the kernel).
+/// `ffn_width` is [`ffn_activation_width`] of the model (computed once by the caller).
 pub fn layer_stage(
     spec: &ModelSpec,
     cfg: &MemoryConfig,
+    ffn_width: u64,
     kv_cells: u64,
     gpu_casts_kv: bool,
 ) -> Bytes {
@@ -96,7 +98,7 @@ pub fn layer_stage(
         .map(|l| l.n_head * l.head_dim_k.max(1))
         .max()
         .unwrap_or(spec.n_embd);
-    let acts = F32 * n_tok * (3 * ffn_activation_width(spec) + 2 * spec.n_embd + q_width);
+    let acts = F32 * n_tok * (3 * ffn_width + 2 * spec.n_embd + q_width);
     let attn = if cfg.flash_attn {
         kv_cells * n_tok * F16
     } else {

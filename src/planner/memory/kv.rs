@@ -168,3 +168,113 @@ pub fn read_per_token(spec: &ModelSpec, cfg: &MemoryConfig, depth: u64) -> Resul
     }
     Ok(sum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EngineSupport, RecurrentState};
+
+    fn layer(i: u32, attention: AttentionKind, kv_heads: u64, head: u64) -> LayerSpec {
+        LayerSpec {
+            index: i,
+            attention,
+            n_head: 16,
+            n_head_kv: kv_heads,
+            n_embd_k_gqa: kv_heads * head,
+            n_embd_v_gqa: kv_heads * head,
+            head_dim_k: head,
+            head_dim_v: head,
+            recurrent: (attention == AttentionKind::Recurrent).then_some(RecurrentState {
+                r_elements: 24576,
+                s_elements: 524288,
+            }),
+            moe: false,
+            expert_bytes: Bytes::ZERO,
+            bytes: Bytes::ZERO,
+            mtp: false,
+        }
+    }
+
+    fn spec(layers: Vec<LayerSpec>, n_swa: Option<u64>) -> ModelSpec {
+        ModelSpec {
+            name: "t".into(),
+            architecture: "t".into(),
+            architecture_known: true,
+            quant: None,
+            n_layer: layers.len() as u32,
+            n_embd: 2048,
+            n_vocab: 1000,
+            n_ctx_train: 1 << 18,
+            n_swa,
+            expert_count: 0,
+            expert_used: 0,
+            expert_shared: 0,
+            leading_dense: 0,
+            mla: None,
+            nextn_layers: 0,
+            layers,
+            tensors: vec![],
+            engines: EngineSupport::default(),
+            notes: vec![],
+        }
+    }
+
+    fn f16() -> GgmlType {
+        GgmlType::from_name("F16").unwrap()
+    }
+
+    #[test]
+    fn cells_follow_the_engines_padding_and_window_rules() {
+        let s = spec(
+            vec![
+                layer(0, AttentionKind::SlidingWindow, 8, 256),
+                layer(1, AttentionKind::Full, 2, 512),
+            ],
+            Some(1024),
+        );
+        // (engine, ctx, ubatch, seqs, swa_full) -> (full cells, swa cells)
+        let cases = [
+            (EngineKind::LlamaCpp, 4096, 512, 1, false, 4096, 1536),
+            (EngineKind::LlamaCpp, 1000, 512, 1, false, 1024, 1024),
+            (EngineKind::LlamaCpp, 4096, 512, 1, true, 4096, 4096),
+            (EngineKind::LlamaCpp, 4096, 2048, 1, false, 4096, 3072),
+            // two sequences, non-unified: 4096/2 per stream, padded to 256
+            (EngineKind::LlamaCpp, 4096, 512, 2, false, 2048, 1536),
+            // ik_llama.cpp has no sliding-window cache
+            (EngineKind::IkLlamaCpp, 4096, 512, 1, false, 4096, 4096),
+        ];
+        for (engine, ctx, ub, seqs, swa_full, full, swa) in cases {
+            let mut cfg = MemoryConfig::mainline(ctx, f16(), true);
+            cfg.engine = engine;
+            cfg.n_ubatch = ub;
+            cfg.n_seq = seqs;
+            cfg.swa_full = swa_full;
+            let l = per_layer(&s, &cfg).unwrap();
+            assert_eq!(
+                (l[1].cells, l[0].cells),
+                (full, swa),
+                "{engine:?} ctx {ctx} ub {ub} seqs {seqs}"
+            );
+        }
+    }
+
+    #[test]
+    fn row_sizes_and_recurrent_state() {
+        let s = spec(
+            vec![
+                layer(0, AttentionKind::Full, 2, 256),
+                layer(1, AttentionKind::Recurrent, 0, 0),
+            ],
+            None,
+        );
+        let cfg = MemoryConfig::mainline(4096, GgmlType::from_name("Q8_0").unwrap(), true);
+        let l = per_layer(&s, &cfg).unwrap();
+        // q8_0: 512 elements = 16 blocks x 34 bytes, K and V, 4096 cells.
+        assert_eq!(l[0].attention, Bytes(2 * 16 * 34 * 4096));
+        // F32 r + s, one sequence.
+        assert_eq!(l[1].recurrent, Bytes((24576 + 524288) * 4));
+        // A width that is not a whole number of blocks is an error, not a wrong size.
+        let odd = spec(vec![layer(0, AttentionKind::Full, 1, 80)], None);
+        assert!(per_layer(&odd, &cfg).is_err());
+    }
+}

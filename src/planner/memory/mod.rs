@@ -154,14 +154,16 @@ pub fn breakdown(
     fn slot(devs: &mut [(DeviceId, DeviceBytes)], d: DeviceId) -> Option<&mut DeviceBytes> {
         devs.iter_mut().find(|(x, _)| *x == d).map(|(_, b)| b)
     }
-    for (d, b) in weights::bytes_by_device(spec, placement) {
+    let map = weights::DeviceMap::new(placement, spec.n_layer);
+    let ffn_width = compute::ffn_activation_width(spec);
+    for (d, b) in weights::bytes_by_device(spec, placement, &map) {
         if let Some(s) = slot(&mut devs, d) {
             s.weights += b;
         }
     }
     let mut max_cells: Vec<(DeviceId, u64)> = Vec::new();
     for l in kv::per_layer(spec, cfg)? {
-        let d = weights::layer_device(placement, spec.n_layer, l.layer);
+        let d = map.layer(l.layer);
         if let Some(s) = slot(&mut devs, d) {
             s.kv += l.total();
         }
@@ -170,15 +172,14 @@ pub fn breakdown(
             None => max_cells.push((d, l.cells)),
         }
     }
-    let out_dev = weights::layer_device(placement, spec.n_layer, spec.n_layer);
+    let out_dev = map.output();
     let cpu_has_experts = placement.n_cpu_moe > 0
         || placement
             .expert_overrides
             .iter()
             .any(|(_, d)| *d == DeviceId::Cpu);
     for (d, b) in devs.iter_mut() {
-        let runs_layers =
-            (0..spec.n_layer).any(|il| weights::layer_device(placement, spec.n_layer, il) == *d);
+        let runs_layers = map.runs_blocks(*d);
         let cells = max_cells
             .iter()
             .find(|(x, _)| x == d)
@@ -186,9 +187,9 @@ pub fn breakdown(
             .unwrap_or(0);
         let gpu = matches!(d, DeviceId::Gpu(_));
         let layer = if runs_layers {
-            compute::layer_stage(spec, cfg, cells, gpu)
+            compute::layer_stage(spec, cfg, ffn_width, cells, gpu)
         } else if *d == DeviceId::Cpu && cpu_has_experts {
-            compute::layer_stage(spec, cfg, 0, false)
+            compute::layer_stage(spec, cfg, ffn_width, 0, false)
         } else {
             Bytes::ZERO
         };

@@ -81,6 +81,41 @@ pub fn layer_device(p: &Placement, n_layer: u32, il: u32) -> DeviceId {
     DeviceId::Gpu(*p.gpus.last().unwrap_or(&0))
 }
 
+/// `layer_device` for every block and the output, computed once per placement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceMap {
+    devices: Vec<DeviceId>,
+}
+
+impl DeviceMap {
+    pub fn new(p: &Placement, n_layer: u32) -> DeviceMap {
+        DeviceMap {
+            devices: (0..=n_layer)
+                .map(|il| layer_device(p, n_layer, il))
+                .collect(),
+        }
+    }
+
+    /// The device of block `il` (`n_layer` is the output layer).
+    pub fn layer(&self, il: u32) -> DeviceId {
+        self.devices
+            .get(il as usize)
+            .copied()
+            .unwrap_or(DeviceId::Cpu)
+    }
+
+    /// The output layer's device.
+    pub fn output(&self) -> DeviceId {
+        self.devices.last().copied().unwrap_or(DeviceId::Cpu)
+    }
+
+    /// True if any block (not the output) runs on `d`.
+    pub fn runs_blocks(&self, d: DeviceId) -> bool {
+        let n = self.devices.len().saturating_sub(1);
+        self.devices[..n].contains(&d)
+    }
+}
+
 fn is_mtp(spec: &ModelSpec, t: &TensorSpec) -> bool {
     t.class == TensorClass::Mtp
         || t.layer
@@ -88,16 +123,18 @@ fn is_mtp(spec: &ModelSpec, t: &TensorSpec) -> bool {
 }
 
 /// The device a tensor lives on, or `None` if the engine does not load it.
-pub fn tensor_device(spec: &ModelSpec, p: &Placement, t: &TensorSpec) -> Option<DeviceId> {
+pub fn tensor_device(
+    spec: &ModelSpec,
+    p: &Placement,
+    map: &DeviceMap,
+    t: &TensorSpec,
+) -> Option<DeviceId> {
     if is_mtp(spec, t) {
         return None;
     }
-    let n_layer = spec.n_layer;
     match (t.class, t.layer) {
         (TensorClass::TokenEmbedding, _) => Some(DeviceId::Cpu),
-        (TensorClass::Output | TensorClass::OutputNorm, _) => {
-            Some(layer_device(p, n_layer, n_layer))
-        }
+        (TensorClass::Output | TensorClass::OutputNorm, _) => Some(map.output()),
         (TensorClass::RoutedExperts, Some(il)) => {
             if il < p.n_cpu_moe {
                 return Some(DeviceId::Cpu);
@@ -105,16 +142,16 @@ pub fn tensor_device(spec: &ModelSpec, p: &Placement, t: &TensorSpec) -> Option<
             if let Some((_, d)) = p.expert_overrides.iter().find(|(l, _)| *l == il) {
                 return Some(*d);
             }
-            Some(layer_device(p, n_layer, il))
+            Some(map.layer(il))
         }
-        (_, Some(il)) => Some(layer_device(p, n_layer, il)),
+        (_, Some(il)) => Some(map.layer(il)),
         // Other global tensors (rope_freqs...) are tiny and belong to the input side.
         (_, None) => Some(DeviceId::Cpu),
     }
 }
 
 /// Weight bytes per device, including the tied-output duplicate.
-pub fn bytes_by_device(spec: &ModelSpec, p: &Placement) -> Vec<(DeviceId, Bytes)> {
+pub fn bytes_by_device(spec: &ModelSpec, p: &Placement, map: &DeviceMap) -> Vec<(DeviceId, Bytes)> {
     let mut out: Vec<(DeviceId, Bytes)> = Vec::new();
     let mut add = |d: DeviceId, b: u64| {
         let b = Bytes(super::pad_to(b, alignment(d)));
@@ -124,13 +161,13 @@ pub fn bytes_by_device(spec: &ModelSpec, p: &Placement) -> Vec<(DeviceId, Bytes)
         }
     };
     for t in &spec.tensors {
-        if let Some(d) = tensor_device(spec, p, t) {
+        if let Some(d) = tensor_device(spec, p, map, t) {
             add(d, t.bytes.0);
         }
     }
     let has_output = spec.tensors.iter().any(|t| t.class == TensorClass::Output);
     if !has_output {
-        let out_dev = layer_device(p, spec.n_layer, spec.n_layer);
+        let out_dev = map.output();
         for t in spec
             .tensors
             .iter()
@@ -145,7 +182,11 @@ pub fn bytes_by_device(spec: &ModelSpec, p: &Placement) -> Vec<(DeviceId, Bytes)
 
 /// Weight bytes read per generated token on each device: everything except the
 /// token-embedding lookup, routed experts scaled by `expert_used / expert_count`.
-pub fn active_bytes_by_device(spec: &ModelSpec, p: &Placement) -> Vec<(DeviceId, Bytes, Bytes)> {
+pub fn active_bytes_by_device(
+    spec: &ModelSpec,
+    p: &Placement,
+    map: &DeviceMap,
+) -> Vec<(DeviceId, Bytes, Bytes)> {
     let mut out: Vec<(DeviceId, Bytes, Bytes)> = Vec::new();
     let used = u64::from(spec.expert_used.max(1));
     let count = u64::from(spec.expert_count.max(1));
@@ -153,7 +194,7 @@ pub fn active_bytes_by_device(spec: &ModelSpec, p: &Placement) -> Vec<(DeviceId,
         if t.class == TensorClass::TokenEmbedding {
             continue;
         }
-        let Some(d) = tensor_device(spec, p, t) else {
+        let Some(d) = tensor_device(spec, p, map, t) else {
             continue;
         };
         let (active, routed) = if t.class == TensorClass::RoutedExperts {
@@ -171,7 +212,7 @@ pub fn active_bytes_by_device(spec: &ModelSpec, p: &Placement) -> Vec<(DeviceId,
     }
     let has_output = spec.tensors.iter().any(|t| t.class == TensorClass::Output);
     if !has_output {
-        let d = layer_device(p, spec.n_layer, spec.n_layer);
+        let d = map.output();
         let emb: Bytes = spec
             .tensors
             .iter()
