@@ -165,15 +165,16 @@ pub fn bytes_by_device(spec: &ModelSpec, p: &Placement, map: &DeviceMap) -> Vec<
             add(d, t.bytes.0);
         }
     }
-    let has_output = spec.tensors.iter().any(|t| t.class == TensorClass::Output);
-    if !has_output {
+    // Tied output: a second copy wherever the output layer lives unless the loader can
+    // reuse the CPU embedding (`ModelSpec::tied_output_bytes` / `loaded_weight_bytes`).
+    let tied = spec.tied_output_bytes();
+    if tied > Bytes::ZERO {
         let out_dev = map.output();
-        for t in spec
-            .tensors
-            .iter()
-            .filter(|t| t.class == TensorClass::TokenEmbedding)
-        {
-            add(out_dev, t.bytes.0);
+        let cpu_dup = spec.loaded_weight_bytes() - (spec.total_bytes() - spec.mtp_bytes());
+        if out_dev != DeviceId::Cpu {
+            add(out_dev, tied.0);
+        } else if cpu_dup > Bytes::ZERO {
+            add(DeviceId::Cpu, cpu_dup.0);
         }
     }
     out.sort_by_key(|(d, _)| *d);
