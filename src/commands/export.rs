@@ -132,9 +132,45 @@ fn resolve_plans(args: &ExportArgs) -> anyhow::Result<Vec<Plan>> {
             .map(|m| read_plan(Path::new(m)))
             .collect();
     }
-    anyhow::bail!(
-        "planning a MODEL inside export is not available in this build yet: run 'rigplan plan MODEL --save P.plan.toml' and pass --plan (or several *.plan.toml)"
+    let hw = crate::hardware::resolve::resolve(&args.hardware)?;
+    args.models
+        .iter()
+        .map(|m| plan_model(m, &hw, &args.pins))
+        .collect()
+}
+
+/// Plans one local model file with the pins, as `rigplan plan MODEL` would.
+fn plan_model(
+    model: &str,
+    hw: &crate::hardware::HardwareSnapshot,
+    pins: &crate::cli::PinArgs,
+) -> anyhow::Result<Plan> {
+    use crate::model::reference::{self, ModelRef};
+    if !matches!(reference::parse(model), ModelRef::Path(_)) {
+        return Err(user_error(format!(
+            "MODEL '{model}': export launches a local .gguf file; download it and pass its path (or plan it and pass --plan)"
+        )));
+    }
+    let mut req = crate::planner::resolve(pins).map_err(anyhow::Error::new)?;
+    let resolved = reference::resolve(model)?;
+    req.model_reference = model.to_string();
+    if let ModelRef::Path(p) = &resolved.reference {
+        let abs =
+            std::path::absolute(p).map_err(|e| user_error(format!("MODEL '{model}': {e}")))?;
+        req.model_path = Some(utf8(&abs, "MODEL")?);
+    }
+    crate::planner::plan_quants(
+        &[resolved.spec],
+        hw,
+        &req,
+        &crate::planner::roofline::roofline,
     )
+    .map_err(|e| match e {
+        crate::planner::PlanError::Unsatisfiable(m) => {
+            anyhow::Error::new(crate::error::Unsatisfiable(m))
+        }
+        crate::planner::PlanError::Invalid(m) => user_error(m),
+    })
 }
 
 fn read_plan(path: &Path) -> anyhow::Result<Plan> {

@@ -48,6 +48,7 @@ pub fn launch_args(
         if settings.flash_attn { "on" } else { "off" },
     );
     load_mode_args(&mut w, settings);
+    extras_args(&mut w, settings);
     for ot in &settings.override_tensors {
         w.push(OptionKind::OverrideTensor, ot);
     }
@@ -87,6 +88,7 @@ pub fn bench_args(
     };
     w.choice(OptionKind::FlashAttn, fa);
     load_mode_args(&mut w, settings);
+    extras_args(&mut w, settings);
     if !settings.override_tensors.is_empty() {
         if let Some(spec) = info(engine).option(OptionKind::OverrideTensor, Tool::Bench) {
             if let ValueSyntax::Overrides(sep) = spec.value {
@@ -136,6 +138,27 @@ pub fn unsupported_settings(engine: EngineKind, settings: &Settings) -> Vec<Stri
         out.push("tensor_split holds a negative or non-finite proportion".to_string());
     }
     out
+}
+
+/// Engine-specific options the planner chose (`Settings::extras`).
+fn extras_args(w: &mut ArgWriter, s: &Settings) {
+    let x = &s.extras;
+    if x.fit_off {
+        // The plan is already fitted: the engine must not move layers itself.
+        w.choice(OptionKind::Fit, "off");
+    }
+    if x.run_time_repack {
+        w.switch(OptionKind::RunTimeRepack);
+    }
+    if let Some(m) = x.mla {
+        w.push(OptionKind::MlaUse, &m.to_string());
+    }
+    if let Some(a) = x.attention_max_batch {
+        w.num(OptionKind::AttnMaxBatch, u64::from(a));
+    }
+    if x.merge_up_gate_experts {
+        w.switch(OptionKind::MergeUpGateExperts);
+    }
 }
 
 /// Options both tools share, in the same order.
@@ -227,6 +250,17 @@ impl ArgWriter {
         }
     }
 
+    /// An on-switch: a bare flag on the server, `FLAG 1` where the tool takes `0|1`.
+    fn switch(&mut self, kind: OptionKind) {
+        if let Some(spec) = self.spec(kind) {
+            match spec.value {
+                ValueSyntax::Flag => self.args.push(spec.flag.to_string()),
+                ValueSyntax::OneOf(v) if v.contains(&"1") => self.push(kind, "1"),
+                _ => {}
+            }
+        }
+    }
+
     fn choice(&mut self, kind: OptionKind, value: &str) {
         if let Some(spec) = self.spec(kind) {
             if let ValueSyntax::OneOf(allowed) = spec.value {
@@ -262,6 +296,7 @@ mod tests {
             mmap: true,
             override_tensors: vec!["blk\\.1\\.ffn_.*_exps=CPU".into()],
             gpu_indices: vec![0, 1],
+            extras: Default::default(),
         }
     }
 
@@ -322,6 +357,33 @@ mod tests {
         let bad = unsupported_settings(EngineKind::LlamaCpp, &s);
         assert!(bad.iter().any(|b| b.contains("cache_type_k 'q8_KV'")));
         assert!(unsupported_settings(EngineKind::LlamaCpp, &settings()).is_empty());
+    }
+
+    #[test]
+    fn extras_go_only_to_the_engine_that_has_them() {
+        let mut s = settings();
+        s.extras.fit_off = true;
+        s.extras.run_time_repack = true;
+        s.extras.mla = Some(3);
+        s.extras.attention_max_batch = Some(512);
+        s.extras.merge_up_gate_experts = true;
+        let a = launch_args(EngineKind::LlamaCpp, &s, "/m.gguf", None);
+        assert_eq!(value_of(&a, "-fit"), Some("off"));
+        assert!(!a.iter().any(|x| x == "-rtr" || x == "-mla" || x == "-muge"));
+        let a = launch_args(EngineKind::IkLlamaCpp, &s, "/m.gguf", None);
+        assert!(a.iter().any(|x| x == "-rtr") && a.iter().any(|x| x == "-muge"));
+        assert_eq!(value_of(&a, "-mla"), Some("3"));
+        assert_eq!(value_of(&a, "-amb"), Some("512"));
+        assert!(!a.iter().any(|x| x == "-fit"));
+        let bench = BenchOptions {
+            n_prompt: 1,
+            n_gen: 1,
+            repetitions: 1,
+            output: "json".into(),
+        };
+        let b = bench_args(EngineKind::IkLlamaCpp, &s, "/m.gguf", &bench);
+        assert_eq!(value_of(&b, "-rtr"), Some("1"));
+        assert_eq!(value_of(&b, "-muge"), Some("1"));
     }
 
     #[test]

@@ -131,6 +131,28 @@ const OPTIONS: &[OptionSpec] = &[
     o(K::Mlock, Tool::Server, "--mlock", &[], V::Flag),
     o(K::NoMmap, Tool::Server, "--no-mmap", &[], V::Flag),
     o(
+        K::RunTimeRepack,
+        Tool::Server,
+        "-rtr",
+        &["--run-time-repack"],
+        V::Flag,
+    ),
+    o(K::MlaUse, Tool::Server, "-mla", &["--mla-use"], V::Integer),
+    o(
+        K::AttnMaxBatch,
+        Tool::Server,
+        "-amb",
+        &["--attention-max-batch"],
+        V::Integer,
+    ),
+    o(
+        K::MergeUpGateExperts,
+        Tool::Server,
+        "-muge",
+        &["--merge-up-gate-experts"],
+        V::Flag,
+    ),
+    o(
         K::OverrideTensor,
         Tool::Server,
         "-ot",

@@ -43,6 +43,16 @@ pub enum OptionKind {
     Port,
     ApiKeyFile,
     Alias,
+    /// mainline `-fit on|off` (server): fit the model to free memory at load.
+    Fit,
+    /// ik `-rtr` (server switch, bench `0|1`): repack CPU-resident weights at load.
+    RunTimeRepack,
+    /// ik `-mla N`.
+    MlaUse,
+    /// ik `-amb N` (MiB).
+    AttnMaxBatch,
+    /// ik `-muge` (server switch, bench `0|1`): merge up/gate expert tensors.
+    MergeUpGateExperts,
     /// llama-bench prompt length `-p`.
     BenchPrompt,
     /// llama-bench generation length `-n`.

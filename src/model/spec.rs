@@ -167,3 +167,115 @@ impl ModelSpec {
         self.expert_count > 1
     }
 }
+
+impl ModelSpec {
+    /// Parameters read per token: every non-expert weight, plus `expert_used` of
+    /// `expert_count` routed experts. MTP layers, which plain decoding does not run, are
+    /// excluded; so is the token embedding table (a row lookup, not a matmul).
+    pub fn active_parameters(&self) -> u64 {
+        let frac = if self.expert_count > 0 {
+            f64::from(self.expert_used) / f64::from(self.expert_count)
+        } else {
+            1.0
+        };
+        self.tensors
+            .iter()
+            .map(|t| {
+                let n = t.dims.iter().product::<u64>();
+                match t.class {
+                    TensorClass::Mtp
+                    | TensorClass::TokenEmbedding
+                    | TensorClass::VisionProjector => 0,
+                    TensorClass::RoutedExperts => (n as f64 * frac).round() as u64,
+                    _ => n,
+                }
+            })
+            .sum()
+    }
+
+    /// KV-cache bytes per cell (one token of one sequence) over all attention layers,
+    /// `row_size(type_k, n_embd_k_gqa) + row_size(type_v, n_embd_v_gqa)` per layer as
+    /// llama.cpp's KV cache allocates it (src/llama-kv-cache.cpp). Sliding-window
+    /// layers are counted like full ones: this is the per-cell cost, the planner decides
+    /// how many cells each layer holds.
+    pub fn kv_bytes_per_cell(&self, type_k: GgmlType, type_v: GgmlType) -> Bytes {
+        self.layers
+            .iter()
+            .filter(|l| {
+                matches!(
+                    l.attention,
+                    AttentionKind::Full | AttentionKind::SlidingWindow
+                )
+            })
+            .map(|l| {
+                let k = type_k.row_size(l.n_embd_k_gqa).unwrap_or(0);
+                let v = type_v.row_size(l.n_embd_v_gqa).unwrap_or(0);
+                Bytes(k.saturating_add(v))
+            })
+            .sum()
+    }
+
+    /// Recurrent-state bytes per sequence (F32 r and s states of every recurrent layer,
+    /// llama.cpp `llama_memory_recurrent`).
+    pub fn recurrent_state_bytes(&self) -> Bytes {
+        self.layers
+            .iter()
+            .filter_map(|l| l.recurrent)
+            .map(|r| Bytes(r.r_elements.saturating_add(r.s_elements).saturating_mul(4)))
+            .sum()
+    }
+}
+
+impl ModelSpec {
+    /// With tied embeddings (no `output.weight`) llama.cpp creates the output layer as a
+    /// `TENSOR_DUPLICATED` copy of `token_embd`; these are its bytes (0 when untied). The
+    /// loader reuses the original only if it was already created in the same buffer-type
+    /// context (src/llama-model-loader.cpp `create_tensor`), so the copy is allocated
+    /// again whenever the output layer lives elsewhere than the token embedding (an
+    /// offloaded output layer), and even on a CPU-only load for architectures that
+    /// create `output` before `tok_embd` (gemma4).
+    pub fn tied_output_bytes(&self) -> Bytes {
+        if !self.architecture_known || self.tensors.iter().any(|t| t.class == TensorClass::Output) {
+            return Bytes::ZERO;
+        }
+        self.tensors
+            .iter()
+            .filter(|t| t.name == "token_embd.weight")
+            .map(|t| t.bytes)
+            .sum()
+    }
+
+    /// Bytes of the output projection wherever it is placed: `output.weight`, or the
+    /// token embedding it duplicates when tied.
+    pub fn output_layer_bytes(&self) -> Bytes {
+        self.bytes_of(TensorClass::Output) + self.tied_output_bytes()
+    }
+
+    /// True for architectures whose `load_arch_tensors` creates the tied output before
+    /// `tok_embd` (checked for the known architectures in src/models/*.cpp: gemma4 only),
+    /// so a CPU-only load holds the embedding twice.
+    fn tied_output_created_first(&self) -> bool {
+        self.architecture == "gemma4"
+    }
+
+    /// Bytes of nextn/MTP tensors. llama.cpp creates them with `TENSOR_SKIP` unless an
+    /// MTP draft context is requested (`ml.load_mtp`, e.g. models/glm4-moe.cpp), so a plain
+    /// load does not allocate them. Measured: llama-fit-params reports GLM-4.5-Air Q4_K_M
+    /// 1632 MiB (its nextn block) below the file's tensor bytes.
+    pub fn mtp_bytes(&self) -> Bytes {
+        self.bytes_of(TensorClass::Mtp)
+    }
+
+    /// Weight bytes a plain CPU-only llama.cpp load allocates: every tensor, minus the
+    /// skipped MTP tensors, plus the tied output copy where the loader makes one on the
+    /// CPU (see [`Self::tied_output_bytes`]). Measured equal, to llama-fit-params' MiB
+    /// rounding, for every architecture rigplan knows (tests/integration/model.rs).
+    pub fn loaded_weight_bytes(&self) -> Bytes {
+        let dup = if self.tied_output_created_first() {
+            self.tied_output_bytes()
+        } else {
+            Bytes::ZERO
+        };
+        self.total_bytes() - self.mtp_bytes() + dup
+    }
+}

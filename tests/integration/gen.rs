@@ -6,7 +6,7 @@ use crate::support_gen::*;
 use rigplan::engine::{
     bench_args, info, launch_args, BenchOptions, EngineKind, ServerOptions, Tool,
 };
-use rigplan::planner::plan::Settings;
+use rigplan::planner::plan::{EngineExtras, Settings};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,6 +35,14 @@ fn every_option_variants() -> Vec<Settings> {
         mmap: true,
         override_tensors: vec!["blk\\.0\\.ffn_up\\.weight=CPU".into()],
         gpu_indices: vec![],
+        // Every engine-specific extra; each engine's table keeps only its own.
+        extras: EngineExtras {
+            fit_off: true,
+            run_time_repack: true,
+            mla: Some(3),
+            attention_max_batch: Some(512),
+            merge_up_gate_experts: true,
+        },
     };
     let mut v = vec![full.clone()];
     for (mmap, mlock) in [(false, true), (false, false), (true, false)] {
@@ -974,4 +982,62 @@ fn build_examples_doc_matches_and_every_preset_script_passes_shellcheck() {
         on_disk == doc,
         "docs/build-examples.md is stale: RIGPLAN_UPDATE_DOCS=1 cargo test build_examples"
     );
+}
+
+#[test]
+fn export_plans_a_model_file_and_the_command_runs() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let port = free_port();
+    let o = rigplan()
+        .arg("export")
+        .arg(&model)
+        .args([
+            "--no-gpu",
+            "--ram-gib",
+            "8",
+            "--cpu-cores",
+            "2",
+            "--ctx",
+            "512",
+            "--as",
+            "command",
+            "--port",
+        ])
+        .arg(port.to_string())
+        .arg("--engine-bin")
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cmd = stdout(&o);
+    assert!(cmd.contains(" -c 512 "), "{cmd}");
+    let log = tmp.path().join("server.log");
+    let mut server = spawn_logged(
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!("exec env {cmd}")),
+        &log,
+    );
+    wait_healthy_logged(&mut server, port, 60, Some(&log));
+    let done = post_json(
+        port,
+        "/completion",
+        serde_json::json!({"prompt": "Hi", "n_predict": 4}),
+    );
+    assert!(done["tokens_predicted"].as_u64().unwrap_or(0) > 0, "{done}");
+
+    // A catalog model has no local file to launch: bad input, one line.
+    let o = rigplan()
+        .args([
+            "export",
+            "llama-3.2-3b:Q4_K_M",
+            "--no-gpu",
+            "--as",
+            "command",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

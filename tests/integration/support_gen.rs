@@ -71,6 +71,7 @@ pub fn settings_cpu() -> Settings {
         mmap: true,
         override_tensors: vec![],
         gpu_indices: vec![],
+        extras: Default::default(),
     }
 }
 
