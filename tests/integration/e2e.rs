@@ -43,7 +43,10 @@ fn generated_build_and_launch_script_serve_completions() {
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let status = Command::new("bash")
+    // flock: test runs of several checkouts share the cached build directory.
+    let status = Command::new("flock")
+        .arg(cache.join(".lock"))
+        .arg("bash")
         .arg(&build_sh)
         .env("BUILD_DIR", cache.join("build"))
         .env("JOBS", jobs.to_string())
