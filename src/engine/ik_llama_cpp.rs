@@ -247,6 +247,28 @@ const OPTIONS: &[OptionSpec] = &[
         V::OneOf(&["0", "1"]),
     ),
     o(
+        K::RunTimeRepack,
+        Tool::Bench,
+        "-rtr",
+        &["--run-time-repack"],
+        V::OneOf(&["0", "1"]),
+    ),
+    o(K::MlaUse, Tool::Bench, "-mla", &["--mla-attn"], V::Integer),
+    o(
+        K::AttnMaxBatch,
+        Tool::Bench,
+        "-amb",
+        &["--attn-max-batch"],
+        V::Integer,
+    ),
+    o(
+        K::MergeUpGateExperts,
+        Tool::Bench,
+        "-muge",
+        &["--merge-up-gate-exps"],
+        V::OneOf(&["0", "1"]),
+    ),
+    o(
         K::OverrideTensor,
         Tool::Bench,
         "-ot",

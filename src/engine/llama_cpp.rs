@@ -132,6 +132,14 @@ const OPTIONS: &[OptionSpec] = &[
         &["--load-mode"],
         V::OneOf(LOAD_MODES),
     ),
+    // `-fit on|off`: the engine's own fitting of layers to free memory (default on).
+    o(
+        K::Fit,
+        Tool::Server,
+        "-fit",
+        &["--fit"],
+        V::OneOf(&["on", "off"]),
+    ),
     o(
         K::OverrideTensor,
         Tool::Server,
