@@ -17,7 +17,16 @@ use crate::planner::plan::Plan;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let plans = resolve_plans(&args)?;
+    let (plans, hardware) = resolve_plans(&args)?;
+    // GPU vendor: from the hardware the plan was made for when we have it, else from the
+    // device names in the plan (a saved Plan carries no vendor field).
+    let amd = |plan: &Plan| match &hardware {
+        Some(hw) => hw
+            .gpus
+            .iter()
+            .any(|g| g.vendor == crate::hardware::GpuVendor::Amd),
+        None => plan_uses_amd(plan),
+    };
     let api_key_file = match &args.api_key_file {
         Some(p) => {
             if !p.is_file() {
@@ -60,12 +69,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             api_key_file: api_key_file.clone(),
             alias,
         };
-        launches.push(Launch::from_plan(
-            plan,
-            &program,
-            &server,
-            plan_uses_amd(plan),
-        )?);
+        launches.push(Launch::from_plan(plan, &program, &server, amd(plan))?);
     }
     let (content, executable) = match args.kind {
         ExportKind::Command => (one(&launches).map(command::render)?, true),
@@ -114,29 +118,35 @@ fn one(launches: &[Launch]) -> anyhow::Result<&Launch> {
     }
 }
 
-fn resolve_plans(args: &ExportArgs) -> anyhow::Result<Vec<Plan>> {
+/// The plans to export, and the hardware they were planned for when planned here.
+fn resolve_plans(
+    args: &ExportArgs,
+) -> anyhow::Result<(Vec<Plan>, Option<crate::hardware::HardwareSnapshot>)> {
     if let Some(path) = &args.plan {
         if !args.models.is_empty() {
             return Err(user_error("give MODEL or --plan, not both"));
         }
-        return Ok(vec![read_plan(path)?]);
+        return Ok((vec![read_plan(path)?], None));
     }
     if args.models.is_empty() {
         return Err(user_error("give a MODEL or --plan PLAN.toml"));
     }
     // Saved plans given as positional arguments (several, for llama-swap).
     if args.models.iter().all(|m| m.ends_with(".plan.toml")) {
-        return args
+        let plans = args
             .models
             .iter()
             .map(|m| read_plan(Path::new(m)))
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
+        return Ok((plans, None));
     }
     let hw = crate::hardware::resolve::resolve(&args.hardware)?;
-    args.models
+    let plans = args
+        .models
         .iter()
         .map(|m| plan_model(m, &hw, &args.pins))
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    Ok((plans, Some(hw)))
 }
 
 /// Plans one local model file with the pins, as `rigplan plan MODEL` would.
