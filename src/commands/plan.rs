@@ -1,7 +1,269 @@
-//! `rigplan plan`: not implemented yet (see the issue tracker).
+//! `rigplan plan`: resolve the pins, the hardware and the model, call the pure planner,
+//! render the Plan (table with per-device memory bars, JSON or TOML), optionally save it.
+//!
+//! Decides nothing itself: which quants are candidates comes from the catalog entry,
+//! everything else from `planner::plan_quants`.
 
-use crate::cli::PlanArgs;
+use crate::cli::{Format, PlanArgs};
+use crate::error::{user_error, Unsatisfiable, UserError};
+use crate::hardware::resolve as hw_resolve;
+use crate::model::catalog;
+use crate::model::reference::{self, ModelRef};
+use crate::model::ModelSpec;
+use crate::planner::{self, roofline, Plan, PlanError};
+use crate::units::Bytes;
+use anyhow::Context;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
 
-pub fn run(_args: PlanArgs) -> anyhow::Result<()> {
-    anyhow::bail!("'rigplan plan' is not implemented yet")
+/// Quants tried for a catalog model when `--quant` is not pinned: the usual published
+/// spread from 8 to 2 bits (plus the entry's named files).
+const CANDIDATE_QUANTS: &[&str] = &[
+    "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "IQ2_M", "IQ2_XXS",
+];
+
+pub fn run(args: PlanArgs) -> anyhow::Result<()> {
+    let mut req = planner::resolve(&args.pins).map_err(anyhow::Error::new)?;
+    let hw = hw_resolve::resolve(&args.hardware)?;
+    let specs = model_specs(args.model.as_deref(), &mut req)?;
+    let plan =
+        planner::plan_quants(&specs, &hw, &req, &roofline::roofline).map_err(|e| match e {
+            PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
+            PlanError::Invalid(m) => anyhow::Error::new(UserError(m)),
+        })?;
+    let text = match args.format {
+        Format::Table => render_table(&plan),
+        Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
+        Format::Toml => toml::to_string(&plan)?,
+    };
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = out.write_all(text.as_bytes());
+    if let Some(path) = &args.save {
+        save(path, &plan)?;
+        eprintln!("saved plan to '{}'", path.display());
+    }
+    Ok(())
+}
+
+/// The specs to plan: one for a file or a pinned quant; the candidate quants for a
+/// catalog model otherwise. Fills the request's model reference and path.
+fn model_specs(
+    model: Option<&str>,
+    req: &mut planner::PlanRequest,
+) -> anyhow::Result<Vec<ModelSpec>> {
+    let (entry, quant) = match model.map(reference::parse) {
+        None => (catalog::default_entry(), None),
+        Some(ModelRef::Catalog { id, quant }) => (catalog::find(&id), quant),
+        Some(_) => (None, None),
+    };
+    let quant = quant.or_else(|| req.quant.clone());
+    match entry {
+        Some(e) => {
+            req.model_reference = e.id.clone();
+            if let Some(q) = quant {
+                req.quant = Some(q.clone());
+                return Ok(vec![e
+                    .spec(Some(&q))
+                    .with_context(|| format!("model '{}:{q}'", e.id))?]);
+            }
+            let available = e.quants();
+            let mut names: Vec<String> = CANDIDATE_QUANTS
+                .iter()
+                .filter(|q| available.iter().any(|a| a.eq_ignore_ascii_case(q)))
+                .map(|q| q.to_string())
+                .collect();
+            for f in &e.files {
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(&f.quant)) {
+                    names.push(f.quant.clone());
+                }
+            }
+            let specs: Vec<ModelSpec> = names.iter().filter_map(|q| e.spec(Some(q)).ok()).collect();
+            if specs.is_empty() {
+                return Ok(vec![e.spec(None)?]);
+            }
+            Ok(specs)
+        }
+        None => {
+            let r = model.ok_or_else(|| user_error("the catalog has no default model"))?;
+            let resolved = reference::resolve(r)?;
+            req.model_reference = r.to_string();
+            if let ModelRef::Path(p) = &resolved.reference {
+                req.model_path = Some(p.display().to_string());
+            }
+            if let (Some(want), Some(have)) = (&req.quant, &resolved.spec.quant) {
+                if !want.eq_ignore_ascii_case(have) {
+                    return Err(user_error(format!(
+                        "--quant '{want}': the file '{r}' is {have}; pick the file of that quant instead"
+                    )));
+                }
+            }
+            Ok(vec![resolved.spec])
+        }
+    }
+}
+
+fn save(path: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let text = toml::to_string(plan)?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing '{}'", path.display()))?;
+    tmp.write_all(text.as_bytes())
+        .with_context(|| format!("writing '{}'", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing '{}'", path.display()))?;
+    Ok(())
+}
+
+const BAR: usize = 40;
+
+/// One device's memory as a bar: weights █, KV ▓, compute ▒, overhead ░, margin ·,
+/// free space blank.
+pub fn memory_bar(cap: u64, parts: [u64; 4], margin: u64) -> String {
+    let cap = cap.max(1) as f64;
+    let mut s = String::new();
+    let mut used = 0usize;
+    for (bytes, ch) in parts.iter().zip(['█', '▓', '▒', '░']) {
+        let n = ((*bytes as f64 / cap) * BAR as f64).round() as usize;
+        let n = n.min(BAR - used);
+        s.extend(std::iter::repeat_n(ch, n));
+        used += n;
+    }
+    let m = (((margin as f64) / cap) * BAR as f64).round() as usize;
+    let free = BAR - used;
+    let m = m.min(free);
+    s.extend(std::iter::repeat_n(' ', free - m));
+    s.extend(std::iter::repeat_n('·', m));
+    format!("[{s}]")
+}
+
+/// The human view of a plan.
+pub fn render_table(p: &Plan) -> String {
+    let mut o = String::new();
+    let s = &p.settings;
+    let _ = writeln!(
+        o,
+        "{} ({}) on {} with {} {}",
+        p.model.name,
+        s.quant.as_deref().unwrap_or("?"),
+        p.hardware,
+        p.engine.name,
+        p.engine.version
+    );
+    let _ = writeln!(
+        o,
+        "\npredicted: {:.1} tok/s generation, {:.0} tok/s prompt — {}",
+        p.performance.tg_tokens_per_s, p.performance.pp_tokens_per_s, p.performance.bottleneck
+    );
+    let _ = writeln!(
+        o,
+        "\nmemory   █ weights  ▓ KV cache  ▒ compute  ░ overhead  · margin"
+    );
+    for d in &p.memory.devices {
+        let _ = writeln!(
+            o,
+            "  {:<44} {} {} of {}",
+            d.name,
+            memory_bar(
+                d.capacity_bytes,
+                [
+                    d.weights_bytes,
+                    d.kv_bytes,
+                    d.compute_bytes,
+                    d.overhead_bytes
+                ],
+                d.margin_bytes
+            ),
+            Bytes(d.total_bytes),
+            Bytes(d.capacity_bytes)
+        );
+        let _ = writeln!(
+            o,
+            "  {:<44} weights {} · KV {} · compute {} · overhead {} · margin {}",
+            "",
+            Bytes(d.weights_bytes),
+            Bytes(d.kv_bytes),
+            Bytes(d.compute_bytes),
+            Bytes(d.overhead_bytes),
+            Bytes(d.margin_bytes)
+        );
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(["setting", "value", "why"]);
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    if table.width().is_none() {
+        table.set_width(120);
+    }
+    let value = |name: &str| -> String {
+        match name {
+            "quant" => s.quant.clone().unwrap_or_default(),
+            "placement" => format!("-ngl {} --n-cpu-moe {}", s.n_gpu_layers, s.n_cpu_moe),
+            "n_gpu_layers" => s.n_gpu_layers.to_string(),
+            "n_cpu_moe" => s.n_cpu_moe.to_string(),
+            "ctx" => s.ctx.to_string(),
+            "predict" => s.predict.to_string(),
+            "cache_type_k/v" => format!("{}/{}", s.cache_type_k, s.cache_type_v),
+            "flash_attn" => if s.flash_attn { "on" } else { "off" }.into(),
+            "threads" => s.threads.to_string(),
+            "batch/ubatch" => format!("{}/{}", s.batch, s.ubatch),
+            "parallel" => s.parallel.to_string(),
+            "split_mode" => format!("{} {:?}", s.split_mode, s.tensor_split),
+            "mlock/mmap" => format!("mlock {} mmap {}", s.mlock, s.mmap),
+            "fit" => "off".into(),
+            "rtr" => "on".into(),
+            "mla/amb" => format!(
+                "{}/{}",
+                s.extras.mla.unwrap_or(0),
+                s.extras.attention_max_batch.unwrap_or(0)
+            ),
+            "muge" => "on".into(),
+            _ => String::new(),
+        }
+    };
+    for r in &p.reasons {
+        table.add_row([r.setting.clone(), value(&r.setting), r.why.clone()]);
+    }
+    let _ = writeln!(o, "\n{table}");
+    if !p.alternatives.is_empty() {
+        let _ = writeln!(o, "\nalternatives:");
+        for a in &p.alternatives {
+            let _ = writeln!(o, "  - {} → {:.1} tok/s", a.summary, a.tg_tokens_per_s);
+        }
+    }
+    if !p.warnings.is_empty() {
+        let _ = writeln!(o, "\nwarnings:");
+        for w in &p.warnings {
+            let _ = writeln!(o, "  ! {w}");
+        }
+    }
+    if p.command.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n(launch command: `rigplan export --as command` once the engine generator is wired)"
+        );
+    } else {
+        let _ = writeln!(o, "\n{}", p.command);
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_is_proportional_and_fixed_width() {
+        let b = memory_bar(100, [50, 25, 0, 0], 10);
+        assert_eq!(b.chars().count(), BAR + 2);
+        assert_eq!(b.chars().filter(|c| *c == '█').count(), 20);
+        assert_eq!(b.chars().filter(|c| *c == '▓').count(), 10);
+        assert_eq!(b.chars().filter(|c| *c == '·').count(), 4);
+        // Over capacity never overflows the bar.
+        assert_eq!(memory_bar(10, [100, 100, 0, 0], 0).chars().count(), BAR + 2);
+    }
 }

@@ -33,6 +33,29 @@ pub struct Settings {
     /// `CUDA_VISIBLE_DEVICES`-style list of GPU indices used, empty for CPU-only.
     #[serde(default)]
     pub gpu_indices: Vec<u32>,
+    /// Engine-specific options the planner chose (added by the planner; generators render).
+    #[serde(default)]
+    pub extras: EngineExtras,
+}
+
+/// Engine-specific options. Each is set only for the engine that accepts it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineExtras {
+    /// mainline `--fit off`: the plan is already fitted.
+    #[serde(default)]
+    pub fit_off: bool,
+    /// ik_llama.cpp `-rtr`: repack CPU-resident weights at load (implies no mmap).
+    #[serde(default)]
+    pub run_time_repack: bool,
+    /// ik_llama.cpp `-mla N` for MLA models.
+    #[serde(default)]
+    pub mla: Option<u32>,
+    /// ik_llama.cpp `-amb N` (MiB): caps the attention compute buffer.
+    #[serde(default)]
+    pub attention_max_batch: Option<u32>,
+    /// ik_llama.cpp `-muge`: merge up/gate expert tensors.
+    #[serde(default)]
+    pub merge_up_gate_experts: bool,
 }
 
 /// Memory on one device.
