@@ -7,9 +7,17 @@
 //! path, the byte offset and what is wrong — never a panic, never unbounded memory.
 //! This module knows nothing about model architectures; `model::spec` interprets it.
 
+pub mod reader;
+pub mod split;
 pub mod types;
+pub mod writer;
 
 pub use types::{Dialect, GgmlType};
+
+/// The four bytes every GGUF file starts with (ggml/include/gguf.h `GGUF_MAGIC`).
+pub const GGUF_MAGIC: [u8; 4] = *b"GGUF";
+/// Alignment when `general.alignment` is absent (ggml/include/gguf.h `GGUF_DEFAULT_ALIGNMENT`).
+pub const GGUF_DEFAULT_ALIGNMENT: u64 = 32;
 
 use std::path::PathBuf;
 
@@ -22,6 +30,10 @@ pub enum GgufError {
         offset: u64,
         what: String,
     },
+    /// A problem with the file as a whole rather than at one byte (split shards that do
+    /// not match, a missing shard).
+    #[error("'{path}': {what}")]
+    Invalid { path: PathBuf, what: String },
     #[error("'{path}': {source}")]
     Io {
         path: PathBuf,
@@ -59,6 +71,25 @@ pub enum MetaValue {
 }
 
 impl MetaValue {
+    /// The GGUF value type id (ggml/include/gguf.h `enum gguf_type`).
+    pub fn type_id(&self) -> u32 {
+        match self {
+            MetaValue::U8(_) => 0,
+            MetaValue::I8(_) => 1,
+            MetaValue::U16(_) => 2,
+            MetaValue::I16(_) => 3,
+            MetaValue::U32(_) => 4,
+            MetaValue::I32(_) => 5,
+            MetaValue::F32(_) => 6,
+            MetaValue::Bool(_) => 7,
+            MetaValue::String(_) => 8,
+            MetaValue::Array(_) => 9,
+            MetaValue::U64(_) => 10,
+            MetaValue::I64(_) => 11,
+            MetaValue::F64(_) => 12,
+        }
+    }
+
     /// The value as an unsigned integer, for any integer type holding a non-negative value.
     pub fn as_u64(&self) -> Option<u64> {
         match *self {

@@ -51,9 +51,16 @@ macro_rules! t {
     };
 }
 
-/// Source: ggml/include/ggml.h and ggml/src/ggml.c `type_traits` of llama.cpp
-/// (llama-cpp-python 0.3.36 sdist). The ik_llama.cpp column is completed from its
-/// ggml/include/ggml.h (ik-llama-cpp-python 0.1.5 sdist).
+/// Every type either engine can read from a GGUF file, with both engines' ids.
+///
+/// Sources: ids from `enum ggml_type` in ggml/include/ggml.h; block size, bytes per block
+/// and per-row metadata bytes from the `type_traits` table in ggml/src/ggml.c (`blck_size`,
+/// `type_size`, ik's `row_meta_size`), with each `sizeof(block_*)` evaluated by compiling
+/// those headers (ggml/src/ggml-common.h). Trees: llama.cpp vendored in the
+/// llama-cpp-python 0.3.36 sdist (mainline columns) and ik_llama.cpp vendored in the
+/// ik-llama-cpp-python 0.1.5 sdist (ik column). Mainline ids 31-33 and 36-38 are removed
+/// types mainline refuses to load; ik reuses 36 for I2_S and keeps 31-33. ik's ids 97-99
+/// and Q8_K* are activation types, listed so every id ik knows is recognised.
 static TYPES: &[TypeTraits] = &[
     t!("F32", 1, 4, 0, Some(0), Some(0)),
     t!("F16", 1, 2, 0, Some(1), Some(1)),
@@ -68,7 +75,7 @@ static TYPES: &[TypeTraits] = &[
     t!("Q4_K", 256, 144, 0, Some(12), Some(12)),
     t!("Q5_K", 256, 176, 0, Some(13), Some(13)),
     t!("Q6_K", 256, 210, 0, Some(14), Some(14)),
-    t!("Q8_K", 256, 292, 0, Some(15), Some(15)),
+    t!("Q8_K", 256, 292, 0, Some(15), Some(15)), // ik_llama.cpp: 296 bytes per block (never stored in files; activation type)
     t!("IQ2_XXS", 256, 66, 0, Some(16), Some(16)),
     t!("IQ2_XS", 256, 74, 0, Some(17), Some(17)),
     t!("IQ3_XXS", 256, 98, 0, Some(18), Some(18)),
@@ -84,6 +91,72 @@ static TYPES: &[TypeTraits] = &[
     t!("F64", 1, 8, 0, Some(28), Some(28)),
     t!("IQ1_M", 256, 56, 0, Some(29), Some(29)),
     t!("BF16", 1, 2, 0, Some(30), Some(30)),
+    t!("TQ1_0", 256, 54, 0, Some(34), None),
+    t!("TQ2_0", 256, 66, 0, Some(35), None),
+    t!("MXFP4", 32, 17, 0, Some(39), Some(39)),
+    t!("NVFP4", 64, 36, 0, Some(40), None),
+    t!("Q1_0", 128, 18, 0, Some(41), Some(41)), // ik_llama.cpp names id 41 Q1_0_G128 (same block layout)
+    t!("Q2_0", 64, 18, 0, Some(42), None),
+    t!("Q4_0_4_4", 32, 18, 0, None, Some(31)),
+    t!("Q4_0_4_8", 32, 18, 0, None, Some(32)),
+    t!("Q4_0_8_8", 32, 18, 0, None, Some(33)),
+    t!("I2_S", 1, 1, 0, None, Some(36)), // ggml_nbytes special case: elements/4 + 32 bytes
+    t!("Q8_0_X4", 32, 34, 0, None, Some(97)),
+    t!("Q8_1_X4", 32, 36, 0, None, Some(98)),
+    t!("Q8_2_X4", 32, 36, 0, None, Some(99)),
+    t!("Q6_0", 32, 26, 0, None, Some(133)),
+    t!("IQ1_BN", 64, 13, 2, None, Some(134)),
+    t!("IQ2_BN", 64, 16, 4, None, Some(135)),
+    t!("Q8_K64", 64, 68, 0, None, Some(136)),
+    t!("IQ2_K", 256, 76, 0, None, Some(137)),
+    t!("IQ3_K", 256, 110, 0, None, Some(138)),
+    t!("IQ4_K", 256, 144, 0, None, Some(139)),
+    t!("IQ5_K", 256, 176, 0, None, Some(140)),
+    t!("IQ6_K", 256, 212, 0, None, Some(141)),
+    t!("IQ4_KS", 256, 136, 4, None, Some(144)),
+    t!("IQ2_KS", 256, 70, 2, None, Some(145)),
+    t!("IQ4_KSS", 256, 128, 4, None, Some(146)),
+    t!("Q8_K16", 64, 64, 20, None, Some(147)),
+    t!("Q8_K32", 256, 296, 0, None, Some(148)),
+    t!("Q8_KR8", 256, 296, 0, None, Some(149)),
+    t!("Q8_K128", 128, 140, 0, None, Some(150)),
+    t!("Q8_KV", 32, 32, 8, None, Some(151)),
+    t!("IQ5_KS", 256, 168, 4, None, Some(152)),
+    t!("IQ2_KT", 256, 68, 4, None, Some(153)),
+    t!("IQ3_KT", 256, 100, 4, None, Some(154)),
+    t!("IQ4_KT", 256, 128, 4, None, Some(155)),
+    t!("IQ3_KS", 256, 102, 2, None, Some(156)),
+    t!("IQ2_KL", 256, 86, 2, None, Some(157)),
+    t!("IQ1_KT", 256, 56, 4, None, Some(158)),
+    t!("Q4_0_R8", 32, 18, 0, None, Some(202)),
+    t!("Q5_0_R4", 32, 22, 0, None, Some(206)),
+    t!("Q8_0_R8", 32, 34, 0, None, Some(208)),
+    t!("Q2_K_R4", 256, 84, 0, None, Some(210)),
+    t!("Q3_K_R4", 256, 110, 0, None, Some(211)),
+    t!("Q4_K_R4", 256, 144, 0, None, Some(212)),
+    t!("Q5_K_R4", 256, 176, 0, None, Some(213)),
+    t!("Q6_K_R4", 256, 210, 0, None, Some(214)),
+    t!("IQ2_XXS_R4", 256, 66, 0, None, Some(216)),
+    t!("IQ2_XS_R4", 256, 74, 0, None, Some(217)),
+    t!("IQ3_XXS_R4", 256, 98, 0, None, Some(218)),
+    t!("IQ1_S_R4", 32, 6, 2, None, Some(219)),
+    t!("IQ4_NL_R4", 32, 18, 0, None, Some(220)),
+    t!("IQ3_S_R4", 256, 110, 0, None, Some(221)),
+    t!("IQ2_S_R4", 256, 82, 0, None, Some(222)),
+    t!("IQ4_XS_R8", 256, 136, 0, None, Some(223)),
+    t!("IQ1_M_R4", 32, 7, 2, None, Some(229)),
+    t!("BF16_R16", 1, 2, 0, None, Some(230)),
+    t!("Q6_0_R4", 32, 26, 0, None, Some(233)),
+    t!("IQ2_BN_R4", 64, 16, 4, None, Some(335)),
+    t!("IQ2_K_R4", 256, 76, 0, None, Some(337)),
+    t!("IQ3_K_R4", 256, 110, 0, None, Some(338)),
+    t!("IQ4_K_R4", 256, 144, 0, None, Some(339)),
+    t!("IQ5_K_R4", 256, 176, 0, None, Some(340)),
+    t!("IQ4_KS_R4", 256, 136, 4, None, Some(344)),
+    t!("IQ5_KS_R4", 256, 168, 4, None, Some(352)),
+    t!("Q8_K_R16", 256, 258, 0, None, Some(397)),
+    t!("Q8_KV_R8", 32, 32, 4, None, Some(398)),
+    t!("Q8_K_R8", 256, 258, 0, None, Some(399)),
 ];
 
 impl GgmlType {
@@ -104,6 +177,14 @@ impl GgmlType {
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(name))
             .map(GgmlType)
+    }
+
+    /// This type's id in one engine's id space, if that engine knows it.
+    pub fn id(self, dialect: Dialect) -> Option<u32> {
+        match dialect {
+            Dialect::Mainline => self.0.mainline_id,
+            Dialect::IkOnly => self.0.ik_id,
+        }
     }
 
     pub fn traits(self) -> &'static TypeTraits {
@@ -129,6 +210,11 @@ impl GgmlType {
     /// Bytes of a tensor with these ggml dims (innermost first), or `None` on overflow or
     /// a row length that is not a whole number of blocks.
     pub fn tensor_size(self, dims: &[u64]) -> Option<u64> {
+        if self.0.name == "I2_S" {
+            // ik_llama.cpp ggml.c `ggml_nbytes`: "hack for I2_S", nbytes / 4 + 32.
+            let n = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
+            return (n / 4).checked_add(32);
+        }
         let ne0 = *dims.first()?;
         let rows = dims[1..].iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
         self.row_size(ne0)?.checked_mul(rows)

@@ -1,3 +1,9 @@
-//! The one integration-test binary: one module per area.
+//! The one integration test binary: each area's tests are a module here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod model;
 mod perf;
+mod planner;
+mod support_model;
+mod support_planner;
