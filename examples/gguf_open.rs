@@ -9,6 +9,8 @@ use rigplan::gguf::{GgmlType, GgufFile, GgufString, MetaValue};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+const LAYERS: u32 = 52;
+
 fn write_sparse(path: &Path) -> anyhow::Result<()> {
     let ty = |n: &str| GgmlType::from_name(n).ok_or_else(|| anyhow::anyhow!("no type {n}"));
     let (q4k, q6k, f32t) = (ty("Q4_K")?, ty("Q6_K")?, ty("F32")?);
@@ -17,12 +19,13 @@ fn write_sparse(path: &Path) -> anyhow::Result<()> {
         "general.architecture",
         MetaValue::String(GgufString(b"qwen3moe".to_vec())),
     )
-    .meta("qwen3moe.block_count", MetaValue::U32(48));
-    // Qwen3-30B-A3B shapes (hidden 2048, 128 experts of 768, vocab 151936).
+    .meta("qwen3moe.block_count", MetaValue::U32(LAYERS));
+    // Qwen3-30B-A3B shapes (hidden 2048, 128 experts of 768, vocab 151936), with 52
+    // layers instead of 48 so the file passes 20 GB.
     w.tensor("token_embd.weight", &[2048, 151_936], q4k)
         .tensor("output.weight", &[2048, 151_936], q6k)
         .tensor("output_norm.weight", &[2048], f32t);
-    for l in 0..48 {
+    for l in 0..LAYERS {
         w.tensor(&format!("blk.{l}.attn_q.weight"), &[2048, 4096], q4k)
             .tensor(&format!("blk.{l}.attn_k.weight"), &[2048, 512], q4k)
             .tensor(&format!("blk.{l}.attn_v.weight"), &[2048, 512], q6k)

@@ -8,6 +8,7 @@
 //! This module knows nothing about model architectures; `model::spec` interprets it.
 
 pub mod reader;
+pub mod remote;
 pub mod split;
 pub mod types;
 pub mod writer;

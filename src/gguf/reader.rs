@@ -36,8 +36,14 @@ pub const MAX_ARRAY_DEPTH: u32 = 8;
 /// ggml's limit on tensor dimensions (ggml/include/ggml.h `GGML_MAX_DIMS`).
 pub const GGML_MAX_DIMS: u32 = 4;
 
-/// First read of a local file or URL: enough for almost every real header in one go.
+/// First range request for a URL: round trips are what cost, so ask for enough to hold
+/// most headers in one go.
 pub const INITIAL_READ_BYTES: u64 = 1 << 20;
+
+/// First read of a local file: a header without a vocabulary (tens of KB) fits, and a
+/// 10 MB vocabulary takes four reads (×4 each). Reading 1 MiB instead cost ~1.5 ms
+/// against 0.15 ms here (measured on a sparse 21 GB file, debug build).
+pub const LOCAL_INITIAL_READ_BYTES: u64 = 64 << 10;
 
 /// Outcome of parsing a prefix of a file.
 #[derive(Debug)]
@@ -92,8 +98,8 @@ pub fn next_read_len(have: u64, at_least: u64, file_size: u64) -> u64 {
 }
 
 impl GgufFile {
-    /// Reads and validates the header of a local GGUF file. Reads about 1 MiB for a
-    /// typical model (more only for a very large header), never tensor data.
+    /// Reads and validates the header of a local GGUF file: 64 KiB first, growing ×4
+    /// while the header needs more, never tensor data (beyond the first read's tail).
     pub fn open(path: &Path) -> Result<GgufFile, GgufError> {
         let io = |source| GgufError::Io {
             path: path.to_path_buf(),
@@ -106,7 +112,7 @@ impl GgufFile {
         }
         let file_size = meta.len();
         let mut buf: Vec<u8> = Vec::new();
-        let mut want = INITIAL_READ_BYTES.min(file_size);
+        let mut want = LOCAL_INITIAL_READ_BYTES.min(file_size);
         loop {
             let have = buf.len() as u64;
             if want > have {
@@ -295,16 +301,17 @@ impl<'a> Parser<'a> {
             _ => Err(bad(
                 at,
                 format!(
-                    "{} is {n}, which needs at least {} bytes but only {remaining} remain",
+                    "{} is {n}, which needs {} bytes but only {remaining} remain",
                     what(),
-                    needed.map_or_else(|| "2^64".to_string(), |v| v.to_string())
+                    needed
+                        .map_or_else(|| "more than 2^64".to_string(), |v| format!("at least {v}"))
                 ),
             )),
         }
     }
 
     fn string(&mut self, what: &dyn Fn() -> String) -> Result<Vec<u8>, Stop> {
-        let len = self.count(1, &|| format!("length of {}", what()))?;
+        let len = self.count(1, &|| format!("the length of {}", what()))?;
         Ok(self.take(len, what)?.to_vec())
     }
 

@@ -239,14 +239,12 @@ impl CatalogEntry {
                     .and_then(parse_file_type)
             })
             .ok_or_else(|| {
+                let named: Vec<&str> = self.files.iter().map(|f| f.quant.as_str()).collect();
                 crate::error::user_error(format!(
-                    "'{}' has no quant '{quant}' (standard llama-quantize types, or one of: {})",
+                    "'{}' has no quant '{quant}' (use a llama-quantize type such as Q4_K_M, IQ2_XXS, Q8_0{}{})",
                     self.id,
-                    self.files
-                        .iter()
-                        .map(|f| f.quant.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    if named.is_empty() { "" } else { ", or a published file: " },
+                    named.join(", ")
                 ))
             })?;
         let params = self.params();
@@ -310,7 +308,7 @@ fn parse_file_type(q: &str) -> Option<FileType> {
 /// Model facts the quant rules read (`qs.model.hparams`, `qs.model.type`).
 pub fn quant_context(p: &ArchParams) -> QuantContext {
     let kv0 = p.n_head_kv_at(0);
-    let n_gqa = if kv0 == 0 { 0 } else { p.n_head_at(0) / kv0 };
+    let n_gqa = p.n_head_at(0).checked_div(kv0).unwrap_or(0);
     QuantContext {
         arch: p.arch.clone(),
         n_expert: p.n_expert,
@@ -421,6 +419,30 @@ mod tests {
             }
         }
         assert!(checked >= 3);
+    }
+
+    /// Parameter counts match what llama-bench reports for real files of these models
+    /// (public benchmark table: Qwen3.5-35B-A3B 34.66 B, Qwen3.5-27B 26.90 B).
+    #[test]
+    fn parameter_counts_match_llama_bench() {
+        for (id, want) in [("qwen3.5-35b-a3b", 34.66), ("qwen3.5-27b", 26.90)] {
+            let s = find(id).unwrap().spec(None).unwrap();
+            let got = s.total_parameters() as f64 / 1e9;
+            assert!((got - want).abs() < 0.006, "{id}: {got:.3} B vs {want} B");
+        }
+    }
+
+    /// A named non-standard file keeps its base's types and totals its published size.
+    #[test]
+    fn named_files_scale_to_their_published_size() {
+        let e = find("gemma-4-26b-a4b").unwrap();
+        let s = e.spec(Some("UD-Q4_K_XL")).unwrap();
+        let want = 17_010_980_576u64;
+        let got = s.total_bytes().0;
+        assert!(got.abs_diff(want) < 1_000_000, "{got} vs {want}");
+        assert!(s.notes.iter().any(|n| n.contains("scaled")));
+        let base = e.spec(Some("Q4_K_M")).unwrap();
+        assert_eq!(base.tensors.len(), s.tensors.len());
     }
 
     #[test]

@@ -268,23 +268,37 @@ pub fn assign_types(
         has_tied,
     };
     let default = ftype.default_type();
-    tensors
-        .iter()
-        .map(|s| {
-            let src = t(source_type_name(s.name, s.dims))?;
-            if !allows_quantization(s.name, s.dims) {
-                return Some(src);
-            }
+    // llama-quantize walks tensors in the loader's `weights_map` order
+    // (src/llama-model-loader.h `weight_name_comparer`: by block number, non-block
+    // tensors first, then by name); the attn_v / ffn_down counters depend on it.
+    let mut order: Vec<usize> = (0..tensors.len()).collect();
+    order.sort_by(|&a, &b| weight_order(tensors[a].name, tensors[b].name));
+    let mut out: Vec<Option<GgmlType>> = vec![None; tensors.len()];
+    for i in order {
+        let s = &tensors[i];
+        let src = t(source_type_name(s.name, s.dims))?;
+        out[i] = Some(if !allows_quantization(s.name, s.dims) {
+            src
+        } else {
             let def = t(default)?;
             // `ggml_is_quantized(default_type)`: F16/BF16/F32 file types apply as is.
             if def.traits().block_size <= 1 {
-                return Some(def);
+                def
+            } else {
+                let name = rule(&mut st, ftype, def, s, ctx);
+                let chosen = t(name).unwrap_or(def);
+                fallback(chosen, s.dims.first().copied().unwrap_or(0))
             }
-            let name = rule(&mut st, ftype, def, s, ctx);
-            let chosen = t(name).unwrap_or(def);
-            Some(fallback(chosen, s.dims.first().copied().unwrap_or(0)))
-        })
-        .collect()
+        });
+    }
+    out.into_iter().collect()
+}
+
+/// `weight_name_comparer` (src/llama-model-loader.h).
+fn weight_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let la = crate::model::classify::layer_of(a).map_or(-1, i64::from);
+    let lb = crate::model::classify::layer_of(b).map_or(-1, i64::from);
+    la.cmp(&lb).then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 struct State {
@@ -326,9 +340,8 @@ fn rule(
 
     if cat == Category::Output || (st.has_tied && cat == Category::TokenEmbd) {
         let qk = def.traits().block_size;
-        if ftype == Mxfp4Moe {
-            new = "Q8_0";
-        } else if qk == 0 || nx % qk != 0 {
+        // MXFP4_MOE, and rows that are not whole blocks, use Q8_0
+        if ftype == Mxfp4Moe || qk == 0 || nx % qk != 0 {
             new = "Q8_0";
         } else if matches!(ftype, IQ2XXS | IQ2XS | IQ3XXS | IQ1S | IQ2S | IQ2M | IQ1M) {
             new = "Q5_K";
@@ -440,11 +453,7 @@ fn rule(
                 new = "Q4_K"
             }
             Q3KL => new = "Q5_K",
-            Q4KM => {
-                if use_more_bits(i_layer, n_layer) {
-                    new = "Q6_K"
-                }
-            }
+            Q4KM if use_more_bits(i_layer, n_layer) => new = "Q6_K",
             IQ4NL | IQ4XS if i_layer < n_layer / 8 && !ctx.has_imatrix => new = "Q5_K",
             Q5KM if use_more_bits(i_layer, n_layer) => new = "Q6_K",
             Q4KS if i_layer < n_layer / 8 => new = "Q5_K",

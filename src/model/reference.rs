@@ -7,6 +7,7 @@
 //! (exit 2) that name the input and, for near-miss catalog ids, the close ones.
 
 use crate::error::user_error;
+use crate::gguf::remote::{open_hf, open_url};
 use crate::gguf::split::open_model;
 use crate::model::catalog;
 use crate::model::spec::ModelSpec;
@@ -80,6 +81,12 @@ pub fn resolve(reference: &str) -> anyhow::Result<ResolvedModel> {
     }
     match parse(reference) {
         ModelRef::Path(p) => {
+            if !p.exists() {
+                return Err(user_error(format!(
+                    "'{}': no such file (and not a catalog id)",
+                    p.display()
+                )));
+            }
             let shards = open_model(&p)?;
             Ok(ResolvedModel {
                 spec: ModelSpec::from_gguf(&shards),
@@ -88,12 +95,27 @@ pub fn resolve(reference: &str) -> anyhow::Result<ResolvedModel> {
             })
         }
         ModelRef::Catalog { id, quant } => resolve_catalog(&id, quant.as_deref()),
-        ModelRef::Hf { repo, .. } => Err(user_error(format!(
-            "'hf:{repo}': remote header reads are not available in this build yet"
-        ))),
-        ModelRef::Url(u) => Err(user_error(format!(
-            "'{u}': remote header reads are not available in this build yet"
-        ))),
+        ModelRef::Hf { repo, quant } => {
+            let shards = open_hf(&repo, quant.as_deref())?;
+            let mut spec = ModelSpec::from_gguf(&shards);
+            // the file's quant label is the one the user asked for, when given
+            if let Some(q) = &quant {
+                spec.quant = Some(q.clone());
+            }
+            Ok(ResolvedModel {
+                spec,
+                source: format!("hf:{repo}"),
+                reference: ModelRef::Hf { repo, quant },
+            })
+        }
+        ModelRef::Url(u) => {
+            let shards = open_url(&u)?;
+            Ok(ResolvedModel {
+                spec: ModelSpec::from_gguf(&shards),
+                source: u.clone(),
+                reference: ModelRef::Url(u),
+            })
+        }
     }
 }
 

@@ -228,10 +228,12 @@ impl ModelSpec {
 
 impl ModelSpec {
     /// With tied embeddings (no `output.weight`) llama.cpp creates the output layer as a
-    /// duplicate of `token_embd` (`TENSOR_DUPLICATED` in every arch's `load_arch_tensors`)
-    /// and allocates it again in the output layer's buffer: these are those bytes.
-    /// Measured: llama-fit-params reports the gemma-4-26b-a4b Q4_K_M model 577 MiB (its
-    /// Q6_K token_embd) above the file's tensor bytes.
+    /// `TENSOR_DUPLICATED` copy of `token_embd`; these are its bytes (0 when untied). The
+    /// loader reuses the original only if it was already created in the same buffer-type
+    /// context (src/llama-model-loader.cpp `create_tensor`), so the copy is allocated
+    /// again whenever the output layer lives elsewhere than the token embedding (an
+    /// offloaded output layer), and even on a CPU-only load for architectures that
+    /// create `output` before `tok_embd` (gemma4).
     pub fn tied_output_bytes(&self) -> Bytes {
         if !self.architecture_known || self.tensors.iter().any(|t| t.class == TensorClass::Output) {
             return Bytes::ZERO;
@@ -243,8 +245,37 @@ impl ModelSpec {
             .sum()
     }
 
-    /// Weight bytes llama.cpp allocates: every tensor plus the tied output duplicate.
+    /// Bytes of the output projection wherever it is placed: `output.weight`, or the
+    /// token embedding it duplicates when tied.
+    pub fn output_layer_bytes(&self) -> Bytes {
+        self.bytes_of(TensorClass::Output) + self.tied_output_bytes()
+    }
+
+    /// True for architectures whose `load_arch_tensors` creates the tied output before
+    /// `tok_embd` (checked for the known architectures in src/models/*.cpp: gemma4 only),
+    /// so a CPU-only load holds the embedding twice.
+    fn tied_output_created_first(&self) -> bool {
+        self.architecture == "gemma4"
+    }
+
+    /// Bytes of nextn/MTP tensors. llama.cpp creates them with `TENSOR_SKIP` unless an
+    /// MTP draft context is requested (`ml.load_mtp`, e.g. models/glm4-moe.cpp), so a plain
+    /// load does not allocate them. Measured: llama-fit-params reports GLM-4.5-Air Q4_K_M
+    /// 1632 MiB (its nextn block) below the file's tensor bytes.
+    pub fn mtp_bytes(&self) -> Bytes {
+        self.bytes_of(TensorClass::Mtp)
+    }
+
+    /// Weight bytes a plain CPU-only llama.cpp load allocates: every tensor, minus the
+    /// skipped MTP tensors, plus the tied output copy where the loader makes one on the
+    /// CPU (see [`Self::tied_output_bytes`]). Measured equal, to llama-fit-params' MiB
+    /// rounding, for every architecture rigplan knows (tests/integration/model.rs).
     pub fn loaded_weight_bytes(&self) -> Bytes {
-        self.total_bytes() + self.tied_output_bytes()
+        let dup = if self.tied_output_created_first() {
+            self.tied_output_bytes()
+        } else {
+            Bytes::ZERO
+        };
+        self.total_bytes() - self.mtp_bytes() + dup
     }
 }

@@ -1,9 +1,12 @@
 //! The one integration test binary: each area's tests are a module here.
 
+// Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod gguf;
 mod model;
 mod perf;
 mod planner;
+mod support_gguf;
 mod support_model;
 mod support_planner;

@@ -1,10 +1,13 @@
 //! Model area: rigplan's bytes equal llama.cpp's for real-shaped sparse GGUFs, and
 //! `rigplan inspect` on hostile files exits 2 with one line naming the file.
 
-use crate::support_model::{entry, llama_bin, llama_model_mib, write_catalog_model};
+use crate::support_model::{
+    entry, llama_bin, llama_loader_tensors, llama_model_mib, loader_mib, write_catalog_model,
+};
 use assert_cmd::Command;
 use rigplan::gguf::split::open_model;
 use rigplan::model::ModelSpec;
+use std::collections::HashMap;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -18,11 +21,15 @@ fn sparse_files_match_llama_cpp_model_bytes() {
     };
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("qwen3-30b-a3b", "Q4_K_M"),   // qwen3moe
-        ("qwen3.5-35b-a3b", "Q4_K_M"), // qwen35moe, 21 GB sparse
-        ("gemma-4-26b-a4b", "Q4_K_M"), // gemma4: per-layer KV heads, SWA dims, fallbacks
-        ("deepseek-r1", "IQ2_XXS"),    // deepseek2 MLA
-        ("llama-3.1-8b", "Q4_K_M"),    // dense llama
+        ("qwen3-30b-a3b", "Q4_K_M"),       // qwen3moe
+        ("qwen3.5-35b-a3b", "Q4_K_M"),     // qwen35moe, 21 GB sparse
+        ("gemma-4-26b-a4b", "Q4_K_M"),     // gemma4: per-layer KV heads, SWA dims, fallbacks
+        ("deepseek-r1", "IQ2_XXS"),        // deepseek2 MLA
+        ("llama-3.1-8b", "Q4_K_M"),        // dense llama
+        ("qwen3.5-27b", "Q4_K_M"),         // qwen35 dense hybrid
+        ("qwen3-next-80b-a3b", "IQ2_XXS"), // qwen3next
+        ("gpt-oss-20b", "MXFP4"),          // gpt-oss, MXFP4 experts
+        ("glm-4.5-air", "Q4_K_M"),         // glm4moe with a nextn layer
     ];
     let mut big_seen = false;
     for (id, quant) in cases {
@@ -40,6 +47,25 @@ fn sparse_files_match_llama_cpp_model_bytes() {
                 (&b.name, b.bytes, b.class),
                 "{id}"
             );
+        }
+        // per tensor, against llama.cpp's own loader listing (type, shape, size)
+        let listed = llama_loader_tensors(&bin, &path).unwrap();
+        assert_eq!(listed.len(), spec.tensors.len(), "{id}: tensor count");
+        let by_name: HashMap<&str, &rigplan::model::TensorSpec> =
+            spec.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+        for l in &listed {
+            let t = by_name
+                .get(l.name.as_str())
+                .unwrap_or_else(|| panic!("{id}: llama.cpp lists {} which rigplan lacks", l.name));
+            assert!(
+                t.ggml_type.name().eq_ignore_ascii_case(&l.type_name),
+                "{id} {}: {} vs {}",
+                l.name,
+                t.ggml_type,
+                l.type_name
+            );
+            assert_eq!(t.dims, l.dims, "{id} {}", l.name);
+            assert_eq!(loader_mib(t.bytes.0), l.mib, "{id} {}", l.name);
         }
         let ours = spec.loaded_weight_bytes().0 as f64 / MIB;
         let (theirs, rows) = llama_model_mib(&bin, &path).unwrap();
@@ -126,4 +152,265 @@ fn inspect_json_has_the_stable_keys() {
     let out = rigplan().args(["inspect", "qwen3.5-35"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("qwen3.5-35b-a3b"));
+}
+
+/// Writes the 21 GB sparse qwen3.5-35b-a3b Q4_K_M file used to time `rigplan inspect`
+/// (`RIGPLAN_TIMING_GGUF=/path cargo test --test integration write_timing_fixture -- --ignored`).
+#[test]
+#[ignore]
+fn write_timing_fixture() {
+    let path =
+        std::env::var("RIGPLAN_TIMING_GGUF").unwrap_or_else(|_| "/tmp/qwen35moe-q4km.gguf".into());
+    let n = write_catalog_model(
+        &entry("qwen3.5-35b-a3b"),
+        "Q4_K_M",
+        std::path::Path::new(&path),
+    );
+    assert!(n > 20_000_000_000);
+    eprintln!("{path}: {n} bytes");
+    let bare = format!("{path}.novocab.gguf");
+    let n = crate::support_model::write_catalog_model_with(
+        &entry("qwen3.5-35b-a3b"),
+        "Q4_K_M",
+        std::path::Path::new(&bare),
+        false,
+    );
+    eprintln!("{bare}: {n} bytes (no tokenizer arrays)");
+}
+
+/// `rigplan inspect https-or-loopback-URL` reads only the header by range requests and
+/// gives the same bytes as the local file.
+#[test]
+fn inspect_url_reads_the_header_over_loopback_http() {
+    use crate::support_gguf::{Route, Server};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let size = write_catalog_model(&entry("llama-3.2-3b"), "Q4_K_M", &path);
+    let local = rigplan::gguf::GgufFile::open(&path).unwrap();
+    let mut prefix = std::fs::read(&path).unwrap();
+    prefix.truncate(usize::try_from(local.data_offset).unwrap());
+    let server = Server::start();
+    server.route(
+        "/m.gguf",
+        Route::File {
+            prefix: Arc::new(prefix),
+            size,
+            ranges: true,
+        },
+    );
+    let url = format!("{}/m.gguf", server.base);
+    let out = rigplan()
+        .args(["inspect", &url, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spec = ModelSpec::from_gguf(&[local]);
+    assert_eq!(v["bytes"]["total"], spec.total_bytes().0);
+    assert_eq!(v["architecture"], "llama");
+    assert!(server.seen("/m.gguf").len() <= 3);
+
+    let out = rigplan()
+        .args(["inspect", "http://127.0.0.1:9/none.gguf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Architectures without a catalog entry (qwen2, qwen3, gemma3) against llama.cpp too.
+/// Hyperparameters: Qwen2.5-7B-Instruct, Qwen3-8B and Gemma-3-12B configs (shapes are
+/// what is under test; the comparison is rigplan vs llama.cpp on the same file).
+#[test]
+fn more_architectures_match_llama_cpp() {
+    let bin = llama_bin().expect("llama.cpp engine");
+    let fixtures = [
+        r#"id = "t-qwen2"
+name = "qwen2 fixture"
+default_quant = "Q4_K_M"
+[gguf]
+architecture = "qwen2"
+block_count = 28
+context_length = 32768
+embedding_length = 3584
+vocab_size = 152064
+feed_forward_length = 18944
+"attention.head_count" = 28
+"attention.head_count_kv" = 4
+"#,
+        r#"id = "t-qwen3"
+name = "qwen3 fixture"
+default_quant = "Q4_K_M"
+[gguf]
+architecture = "qwen3"
+block_count = 36
+context_length = 40960
+embedding_length = 4096
+vocab_size = 151936
+feed_forward_length = 12288
+"attention.head_count" = 32
+"attention.head_count_kv" = 8
+"attention.key_length" = 128
+"attention.value_length" = 128
+"#,
+        r#"id = "t-gemma3"
+name = "gemma3 fixture"
+default_quant = "Q4_K_M"
+tied_output = true
+[gguf]
+architecture = "gemma3"
+block_count = 48
+context_length = 131072
+embedding_length = 3840
+vocab_size = 262208
+feed_forward_length = 15360
+"attention.head_count" = 16
+"attention.head_count_kv" = 8
+"attention.key_length" = 256
+"attention.value_length" = 256
+"attention.sliding_window" = 1024
+"#,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for text in fixtures {
+        let e: rigplan::model::catalog::CatalogEntry = toml::from_str(text).unwrap();
+        let path = dir.path().join(format!("{}.gguf", e.id));
+        write_catalog_model(&e, "Q4_K_M", &path);
+        let spec = ModelSpec::from_gguf(&open_model(&path).unwrap());
+        assert!(spec.architecture_known);
+        let listed = llama_loader_tensors(&bin, &path).unwrap();
+        assert_eq!(listed.len(), spec.tensors.len(), "{}", e.id);
+        for (l, t) in listed.iter().zip(
+            listed
+                .iter()
+                .map(|l| spec.tensors.iter().find(|t| t.name == l.name).unwrap()),
+        ) {
+            assert!(
+                t.ggml_type.name().eq_ignore_ascii_case(&l.type_name),
+                "{} {}",
+                e.id,
+                l.name
+            );
+            assert_eq!(
+                (&t.dims, loader_mib(t.bytes.0)),
+                (&l.dims, l.mib.clone()),
+                "{} {}",
+                e.id,
+                l.name
+            );
+        }
+        let (theirs, rows) = llama_model_mib(&bin, &path).unwrap();
+        let ours = spec.loaded_weight_bytes().0 as f64 / MIB;
+        assert!(
+            (ours - theirs as f64).abs() <= rows as f64,
+            "{}: {ours:.1} vs {theirs}",
+            e.id
+        );
+    }
+}
+
+/// An architecture rigplan does not know still inspects: generic facts, flagged.
+#[test]
+fn unknown_architecture_inspects_with_generic_facts() {
+    use rigplan::gguf::writer::GgufWriter;
+    use rigplan::gguf::{GgmlType, GgufString, MetaValue};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.gguf");
+    let f32t = GgmlType::from_name("F32").unwrap();
+    let q8 = GgmlType::from_name("Q8_0").unwrap();
+    let mut w = GgufWriter::new();
+    w.meta(
+        "general.architecture",
+        MetaValue::String(GgufString(b"mamba9".to_vec())),
+    )
+    .tensor("token_embd.weight", &[256, 1000], q8)
+    .tensor("blk.0.attn_q.weight", &[256, 256], q8)
+    .tensor("blk.0.ffn_up_exps.weight", &[256, 512, 4], q8)
+    .tensor("blk.1.ssm_in.weight", &[256, 512], q8)
+    .tensor("output_norm.weight", &[256], f32t);
+    w.write_sparse(&path).unwrap();
+    let out = rigplan()
+        .args(["inspect", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["architecture"], "mamba9");
+    assert_eq!(v["architecture_known"], false);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 2);
+    assert!(v["bytes"]["by_class"]["routed_experts"].as_u64().unwrap() > 0);
+    assert!(v["notes"].to_string().contains("mamba9"));
+    assert!(v["engines"].as_array().unwrap().is_empty());
+}
+
+/// rigplan's per-tensor quant types equal llama-quantize's own choice (`--dry-run` on a
+/// sparse BF16 file shaped like a converter's output) for every standard file type and
+/// the architectures with special rules (MoE, MLA, fallbacks on 704-wide rows, tied
+/// embeddings). Without an imatrix, as the dry run has none.
+#[test]
+fn quant_types_match_llama_quantize_dry_run() {
+    use rigplan::model::catalog::quant_context;
+    use rigplan::model::quantize::{assign_types, FileType, TensorShape};
+    use rigplan::model::synth::tensor_shapes;
+    let bin = llama_bin().expect("llama.cpp engine");
+    let quantize = crate::support_model::llama_quantize(&bin).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ftypes = [
+        "Q8_0",
+        "Q6_K",
+        "Q5_K_M",
+        "Q5_K_S",
+        "Q4_K_M",
+        "Q4_K_S",
+        "IQ4_XS",
+        "Q3_K_M",
+        "IQ3_XXS",
+        "IQ2_M",
+        "IQ2_XXS",
+        "Q2_K",
+        "MXFP4_MOE",
+    ];
+    for id in [
+        "qwen3-30b-a3b",
+        "qwen3.5-35b-a3b",
+        "gemma-4-26b-a4b",
+        "deepseek-r1",
+        "llama-3.2-3b",
+        "mixtral-8x7b",
+    ] {
+        let e = entry(id);
+        let src = dir.path().join(format!("{id}-bf16.gguf"));
+        write_catalog_model(&e, "BF16", &src);
+        let params = e.params();
+        let shapes = tensor_shapes(&params, e.synth_options()).unwrap();
+        let ts: Vec<TensorShape> = shapes
+            .iter()
+            .map(|(n, d)| TensorShape { name: n, dims: d })
+            .collect();
+        let mut ctx = quant_context(&params);
+        ctx.has_imatrix = false;
+        for q in ftypes {
+            let ours = assign_types(&ts, FileType::parse(q).unwrap(), &ctx).unwrap();
+            let theirs = crate::support_model::llama_quantize_dry_run(&quantize, &src, q).unwrap();
+            assert_eq!(theirs.len(), ts.len(), "{id} {q}");
+            for ((name, _), ty) in shapes.iter().zip(&ours) {
+                let t = theirs
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{id} {q}: {name} not listed"));
+                assert!(
+                    ty.name().eq_ignore_ascii_case(t),
+                    "{id} {q} {name}: rigplan {ty}, llama-quantize {t}"
+                );
+            }
+        }
+    }
 }

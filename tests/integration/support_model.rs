@@ -11,6 +11,17 @@ use std::path::{Path, PathBuf};
 
 /// Writes a sparse GGUF of a catalog model at a standard quant; returns the file size.
 pub fn write_catalog_model(entry: &CatalogEntry, quant: &str, path: &Path) -> u64 {
+    write_catalog_model_with(entry, quant, path, true)
+}
+
+/// As [`write_catalog_model`]; `with_vocab` false leaves out the tokenizer arrays
+/// (llama.cpp will not load such a file, rigplan inspects it).
+pub fn write_catalog_model_with(
+    entry: &CatalogEntry,
+    quant: &str,
+    path: &Path,
+    with_vocab: bool,
+) -> u64 {
     let params = entry.params();
     let shapes = tensor_shapes(&params, entry.synth_options()).expect("known arch");
     let ft = if quant == "MXFP4" {
@@ -50,22 +61,24 @@ pub fn write_catalog_model(entry: &CatalogEntry, quant: &str, path: &Path) -> u6
     }
     // llama.cpp's loader needs a vocabulary; a minimal one of the right size is enough
     // for llama-fit-params (it never tokenizes).
-    w.meta(
-        "tokenizer.ggml.model",
-        MetaValue::String(GgufString(b"gpt2".to_vec())),
-    );
-    w.meta(
-        "tokenizer.ggml.tokens",
-        MetaValue::Array(
-            (0..params.n_vocab)
-                .map(|i| MetaValue::String(GgufString(format!("t{i}").into_bytes())))
-                .collect(),
-        ),
-    );
-    w.meta(
-        "tokenizer.ggml.merges",
-        MetaValue::Array(vec![MetaValue::String(GgufString(b"t 1".to_vec()))]),
-    );
+    if with_vocab {
+        w.meta(
+            "tokenizer.ggml.model",
+            MetaValue::String(GgufString(b"gpt2".to_vec())),
+        );
+        w.meta(
+            "tokenizer.ggml.tokens",
+            MetaValue::Array(
+                (0..params.n_vocab)
+                    .map(|i| MetaValue::String(GgufString(format!("t{i}").into_bytes())))
+                    .collect(),
+            ),
+        );
+        w.meta(
+            "tokenizer.ggml.merges",
+            MetaValue::Array(vec![MetaValue::String(GgufString(b"t 1".to_vec()))]),
+        );
+    }
     for ((name, dims), ty) in shapes.iter().zip(types) {
         w.tensor(name, dims, ty);
     }
@@ -126,4 +139,166 @@ pub fn llama_model_mib(bin: &Path, file: &Path) -> Result<(u64, u64), String> {
         ));
     }
     Ok((total, rows))
+}
+
+/// One tensor as llama.cpp's loader lists it with `LLAMA_TRACE=1`
+/// (src/llama-model-loader.cpp: `- tensor split %2d: %32s %-8s [ %s ] %8.2f MiB`).
+#[derive(Debug, PartialEq)]
+pub struct LoaderTensor {
+    pub name: String,
+    pub type_name: String,
+    pub dims: Vec<u64>,
+    pub mib: String,
+}
+
+/// Runs `llama-cli` on the file with `LLAMA_TRACE=1` and reads the loader's tensor list,
+/// killing the process as soon as the loader has printed the file size (before any
+/// tensor data is read).
+pub fn llama_loader_tensors(bin: &Path, file: &Path) -> Result<Vec<LoaderTensor>, String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin.join("llama-cli"))
+        .env("LLAMA_TRACE", "1")
+        .args([
+            "-nr",
+            "-lm",
+            "mmap",
+            "-c",
+            "256",
+            "-n",
+            "1",
+            "-p",
+            "x",
+            "--no-warmup",
+            "-st",
+            "-lv",
+            "4",
+            "-m",
+        ])
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut out = Vec::new();
+    let mut seen_size = false;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if line.contains("print_info: file size") {
+            seen_size = true;
+            break;
+        }
+        let Some(rest) = line.split_once("- tensor split").map(|(_, r)| r) else {
+            continue;
+        };
+        // " 0:               output_norm.weight f32      [   3072,      1,      1,      1 ]     0.01 MiB"
+        let Some((_, rest)) = rest.split_once(':') else {
+            continue;
+        };
+        let (head, tail) = rest.split_once('[').ok_or("no shape")?;
+        let (shape, size) = tail.split_once(']').ok_or("no shape end")?;
+        let mut head = head.split_whitespace();
+        let name = head.next().ok_or("no name")?.to_string();
+        let type_name = head.next().ok_or("no type")?.to_string();
+        let mut dims: Vec<u64> = shape
+            .split(',')
+            .map(|d| d.trim().parse::<u64>().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        while dims.len() > 1 && dims.last() == Some(&1) {
+            dims.pop();
+        }
+        let mib = size.trim().trim_end_matches("MiB").trim().to_string();
+        out.push(LoaderTensor {
+            name,
+            type_name,
+            dims,
+            mib,
+        });
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if !seen_size {
+        return Err(format!(
+            "llama-cli did not print its loader summary for {}",
+            file.display()
+        ));
+    }
+    Ok(out)
+}
+
+/// Bytes as the loader prints them: `ggml_nbytes(t)/1024.0f/1024.0f` with `%.2f`.
+pub fn loader_mib(bytes: u64) -> String {
+    let v = (bytes as f32) / 1024.0f32 / 1024.0f32;
+    format!("{:.2}", f64::from(v))
+}
+
+/// The pinned engine's `llama-quantize`, built into its build tree if missing (the engine
+/// script builds server/bench/cli/fit-params only).
+pub fn llama_quantize(bin: &Path) -> Result<PathBuf, String> {
+    let exe = bin.join("llama-quantize");
+    if exe.exists() {
+        return Ok(exe);
+    }
+    let build = bin.parent().ok_or("bin dir has no parent")?;
+    let st = std::process::Command::new("cmake")
+        .args(["--build"])
+        .arg(build)
+        .args(["--target", "llama-quantize", "-j2"])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if st.success() && exe.exists() {
+        Ok(exe)
+    } else {
+        Err(format!(
+            "could not build llama-quantize in {}",
+            build.display()
+        ))
+    }
+}
+
+/// `llama-quantize --dry-run SRC FTYPE`: the type llama.cpp picks for every tensor
+/// (`[ i/ n] NAME - [dims], type = bf16, size = A MiB -> B MiB (q4_K)`, or
+/// `size = A MiB` when the tensor keeps its type).
+pub fn llama_quantize_dry_run(
+    exe: &Path,
+    src: &Path,
+    ftype: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    let out = std::process::Command::new(exe)
+        .arg("--dry-run")
+        .arg(src)
+        .arg(ftype)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let mut map = std::collections::HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim_start().strip_prefix('[') else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        let Some((name, rest)) = rest.trim_start().split_once(" - [") else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once("type =") else {
+            continue;
+        };
+        let src_type = rest.split(',').next().unwrap_or("").trim().to_string();
+        let target = match (rest.rfind('('), rest.rfind(')')) {
+            (Some(a), Some(b)) if b > a && rest.contains("->") => rest[a + 1..b].trim().to_string(),
+            _ => src_type,
+        };
+        map.insert(name.trim().to_string(), target);
+    }
+    if map.is_empty() {
+        return Err(format!(
+            "no tensor lines from llama-quantize --dry-run {ftype}:\n{text}"
+        ));
+    }
+    Ok(map)
 }
