@@ -10,7 +10,7 @@ use super::devices::{
     cpu_effective_bandwidth, gpu_effective_bandwidth, gpu_peak_bandwidth, oversubscription_factor,
     pcie_bytes_per_s, ram_label,
 };
-use super::factors::{Factors, KERNEL_UNITS};
+use super::factors::Factors;
 use super::{Breakdown, ModelFacts};
 use crate::engine::EngineKind;
 use crate::hardware::{GpuInfo, HardwareSnapshot};
@@ -53,7 +53,10 @@ pub(crate) fn decode_time(
                 let ratio = if ik { f.ik_gpu_overhead_ratio } else { 1.0 };
                 b.add(
                     "GPU kernel launches",
-                    d.layers as f64 * facts.kernel_units_per_layer * f.gpu_layer_overhead_s * ratio,
+                    d.layers as f64
+                        * facts.kernel_units_per_layer(f)
+                        * f.gpu_layer_overhead_s
+                        * ratio,
                 );
             }
             DeviceId::Cpu => {
@@ -72,8 +75,8 @@ pub(crate) fn decode_time(
                 );
                 b.add("KV cache reads", kv / bw);
                 let ratio = if ik { f.ik_cpu_overhead_ratio } else { 1.0 };
-                let units = d.layers as f64 * facts.kernel_units_per_layer
-                    + expert_only_layers(layout, facts) * KERNEL_UNITS.moe_extra;
+                let units = d.layers as f64 * facts.kernel_units_per_layer(f)
+                    + expert_only_layers(layout, facts) * f.moe_kernel_units;
                 b.add(
                     "CPU thread synchronisation",
                     units * f.cpu_layer_overhead_s * ratio * slow,

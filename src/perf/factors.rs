@@ -53,9 +53,23 @@ pub struct Factors {
 
     // ---- decode (tg): fixed costs ----
     /// Seconds per GPU layer per "kernel unit" (a dense attention + FFN block is one unit;
-    /// see [`KERNEL_UNITS`]): kernel launches and tiny-kernel latency that do not scale
+    /// see `moe_kernel_units`): kernel launches and tiny-kernel latency that do not scale
     /// with bytes. *Fitted* (all GPU tg points).
     pub gpu_layer_overhead_s: f64,
+    /// Extra kernel units of a routed-expert FFN over a dense one. The op sequences in
+    /// the pinned mainline tree suggest ~0.6: `src/models/llama.cpp` builds ≈ 20 kernels
+    /// per block (norm, 3 projections, rope ×2, KV copies, attention, output projection,
+    /// residual, norm, gate/up/down, GLU, residual), `src/models/qwen35moe.cpp` adds router,
+    /// top-k, softmax, 3 expert matmuls, weighted sum, shared expert + gate ≈ +12.
+    /// *Fitted* within 0.3-2.0 on the MoE tg points; it settles at the lower bound, as
+    /// the MoE points are mostly Qwen3.5 blocks that are also recurrent (the two trade
+    /// off against each other) — read the pair as "a Qwen3.5 MoE block ≈ 2.4 units".
+    pub moe_kernel_units: f64,
+    /// Extra kernel units of a recurrent (gated delta-net) mixer over softmax attention:
+    /// conv, gating, recurrence, norms (`src/models/delta-net-base.cpp`) ≈ +10 kernels, ~0.5
+    /// by count; *fitted* within 0.2-2.0 on the Qwen3.5 tg points to ~1.1 (the delta-net
+    /// kernels are longer than a norm or a rope).
+    pub recurrent_kernel_units: f64,
     /// Seconds per CPU layer per kernel unit: thread-pool barriers after every graph node.
     /// *Fitted* (seed 001, seed 002 and the CPU-only rows).
     pub cpu_layer_overhead_s: f64,
@@ -106,27 +120,6 @@ pub struct Factors {
     pub pp_layer_overhead_s: f64,
 }
 
-/// Kernel units per block, relative to a dense attention + FFN block (= 1.0). Estimated
-/// from the op sequence the engines build per block: `src/models/llama.cpp` (norm, 3
-/// projections, rope ×2, KV copies, attention, output projection, residual, norm,
-/// gate/up/down, GLU, residual ≈ 20 kernels) against `src/models/qwen35moe.cpp` and
-/// `src/models/delta-net-base.cpp` (router, top-k, softmax, 3 expert matmuls, weighted
-/// sum, shared expert + gate ≈ +12 kernels; conv, gating, delta-net recurrence, norms
-/// replacing attention ≈ +10 kernels) in the pinned mainline tree.
-pub struct KernelUnits {
-    pub dense_block: f64,
-    /// Added when the FFN is a routed-expert MoE.
-    pub moe_extra: f64,
-    /// Added when the block is recurrent / linear attention instead of softmax attention.
-    pub recurrent_extra: f64,
-}
-
-pub const KERNEL_UNITS: KernelUnits = KernelUnits {
-    dense_block: 1.0,
-    moe_extra: 0.6,
-    recurrent_extra: 0.5,
-};
-
 /// Batch size at and above which mainline and ik copy host-resident weights to the GPU
 /// instead of computing on the CPU ("op offload"). Source: pinned llama.cpp
 /// `ggml/src/ggml-cuda/ggml-cuda.cu`, `ggml_backend_cuda_device_offload_op`
@@ -144,6 +137,8 @@ pub const DEFAULT_FACTORS: Factors = Factors {
     per_core_read_gbs: 10.0,
     smt_oversubscription_penalty: 54.0,
     gpu_layer_overhead_s: 54e-6,
+    moe_kernel_units: 0.3,
+    recurrent_kernel_units: 1.12,
     cpu_layer_overhead_s: 165e-6,
     boundary_sync_s: 5e-6,
     token_host_overhead_s: 0.4e-3,
@@ -196,6 +191,16 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         name: "gpu_layer_overhead_s",
         min: 5e-6,
         max: 300e-6,
+    },
+    FitBound {
+        name: "moe_kernel_units",
+        min: 0.3,
+        max: 2.0,
+    },
+    FitBound {
+        name: "recurrent_kernel_units",
+        min: 0.2,
+        max: 2.0,
     },
     FitBound {
         name: "cpu_layer_overhead_s",
@@ -256,6 +261,8 @@ impl Factors {
             "per_core_read_gbs" => self.per_core_read_gbs,
             "smt_oversubscription_penalty" => self.smt_oversubscription_penalty,
             "gpu_layer_overhead_s" => self.gpu_layer_overhead_s,
+            "moe_kernel_units" => self.moe_kernel_units,
+            "recurrent_kernel_units" => self.recurrent_kernel_units,
             "cpu_layer_overhead_s" => self.cpu_layer_overhead_s,
             "boundary_sync_s" => self.boundary_sync_s,
             "token_host_overhead_s" => self.token_host_overhead_s,
@@ -282,6 +289,8 @@ impl Factors {
             "per_core_read_gbs" => &mut self.per_core_read_gbs,
             "smt_oversubscription_penalty" => &mut self.smt_oversubscription_penalty,
             "gpu_layer_overhead_s" => &mut self.gpu_layer_overhead_s,
+            "moe_kernel_units" => &mut self.moe_kernel_units,
+            "recurrent_kernel_units" => &mut self.recurrent_kernel_units,
             "cpu_layer_overhead_s" => &mut self.cpu_layer_overhead_s,
             "boundary_sync_s" => &mut self.boundary_sync_s,
             "token_host_overhead_s" => &mut self.token_host_overhead_s,

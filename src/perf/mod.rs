@@ -24,7 +24,7 @@ use crate::hardware::HardwareSnapshot;
 use crate::model::spec::{AttentionKind, ModelSpec, TensorClass};
 use crate::planner::layout::Layout;
 use crate::planner::plan::{Performance, Settings};
-use factors::{Factors, DEFAULT_FACTORS, KERNEL_UNITS};
+use factors::{Factors, DEFAULT_FACTORS};
 use serde::Serialize;
 
 /// One component of the per-token decode time.
@@ -97,9 +97,20 @@ pub fn predict_with(
     spec: &ModelSpec,
     engine: EngineKind,
 ) -> Prediction {
-    let facts = ModelFacts::of(spec);
-    let tg = decode::decode_time(f, layout, hw, settings, &facts, engine);
-    let pp = prefill::prefill_time(f, layout, hw, settings, &facts, engine);
+    predict_from_facts(f, layout, hw, settings, &ModelFacts::of(spec), engine)
+}
+
+/// The model from pre-digested [`ModelFacts`] (cheap to clone into a scorer closure).
+pub fn predict_from_facts(
+    f: &Factors,
+    layout: &Layout,
+    hw: &HardwareSnapshot,
+    settings: &Settings,
+    facts: &ModelFacts,
+    engine: EngineKind,
+) -> Prediction {
+    let tg = decode::decode_time(f, layout, hw, settings, facts, engine);
+    let pp = prefill::prefill_time(f, layout, hw, settings, facts, engine);
     let ceiling = decode::ceiling_seconds(layout, hw);
 
     let tg_s = tg.total();
@@ -133,6 +144,23 @@ pub fn predict_with(
     }
 }
 
+/// The perf model as the planner's speed scorer for one model and engine
+/// (`planner::plan_with(spec, hw, req, &perf::scorer(spec, engine))`).
+pub fn scorer(
+    spec: &ModelSpec,
+    engine: EngineKind,
+) -> impl Fn(&Layout, &HardwareSnapshot, &Settings) -> crate::planner::roofline::Speed + 'static {
+    let facts = ModelFacts::of(spec);
+    move |layout, hw, settings| {
+        let p = predict_from_facts(&DEFAULT_FACTORS, layout, hw, settings, &facts, engine);
+        crate::planner::roofline::Speed {
+            tg_tokens_per_s: p.tg_tokens_per_s,
+            pp_tokens_per_s: p.pp_tokens_per_s,
+            bottleneck: p.bottleneck,
+        }
+    }
+}
+
 fn rate(work: f64, seconds: f64) -> f64 {
     if seconds > 0.0 && seconds.is_finite() {
         work / seconds
@@ -144,8 +172,10 @@ fn rate(work: f64, seconds: f64) -> f64 {
 /// The model facts the speed model needs, derived once from the ModelSpec.
 #[derive(Clone, Debug)]
 pub struct ModelFacts {
-    /// Mean kernel units per block (see [`KERNEL_UNITS`]).
-    pub kernel_units_per_layer: f64,
+    /// Fraction of blocks whose FFN is a routed-expert MoE.
+    pub moe_layer_fraction: f64,
+    /// Fraction of blocks that are recurrent / linear attention.
+    pub recurrent_layer_fraction: f64,
     /// expert_used / expert_count (1.0 for dense models).
     pub expert_fraction_used: f64,
     /// Mean routed-expert bytes per MoE block.
@@ -159,23 +189,22 @@ pub struct ModelFacts {
 }
 
 impl ModelFacts {
+    /// Mean kernel units per block: a dense attention + FFN block is 1.0; a routed-expert
+    /// FFN and a recurrent mixer add the factors' `moe_kernel_units` and
+    /// `recurrent_kernel_units`.
+    pub fn kernel_units_per_layer(&self, f: &Factors) -> f64 {
+        1.0 + self.moe_layer_fraction * f.moe_kernel_units
+            + self.recurrent_layer_fraction * f.recurrent_kernel_units
+    }
+
     pub fn of(spec: &ModelSpec) -> ModelFacts {
         let blocks: Vec<_> = spec.layers.iter().filter(|l| !l.mtp).collect();
         let n = blocks.len().max(1) as f64;
-        let units: f64 = blocks
+        let moe_blocks = blocks.iter().filter(|l| l.moe).count();
+        let recurrent_blocks = blocks
             .iter()
-            .map(|l| {
-                let mut u = KERNEL_UNITS.dense_block;
-                if l.moe {
-                    u += KERNEL_UNITS.moe_extra;
-                }
-                if l.attention == AttentionKind::Recurrent {
-                    u += KERNEL_UNITS.recurrent_extra;
-                }
-                u
-            })
-            .sum();
-        let moe_layers = blocks.iter().filter(|l| l.moe).count();
+            .filter(|l| l.attention == AttentionKind::Recurrent)
+            .count();
         let expert_bytes: u64 = blocks.iter().map(|l| l.expert_bytes.as_u64()).sum();
         let attention = blocks
             .iter()
@@ -188,18 +217,23 @@ impl ModelFacts {
             .count();
         let is_moe = spec.is_moe();
         ModelFacts {
-            kernel_units_per_layer: if blocks.is_empty() {
-                KERNEL_UNITS.dense_block
+            moe_layer_fraction: if blocks.is_empty() {
+                0.0
             } else {
-                units / n
+                moe_blocks as f64 / n
+            },
+            recurrent_layer_fraction: if blocks.is_empty() {
+                0.0
+            } else {
+                recurrent_blocks as f64 / n
             },
             expert_fraction_used: if is_moe && spec.expert_count > 0 {
                 (spec.expert_used as f64 / spec.expert_count as f64).clamp(0.0, 1.0)
             } else {
                 1.0
             },
-            expert_bytes_per_moe_layer: if moe_layers > 0 {
-                expert_bytes as f64 / moe_layers as f64
+            expert_bytes_per_moe_layer: if moe_blocks > 0 {
+                expert_bytes as f64 / moe_blocks as f64
             } else {
                 0.0
             },

@@ -74,7 +74,7 @@ pub(crate) fn prefill_time(
                 );
                 b.add(
                     "per-layer kernel overhead",
-                    d.layers as f64 * facts.kernel_units_per_layer * f.pp_layer_overhead_s,
+                    d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s,
                 );
             }
             DeviceId::Cpu => {

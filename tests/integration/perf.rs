@@ -97,3 +97,126 @@ fn bigger_ubatch_helps_hybrid_prompt_processing() {
         "ub 512: {small:.0}, ub 2048: {large:.0}"
     );
 }
+
+mod seed_rigs {
+    //! The check: on every seed rig with a stated hand-tuned configuration,
+    //! rigplan's own plan (same quant) predicts at least the seed configuration's tg.
+
+    use rigplan::engine::EngineKind;
+    use rigplan::gguf::GgmlType;
+    use rigplan::hardware::resolve::load;
+    use rigplan::model::catalog;
+    use rigplan::perf;
+    use rigplan::planner::{plan_with, PlanRequest};
+
+    struct SeedConfig {
+        rig: &'static str,
+        model: &'static str,
+        quant: &'static str,
+        engine: EngineKind,
+        ngl: Option<u32>,
+        threads: Option<u32>,
+        ctx: u64,
+        kv: Option<&'static str>,
+        batch: Option<(u32, u32)>,
+    }
+
+    const SEEDS: &[SeedConfig] = &[
+        // seed 001: -ngl 27 -t 8 -b 32 -ub 16 -ctk q8_0 -ctv q8_0 -c 4096, IQ2_XXS.
+        SeedConfig {
+            rig: "desktop-3070-8gb",
+            model: "qwen3.5-35b-a3b",
+            quant: "IQ2_XXS",
+            engine: EngineKind::LlamaCpp,
+            ngl: Some(27),
+            threads: Some(8),
+            ctx: 4096,
+            kv: Some("q8_0"),
+            batch: Some((32, 16)),
+        },
+        // seed 000: ik_llama.cpp, everything on the two 3060s, 8K context, Q4_K_S.
+        SeedConfig {
+            rig: "z440-2x3060",
+            model: "qwen3.5-35b-a3b",
+            quant: "Q4_K_S",
+            engine: EngineKind::IkLlamaCpp,
+            ngl: Some(999),
+            threads: None,
+            ctx: 8192,
+            kv: None,
+            batch: None,
+        },
+        // seed 002: ik_llama.cpp CPU only, -t 8, q8_0 KV, Gemma-4-26B-A4B Q8_0.
+        SeedConfig {
+            rig: "xeon-e5-2620v4-cpu",
+            model: "gemma-4-26b-a4b",
+            quant: "Q8_0",
+            engine: EngineKind::IkLlamaCpp,
+            ngl: None,
+            threads: Some(8),
+            ctx: 8192,
+            kv: Some("q8_0"),
+            batch: Some((2048, 512)),
+        },
+        // seed 003: Qwen3.6-27B Q4_K_M -ngl 99, q8_0 KV, fa on, 131072 context.
+        SeedConfig {
+            rig: "ms02-rtxpro4000",
+            model: "qwen3.5-27b",
+            quant: "Q4_K_M",
+            engine: EngineKind::LlamaCpp,
+            ngl: Some(99),
+            threads: None,
+            ctx: 131072,
+            kv: Some("q8_0"),
+            batch: None,
+        },
+    ];
+
+    #[test]
+    fn own_plan_is_at_least_as_fast_as_each_seed_configuration() {
+        for s in SEEDS {
+            let hw = load(s.rig).unwrap();
+            let entry = catalog::find(s.model).unwrap();
+            let spec = entry.spec(Some(s.quant)).unwrap();
+            let free = PlanRequest {
+                engine: s.engine,
+                engine_pinned: true,
+                quant: Some(s.quant.into()),
+                ctx: Some(s.ctx),
+                ..PlanRequest::default()
+            };
+            let mut pinned = free.clone();
+            pinned.ngl = s.ngl;
+            pinned.n_cpu_moe = s.ngl.map(|_| 0);
+            pinned.threads = s.threads;
+            pinned.ctk = s.kv.and_then(GgmlType::from_name);
+            pinned.ctv = s.kv.and_then(GgmlType::from_name);
+            pinned.batch = s.batch.map(|b| b.0);
+            pinned.ubatch = s.batch.map(|b| b.1);
+            let scorer = perf::scorer(&spec, s.engine);
+            let seed_plan = plan_with(&spec, &hw, &pinned, &scorer).unwrap();
+            let own_plan = plan_with(&spec, &hw, &free, &scorer).unwrap();
+            let (a, b) = (
+                seed_plan.performance.tg_tokens_per_s,
+                own_plan.performance.tg_tokens_per_s,
+            );
+            eprintln!(
+                "{} {} {}: seed config {:.1} tok/s (-ngl {} --n-cpu-moe {} -t {}) | rigplan {:.1} tok/s (-ngl {} --n-cpu-moe {} -t {} ctk {} ub {})",
+                s.rig,
+                s.model,
+                s.quant,
+                a,
+                seed_plan.settings.n_gpu_layers,
+                seed_plan.settings.n_cpu_moe,
+                seed_plan.settings.threads,
+                b,
+                own_plan.settings.n_gpu_layers,
+                own_plan.settings.n_cpu_moe,
+                own_plan.settings.threads,
+                own_plan.settings.cache_type_k,
+                own_plan.settings.ubatch
+            );
+            assert!(b >= a * 0.999, "{}: rigplan {b:.1} < seed {a:.1}", s.rig);
+        }
+    }
+}
