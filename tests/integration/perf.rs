@@ -220,3 +220,64 @@ mod seed_rigs {
         }
     }
 }
+
+mod compare_cli {
+    use assert_cmd::Command;
+
+    fn rigplan() -> Command {
+        Command::cargo_bin("rigplan").unwrap()
+    }
+
+    #[test]
+    fn compare_without_machines_is_bad_input() {
+        rigplan()
+            .args(["compare", "qwen3.5-35b-a3b"])
+            .assert()
+            .code(2);
+    }
+
+    #[test]
+    fn compare_json_has_one_row_per_machine() {
+        let out = rigplan()
+            .args([
+                "compare",
+                "qwen3.5-35b-a3b:Q4_K_M",
+                "--hardware",
+                "z440-2x3060",
+                "--hardware",
+                "desktop-3090",
+                "--format",
+                "json",
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let rows = v["machines"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        for r in rows {
+            let p = &r["plan"];
+            assert_eq!(p["quant"], "Q4_K_M");
+            assert!(p["tg_tokens_per_s"].as_f64().unwrap() > 1.0);
+            assert!(p["pp_tokens_per_s"].as_f64().unwrap() > 1.0);
+            assert!(p["bottleneck"]
+                .as_str()
+                .unwrap()
+                .contains("% of per-token time"));
+            assert!(p["headroom_bytes"].as_i64().is_some());
+        }
+        // One 24 GB card reads the same bytes faster than two 3060s in sequence.
+        let tg = |i: usize| rows[i]["plan"]["tg_tokens_per_s"].as_f64().unwrap();
+        assert!(tg(1) > tg(0));
+    }
+
+    #[test]
+    fn compare_unknown_preset_is_bad_input() {
+        rigplan()
+            .args(["compare", "qwen3.5-35b-a3b", "--hardware", "no-such-rig"])
+            .assert()
+            .code(2);
+    }
+}
