@@ -8,6 +8,7 @@ mod gen;
 mod gguf;
 mod hardware;
 mod model;
+mod perf;
 mod planner;
 mod support_gen;
 mod support_gguf;
