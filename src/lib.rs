@@ -28,4 +28,5 @@ pub mod gguf;
 pub mod hardware;
 pub mod model;
 pub mod planner;
+pub mod tune;
 pub mod units;

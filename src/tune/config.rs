@@ -1,0 +1,248 @@
+//! BenchConfig: the engine settings one llama-bench run measures, and their argv.
+//!
+//! A [`BenchConfig`] is the part of a plan's [`Settings`] that changes speed and that
+//! llama-bench can vary (threads, batch sizes, offload, KV types, flash attention, load
+//! mode, split mode). It converts to llama-bench arguments and back onto a `Settings`
+//! so the winner can be exported. Plain data: no process is started here.
+
+use crate::planner::Settings;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How weights are loaded. The pinned mainline llama-bench spells these
+/// `-lm none|mmap|mlock|mmap+mlock` (tools/llama-bench/llama-bench.cpp, `-lm/--load-mode`;
+/// names from src/llama.cpp `llama_load_mode_name`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// Read into anonymous memory (`--no-mmap`).
+    Read,
+    Mmap,
+    Mlock,
+    MmapMlock,
+}
+
+impl LoadMode {
+    pub fn from_flags(mmap: bool, mlock: bool) -> LoadMode {
+        match (mmap, mlock) {
+            (true, false) => LoadMode::Mmap,
+            (false, false) => LoadMode::Read,
+            (false, true) => LoadMode::Mlock,
+            (true, true) => LoadMode::MmapMlock,
+        }
+    }
+
+    pub fn mmap(self) -> bool {
+        matches!(self, LoadMode::Mmap | LoadMode::MmapMlock)
+    }
+
+    pub fn mlock(self) -> bool {
+        matches!(self, LoadMode::Mlock | LoadMode::MmapMlock)
+    }
+
+    /// The llama-bench `-lm` value.
+    pub fn bench_arg(self) -> &'static str {
+        match self {
+            LoadMode::Read => "none",
+            LoadMode::Mmap => "mmap",
+            LoadMode::Mlock => "mlock",
+            LoadMode::MmapMlock => "mmap+mlock",
+        }
+    }
+}
+
+/// One configuration to measure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchConfig {
+    pub threads: u32,
+    pub batch: u32,
+    pub ubatch: u32,
+    pub n_gpu_layers: u32,
+    pub n_cpu_moe: u32,
+    #[serde(default)]
+    pub override_tensors: Vec<String>,
+    pub cache_type_k: String,
+    pub cache_type_v: String,
+    pub flash_attn: bool,
+    pub load_mode: LoadMode,
+    pub split_mode: String,
+    #[serde(default)]
+    pub tensor_split: Vec<f64>,
+}
+
+impl BenchConfig {
+    /// The measurable part of a plan's settings.
+    pub fn from_settings(s: &Settings) -> BenchConfig {
+        BenchConfig {
+            threads: s.threads,
+            batch: s.batch,
+            ubatch: s.ubatch,
+            n_gpu_layers: s.n_gpu_layers,
+            n_cpu_moe: s.n_cpu_moe,
+            override_tensors: s.override_tensors.clone(),
+            cache_type_k: s.cache_type_k.clone(),
+            cache_type_v: s.cache_type_v.clone(),
+            flash_attn: s.flash_attn,
+            load_mode: LoadMode::from_flags(s.mmap, s.mlock),
+            split_mode: s.split_mode.clone(),
+            tensor_split: s.tensor_split.clone(),
+        }
+    }
+
+    /// A copy of `base` with this configuration's values written over it.
+    pub fn apply_to(&self, base: &Settings) -> Settings {
+        let mut s = base.clone();
+        s.threads = self.threads;
+        s.batch = self.batch;
+        s.ubatch = self.ubatch;
+        s.n_gpu_layers = self.n_gpu_layers;
+        s.n_cpu_moe = self.n_cpu_moe;
+        s.override_tensors = self.override_tensors.clone();
+        s.cache_type_k = self.cache_type_k.clone();
+        s.cache_type_v = self.cache_type_v.clone();
+        s.flash_attn = self.flash_attn;
+        s.mmap = self.load_mode.mmap();
+        s.mlock = self.load_mode.mlock();
+        s.split_mode = self.split_mode.clone();
+        s.tensor_split = self.tensor_split.clone();
+        s
+    }
+
+    /// A quantized V cache needs flash attention (llama.cpp refuses the context otherwise:
+    /// src/llama-context.cpp `llama_init_from_model`, "quantized V cache requires flash_attn").
+    pub fn is_valid(&self) -> bool {
+        let v_quantized = !matches!(self.cache_type_v.as_str(), "f16" | "f32" | "bf16");
+        self.flash_attn || !v_quantized
+    }
+
+    /// The llama-bench arguments for this configuration (mainline spelling, see
+    /// tools/llama-bench/llama-bench.cpp `print_usage`). Model, `-p/-n/-r` and `-o` are
+    /// added by the runner.
+    pub fn bench_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "-t".into(),
+            self.threads.to_string(),
+            "-b".into(),
+            self.batch.to_string(),
+            "-ub".into(),
+            self.ubatch.to_string(),
+            "-ngl".into(),
+            self.n_gpu_layers.to_string(),
+            "-ncmoe".into(),
+            self.n_cpu_moe.to_string(),
+            "-ctk".into(),
+            self.cache_type_k.clone(),
+            "-ctv".into(),
+            self.cache_type_v.clone(),
+            "-fa".into(),
+            if self.flash_attn { "on" } else { "off" }.into(),
+            "-lm".into(),
+            self.load_mode.bench_arg().into(),
+            "-sm".into(),
+            self.split_mode.clone(),
+        ];
+        if !self.tensor_split.is_empty() {
+            let ts: Vec<String> = self.tensor_split.iter().map(|v| v.to_string()).collect();
+            a.push("-ts".into());
+            // llama-bench separates proportions with '/', since ',' separates sweep values.
+            a.push(ts.join("/"));
+        }
+        if !self.override_tensors.is_empty() {
+            a.push("-ot".into());
+            // One run, several patterns: ';' inside one group (',' would mean several runs).
+            a.push(self.override_tensors.join(";"));
+        }
+        a
+    }
+}
+
+impl fmt::Display for BenchConfig {
+    /// Compact one-line form for progress lines and tables.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "t={} ub={} b={} ngl={} ncmoe={} kv={}/{} fa={} lm={} sm={}",
+            self.threads,
+            self.ubatch,
+            self.batch,
+            self.n_gpu_layers,
+            self.n_cpu_moe,
+            self.cache_type_k,
+            self.cache_type_v,
+            if self.flash_attn { "on" } else { "off" },
+            self.load_mode.bench_arg(),
+            self.split_mode
+        )?;
+        if !self.override_tensors.is_empty() {
+            write!(f, " ot={}", self.override_tensors.join(";"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn cpu_settings() -> Settings {
+        Settings {
+            quant: Some("F16".into()),
+            n_gpu_layers: 0,
+            n_cpu_moe: 0,
+            ctx: 4096,
+            predict: 512,
+            cache_type_k: "f16".into(),
+            cache_type_v: "f16".into(),
+            threads: 2,
+            batch: 2048,
+            ubatch: 512,
+            parallel: 1,
+            split_mode: "layer".into(),
+            tensor_split: vec![],
+            flash_attn: true,
+            mlock: false,
+            mmap: true,
+            override_tensors: vec![],
+            gpu_indices: vec![],
+        }
+    }
+
+    #[test]
+    fn settings_round_trip_through_config() {
+        let s = cpu_settings();
+        let c = BenchConfig::from_settings(&s);
+        assert_eq!(c.apply_to(&s), s);
+        let mut c2 = c.clone();
+        c2.load_mode = LoadMode::Read;
+        c2.threads = 1;
+        let s2 = c2.apply_to(&s);
+        assert!(!s2.mmap && !s2.mlock);
+        assert_eq!(s2.threads, 1);
+    }
+
+    #[test]
+    fn bench_args_use_mainline_spelling() {
+        let mut c = BenchConfig::from_settings(&cpu_settings());
+        c.override_tensors = vec!["blk\\.0\\.ffn_.*_exps=CPU".into(), "x=CPU".into()];
+        c.tensor_split = vec![1.0, 2.0];
+        let a = c.bench_args();
+        let s = a.join(" ");
+        assert!(s.contains(
+            "-t 2 -b 2048 -ub 512 -ngl 0 -ncmoe 0 -ctk f16 -ctv f16 -fa on -lm mmap -sm layer"
+        ));
+        assert!(s.contains("-ts 1/2"));
+        assert!(s.ends_with("-ot blk\\.0\\.ffn_.*_exps=CPU;x=CPU"));
+    }
+
+    #[test]
+    fn quantized_v_needs_flash_attention() {
+        let mut c = BenchConfig::from_settings(&cpu_settings());
+        c.cache_type_v = "q8_0".into();
+        assert!(c.is_valid());
+        c.flash_attn = false;
+        assert!(!c.is_valid());
+        c.cache_type_v = "f16".into();
+        c.cache_type_k = "q8_0".into();
+        assert!(c.is_valid());
+    }
+}
