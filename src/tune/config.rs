@@ -115,6 +115,15 @@ impl BenchConfig {
         self.flash_attn || !v_quantized
     }
 
+    /// The nearest valid configuration: a quantized V cache without flash attention
+    /// falls back to an f16 V cache (K may stay quantized: only V needs flash attention).
+    pub fn repaired(mut self) -> BenchConfig {
+        if !self.is_valid() {
+            self.cache_type_v = "f16".into();
+        }
+        self
+    }
+
     /// The llama-bench arguments for this configuration (mainline spelling, see
     /// tools/llama-bench/llama-bench.cpp `print_usage`). Model, `-p/-n/-r` and `-o` are
     /// added by the runner.
@@ -241,6 +250,12 @@ pub(crate) mod tests {
         assert!(c.is_valid());
         c.flash_attn = false;
         assert!(!c.is_valid());
+        let r = c.clone().repaired();
+        assert!(r.is_valid());
+        assert_eq!(
+            (r.cache_type_k.as_str(), r.cache_type_v.as_str()),
+            ("f16", "f16")
+        );
         c.cache_type_v = "f16".into();
         c.cache_type_k = "q8_0".into();
         assert!(c.is_valid());

@@ -19,6 +19,7 @@ pub mod budget;
 pub mod calibration;
 pub mod config;
 pub mod history;
+pub mod interim;
 pub mod predict;
 pub mod report;
 pub mod search;

@@ -1,0 +1,246 @@
+//! The tune benchmark: coordinate descent against an exhaustive sweep, on this machine,
+//! with the real pinned llama-bench and a small random-weight llama model.
+//!
+//! `cargo bench --bench tune_benchmark` (add `-- --rounds 2` to repeat). Checks issue 7:
+//! tune's winner is within 3% of the sweep's best tg using at most a third of the sweep's
+//! runs, and after calibration the predicted tg of the plan's and the winner's settings
+//! is within 10% of a fresh (held-out) measurement. Prints every figure; exits 1 when a
+//! check fails. Under `cargo test` (no `--bench` argument) it does nothing: it is a
+//! measurement, not a test. Environment: `RIGPLAN_LLAMA_BIN` (else
+//! scripts/ensure-engine.sh), `TUNE_BENCH_RAM_GBS` (the bandwidth the uncalibrated
+//! roofline assumes).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/integration/support_tune.rs"]
+mod support_tune;
+
+use rigplan::planner::Settings;
+use rigplan::tune::bench::{BenchRunner, LlamaBench, LLAMA_BENCH};
+use rigplan::tune::calibration::{fit, utc_date};
+use rigplan::tune::config::BenchConfig;
+use rigplan::tune::predict::{InterimRoofline, SpeedModel};
+use rigplan::tune::search::{
+    coordinate_descent, exhaustive, neighbourhood, NeighbourhoodFacts, Progress, SearchOptions,
+    SearchResult,
+};
+use rigplan::tune::{calibration_records, history_records, SessionInfo};
+use rigplan::units::{Bytes, GbPerSec};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support_tune::{llama_bin_dir, TinyLlama};
+
+/// The plan's settings for this CPU-only box, as the planner's defaults would choose them:
+/// all physical cores, llama.cpp's default batch sizes (common/common.h n_batch 2048,
+/// n_ubatch 512), f16 KV, flash attention on, mmap.
+fn plan_settings(cores: u32) -> Settings {
+    Settings {
+        quant: Some("Q8_0".into()),
+        n_gpu_layers: 0,
+        n_cpu_moe: 0,
+        ctx: 4096,
+        predict: 512,
+        cache_type_k: "f16".into(),
+        cache_type_v: "f16".into(),
+        threads: cores,
+        batch: 2048,
+        ubatch: 512,
+        parallel: 1,
+        split_mode: "layer".into(),
+        tensor_split: vec![],
+        flash_attn: true,
+        mlock: false,
+        mmap: true,
+        override_tensors: vec![],
+        gpu_indices: vec![],
+    }
+}
+
+fn line(p: &Progress) {
+    let t = p.trial;
+    match t.outcome.measurement() {
+        Some(m) => eprintln!(
+            "  run {:>2} {:>5.1}s  tg {:>7.2} ±{:<5.2} pp {:>7.1}  {}",
+            p.runs_done,
+            t.outcome.elapsed.as_secs_f64(),
+            m.tg.mean.0,
+            m.tg.stddev,
+            m.pp.mean.0,
+            t.config
+        ),
+        None => eprintln!("  run {:>2} FAILED {}", p.runs_done, t.config),
+    }
+}
+
+fn best_tg(r: &SearchResult) -> f64 {
+    r.best_trial().and_then(|t| t.tg()).unwrap_or(0.0)
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("tune_benchmark: measurement only; run `cargo bench --bench tune_benchmark`");
+        return;
+    }
+    let rounds: usize = std::env::args()
+        .skip_while(|a| a != "--rounds")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let ram_gbs: f64 = std::env::var("TUNE_BENCH_RAM_GBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        // Nominal single-channel DDR4-2666 (2666 MT/s x 8 B = 21.3 GB/s): the dev box is a
+        // VM whose DIMMs are unknown; the calibration measures how wrong this is.
+        .unwrap_or(21.3);
+
+    let bin = llama_bin_dir().join(LLAMA_BENCH);
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = dir.path().join("tune-bench-llama-q8_0.gguf");
+    let shape = TinyLlama::BENCH;
+    let size = shape.write(&model_path, 7).unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    eprintln!(
+        "model: {} ({}), {} cores, engine {}",
+        model_path.display(),
+        Bytes(size),
+        cores,
+        bin.display()
+    );
+
+    let mut runner = LlamaBench::new(bin, model_path.clone(), 32, 16, 2, Duration::from_secs(120));
+    let plan = plan_settings(cores);
+    let base = BenchConfig::from_settings(&plan);
+    let facts = NeighbourhoodFacts {
+        physical_cores: cores,
+        logical_threads: cores,
+        moe_layers: 0,
+        gpus: 0,
+        mlock_possible: false,
+    };
+    let space = neighbourhood(&base, &facts);
+    let speed = InterimRoofline {
+        bytes_per_token: Bytes(shape.bytes_read_per_token()),
+        bandwidth: GbPerSec(ram_gbs),
+    };
+    eprintln!(
+        "space: {} knobs, {} configurations; engine build {}",
+        space.dimensions.len(),
+        space.grid().len(),
+        runner.engine_build()
+    );
+
+    let mut all_ok = true;
+    for round in 1..=rounds {
+        eprintln!("round {round}: tune (coordinate descent, budget 5m)");
+        let tuned = coordinate_descent(&space, &mut runner, &SearchOptions::default(), &mut |p| {
+            line(p)
+        });
+        eprintln!("round {round}: exhaustive sweep");
+        let swept = exhaustive(&space, &mut runner, &mut |p| line(p));
+
+        let tune_best = tuned.best_trial().unwrap().config.clone();
+        let tune_tg = best_tg(&tuned);
+        let sweep_tg = best_tg(&swept);
+        // The winner's tg as the sweep measured it (same minutes as the sweep's best).
+        let tune_in_sweep = swept
+            .trials
+            .iter()
+            .find(|t| t.config == tune_best)
+            .and_then(|t| t.tg())
+            .unwrap_or(0.0);
+        let sweep_tgs: Vec<f64> = swept.trials.iter().filter_map(|t| t.tg()).collect();
+        let sweep_min = sweep_tgs.iter().cloned().fold(f64::MAX, f64::min);
+
+        // Calibrate on the tune session, then check against fresh held-out runs.
+        let info = SessionInfo {
+            time_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            snapshot_hash: "benchmark".into(),
+            engine: "llama.cpp".into(),
+            engine_build: runner.engine_build(),
+            model: model_path.display().to_string(),
+            n_prompt: 32,
+            n_gen: 16,
+            repetitions: 2,
+        };
+        let records = history_records(&tuned, &info, &speed);
+        let cal_set = calibration_records(&records, &base, Some(&tune_best));
+        let cal = fit(
+            &cal_set,
+            &utc_date(info.time_unix),
+            speed.assumed_bandwidths(),
+        )
+        .expect("calibration from successful runs");
+        let all_fit = fit(&records, "", speed.assumed_bandwidths()).unwrap();
+
+        let mut held_out = Vec::new();
+        for (label, cfg) in [("plan", &base), ("best", &tune_best)] {
+            let fresh = runner.run(cfg);
+            let measured = fresh.measurement().map_or(0.0, |m| m.tg.mean.0);
+            let predicted = speed.predict(cfg).tg_tokens_per_s;
+            let calibrated = cal.apply(&speed.predict(cfg)).tg_tokens_per_s;
+            let err = (calibrated / measured - 1.0) * 100.0;
+            held_out.push((label, predicted, calibrated, measured, err));
+        }
+
+        let within_3 = tune_tg >= 0.97 * sweep_tg;
+        let within_3_same_time = tune_in_sweep >= 0.97 * sweep_tg;
+        let third = tuned.trials.len() * 3 <= swept.trials.len();
+        let cal_ok = held_out.iter().all(|h| h.4.abs() <= 10.0);
+        println!("round {round} results");
+        println!(
+            "  sweep: {} runs in {:.0}s, best tg {:.2} tok/s ({}), worst {:.2}",
+            swept.trials.len(),
+            swept.spent.as_secs_f64(),
+            sweep_tg,
+            swept.best_trial().unwrap().config,
+            sweep_min
+        );
+        println!(
+            "  tune:  {} runs in {:.0}s ({}), best tg {:.2} tok/s ({})",
+            tuned.trials.len(),
+            tuned.spent.as_secs_f64(),
+            tuned.stopped,
+            tune_tg,
+            tune_best
+        );
+        println!(
+            "  tune winner as measured in the sweep: {:.2} tok/s ({:+.1}% vs sweep best)",
+            tune_in_sweep,
+            (tune_in_sweep / sweep_tg - 1.0) * 100.0
+        );
+        println!(
+            "  check runs <= 1/3 of sweep: {} ({} vs {})",
+            third,
+            tuned.trials.len(),
+            swept.trials.len()
+        );
+        println!(
+            "  check tune best within 3% of sweep best: {} ({:+.1}%); same-sweep {} ",
+            within_3,
+            (tune_tg / sweep_tg - 1.0) * 100.0,
+            within_3_same_time
+        );
+        println!(
+            "  calibration: tg factor {:.3} from {} runs (all {} runs: {:.3}, spread {:.0}%), effective bandwidth {:.1} GB/s vs assumed {:.1}",
+            cal.tg_factor,
+            cal.runs,
+            all_fit.runs,
+            all_fit.tg_factor,
+            all_fit.tg_spread * 100.0,
+            cal.effective_cpu_bandwidth_gbs.unwrap_or(0.0),
+            ram_gbs
+        );
+        for (label, predicted, calibrated, measured, err) in &held_out {
+            println!(
+                "  held-out {label}: predicted {predicted:.1}, calibrated {calibrated:.1}, measured {measured:.2} tok/s, error {err:+.1}%"
+            );
+        }
+        println!("  check calibrated prediction within 10%: {cal_ok}");
+        all_ok &= within_3 && third && cal_ok;
+    }
+    if !all_ok {
+        eprintln!("tune_benchmark: a check failed");
+        std::process::exit(1);
+    }
+}
