@@ -7,6 +7,8 @@
 //! path, the byte offset and what is wrong — never a panic, never unbounded memory.
 //! This module knows nothing about model architectures; `model::spec` interprets it.
 
+pub mod reader;
+pub mod split;
 pub mod types;
 pub mod writer;
 
@@ -28,6 +30,10 @@ pub enum GgufError {
         offset: u64,
         what: String,
     },
+    /// A problem with the file as a whole rather than at one byte (split shards that do
+    /// not match, a missing shard).
+    #[error("'{path}': {what}")]
+    Invalid { path: PathBuf, what: String },
     #[error("'{path}': {source}")]
     Io {
         path: PathBuf,

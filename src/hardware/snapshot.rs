@@ -69,6 +69,9 @@ pub struct MemoryInfo {
     pub swap_bytes: Option<u64>,
     /// RLIMIT_MEMLOCK soft limit; None = unlimited or unknown (see notes).
     pub memlock_limit_bytes: Option<u64>,
+    /// True when RLIMIT_MEMLOCK is `unlimited` (then `memlock_limit_bytes` is None).
+    #[serde(default)]
+    pub memlock_unlimited: bool,
     /// Channels x MT/s x 8 bytes, decimal GB/s.
     pub theoretical_bandwidth_gbs: Option<f64>,
     /// Measured multi-threaded read bandwidth, decimal GB/s.
@@ -82,6 +85,9 @@ pub struct MemoryInfo {
     pub channels: Option<u32>,
     #[serde(default)]
     pub hugepages_total: Option<u64>,
+    /// Size of one huge page (`Hugepagesize`), bytes.
+    #[serde(default)]
+    pub hugepage_bytes: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -167,3 +167,84 @@ impl ModelSpec {
         self.expert_count > 1
     }
 }
+
+impl ModelSpec {
+    /// Parameters read per token: every non-expert weight, plus `expert_used` of
+    /// `expert_count` routed experts. MTP layers, which plain decoding does not run, are
+    /// excluded; so is the token embedding table (a row lookup, not a matmul).
+    pub fn active_parameters(&self) -> u64 {
+        let frac = if self.expert_count > 0 {
+            f64::from(self.expert_used) / f64::from(self.expert_count)
+        } else {
+            1.0
+        };
+        self.tensors
+            .iter()
+            .map(|t| {
+                let n = t.dims.iter().product::<u64>();
+                match t.class {
+                    TensorClass::Mtp
+                    | TensorClass::TokenEmbedding
+                    | TensorClass::VisionProjector => 0,
+                    TensorClass::RoutedExperts => (n as f64 * frac).round() as u64,
+                    _ => n,
+                }
+            })
+            .sum()
+    }
+
+    /// KV-cache bytes per cell (one token of one sequence) over all attention layers,
+    /// `row_size(type_k, n_embd_k_gqa) + row_size(type_v, n_embd_v_gqa)` per layer as
+    /// llama.cpp's KV cache allocates it (src/llama-kv-cache.cpp). Sliding-window
+    /// layers are counted like full ones: this is the per-cell cost, the planner decides
+    /// how many cells each layer holds.
+    pub fn kv_bytes_per_cell(&self, type_k: GgmlType, type_v: GgmlType) -> Bytes {
+        self.layers
+            .iter()
+            .filter(|l| {
+                matches!(
+                    l.attention,
+                    AttentionKind::Full | AttentionKind::SlidingWindow
+                )
+            })
+            .map(|l| {
+                let k = type_k.row_size(l.n_embd_k_gqa).unwrap_or(0);
+                let v = type_v.row_size(l.n_embd_v_gqa).unwrap_or(0);
+                Bytes(k.saturating_add(v))
+            })
+            .sum()
+    }
+
+    /// Recurrent-state bytes per sequence (F32 r and s states of every recurrent layer,
+    /// llama.cpp `llama_memory_recurrent`).
+    pub fn recurrent_state_bytes(&self) -> Bytes {
+        self.layers
+            .iter()
+            .filter_map(|l| l.recurrent)
+            .map(|r| Bytes(r.r_elements.saturating_add(r.s_elements).saturating_mul(4)))
+            .sum()
+    }
+}
+
+impl ModelSpec {
+    /// With tied embeddings (no `output.weight`) llama.cpp creates the output layer as a
+    /// duplicate of `token_embd` (`TENSOR_DUPLICATED` in every arch's `load_arch_tensors`)
+    /// and allocates it again in the output layer's buffer: these are those bytes.
+    /// Measured: llama-fit-params reports the gemma-4-26b-a4b Q4_K_M model 577 MiB (its
+    /// Q6_K token_embd) above the file's tensor bytes.
+    pub fn tied_output_bytes(&self) -> Bytes {
+        if !self.architecture_known || self.tensors.iter().any(|t| t.class == TensorClass::Output) {
+            return Bytes::ZERO;
+        }
+        self.tensors
+            .iter()
+            .filter(|t| t.name == "token_embd.weight")
+            .map(|t| t.bytes)
+            .sum()
+    }
+
+    /// Weight bytes llama.cpp allocates: every tensor plus the tied output duplicate.
+    pub fn loaded_weight_bytes(&self) -> Bytes {
+        self.total_bytes() + self.tied_output_bytes()
+    }
+}

@@ -2,9 +2,18 @@
 //!
 //! No files, no devices, no clock. `memory` holds the engine's own arithmetic for
 //! weights, KV cache and compute buffers; `placement` searches where tensors live;
-//! `settings` chooses the rest; `plan` is the plain-data result generators render.
+//! `settings` chooses the rest; `choose` puts it together; `plan` is the plain-data
+//! result generators render; `roofline` is the default speed scorer.
 
+pub mod choose;
 pub mod layout;
+pub mod memory;
+pub mod placement;
 pub mod plan;
+pub mod request;
+pub mod roofline;
+pub mod settings;
 
+pub use choose::{plan, plan_with, PlanError};
 pub use plan::{DeviceMemory, Plan, Reason, Settings};
+pub use request::{resolve, PlanRequest};

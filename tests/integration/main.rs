@@ -1,4 +1,11 @@
-//! The one integration-test binary: each area's CLI tests are a module here.
+//! The one integration test binary: each area's tests are a module here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod model;
+mod perf;
+mod planner;
+mod support_model;
+mod support_planner;
 mod support_tune;
 mod tune;

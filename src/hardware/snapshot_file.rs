@@ -1,0 +1,112 @@
+//! Reading and writing snapshot files (TOML, or JSON when the name ends in `.json`).
+//!
+//! Reading refuses a newer `schema_version` and reports a malformed file as one line
+//! naming the file (a [`UserError`], exit 2). Writing is atomic (temp file + rename).
+//! No probing happens here.
+
+use super::{HardwareSnapshot, SNAPSHOT_SCHEMA_VERSION};
+use crate::error::user_error;
+use anyhow::Context;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotFormat {
+    Toml,
+    Json,
+}
+
+impl SnapshotFormat {
+    pub fn for_path(path: &Path) -> SnapshotFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => SnapshotFormat::Json,
+            _ => SnapshotFormat::Toml,
+        }
+    }
+}
+
+pub fn to_string(s: &HardwareSnapshot, format: SnapshotFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        SnapshotFormat::Json => serde_json::to_string_pretty(s)? + "\n",
+        SnapshotFormat::Toml => toml::to_string(s)?,
+    })
+}
+
+/// Parses snapshot text; `name` names the input in errors.
+pub fn from_str(
+    text: &str,
+    format: SnapshotFormat,
+    name: &str,
+) -> anyhow::Result<HardwareSnapshot> {
+    // Read the version first so a newer file gets "too new", not a confusing field error.
+    let version = match format {
+        SnapshotFormat::Json => serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| user_error(format!("malformed snapshot '{name}': {e}")))?
+            .get("schema_version")
+            .and_then(|v| v.as_u64()),
+        SnapshotFormat::Toml => text
+            .parse::<toml::Table>()
+            .map_err(|e| {
+                user_error(format!(
+                    "malformed snapshot '{name}': {}",
+                    toml_error_line(text, &e)
+                ))
+            })?
+            .get("schema_version")
+            .and_then(|v| v.as_integer())
+            .and_then(|v| u64::try_from(v).ok()),
+    };
+    match version {
+        None => return Err(user_error(format!("malformed snapshot '{name}': no schema_version"))),
+        Some(v) if v > u64::from(SNAPSHOT_SCHEMA_VERSION) => {
+            return Err(user_error(format!(
+                "snapshot '{name}' has schema_version {v}, newer than this rigplan reads ({SNAPSHOT_SCHEMA_VERSION}); upgrade rigplan"
+            )))
+        }
+        Some(_) => {}
+    }
+    match format {
+        SnapshotFormat::Json => serde_json::from_str(text)
+            .map_err(|e| user_error(format!("malformed snapshot '{name}': {e}"))),
+        SnapshotFormat::Toml => toml::from_str(text).map_err(|e| {
+            user_error(format!(
+                "malformed snapshot '{name}': {}",
+                toml_error_line(text, &e)
+            ))
+        }),
+    }
+}
+
+/// `message (line N)` from a TOML error, on one line.
+fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{msg} (line {line})")
+        }
+        None => msg,
+    }
+}
+
+pub fn read(path: &Path) -> anyhow::Result<HardwareSnapshot> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| user_error(format!("cannot read snapshot '{name}': {e}")))?;
+    from_str(&text, SnapshotFormat::for_path(path), &name)
+}
+
+/// Writes atomically; the format follows the extension.
+pub fn write(path: &Path, s: &HardwareSnapshot) -> anyhow::Result<()> {
+    let text = to_string(s, SnapshotFormat::for_path(path))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing '{}'", path.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .with_context(|| format!("writing '{}'", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("writing '{}': {}", path.display(), e.error))?;
+    Ok(())
+}

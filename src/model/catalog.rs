@@ -1,0 +1,431 @@
+//! The bundled model catalog: models rigplan can plan for without a file on disk.
+//!
+//! One TOML per model under `profiles/models/`, embedded at build time. Each gives the
+//! model's hyperparameters in GGUF key spelling (without the `{arch}.` prefix), the
+//! sources of those facts, and published file sizes where known. A catalog entry plus a
+//! quant becomes a [`ModelSpec`] of the same shape a real GGUF has: tensor shapes from
+//! [`synth`], per-tensor types from llama.cpp's quant rules ([`quantize`]), exact ggml
+//! byte sizes. A named non-standard file (e.g. `UD-Q4_K_XL`) uses the standard file type
+//! it declares as `base` and scales every quantized tensor's bytes by one factor so the
+//! total equals the recorded file size (types keep the base's labels; the note says so).
+//! No I/O beyond the embedded text.
+
+use crate::gguf::{GgmlType, GgufString, MetaValue};
+use crate::model::assemble::{assemble, RawTensor};
+use crate::model::hparams::ArchParams;
+use crate::model::quantize::{assign_types, FileType, QuantContext, TensorShape};
+use crate::model::spec::ModelSpec;
+use crate::model::synth::{tensor_shapes, SynthOptions};
+use anyhow::{anyhow, Context};
+use serde::Deserialize;
+
+/// The embedded TOML files (file name, text).
+const FILES: &[(&str, &str)] = &[
+    (
+        "qwen3.5-35b-a3b.toml",
+        include_str!("../../profiles/models/qwen3.5-35b-a3b.toml"),
+    ),
+    (
+        "qwen3.5-27b.toml",
+        include_str!("../../profiles/models/qwen3.5-27b.toml"),
+    ),
+    (
+        "qwen3.6-35b-a3b.toml",
+        include_str!("../../profiles/models/qwen3.6-35b-a3b.toml"),
+    ),
+    (
+        "gemma-4-26b-a4b.toml",
+        include_str!("../../profiles/models/gemma-4-26b-a4b.toml"),
+    ),
+    (
+        "qwen3-30b-a3b.toml",
+        include_str!("../../profiles/models/qwen3-30b-a3b.toml"),
+    ),
+    (
+        "qwen3-next-80b-a3b.toml",
+        include_str!("../../profiles/models/qwen3-next-80b-a3b.toml"),
+    ),
+    (
+        "gpt-oss-20b.toml",
+        include_str!("../../profiles/models/gpt-oss-20b.toml"),
+    ),
+    (
+        "gpt-oss-120b.toml",
+        include_str!("../../profiles/models/gpt-oss-120b.toml"),
+    ),
+    (
+        "llama-3.2-3b.toml",
+        include_str!("../../profiles/models/llama-3.2-3b.toml"),
+    ),
+    (
+        "llama-3.1-8b.toml",
+        include_str!("../../profiles/models/llama-3.1-8b.toml"),
+    ),
+    (
+        "llama-3.3-70b.toml",
+        include_str!("../../profiles/models/llama-3.3-70b.toml"),
+    ),
+    (
+        "mixtral-8x7b.toml",
+        include_str!("../../profiles/models/mixtral-8x7b.toml"),
+    ),
+    (
+        "deepseek-r1.toml",
+        include_str!("../../profiles/models/deepseek-r1.toml"),
+    ),
+    (
+        "glm-4.5-air.toml",
+        include_str!("../../profiles/models/glm-4.5-air.toml"),
+    ),
+];
+
+/// A published GGUF file of a catalog model.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct KnownFile {
+    /// File-name spelling of the quant (`IQ2_XXS`, `UD-Q4_K_XL`, `MXFP4`).
+    pub quant: String,
+    pub size_bytes: u64,
+    /// True when the source gives a rounded figure ("~60 GB", "9.6GB").
+    #[serde(default)]
+    pub approximate: bool,
+    /// For a non-standard quant: the llama-quantize file type whose rules it starts from.
+    #[serde(default)]
+    pub base: Option<String>,
+    pub source: String,
+}
+
+/// One catalog model as written in its TOML.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub default: bool,
+    pub default_quant: String,
+    #[serde(default)]
+    pub tied_output: bool,
+    #[serde(default)]
+    pub rope_freqs: bool,
+    #[serde(default)]
+    pub k_eq_v: bool,
+    /// Hyperparameters in GGUF key spelling without the `{arch}.` prefix, plus
+    /// `architecture`.
+    pub gguf: toml::Table,
+    #[serde(default)]
+    pub files: Vec<KnownFile>,
+}
+
+/// Every catalog entry. A TOML that fails to parse is a build defect caught by tests;
+/// here it is skipped rather than panicking.
+pub fn entries() -> Vec<CatalogEntry> {
+    FILES
+        .iter()
+        .filter_map(|(_, text)| toml::from_str::<CatalogEntry>(text).ok())
+        .collect()
+}
+
+/// The default model (`default = true`).
+pub fn default_entry() -> Option<CatalogEntry> {
+    entries().into_iter().find(|e| e.default)
+}
+
+/// Looks an id up (case-insensitive).
+pub fn find(id: &str) -> Option<CatalogEntry> {
+    entries()
+        .into_iter()
+        .find(|e| e.id.eq_ignore_ascii_case(id))
+}
+
+/// Catalog ids closest to `input` (for "did you mean" messages).
+pub fn close_ids(input: &str) -> Vec<String> {
+    let needle = input.to_ascii_lowercase();
+    let mut scored: Vec<(usize, String)> = entries()
+        .into_iter()
+        .map(|e| {
+            let d = if e.id.starts_with(&needle) {
+                0
+            } else {
+                edit_distance(&needle, &e.id)
+            };
+            (d, e.id)
+        })
+        .collect();
+    scored.sort();
+    let best = scored.first().map_or(0, |(d, _)| *d);
+    scored
+        .into_iter()
+        .filter(|(d, id)| *d <= best + 2 || id.contains(&needle) || needle.contains(id.as_str()))
+        .take(3)
+        .map(|(_, id)| id)
+        .collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+impl CatalogEntry {
+    pub fn architecture(&self) -> String {
+        self.gguf
+            .get("architecture")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The metadata list a GGUF of this model would carry.
+    pub fn metadata(&self) -> Vec<(String, MetaValue)> {
+        let arch = self.architecture();
+        let mut out = vec![(
+            "general.architecture".to_string(),
+            MetaValue::String(GgufString(arch.clone().into_bytes())),
+        )];
+        for (k, v) in &self.gguf {
+            if k == "architecture" {
+                continue;
+            }
+            if let Some(mv) = toml_to_meta(v) {
+                out.push((format!("{arch}.{k}"), mv));
+            }
+        }
+        out
+    }
+
+    pub fn params(&self) -> ArchParams {
+        ArchParams::from_metadata(&self.metadata(), None)
+    }
+
+    pub fn synth_options(&self) -> SynthOptions {
+        SynthOptions {
+            tied_output: self.tied_output,
+            rope_freqs: self.rope_freqs,
+            k_eq_v: self.k_eq_v,
+        }
+    }
+
+    /// The quants this entry can produce: every standard file type plus named files.
+    pub fn quants(&self) -> Vec<String> {
+        let mut q: Vec<String> = FileType::all().map(|f| f.name().to_string()).collect();
+        q.push("MXFP4".into());
+        for f in &self.files {
+            if !q.iter().any(|x| x.eq_ignore_ascii_case(&f.quant)) {
+                q.push(f.quant.clone());
+            }
+        }
+        q
+    }
+
+    /// The spec of this model at `quant` (default: `default_quant`).
+    pub fn spec(&self, quant: Option<&str>) -> anyhow::Result<ModelSpec> {
+        let quant = quant.unwrap_or(&self.default_quant);
+        let known = self
+            .files
+            .iter()
+            .find(|f| f.quant.eq_ignore_ascii_case(quant));
+        let ftype = parse_file_type(quant)
+            .or_else(|| {
+                known
+                    .and_then(|f| f.base.as_deref())
+                    .and_then(parse_file_type)
+            })
+            .ok_or_else(|| {
+                crate::error::user_error(format!(
+                    "'{}' has no quant '{quant}' (standard llama-quantize types, or one of: {})",
+                    self.id,
+                    self.files
+                        .iter()
+                        .map(|f| f.quant.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        let params = self.params();
+        let shapes = tensor_shapes(&params, self.synth_options())
+            .ok_or_else(|| anyhow!("catalog entry '{}': unknown architecture", self.id))?;
+        let ctx = quant_context(&params);
+        let ts: Vec<TensorShape<'_>> = shapes
+            .iter()
+            .map(|(n, d)| TensorShape { name: n, dims: d })
+            .collect();
+        let types = assign_types(&ts, ftype, &ctx)
+            .ok_or_else(|| anyhow!("ggml type table lacks a type {} needs", ftype.name()))?;
+        let mut raw = Vec::with_capacity(shapes.len());
+        for ((name, dims), ty) in shapes.iter().zip(types) {
+            let bytes = ty
+                .tensor_size(dims)
+                .with_context(|| format!("catalog '{}': tensor '{name}' size", self.id))?;
+            raw.push(RawTensor {
+                name: name.clone(),
+                dims: dims.clone(),
+                ggml_type: ty,
+                bytes,
+            });
+        }
+        let mut notes = Vec::new();
+        let computed: u64 = raw.iter().map(|t| t.bytes).sum();
+        if let Some(f) = known {
+            if parse_file_type(quant).is_none() {
+                scale_to(&mut raw, f.size_bytes);
+                notes.push(format!(
+                    "{quant}: per-tensor types from llama.cpp's {} rules; bytes of quantized tensors scaled by {:.3} to the published size {} ({})",
+                    ftype.name(),
+                    f.size_bytes as f64 / computed.max(1) as f64,
+                    f.size_bytes,
+                    f.source
+                ));
+            } else {
+                notes.push(format!(
+                    "published {quant} file: {} bytes{} ({}); computed {computed}",
+                    f.size_bytes,
+                    if f.approximate { " (rounded)" } else { "" },
+                    f.source
+                ));
+            }
+        }
+        let mut spec = assemble(&params, raw, self.name.clone(), Some(quant.to_string()));
+        spec.notes
+            .push(format!("from the catalog entry '{}'", self.id));
+        spec.notes.extend(notes);
+        Ok(spec)
+    }
+}
+
+fn parse_file_type(q: &str) -> Option<FileType> {
+    if q.eq_ignore_ascii_case("MXFP4") {
+        return Some(FileType::Mxfp4Moe);
+    }
+    FileType::parse(q)
+}
+
+/// Model facts the quant rules read (`qs.model.hparams`, `qs.model.type`).
+pub fn quant_context(p: &ArchParams) -> QuantContext {
+    let kv0 = p.n_head_kv_at(0);
+    let n_gqa = if kv0 == 0 { 0 } else { p.n_head_at(0) / kv0 };
+    QuantContext {
+        arch: p.arch.clone(),
+        n_expert: p.n_expert,
+        n_gqa,
+        n_layer_all: p.n_layer_all,
+        // LLM_TYPE_70B: llama with 80 layers and n_head != n_head_kv
+        // (src/models/llama.cpp), qwen2 with 80 layers (src/models/qwen2.cpp).
+        is_70b: (p.arch == "llama" && p.n_layer() == 80 && n_gqa > 1)
+            || (p.arch == "qwen2" && p.n_layer() == 80),
+        has_imatrix: true,
+    }
+}
+
+/// Scales quantized tensors' bytes so the total equals `target`.
+fn scale_to(raw: &mut [RawTensor], target: u64) {
+    let fixed: u64 = raw
+        .iter()
+        .filter(|t| !is_quantized(t.ggml_type))
+        .map(|t| t.bytes)
+        .sum();
+    let q: u64 = raw
+        .iter()
+        .filter(|t| is_quantized(t.ggml_type))
+        .map(|t| t.bytes)
+        .sum();
+    if q == 0 || target <= fixed {
+        return;
+    }
+    let f = (target - fixed) as f64 / q as f64;
+    for t in raw.iter_mut().filter(|t| is_quantized(t.ggml_type)) {
+        t.bytes = (t.bytes as f64 * f).round() as u64;
+    }
+}
+
+fn is_quantized(t: GgmlType) -> bool {
+    t.traits().block_size > 1
+}
+
+fn toml_to_meta(v: &toml::Value) -> Option<MetaValue> {
+    Some(match v {
+        toml::Value::Integer(i) => {
+            if let Ok(u) = u32::try_from(*i) {
+                MetaValue::U32(u)
+            } else {
+                MetaValue::I64(*i)
+            }
+        }
+        toml::Value::Float(f) => MetaValue::F32(*f as f32),
+        toml::Value::Boolean(b) => MetaValue::Bool(*b),
+        toml::Value::String(s) => MetaValue::String(GgufString(s.clone().into_bytes())),
+        toml::Value::Array(a) => MetaValue::Array(a.iter().filter_map(toml_to_meta).collect()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_parses_and_ids_match_file_names() {
+        assert_eq!(entries().len(), FILES.len());
+        for (file, text) in FILES {
+            let e: CatalogEntry = toml::from_str(text).unwrap();
+            assert_eq!(format!("{}.toml", e.id), *file);
+            assert_eq!(e.id, e.id.to_ascii_lowercase());
+            assert!(e.params().known, "{}", e.id);
+        }
+        assert_eq!(default_entry().unwrap().id, "qwen3.5-35b-a3b");
+    }
+
+    #[test]
+    fn every_entry_builds_at_its_default_quant() {
+        for e in entries() {
+            let s = e.spec(None).unwrap();
+            assert!(s.total_bytes().0 > 1_000_000_000, "{}", e.id);
+            assert_eq!(s.layers.len() as u32, s.n_layer);
+        }
+    }
+
+    /// Every recorded file of a standard quant is within 2% of the computed size.
+    #[test]
+    fn computed_sizes_match_published_files() {
+        let mut checked = 0;
+        for e in entries() {
+            for f in &e.files {
+                if f.base.is_some() {
+                    continue;
+                }
+                let s = e.spec(Some(&f.quant)).unwrap();
+                let got = s.total_bytes().0 as f64;
+                let want = f.size_bytes as f64;
+                let err = (got - want).abs() / want;
+                // gpt-oss figures are rounded to whole GB on their page ("~11 GB"): 10%.
+                let tol = if f.approximate && want < 1e11 && f.source.contains("~") {
+                    0.10
+                } else {
+                    0.02
+                };
+                assert!(
+                    err < tol,
+                    "{} {}: computed {got} vs published {want} ({:.1}%)",
+                    e.id,
+                    f.quant,
+                    err * 100.0
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 3);
+    }
+
+    #[test]
+    fn close_ids_suggest_the_near_miss() {
+        assert_eq!(close_ids("qwen3.5-35b")[0], "qwen3.5-35b-a3b");
+        assert!(close_ids("gpt-oss-21b").contains(&"gpt-oss-20b".to_string()));
+    }
+}

@@ -1,0 +1,166 @@
+//! MODEL references: what a user typed, resolved to a [`ModelSpec`].
+//!
+//! Forms (DESIGN.md): a local `.gguf` path (the first shard of a split model is
+//! enough), `catalog-id[:QUANT]`, `hf:OWNER/REPO[:QUANT]`, an `https://...gguf` URL, or
+//! nothing (the catalog's default model). Parsing is pure; resolving reads GGUF headers
+//! (never tensor data). Bad references are [`UserError`](crate::error::UserError)s
+//! (exit 2) that name the input and, for near-miss catalog ids, the close ones.
+
+use crate::error::user_error;
+use crate::gguf::split::open_model;
+use crate::model::catalog;
+use crate::model::spec::ModelSpec;
+use std::path::{Path, PathBuf};
+
+/// A parsed MODEL reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelRef {
+    Path(PathBuf),
+    Catalog { id: String, quant: Option<String> },
+    Hf { repo: String, quant: Option<String> },
+    Url(String),
+}
+
+/// A resolved model: its spec and where it came from (for messages and plans).
+#[derive(Clone, Debug)]
+pub struct ResolvedModel {
+    pub spec: ModelSpec,
+    pub reference: ModelRef,
+    /// Human description: the path, URL or `catalog-id:QUANT`.
+    pub source: String,
+}
+
+/// Splits `NAME[:QUANT]` at the last colon.
+fn split_quant(s: &str) -> (String, Option<String>) {
+    match s.rsplit_once(':') {
+        Some((a, q)) if !q.is_empty() => (a.to_string(), Some(q.to_string())),
+        Some((a, _)) => (a.to_string(), None),
+        None => (s.to_string(), None),
+    }
+}
+
+/// Parses a reference without touching the file system (except to tell a path that
+/// exists from a catalog id).
+pub fn parse(reference: &str) -> ModelRef {
+    let r = reference.trim();
+    if let Some(rest) = r.strip_prefix("hf:") {
+        let (repo, quant) = split_quant(rest);
+        return ModelRef::Hf { repo, quant };
+    }
+    if r.starts_with("https://") || r.starts_with("http://") {
+        return ModelRef::Url(r.to_string());
+    }
+    let looks_like_path = r.to_ascii_lowercase().ends_with(".gguf")
+        || r.contains('/')
+        || r.contains(std::path::MAIN_SEPARATOR)
+        || Path::new(r).exists();
+    if looks_like_path {
+        return ModelRef::Path(PathBuf::from(r));
+    }
+    let (id, quant) = split_quant(r);
+    ModelRef::Catalog { id, quant }
+}
+
+/// Resolves a reference; `None` is the catalog's default model at its default quant.
+pub fn resolve_or_default(reference: Option<&str>) -> anyhow::Result<ResolvedModel> {
+    match reference {
+        Some(r) => resolve(r),
+        None => {
+            let e = catalog::default_entry()
+                .ok_or_else(|| anyhow::anyhow!("the catalog has no default model"))?;
+            resolve_catalog(&e.id, None)
+        }
+    }
+}
+
+/// Resolves one reference to a spec.
+pub fn resolve(reference: &str) -> anyhow::Result<ResolvedModel> {
+    if reference.trim().is_empty() {
+        return Err(user_error("empty MODEL reference"));
+    }
+    match parse(reference) {
+        ModelRef::Path(p) => {
+            let shards = open_model(&p)?;
+            Ok(ResolvedModel {
+                spec: ModelSpec::from_gguf(&shards),
+                source: p.display().to_string(),
+                reference: ModelRef::Path(p),
+            })
+        }
+        ModelRef::Catalog { id, quant } => resolve_catalog(&id, quant.as_deref()),
+        ModelRef::Hf { repo, .. } => Err(user_error(format!(
+            "'hf:{repo}': remote header reads are not available in this build yet"
+        ))),
+        ModelRef::Url(u) => Err(user_error(format!(
+            "'{u}': remote header reads are not available in this build yet"
+        ))),
+    }
+}
+
+fn resolve_catalog(id: &str, quant: Option<&str>) -> anyhow::Result<ResolvedModel> {
+    let Some(entry) = catalog::find(id) else {
+        let close = catalog::close_ids(id);
+        return Err(user_error(format!(
+            "'{id}' is not a file or a catalog model{}",
+            if close.is_empty() {
+                String::new()
+            } else {
+                format!(" (did you mean: {}?)", close.join(", "))
+            }
+        )));
+    };
+    let spec = entry.spec(quant)?;
+    let q = quant.unwrap_or(&entry.default_quant).to_string();
+    Ok(ResolvedModel {
+        spec,
+        source: format!("{}:{q}", entry.id),
+        reference: ModelRef::Catalog {
+            id: entry.id,
+            quant: Some(q),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{exit_code_for, EXIT_BAD_INPUT};
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(
+            parse("qwen3.5-35b-a3b:Q4_K_M"),
+            ModelRef::Catalog {
+                id: "qwen3.5-35b-a3b".into(),
+                quant: Some("Q4_K_M".into())
+            }
+        );
+        assert_eq!(
+            parse("hf:unsloth/Qwen3.5-35B-A3B-GGUF:UD-Q4_K_XL"),
+            ModelRef::Hf {
+                repo: "unsloth/Qwen3.5-35B-A3B-GGUF".into(),
+                quant: Some("UD-Q4_K_XL".into())
+            }
+        );
+        assert_eq!(
+            parse("https://example.org/m.gguf"),
+            ModelRef::Url("https://example.org/m.gguf".into())
+        );
+        assert_eq!(
+            parse("models/x.gguf"),
+            ModelRef::Path("models/x.gguf".into())
+        );
+    }
+
+    #[test]
+    fn default_and_catalog_resolve_and_typos_are_exit_2_with_suggestions() {
+        let d = resolve_or_default(None).unwrap();
+        assert_eq!(d.spec.architecture, "qwen35moe");
+        assert_eq!(d.source, "qwen3.5-35b-a3b:Q4_K_M");
+        let e = resolve("qwen3.5-35b").unwrap_err();
+        assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
+        assert!(e.to_string().contains("qwen3.5-35b-a3b"), "{e}");
+        let e = resolve("llama-3.1-8b:Q9_Z").unwrap_err();
+        assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
+    }
+}

@@ -1,0 +1,561 @@
+//! `plan`: the whole decision for one model on one machine, as a pure function.
+//!
+//! For each allowed KV cache type and ubatch it searches placements (`placement`),
+//! keeps the fastest that fits, prefers the higher-quality cache unless a smaller one
+//! buys a clearly faster placement or the requested context, and fills a [`Plan`] with
+//! memory per device, predicted speed, one reason per setting, warnings and runners-up.
+//! No files, no devices, no clock.
+
+use super::memory::{self, MemoryConfig};
+use super::placement::{self, Candidate, PlacementPins};
+use super::plan::{
+    Alternative, DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Reason,
+    Settings,
+};
+use super::request::{PlanRequest, UseCase};
+use super::roofline::{self, Scorer};
+use super::settings;
+use crate::engine::EngineKind;
+use crate::gguf::GgmlType;
+use crate::hardware::HardwareSnapshot;
+use crate::model::ModelSpec;
+use crate::planner::layout::DeviceId;
+use crate::units::Bytes;
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// Well-formed but impossible on this hardware (exit 1); says by how much it misses.
+    #[error("{0}")]
+    Unsatisfiable(String),
+    /// The model or request is not something the engine can run (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Engine version strings the plan targets (the pinned sources, DESIGN.md).
+fn engine_version(e: EngineKind) -> &'static str {
+    match e {
+        EngineKind::LlamaCpp => "llama-cpp-python 0.3.36 (2026-10-01)",
+        EngineKind::IkLlamaCpp => "ik-llama-cpp-python 0.1.5",
+    }
+}
+
+struct Choice {
+    cand: Candidate,
+    cfg: MemoryConfig,
+    settings: Settings,
+}
+
+fn ty(name: &str) -> GgmlType {
+    // The table always has these; F16 is the engine default.
+    GgmlType::from_name(name)
+        .unwrap_or_else(|| GgmlType::from_name("F16").unwrap_or_else(|| unreachable!()))
+}
+
+fn device_name(hw: &HardwareSnapshot, d: DeviceId) -> String {
+    match d {
+        DeviceId::Cpu => format!("CPU + RAM ({})", hw.cpu.brand),
+        DeviceId::Gpu(i) => hw
+            .gpus
+            .iter()
+            .find(|g| g.index == i)
+            .map(|g| format!("GPU {i}: {}", g.name))
+            .unwrap_or_else(|| format!("GPU {i}")),
+    }
+}
+
+fn summary(c: &Candidate, spec: &ModelSpec) -> String {
+    let p = &c.placement;
+    if p.gpus.is_empty() || p.n_gpu_layers == 0 {
+        return "CPU only".into();
+    }
+    let all = p.n_gpu_layers > spec.n_layer;
+    let gpus = if p.gpus.len() > 1 {
+        format!(" split over {} GPUs", p.gpus.len())
+    } else {
+        format!(" on GPU {}", p.gpus[0])
+    };
+    if all && p.n_cpu_moe > 0 {
+        format!("all layers{gpus}, experts of {} layers in RAM", p.n_cpu_moe)
+    } else if all {
+        format!("everything{gpus}")
+    } else {
+        format!("{} of {} layers{gpus}", p.n_gpu_layers, spec.n_layer + 1)
+    }
+}
+
+/// Plans with the default bandwidth-roofline scorer.
+pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
+    plan_with(spec, hw, req, &roofline::roofline)
+}
+
+/// Plans with a given speed scorer (e.g. `perf::predict`).
+pub fn plan_with(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+    scorer: &Scorer,
+) -> Result<Plan, PlanError> {
+    if spec.n_layer == 0 || spec.layers.is_empty() {
+        return Err(PlanError::Invalid(format!(
+            "model '{}' has no layers",
+            spec.name
+        )));
+    }
+    let mut reasons: Vec<Reason> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let engine = req.engine;
+    let fa = req.flash_attn.unwrap_or(true);
+    let (uc_ctx, uc_predict) = req.use_case.ctx_predict();
+    let predict = req.predict.unwrap_or(uc_predict);
+    let n_ctx_train = spec.n_ctx_train.max(256);
+    let ctx_options: Vec<u64> = match (req.ctx, req.use_case) {
+        (Some(c), _) => vec![c],
+        (None, UseCase::Long) => {
+            let mut v = vec![n_ctx_train];
+            let mut c = n_ctx_train / 2;
+            while c >= 8192 {
+                v.push(c);
+                c /= 2;
+            }
+            v
+        }
+        (None, _) => vec![uc_ctx.min(n_ctx_train)],
+    };
+    if let Some(c) = req.ctx {
+        if c > n_ctx_train {
+            warnings.push(format!(
+                "--ctx {c} is beyond the model's trained context of {n_ctx_train}: quality may degrade"
+            ));
+        }
+    }
+    let kv_options: Vec<(GgmlType, GgmlType)> = match (req.ctk, req.ctv) {
+        (Some(k), Some(v)) => vec![(k, v)],
+        (Some(k), None) => vec![(k, ty("F16"))],
+        (None, Some(v)) => vec![(ty("F16"), v)],
+        (None, None) if !fa => vec![(ty("F16"), ty("F16"))],
+        (None, None) if req.use_case == UseCase::Long => vec![
+            (ty("F16"), ty("F16")),
+            (ty("Q8_0"), ty("Q8_0")),
+            (ty("Q4_0"), ty("Q4_0")),
+        ],
+        (None, None) => vec![(ty("F16"), ty("F16")), (ty("Q8_0"), ty("Q8_0"))],
+    };
+    let moe_hybrid_possible = spec.is_moe() && !hw.gpus.is_empty();
+    let ub_options: Vec<u32> = match req.ubatch {
+        Some(u) => vec![u],
+        None if moe_hybrid_possible => vec![512, 1024],
+        None => vec![512],
+    };
+    let pins = PlacementPins {
+        ngl: req.ngl,
+        n_cpu_moe: req.n_cpu_moe,
+        tensor_split: req.tensor_split.clone(),
+    };
+    let (threads, threads_why) = match req.threads {
+        Some(t) => (t, "pinned".to_string()),
+        None => settings::threads(hw),
+    };
+    let parallel = req.parallel.unwrap_or(1);
+
+    let mut best: Option<Choice> = None;
+    let mut runners: Vec<Choice> = Vec::new();
+    let mut closest: Option<Candidate> = None;
+    'ctx: for &ctx in &ctx_options {
+        for &(tk, tv) in &kv_options {
+            for &ub in &ub_options {
+                let batch = req.batch.unwrap_or(2048).max(ub);
+                let cfg = MemoryConfig {
+                    engine,
+                    n_ctx: ctx,
+                    n_batch: u64::from(batch),
+                    n_ubatch: u64::from(ub),
+                    n_seq: u64::from(parallel),
+                    kv_unified: false,
+                    type_k: tk,
+                    type_v: tv,
+                    flash_attn: fa,
+                    swa_full: false,
+                    ik_mla: if engine == EngineKind::IkLlamaCpp && spec.mla.is_some() {
+                        3
+                    } else {
+                        0
+                    },
+                };
+                let draft = Settings {
+                    quant: spec.quant.clone(),
+                    n_gpu_layers: 0,
+                    n_cpu_moe: 0,
+                    ctx: cfg.padded_ctx(),
+                    predict,
+                    cache_type_k: tk.name().to_ascii_lowercase(),
+                    cache_type_v: tv.name().to_ascii_lowercase(),
+                    threads,
+                    batch,
+                    ubatch: ub,
+                    parallel,
+                    split_mode: "layer".into(),
+                    tensor_split: Vec::new(),
+                    flash_attn: fa,
+                    mlock: false,
+                    mmap: true,
+                    override_tensors: Vec::new(),
+                    gpu_indices: Vec::new(),
+                };
+                let cands = placement::search(spec, hw, &cfg, &draft, &pins, scorer)
+                    .map_err(PlanError::Invalid)?;
+                for c in cands.iter().take(1) {
+                    if !c.fits() {
+                        let better = closest.as_ref().is_none_or(|b| c.shortfall < b.shortfall);
+                        if better {
+                            closest = Some(c.clone());
+                        }
+                        continue;
+                    }
+                    let choice = Choice {
+                        cand: c.clone(),
+                        cfg,
+                        settings: draft.clone(),
+                    };
+                    let take = match &best {
+                        None => true,
+                        Some(b) => {
+                            // A lower-precision cache or a bigger ubatch must buy >5% tg
+                            // (or, for ubatch, pp at equal tg).
+                            let tg_gain =
+                                c.speed.tg_tokens_per_s / b.cand.speed.tg_tokens_per_s.max(1e-9);
+                            let same_kv = b.cfg.type_k == tk && b.cfg.type_v == tv;
+                            if same_kv {
+                                tg_gain > 1.05
+                                    || (tg_gain > 0.99
+                                        && c.speed.pp_tokens_per_s
+                                            > b.cand.speed.pp_tokens_per_s * 1.05)
+                            } else {
+                                tg_gain > 1.05
+                            }
+                        }
+                    };
+                    if take {
+                        if let Some(old) = best.take() {
+                            runners.push(old);
+                        }
+                        best = Some(choice);
+                    } else {
+                        runners.push(choice);
+                    }
+                }
+                // Runners-up of other shapes from this search.
+                let mut seen = 0;
+                for c in cands.iter().skip(1).filter(|c| c.fits()) {
+                    if runners
+                        .iter()
+                        .any(|r| summary(&r.cand, spec) == summary(c, spec))
+                    {
+                        continue;
+                    }
+                    runners.push(Choice {
+                        cand: c.clone(),
+                        cfg,
+                        settings: draft.clone(),
+                    });
+                    seen += 1;
+                    if seen >= 3 {
+                        break;
+                    }
+                }
+            }
+            if best.is_some() && req.use_case == UseCase::Long && req.ctx.is_none() {
+                break 'ctx;
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    let Some(best) = best else {
+        let msg = match closest {
+            Some(c) => {
+                let dev = c
+                    .short_device
+                    .map(|d| device_name(hw, d))
+                    .unwrap_or_default();
+                format!(
+                    "'{}' does not fit: the closest placement ({}) needs {} more on {dev} (context {}, KV {})",
+                    spec.name,
+                    summary(&c, spec),
+                    c.shortfall,
+                    ctx_options.last().copied().unwrap_or(0),
+                    kv_options.last().map(|k| k.0.name()).unwrap_or("F16")
+                )
+            }
+            None => format!("'{}' has no placement that honours the pins", spec.name),
+        };
+        return Err(PlanError::Unsatisfiable(msg));
+    };
+
+    let Choice {
+        cand,
+        cfg: _,
+        settings: mut s,
+    } = best;
+    let p = &cand.placement;
+    let all_layers = p.n_gpu_layers > spec.n_layer;
+    s.n_gpu_layers = if all_layers { 999 } else { p.n_gpu_layers };
+    s.n_cpu_moe = p.n_cpu_moe;
+    s.gpu_indices = if p.n_gpu_layers > 0 {
+        p.gpus.clone()
+    } else {
+        Vec::new()
+    };
+    s.tensor_split = if p.gpus.len() > 1 {
+        p.tensor_split.clone()
+    } else {
+        Vec::new()
+    };
+    s.split_mode = if p.gpus.len() > 1 {
+        req.split_mode.map(|m| m.name()).unwrap_or("layer").into()
+    } else {
+        "none".into()
+    };
+    // Host side: CPU-resident weights + KV + compute against RAM.
+    let cpu = cand
+        .memory
+        .iter()
+        .find(|(d, _)| *d == DeviceId::Cpu)
+        .map(|(_, b)| b.total())
+        .unwrap_or(Bytes::ZERO);
+    let host_budget = placement::budget(hw, DeviceId::Cpu);
+    let (mlock, mlock_why) = settings::mlock(hw, cpu.0, host_budget.0);
+    s.mlock = mlock;
+    s.mmap = !mlock;
+
+    reasons.push(Reason {
+        setting: "placement".into(),
+        why: format!(
+            "{}: fastest placement that fits every device with its margin",
+            summary(&cand, spec)
+        ),
+    });
+    reasons.push(Reason {
+        setting: "n_gpu_layers".into(),
+        why: if s.gpu_indices.is_empty() {
+            "no GPU used".into()
+        } else if all_layers {
+            "all layers and the output on the GPU(s)".into()
+        } else {
+            format!(
+                "the last {} blocks (output counts as one) fit on the GPU(s)",
+                p.n_gpu_layers
+            )
+        },
+    });
+    if spec.is_moe() {
+        reasons.push(Reason {
+            setting: "n_cpu_moe".into(),
+            why: if p.n_cpu_moe == 0 {
+                "no routed experts need to stay in system RAM".into()
+            } else {
+                format!(
+                    "routed experts of the first {} layers stay in RAM; only {} of {} experts are read per token, so this costs less than moving whole layers",
+                    p.n_cpu_moe, spec.expert_used, spec.expert_count
+                )
+            },
+        });
+    }
+    reasons.push(Reason {
+        setting: "ctx".into(),
+        why: match (req.ctx, req.use_case) {
+            (Some(_), _) => "pinned".into(),
+            (None, UseCase::Long) => {
+                format!("largest context that fits (trained context {n_ctx_train})")
+            }
+            (None, u) => format!("use case '{}'", u.name()),
+        },
+    });
+    reasons.push(Reason {
+        setting: "predict".into(),
+        why: if req.predict.is_some() {
+            "pinned".into()
+        } else {
+            format!("use case '{}'", req.use_case.name())
+        },
+    });
+    let kv_why = if req.ctk.is_some() || req.ctv.is_some() {
+        "pinned".to_string()
+    } else if s.cache_type_k == "f16" {
+        let mut w =
+            "f16: full precision, and a smaller cache would not buy a faster placement".to_string();
+        if spec.architecture.starts_with("qwen35") || spec.architecture == "qwen3next" {
+            w.push_str("; bf16 not needed for Qwen3.5 (only anecdotal reports, e.g. LostRuins/koboldcpp#2074; 3 in 4 layers are recurrent with an F32 state, ikawrakow/ik_llama.cpp#1509)");
+        }
+        w
+    } else {
+        format!(
+            "{}: the smaller cache buys a faster placement or the requested context",
+            s.cache_type_k
+        )
+    };
+    reasons.push(Reason {
+        setting: "cache_type_k/v".into(),
+        why: kv_why,
+    });
+    reasons.push(Reason {
+        setting: "flash_attn".into(),
+        why: if req.flash_attn.is_some() {
+            "pinned".into()
+        } else {
+            "on: smaller compute buffers, and required for a quantized V cache".into()
+        },
+    });
+    reasons.push(Reason {
+        setting: "threads".into(),
+        why: threads_why,
+    });
+    reasons.push(Reason {
+        setting: "batch/ubatch".into(),
+        why: if req.ubatch.is_some() {
+            "pinned".into()
+        } else if s.ubatch > 512 {
+            "larger ubatch: experts in RAM are copied over PCIe once per ubatch, so prompt processing gets faster".into()
+        } else {
+            "engine defaults 2048/512: the compute buffer grows with ubatch".into()
+        },
+    });
+    reasons.push(Reason {
+        setting: "parallel".into(),
+        why: if req.parallel.is_some() {
+            "pinned".into()
+        } else {
+            "1 slot: all memory to one context".into()
+        },
+    });
+    if s.gpu_indices.len() > 1 {
+        reasons.push(Reason {
+            setting: "split_mode".into(),
+            why: format!("layer split weighted by free memory ({:?})", s.tensor_split),
+        });
+    }
+    reasons.push(Reason {
+        setting: "mlock/mmap".into(),
+        why: mlock_why,
+    });
+    if engine == EngineKind::LlamaCpp {
+        reasons.push(Reason {
+            setting: "fit".into(),
+            why: "--fit off: the plan is already fitted; the engine must not move layers".into(),
+        });
+    }
+
+    let mut devices = Vec::new();
+    for (d, b) in &cand.memory {
+        let (kind, cap) = match d {
+            DeviceId::Cpu => ("cpu", hw.memory.total_bytes),
+            DeviceId::Gpu(i) => (
+                "gpu",
+                hw.gpus
+                    .iter()
+                    .find(|g| g.index == *i)
+                    .map(|g| g.vram_bytes)
+                    .unwrap_or(0),
+            ),
+        };
+        let margin = match d {
+            DeviceId::Cpu => memory::host_margin(Bytes(hw.memory.total_bytes)),
+            DeviceId::Gpu(_) => memory::GPU_MARGIN,
+        };
+        devices.push(DeviceMemory {
+            name: device_name(hw, *d),
+            kind: kind.into(),
+            capacity_bytes: cap,
+            weights_bytes: b.weights.0,
+            kv_bytes: b.kv.0,
+            compute_bytes: b.compute.0,
+            overhead_bytes: b.overhead.0,
+            total_bytes: b.total().0,
+            margin_bytes: margin.0,
+        });
+    }
+    if s.mmap
+        && cand
+            .memory
+            .iter()
+            .any(|(d, b)| *d == DeviceId::Cpu && b.weights.0 > 0)
+    {
+        warnings.push(
+            "CPU-resident weights are memory-mapped: they live in the page cache and can be evicted under memory pressure".into(),
+        );
+    }
+    let host_free = host_budget - cpu;
+    if host_free < memory::SERVER_CACHE_RAM_DEFAULT {
+        warnings.push(format!(
+            "llama-server's prompt cache (--cache-ram, default 8192 MiB) may grow beyond the {host_free} of RAM left; lower it"
+        ));
+    }
+    if hw.gpus.is_empty() {
+        warnings.push("no GPU in this hardware description: CPU-only plan".into());
+    }
+
+    runners.sort_by(|a, b| {
+        b.cand
+            .speed
+            .tg_tokens_per_s
+            .partial_cmp(&a.cand.speed.tg_tokens_per_s)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut alternatives = Vec::new();
+    for r in &runners {
+        let sum = format!(
+            "{}, KV {}, ubatch {}",
+            summary(&r.cand, spec),
+            r.cfg.type_k.name().to_ascii_lowercase(),
+            r.cfg.n_ubatch
+        );
+        if alternatives
+            .iter()
+            .any(|a: &Alternative| a.summary.starts_with(&sum))
+        {
+            continue;
+        }
+        let delta =
+            (r.cand.speed.tg_tokens_per_s / cand.speed.tg_tokens_per_s.max(1e-9) - 1.0) * 100.0;
+        alternatives.push(Alternative {
+            summary: format!("{sum} ({delta:+.0}% tg)"),
+            quant: spec.quant.clone(),
+            tg_tokens_per_s: r.cand.speed.tg_tokens_per_s,
+            pp_tokens_per_s: r.cand.speed.pp_tokens_per_s,
+        });
+        if alternatives.len() >= 3 {
+            break;
+        }
+    }
+
+    Ok(Plan {
+        model: ModelRef {
+            name: spec.name.clone(),
+            architecture: spec.architecture.clone(),
+            reference: req.model_reference.clone(),
+            path: req.model_path.clone(),
+        },
+        hardware: hw.source.clone(),
+        engine: EngineRef {
+            name: engine.name().into(),
+            version: engine_version(engine).into(),
+        },
+        settings: s,
+        memory: MemoryReport { devices },
+        performance: Performance {
+            tg_tokens_per_s: cand.speed.tg_tokens_per_s,
+            pp_tokens_per_s: cand.speed.pp_tokens_per_s,
+            bottleneck: cand.speed.bottleneck.clone(),
+            ceiling_tg_tokens_per_s: None,
+            calibration: None,
+        },
+        // engine::launch_args (branch `gen`) renders these once merged.
+        args: Vec::new(),
+        command: String::new(),
+        reasons,
+        warnings,
+        alternatives,
+    })
+}

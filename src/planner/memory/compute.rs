@@ -1,0 +1,130 @@
+//! Compute buffers: the engine's worst-case graph reservation, per device.
+//!
+//! `llama_context::sched_reserve` (src/llama-context.cpp) reserves the prompt graph for
+//! `n_tokens = min(n_ctx, n_ubatch)` tokens with `n_outputs = min(n_tokens,
+//! n_outputs_max = n_batch)`, and ggml-alloc sizes each backend's buffer to the peak of
+//! simultaneously live tensors. Two stages bound that peak:
+//! - the output stage on the device holding the output layer: the F32 logits
+//!   (`n_vocab x n_outputs`) plus the last hidden states;
+//! - the layer stage on every device running blocks: the attention mask (F16 with flash
+//!   attention, F32 and the full `KQ` scores without it) plus the FFN activations.
+//!
+//! The hidden-state term of the output stage is a per-architecture count of `n_embd`
+//! rows per token, measured by scaling `-ub` 128..2048 in `llama-fit-params --fit-print
+//! on -nr -fa on` (llama.cpp of llama-cpp-python 0.3.36; the compute column grows
+//! exactly linearly): llama and qwen3moe 2, qwen35moe 4, gemma4 5, gpt-oss 7.1,
+//! deepseek2 10. The rest is derived from tensor shapes. No I/O.
+
+use super::MemoryConfig;
+use crate::model::{ModelSpec, TensorClass};
+use crate::units::Bytes;
+
+/// F32 element size: activations, logits and masks are F32 (masks F16 with FA).
+const F32: u64 = 4;
+const F16: u64 = 2;
+
+/// `n_embd`-wide F32 rows per graph token live beside the logits, in tenths (see the
+/// module note for the measurement).
+fn output_hidden_rows_x10(architecture: &str) -> u64 {
+    match architecture {
+        "llama" | "qwen3moe" | "qwen3" | "qwen2" | "mistral3" => 20,
+        "qwen35" | "qwen35moe" | "qwen3next" => 40,
+        "gemma4" | "gemma3" => 50,
+        "gpt-oss" => 71,
+        "deepseek2" => 101,
+        // Unmeasured architectures: the median of the measured ones.
+        _ => 50,
+    }
+}
+
+/// Widest FFN activation per token: dense `n_ff`, or `expert_used x n_ff_exp` plus the
+/// shared expert's width, read from the tensor shapes.
+pub fn ffn_activation_width(spec: &ModelSpec) -> u64 {
+    let mut dense = 0u64;
+    let mut routed = 0u64;
+    let mut shared = 0u64;
+    for t in &spec.tensors {
+        let n = t.name.as_str();
+        let width = t.dims.get(1).copied().unwrap_or(0);
+        match t.class {
+            TensorClass::FeedForward if n.ends_with("ffn_up.weight") => dense = dense.max(width),
+            TensorClass::SharedExperts if n.ends_with("ffn_up_shexp.weight") => {
+                shared = shared.max(width)
+            }
+            TensorClass::RoutedExperts if n.ends_with("ffn_up_exps.weight") => {
+                routed = routed.max(width)
+            }
+            TensorClass::RoutedExperts if n.ends_with("ffn_gate_up_exps.weight") => {
+                routed = routed.max(width / 2)
+            }
+            _ => {}
+        }
+    }
+    dense.max(routed * u64::from(spec.expert_used.max(1)) + shared)
+}
+
+/// The output stage: logits plus the last hidden states.
+pub fn output_stage(spec: &ModelSpec, cfg: &MemoryConfig) -> Bytes {
+    let n_tok = cfg.graph_tokens();
+    let n_out = n_tok.min(cfg.n_batch.max(1));
+    let logits = spec.n_vocab.saturating_mul(n_out).saturating_mul(F32);
+    let hidden = spec
+        .n_embd
+        .saturating_mul(n_tok)
+        .saturating_mul(F32)
+        .saturating_mul(output_hidden_rows_x10(&spec.architecture))
+        / 10;
+    Bytes(logits + hidden)
+}
+
+/// The layer stage on a device running transformer blocks.
+///
+/// `kv_cells` is the widest cache a block on this device attends over; `gpu_casts_kv`
+/// adds the F16 copy of one layer's quantized K and V that the CUDA flash-attention path
+/// makes (ggml-cuda/fattn-common.cuh converts non-F16 K/V before the kernel).
+pub fn layer_stage(
+    spec: &ModelSpec,
+    cfg: &MemoryConfig,
+    kv_cells: u64,
+    gpu_casts_kv: bool,
+) -> Bytes {
+    let n_tok = cfg.graph_tokens();
+    let n_head = spec.layers.iter().map(|l| l.n_head).max().unwrap_or(0);
+    let q_width = spec
+        .layers
+        .iter()
+        .map(|l| l.n_head * l.head_dim_k.max(1))
+        .max()
+        .unwrap_or(spec.n_embd);
+    let acts = F32 * n_tok * (3 * ffn_activation_width(spec) + 2 * spec.n_embd + q_width);
+    let attn = if cfg.flash_attn {
+        kv_cells * n_tok * F16
+    } else {
+        // mask (F32) + KQ scores, softmax in place: n_kv x n_tokens x n_head F32.
+        kv_cells * n_tok * F32 * (1 + n_head)
+    };
+    let cast = if gpu_casts_kv && cfg.flash_attn {
+        let w = spec
+            .layers
+            .iter()
+            .map(|l| l.n_embd_k_gqa + l.n_embd_v_gqa)
+            .max()
+            .unwrap_or(0);
+        let quantized = cfg.type_k.name() != "F16" || cfg.type_v.name() != "F16";
+        if quantized {
+            kv_cells * w * F16
+        } else {
+            0
+        }
+    } else {
+        0
+    };
+    Bytes(acts + attn + cast)
+}
+
+/// Host compute buffer when the output layer runs elsewhere: the token-embedding lookup
+/// result and its copy for upload (the input layer always stays on the CPU,
+/// `dev_input = cpu_dev` in `llama_model::load_tensors`).
+pub fn host_input_stage(spec: &ModelSpec, cfg: &MemoryConfig) -> Bytes {
+    Bytes(2 * F32 * spec.n_embd * cfg.graph_tokens())
+}

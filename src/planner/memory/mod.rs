@@ -1,0 +1,208 @@
+//! Memory accounting: the bytes every device holds for one placement, computed with the
+//! engine's own arithmetic (weights by placement, KV cache and recurrent state, compute
+//! buffers, per-GPU runtime overhead, host-side extras).
+//!
+//! Pure functions of (ModelSpec, Placement, MemoryConfig). Nothing here chooses a
+//! placement or a setting; `placement` and `settings` do that and ask this module what
+//! a choice costs. The figures for the CPU device are checked against
+//! `llama-fit-params --fit-print on` by the engine-agreement test.
+
+pub mod compute;
+pub mod kv;
+pub mod weights;
+
+use crate::engine::EngineKind;
+use crate::gguf::GgmlType;
+use crate::units::{Bytes, MIB};
+
+/// The context-side settings that decide KV and compute sizes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryConfig {
+    pub engine: EngineKind,
+    /// Requested context (`-c`), before the engine's padding.
+    pub n_ctx: u64,
+    /// Logical batch (`-b`).
+    pub n_batch: u64,
+    /// Physical batch (`-ub`): the worst-case graph is reserved for this many tokens.
+    pub n_ubatch: u64,
+    /// Parallel sequences (`-np`).
+    pub n_seq: u64,
+    /// `--kv-unified`: one KV stream shared by all sequences.
+    pub kv_unified: bool,
+    pub type_k: GgmlType,
+    pub type_v: GgmlType,
+    pub flash_attn: bool,
+    /// `--swa-full`: sliding-window layers keep the whole context.
+    pub swa_full: bool,
+    /// ik_llama.cpp `-mla` mode (0 = off); ignored by mainline.
+    pub ik_mla: u32,
+}
+
+impl MemoryConfig {
+    /// Mainline defaults (`common/common.h`: n_batch 2048, n_ubatch 512, one sequence).
+    pub fn mainline(n_ctx: u64, type_kv: GgmlType, flash_attn: bool) -> MemoryConfig {
+        MemoryConfig {
+            engine: EngineKind::LlamaCpp,
+            n_ctx,
+            n_batch: 2048,
+            n_ubatch: 512,
+            n_seq: 1,
+            kv_unified: false,
+            type_k: type_kv,
+            type_v: type_kv,
+            flash_attn,
+            swa_full: false,
+            ik_mla: 0,
+        }
+    }
+
+    /// The context the engine actually allocates.
+    ///
+    /// Mainline: `llama_context` pads `n_ctx` to 256 (`GGML_PAD(cparams.n_ctx, 256)`,
+    /// src/llama-context.cpp) and, without a unified cache, pads `n_ctx / n_seq_max` to
+    /// 256 again. ik_llama.cpp pads to 256 with flash attention and to 32 without
+    /// (`llama_kv_cache_get_padding`, src/llama.cpp).
+    pub fn padded_ctx(&self) -> u64 {
+        let pad = match self.engine {
+            EngineKind::LlamaCpp => 256,
+            EngineKind::IkLlamaCpp if self.flash_attn => 256,
+            EngineKind::IkLlamaCpp => 32,
+        };
+        pad_to(self.n_ctx.max(1), pad)
+    }
+
+    /// Cells per KV stream (`n_ctx_seq`) and the number of streams.
+    pub fn cells_and_streams(&self) -> (u64, u64) {
+        let n_ctx = self.padded_ctx();
+        let n_seq = self.n_seq.max(1);
+        match self.engine {
+            EngineKind::LlamaCpp if !self.kv_unified && n_seq > 1 => {
+                (pad_to((n_ctx / n_seq).max(1), 256), n_seq)
+            }
+            _ => (n_ctx, 1),
+        }
+    }
+
+    /// Tokens in the worst-case graph: `min(n_ctx, n_ubatch)` (`sched_reserve`).
+    pub fn graph_tokens(&self) -> u64 {
+        self.padded_ctx().min(self.n_ubatch.max(1))
+    }
+}
+
+/// Rounds `x` up to a multiple of `pad` (ggml's `GGML_PAD`).
+pub fn pad_to(x: u64, pad: u64) -> u64 {
+    if pad == 0 {
+        return x;
+    }
+    x.div_ceil(pad).saturating_mul(pad)
+}
+
+/// What one device holds, split the way `rigplan plan` shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeviceBytes {
+    pub weights: Bytes,
+    pub kv: Bytes,
+    pub compute: Bytes,
+    /// Runtime overhead outside the engine's own accounting (CUDA context, host extras).
+    pub overhead: Bytes,
+}
+
+impl DeviceBytes {
+    pub fn total(&self) -> Bytes {
+        self.weights + self.kv + self.compute + self.overhead
+    }
+}
+
+/// CUDA context, cuBLAS workspace and driver allocations per GPU, outside anything
+/// llama.cpp accounts for. Source: llama.cpp's own `common_fit_print` reports this as
+/// "unaccounted" (total - free - self, common/fit.cpp); on CUDA 12 desktop cards it is
+/// typically 300–500 MiB (ggml-org/llama.cpp discussions of `--fit`, and the seeds'
+/// nvidia-smi readings). We take the upper end.
+pub const CUDA_CONTEXT_OVERHEAD: Bytes = Bytes(500 * MIB);
+
+/// Free memory the planner keeps on every GPU beyond its own estimate. Source: the
+/// engine's own default `--fit-target` margin of 1024 MiB per device
+/// (`fit_params_target`, common/common.h).
+pub const GPU_MARGIN: Bytes = Bytes(1024 * MIB);
+
+/// Host RAM kept for the operating system and everything else on the machine.
+/// A planning choice, not an engine fact: 2 GiB or 6% of RAM, whichever is larger.
+pub fn host_margin(total_ram: Bytes) -> Bytes {
+    Bytes((2048 * MIB).max(total_ram.0 / 16))
+}
+
+/// llama-server's prompt cache in host RAM (`--cache-ram`, default 8192 MiB,
+/// `cache_ram_mib` in common/common.h). It grows only as prompts are cached.
+pub const SERVER_CACHE_RAM_DEFAULT: Bytes = Bytes(8192 * MIB);
+
+use crate::model::ModelSpec;
+use crate::planner::layout::DeviceId;
+use weights::Placement;
+
+/// Per-device bytes for one placement and context configuration, as the engine will
+/// allocate them (weights, KV, compute) plus the runtime overhead the engine does not
+/// count (CUDA context per GPU). Devices are returned CPU first, then GPUs in order.
+pub fn breakdown(
+    spec: &ModelSpec,
+    placement: &Placement,
+    cfg: &MemoryConfig,
+) -> Result<Vec<(DeviceId, DeviceBytes)>, String> {
+    let mut devs: Vec<(DeviceId, DeviceBytes)> = vec![(DeviceId::Cpu, DeviceBytes::default())];
+    for g in &placement.gpus {
+        devs.push((DeviceId::Gpu(*g), DeviceBytes::default()));
+    }
+    fn slot(devs: &mut [(DeviceId, DeviceBytes)], d: DeviceId) -> Option<&mut DeviceBytes> {
+        devs.iter_mut().find(|(x, _)| *x == d).map(|(_, b)| b)
+    }
+    for (d, b) in weights::bytes_by_device(spec, placement) {
+        if let Some(s) = slot(&mut devs, d) {
+            s.weights += b;
+        }
+    }
+    let mut max_cells: Vec<(DeviceId, u64)> = Vec::new();
+    for l in kv::per_layer(spec, cfg)? {
+        let d = weights::layer_device(placement, spec.n_layer, l.layer);
+        if let Some(s) = slot(&mut devs, d) {
+            s.kv += l.total();
+        }
+        match max_cells.iter_mut().find(|(x, _)| *x == d) {
+            Some((_, c)) => *c = (*c).max(l.cells),
+            None => max_cells.push((d, l.cells)),
+        }
+    }
+    let out_dev = weights::layer_device(placement, spec.n_layer, spec.n_layer);
+    let cpu_has_experts = placement.n_cpu_moe > 0
+        || placement
+            .expert_overrides
+            .iter()
+            .any(|(_, d)| *d == DeviceId::Cpu);
+    for (d, b) in devs.iter_mut() {
+        let runs_layers =
+            (0..spec.n_layer).any(|il| weights::layer_device(placement, spec.n_layer, il) == *d);
+        let cells = max_cells
+            .iter()
+            .find(|(x, _)| x == d)
+            .map(|(_, c)| *c)
+            .unwrap_or(0);
+        let gpu = matches!(d, DeviceId::Gpu(_));
+        let layer = if runs_layers {
+            compute::layer_stage(spec, cfg, cells, gpu)
+        } else if *d == DeviceId::Cpu && cpu_has_experts {
+            compute::layer_stage(spec, cfg, 0, false)
+        } else {
+            Bytes::ZERO
+        };
+        let stage = if *d == out_dev {
+            compute::output_stage(spec, cfg).max(layer)
+        } else if *d == DeviceId::Cpu {
+            compute::host_input_stage(spec, cfg).max(layer)
+        } else {
+            layer
+        };
+        b.compute = stage;
+        if gpu {
+            b.overhead = CUDA_CONTEXT_OVERHEAD;
+        }
+    }
+    Ok(devs)
+}
