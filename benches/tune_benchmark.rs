@@ -6,54 +6,32 @@
 //! runs, and after calibration the predicted tg of the plan's and the winner's settings
 //! is within 10% of a fresh (held-out) measurement. Prints every figure; exits 1 when a
 //! check fails. Under `cargo test` (no `--bench` argument) it does nothing: it is a
-//! measurement, not a test. Environment: `RIGPLAN_LLAMA_BIN` (else
-//! scripts/ensure-engine.sh), `TUNE_BENCH_RAM_GBS` (the bandwidth the uncalibrated
-//! roofline assumes).
+//! measurement, not a test. The plan is `planner::plan_with` scored by `perf::predict`
+//! on this machine as `detect` sees it; predictions are `perf::predict` per configuration.
+//! Environment: `RIGPLAN_LLAMA_BIN` (else scripts/ensure-engine.sh).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/integration/support_tune.rs"]
 mod support_tune;
 
-use rigplan::planner::Settings;
+use rigplan::cli::{HardwareArgs, PinArgs};
+use rigplan::hardware::resolve::resolve as resolve_hardware;
+use rigplan::model::reference;
+use rigplan::planner::request::resolve as resolve_request;
+use rigplan::tune::baseline::{plan_baseline, PerfSpeedModel};
 use rigplan::tune::bench::{BenchRunner, LlamaBench, LLAMA_BENCH};
 use rigplan::tune::calibration::{fit, utc_date};
 use rigplan::tune::config::BenchConfig;
-use rigplan::tune::predict::{InterimRoofline, SpeedModel};
+use rigplan::tune::predict::SpeedModel;
 use rigplan::tune::search::{
     coordinate_descent, exhaustive, neighbourhood, NeighbourhoodFacts, Progress, SearchOptions,
     SearchResult,
 };
 use rigplan::tune::{calibration_records, history_records, SessionInfo};
-use rigplan::units::{Bytes, GbPerSec};
+use rigplan::units::Bytes;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support_tune::{llama_bin_dir, TinyLlama};
-
-/// The plan's settings for this CPU-only box, as the planner's defaults would choose them:
-/// all physical cores, llama.cpp's default batch sizes (common/common.h n_batch 2048,
-/// n_ubatch 512), f16 KV, flash attention on, mmap.
-fn plan_settings(cores: u32) -> Settings {
-    Settings {
-        quant: Some("Q8_0".into()),
-        n_gpu_layers: 0,
-        n_cpu_moe: 0,
-        ctx: 4096,
-        predict: 512,
-        cache_type_k: "f16".into(),
-        cache_type_v: "f16".into(),
-        threads: cores,
-        batch: 2048,
-        ubatch: 512,
-        parallel: 1,
-        split_mode: "layer".into(),
-        tensor_split: vec![],
-        flash_attn: true,
-        mlock: false,
-        mmap: true,
-        override_tensors: vec![],
-        gpu_indices: vec![],
-    }
-}
 
 fn line(p: &Progress) {
     let t = p.trial;
@@ -85,44 +63,38 @@ fn main() {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let ram_gbs: f64 = std::env::var("TUNE_BENCH_RAM_GBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        // Nominal single-channel DDR4-2666 (2666 MT/s x 8 B = 21.3 GB/s): the dev box is a
-        // VM whose DIMMs are unknown; the calibration measures how wrong this is.
-        .unwrap_or(21.3);
-
     let bin = llama_bin_dir().join(LLAMA_BENCH);
     let dir = tempfile::tempdir().unwrap();
     let model_path = dir.path().join("tune-bench-llama-q8_0.gguf");
     let shape = TinyLlama::BENCH;
     let size = shape.write(&model_path, 7).unwrap();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let spec = reference::resolve(&model_path.display().to_string())
+        .unwrap()
+        .spec;
+    let hw = resolve_hardware(&HardwareArgs::default()).unwrap();
+    let req = resolve_request(&PinArgs::default()).unwrap();
+    let baseline = plan_baseline(&spec, &hw, &req).unwrap();
+    let plan = baseline.plan.settings.clone();
     eprintln!(
         "model: {} ({}), {} cores, engine {}",
         model_path.display(),
         Bytes(size),
-        cores,
+        hw.cpu.physical_cores,
         bin.display()
     );
-
     let mut runner = LlamaBench::new(bin, model_path.clone(), 32, 16, 2, Duration::from_secs(120));
-    let plan = plan_settings(cores);
     let base = BenchConfig::from_settings(&plan);
     let facts = NeighbourhoodFacts {
-        physical_cores: cores,
-        logical_threads: cores,
+        physical_cores: hw.cpu.physical_cores,
+        logical_threads: hw.cpu.threads,
         moe_layers: 0,
         gpus: 0,
         mlock_possible: false,
     };
     let space = neighbourhood(&base, &facts);
-    let speed = InterimRoofline {
-        bytes_per_token: Bytes(shape.bytes_read_per_token()),
-        bandwidth: GbPerSec(ram_gbs),
-    };
+    let speed = PerfSpeedModel::new(&spec, &hw, req.engine, &baseline, 16);
     eprintln!(
-        "space: {} knobs, {} configurations; engine build {}",
+        "plan: {base}; space: {} knobs, {} configurations; engine build {}",
         space.dimensions.len(),
         space.grid().len(),
         runner.engine_build()
@@ -222,14 +194,14 @@ fn main() {
             within_3_same_time
         );
         println!(
-            "  calibration: tg factor {:.3} from {} runs (all {} runs: {:.3}, spread {:.0}%), effective bandwidth {:.1} GB/s vs assumed {:.1}",
+            "  calibration: tg factor {:.3} from {} runs (all {} runs: {:.3}, spread {:.0}%), effective CPU bandwidth {:.1} GB/s vs perf's {:.1}",
             cal.tg_factor,
             cal.runs,
             all_fit.runs,
             all_fit.tg_factor,
             all_fit.tg_spread * 100.0,
             cal.effective_cpu_bandwidth_gbs.unwrap_or(0.0),
-            ram_gbs
+            speed.assumed_bandwidths().cpu_gbs.unwrap_or(0.0)
         );
         for (label, predicted, calibrated, measured, err) in &held_out {
             println!(

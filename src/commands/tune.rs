@@ -9,36 +9,25 @@
 use crate::cli::{Format, TuneArgs};
 use crate::engine::EngineKind;
 use crate::error::{user_error, Unsatisfiable};
-use crate::planner::plan::Performance;
+use crate::hardware::resolve::resolve as resolve_hardware;
+use crate::model::reference::{self, ModelRef};
+use crate::planner::request::resolve as resolve_request;
+use crate::planner::PlanError;
+use crate::tune::baseline::{plan_baseline, PerfSpeedModel};
 use crate::tune::bench::{BenchRunner, BenchSearchPath, LlamaBench, RunOutcome};
 use crate::tune::budget::parse_budget;
-use crate::tune::calibration::{self, fit, utc_date, AssumedBandwidths};
+use crate::tune::calibration::{self, fit, utc_date};
 use crate::tune::config::BenchConfig;
 use crate::tune::history::{self, data_dir, machine_hash, HISTORY_FILE};
-use crate::tune::interim::{interim_plan_settings, interim_snapshot};
-use crate::tune::predict::{InterimRoofline, SpeedModel};
+use crate::tune::predict::SpeedModel;
 use crate::tune::report::{build_report, render_table, ReportInputs};
 use crate::tune::search::{
     coordinate_descent, neighbourhood, NeighbourhoodFacts, Progress, SearchOptions,
 };
 use crate::tune::{calibration_records, history_records, SessionInfo};
-use crate::units::{Bytes, GbPerSec};
 use anyhow::Context;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// No bandwidth known: no prediction (zeros are left out of fits and reports).
-struct NoPrediction;
-
-impl SpeedModel for NoPrediction {
-    fn predict(&self, _config: &BenchConfig) -> Performance {
-        Performance::default()
-    }
-    fn assumed_bandwidths(&self) -> AssumedBandwidths {
-        AssumedBandwidths::default()
-    }
-}
 
 /// Progress: a bar with ETA on a terminal, one plain line per run otherwise.
 struct Reporter {
@@ -107,59 +96,44 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
     let model_ref = args.model.clone().ok_or_else(|| {
         user_error("tune needs a model file to benchmark: rigplan tune MODEL.gguf")
     })?;
-    let model_path = PathBuf::from(&model_ref);
-    if !model_path.is_file() {
+    let resolved = reference::resolve(&model_ref)?;
+    let ModelRef::Path(model_path) = resolved.reference.clone() else {
         return Err(user_error(format!(
-            "'{model_ref}': not a readable file (tune benchmarks a local .gguf)"
+            "'{model_ref}': tune benchmarks a local .gguf file, not a catalog entry or URL"
         )));
-    }
-    let engine = match &args.pins.engine {
-        None => EngineKind::LlamaCpp,
-        Some(e) => EngineKind::parse(e).ok_or_else(|| {
-            user_error(format!(
-                "--engine '{e}': expected llama.cpp or ik_llama.cpp"
-            ))
-        })?,
     };
+    let spec = resolved.spec;
+    let req = resolve_request(&args.pins).map_err(anyhow::Error::new)?;
+    let engine = req.engine;
     if engine != EngineKind::LlamaCpp {
         return Err(anyhow::Error::new(Unsatisfiable(
             "tune drives mainline llama-bench only; ik_llama.cpp's llama-bench options differ (-fa 1, -mmp) and are not wired yet".into(),
         )));
     }
     let bench_bin = BenchSearchPath::from_env(args.engine_bin.clone(), engine.name()).locate()?;
-
-    // Interim adapters: hardware::resolve / planner::plan / perf::predict replace these.
-    let snapshot = interim_snapshot(&args.hardware)?;
-    let plan_settings = interim_plan_settings(&snapshot, &args.pins)?;
-    let model_bytes = std::fs::metadata(&model_path)
-        .with_context(|| format!("reading '{model_ref}'"))?
-        .len();
-    let bandwidth = snapshot
-        .memory
-        .measured_bandwidth_gbs
-        .or(snapshot.memory.theoretical_bandwidth_gbs);
-    let roofline;
-    let speed: &dyn SpeedModel = match bandwidth {
-        Some(gbs) => {
-            // The file size stands in for the bytes read per token (dense model, token
-            // embeddings included) until the ModelSpec-based perf model is wired.
-            roofline = InterimRoofline {
-                bytes_per_token: Bytes(model_bytes),
-                bandwidth: GbPerSec(gbs),
-            };
-            &roofline
-        }
-        None => &NoPrediction,
-    };
+    let snapshot = resolve_hardware(&args.hardware)?;
+    let baseline = plan_baseline(&spec, &snapshot, &req).map_err(|e| match e {
+        PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
+        PlanError::Invalid(m) => user_error(format!("'{model_ref}': {m}")),
+    })?;
+    let plan_settings = baseline.plan.settings.clone();
+    let speed = PerfSpeedModel::new(&spec, &snapshot, engine, &baseline, args.n_gen);
+    let speed: &dyn SpeedModel = &speed;
 
     let base = BenchConfig::from_settings(&plan_settings);
+    let model_bytes = spec.total_bytes().as_u64();
     let facts = NeighbourhoodFacts {
         physical_cores: snapshot.cpu.physical_cores,
         logical_threads: snapshot.cpu.threads,
-        moe_layers: 0,
-        gpus: snapshot.gpus.len() as u32,
-        mlock_possible: snapshot.memory.memlock_limit_bytes.is_none()
-            && snapshot.notes.iter().all(|n| !n.contains("memlock")),
+        moe_layers: spec.layers.iter().filter(|l| l.moe).count() as u32,
+        gpus: plan_settings.gpu_indices.len() as u32,
+        // Unknown (None) is not permission: mlock is tried only when the limit is known
+        // to hold the model or the planner already chose it.
+        mlock_possible: plan_settings.mlock
+            || snapshot
+                .memory
+                .memlock_limit_bytes
+                .is_some_and(|l| l >= model_bytes),
     };
     let space = neighbourhood(&base, &facts);
     let mut runner = LlamaBench::new(

@@ -5,7 +5,9 @@
 //! - [`bench`]: finding llama-bench and running one configuration ([`bench::BenchRunner`]).
 //! - [`search`]: the neighbourhood around the plan and the coordinate descent over it
 //!   (plus the exhaustive sweep the benchmark compares against).
-//! - [`predict`]: the seam to the speed model, with an interim roofline until `perf` lands.
+//! - [`baseline`]: the planner's plan (scored by `perf::predict`) and its layout, and
+//!   [`baseline::PerfSpeedModel`] predicting every neighbour with the real speed model.
+//! - [`predict`]: the [`predict::SpeedModel`] seam.
 //! - [`history`]: the JSON-lines run history and the machine hash.
 //! - [`calibration`]: measured/predicted factors saved per machine for `plan`.
 //! - [`report`]: the table and the `--format json` document.
@@ -14,12 +16,12 @@
 //! Nothing here plans: the plan's settings come in, measurements and a calibration go out.
 //! Only `bench` starts processes and only `history`/`calibration` touch files.
 
+pub mod baseline;
 pub mod bench;
 pub mod budget;
 pub mod calibration;
 pub mod config;
 pub mod history;
-pub mod interim;
 pub mod predict;
 pub mod report;
 pub mod search;

@@ -113,21 +113,6 @@ impl TinyLlama {
         })?;
         Ok(layout.file_size)
     }
-
-    /// Weight bytes read per generated token: everything but the token embeddings (a row
-    /// lookup), in the matrix type.
-    pub fn bytes_read_per_token(&self) -> u64 {
-        let mat = GgmlType::from_name(self.matrix_type).expect("known ggml type");
-        let head_dim = self.n_embd / self.n_head;
-        let kv = self.n_head_kv * head_dim;
-        let size = |dims: &[u64]| mat.tensor_size(dims).expect("valid dims");
-        let per_layer = size(&[self.n_embd, self.n_embd]) * 2
-            + size(&[self.n_embd, kv]) * 2
-            + size(&[self.n_embd, self.n_ff]) * 2
-            + size(&[self.n_ff, self.n_embd])
-            + 2 * 4 * self.n_embd;
-        per_layer * u64::from(self.n_layer) + size(&[self.n_embd, self.n_vocab]) + 4 * self.n_embd
-    }
 }
 
 /// The pinned engine's bin dir: `RIGPLAN_LLAMA_BIN`, else `scripts/ensure-engine.sh`.

@@ -129,7 +129,14 @@ fn crashed_and_oom_runs_are_recorded_and_the_search_goes_on() {
     // The search went on past both failures and found the faster setting.
     assert_eq!(v["best"]["settings"]["flash_attn"], false);
     assert_eq!(v["best"]["tg_tokens_per_s"], 22.0);
-    assert_eq!(v["plan"]["measured_tg_tokens_per_s"], 20.0);
+    // The planner picks a q8_0 KV cache for this model, so the plan's own run is one of
+    // the out-of-memory ones: it has a prediction but no measurement.
+    assert_eq!(
+        v["plan"]["settings"]["cache_type_k"], "q8_0",
+        "{}",
+        v["plan"]
+    );
+    assert_eq!(v["plan"]["measured_tg_tokens_per_s"], Value::Null);
     assert!(v["plan"]["predicted_tg_tokens_per_s"].as_f64().unwrap() > 0.0);
     assert!(v["export_command"]
         .as_str()
@@ -141,7 +148,7 @@ fn crashed_and_oom_runs_are_recorded_and_the_search_goes_on() {
     assert!(history.contains("SIGKILL") && history.contains("9.9.9 (build 1, commit fake)"));
     let cal = v["calibration_path"].as_str().unwrap();
     assert!(Path::new(cal).is_file());
-    assert!(v["calibration"]["runs"].as_u64().unwrap() >= 2);
+    assert!(v["calibration"]["runs"].as_u64().unwrap() >= 1);
 }
 
 #[cfg(unix)]
