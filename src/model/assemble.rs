@@ -204,9 +204,7 @@ fn layer_spec(
         AttentionKind::None
     } else if recurrent_layer {
         AttentionKind::Recurrent
-    } else if !p.known && !has_attn_tensors {
-        AttentionKind::None
-    } else if !p.has_kv(i) {
+    } else if (!p.known && !has_attn_tensors) || !p.has_kv(i) {
         AttentionKind::None
     } else if p.is_swa.get(i).copied().unwrap_or(false) {
         AttentionKind::SlidingWindow

@@ -310,7 +310,7 @@ fn parse_file_type(q: &str) -> Option<FileType> {
 /// Model facts the quant rules read (`qs.model.hparams`, `qs.model.type`).
 pub fn quant_context(p: &ArchParams) -> QuantContext {
     let kv0 = p.n_head_kv_at(0);
-    let n_gqa = if kv0 == 0 { 0 } else { p.n_head_at(0) / kv0 };
+    let n_gqa = p.n_head_at(0).checked_div(kv0).unwrap_or(0);
     QuantContext {
         arch: p.arch.clone(),
         n_expert: p.n_expert,

@@ -201,8 +201,7 @@ impl ArchParams {
         };
 
         let n_head0 = p.n_head.first().copied().unwrap_or(0);
-        if n_head0 > 0 {
-            let default_head = p.n_embd / n_head0;
+        if let Some(default_head) = p.n_embd.checked_div(n_head0) {
             p.head_k = m.u64("attention.key_length").unwrap_or(default_head);
             p.head_v = m.u64("attention.value_length").unwrap_or(default_head);
             p.n_rot = m.u64("rope.dimension_count").unwrap_or(p.head_k);

@@ -326,9 +326,8 @@ fn rule(
 
     if cat == Category::Output || (st.has_tied && cat == Category::TokenEmbd) {
         let qk = def.traits().block_size;
-        if ftype == Mxfp4Moe {
-            new = "Q8_0";
-        } else if qk == 0 || nx % qk != 0 {
+        // MXFP4_MOE, and rows that are not whole blocks, use Q8_0
+        if ftype == Mxfp4Moe || qk == 0 || nx % qk != 0 {
             new = "Q8_0";
         } else if matches!(ftype, IQ2XXS | IQ2XS | IQ3XXS | IQ1S | IQ2S | IQ2M | IQ1M) {
             new = "Q5_K";
@@ -440,11 +439,7 @@ fn rule(
                 new = "Q4_K"
             }
             Q3KL => new = "Q5_K",
-            Q4KM => {
-                if use_more_bits(i_layer, n_layer) {
-                    new = "Q6_K"
-                }
-            }
+            Q4KM if use_more_bits(i_layer, n_layer) => new = "Q6_K",
             IQ4NL | IQ4XS if i_layer < n_layer / 8 && !ctx.has_imatrix => new = "Q5_K",
             Q5KM if use_more_bits(i_layer, n_layer) => new = "Q6_K",
             Q4KS if i_layer < n_layer / 8 => new = "Q5_K",

@@ -1,5 +1,6 @@
 //! The one integration test binary: each area's tests are a module here.
 
+// Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod model;

@@ -1,7 +1,10 @@
 //! Model area: rigplan's bytes equal llama.cpp's for real-shaped sparse GGUFs, and
 //! `rigplan inspect` on hostile files exits 2 with one line naming the file.
 
-use crate::support_model::{entry, llama_bin, llama_model_mib, write_catalog_model};
+use crate::support_model::{
+    entry, llama_bin, llama_loader_tensors, llama_model_mib, loader_mib, write_catalog_model,
+};
+use std::collections::HashMap;
 use assert_cmd::Command;
 use rigplan::gguf::split::open_model;
 use rigplan::model::ModelSpec;
@@ -40,6 +43,19 @@ fn sparse_files_match_llama_cpp_model_bytes() {
                 (&b.name, b.bytes, b.class),
                 "{id}"
             );
+        }
+        // per tensor, against llama.cpp's own loader listing (type, shape, size)
+        let listed = llama_loader_tensors(&bin, &path).unwrap();
+        assert_eq!(listed.len(), spec.tensors.len(), "{id}: tensor count");
+        let by_name: HashMap<&str, &rigplan::model::TensorSpec> =
+            spec.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+        for l in &listed {
+            let t = by_name
+                .get(l.name.as_str())
+                .unwrap_or_else(|| panic!("{id}: llama.cpp lists {} which rigplan lacks", l.name));
+            assert!(t.ggml_type.name().eq_ignore_ascii_case(&l.type_name), "{id} {}: {} vs {}", l.name, t.ggml_type, l.type_name);
+            assert_eq!(t.dims, l.dims, "{id} {}", l.name);
+            assert_eq!(loader_mib(t.bytes.0), l.mib, "{id} {}", l.name);
         }
         let ours = spec.loaded_weight_bytes().0 as f64 / MIB;
         let (theirs, rows) = llama_model_mib(&bin, &path).unwrap();
@@ -126,4 +142,15 @@ fn inspect_json_has_the_stable_keys() {
     let out = rigplan().args(["inspect", "qwen3.5-35"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("qwen3.5-35b-a3b"));
+}
+
+/// Writes the 21 GB sparse qwen3.5-35b-a3b Q4_K_M file used to time `rigplan inspect`
+/// (`RIGPLAN_TIMING_GGUF=/path cargo test --test integration write_timing_fixture -- --ignored`).
+#[test]
+#[ignore]
+fn write_timing_fixture() {
+    let path = std::env::var("RIGPLAN_TIMING_GGUF").unwrap_or_else(|_| "/tmp/qwen35moe-q4km.gguf".into());
+    let n = write_catalog_model(&entry("qwen3.5-35b-a3b"), "Q4_K_M", std::path::Path::new(&path));
+    assert!(n > 20_000_000_000);
+    eprintln!("{path}: {n} bytes");
 }

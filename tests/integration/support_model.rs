@@ -127,3 +127,71 @@ pub fn llama_model_mib(bin: &Path, file: &Path) -> Result<(u64, u64), String> {
     }
     Ok((total, rows))
 }
+
+/// One tensor as llama.cpp's loader lists it with `LLAMA_TRACE=1`
+/// (src/llama-model-loader.cpp: `- tensor split %2d: %32s %-8s [ %s ] %8.2f MiB`).
+#[derive(Debug, PartialEq)]
+pub struct LoaderTensor {
+    pub name: String,
+    pub type_name: String,
+    pub dims: Vec<u64>,
+    pub mib: String,
+}
+
+/// Runs `llama-cli` on the file with `LLAMA_TRACE=1` and reads the loader's tensor list,
+/// killing the process as soon as the loader has printed the file size (before any
+/// tensor data is read).
+pub fn llama_loader_tensors(bin: &Path, file: &Path) -> Result<Vec<LoaderTensor>, String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin.join("llama-cli"))
+        .env("LLAMA_TRACE", "1")
+        .args(["-nr", "-lm", "mmap", "-c", "256", "-n", "1", "-p", "x", "--no-warmup", "-st", "-lv", "4", "-m"])
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut out = Vec::new();
+    let mut seen_size = false;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if line.contains("print_info: file size") {
+            seen_size = true;
+            break;
+        }
+        let Some(rest) = line.split_once("- tensor split").map(|(_, r)| r) else {
+            continue;
+        };
+        // " 0:               output_norm.weight f32      [   3072,      1,      1,      1 ]     0.01 MiB"
+        let Some((_, rest)) = rest.split_once(':') else { continue };
+        let (head, tail) = rest.split_once('[').ok_or("no shape")?;
+        let (shape, size) = tail.split_once(']').ok_or("no shape end")?;
+        let mut head = head.split_whitespace();
+        let name = head.next().ok_or("no name")?.to_string();
+        let type_name = head.next().ok_or("no type")?.to_string();
+        let mut dims: Vec<u64> = shape
+            .split(',')
+            .map(|d| d.trim().parse::<u64>().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        while dims.len() > 1 && dims.last() == Some(&1) {
+            dims.pop();
+        }
+        let mib = size.trim().trim_end_matches("MiB").trim().to_string();
+        out.push(LoaderTensor { name, type_name, dims, mib });
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if !seen_size {
+        return Err(format!("llama-cli did not print its loader summary for {}", file.display()));
+    }
+    Ok(out)
+}
+
+/// Bytes as the loader prints them: `ggml_nbytes(t)/1024.0f/1024.0f` with `%.2f`.
+pub fn loader_mib(bytes: u64) -> String {
+    let v = (bytes as f32) / 1024.0f32 / 1024.0f32;
+    format!("{:.2}", f64::from(v))
+}
