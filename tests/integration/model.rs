@@ -4,10 +4,10 @@
 use crate::support_model::{
     entry, llama_bin, llama_loader_tensors, llama_model_mib, loader_mib, write_catalog_model,
 };
-use std::collections::HashMap;
 use assert_cmd::Command;
 use rigplan::gguf::split::open_model;
 use rigplan::model::ModelSpec;
+use std::collections::HashMap;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -53,7 +53,13 @@ fn sparse_files_match_llama_cpp_model_bytes() {
             let t = by_name
                 .get(l.name.as_str())
                 .unwrap_or_else(|| panic!("{id}: llama.cpp lists {} which rigplan lacks", l.name));
-            assert!(t.ggml_type.name().eq_ignore_ascii_case(&l.type_name), "{id} {}: {} vs {}", l.name, t.ggml_type, l.type_name);
+            assert!(
+                t.ggml_type.name().eq_ignore_ascii_case(&l.type_name),
+                "{id} {}: {} vs {}",
+                l.name,
+                t.ggml_type,
+                l.type_name
+            );
             assert_eq!(t.dims, l.dims, "{id} {}", l.name);
             assert_eq!(loader_mib(t.bytes.0), l.mib, "{id} {}", l.name);
         }
@@ -149,8 +155,13 @@ fn inspect_json_has_the_stable_keys() {
 #[test]
 #[ignore]
 fn write_timing_fixture() {
-    let path = std::env::var("RIGPLAN_TIMING_GGUF").unwrap_or_else(|_| "/tmp/qwen35moe-q4km.gguf".into());
-    let n = write_catalog_model(&entry("qwen3.5-35b-a3b"), "Q4_K_M", std::path::Path::new(&path));
+    let path =
+        std::env::var("RIGPLAN_TIMING_GGUF").unwrap_or_else(|_| "/tmp/qwen35moe-q4km.gguf".into());
+    let n = write_catalog_model(
+        &entry("qwen3.5-35b-a3b"),
+        "Q4_K_M",
+        std::path::Path::new(&path),
+    );
     assert!(n > 20_000_000_000);
     eprintln!("{path}: {n} bytes");
 }

@@ -146,7 +146,22 @@ pub fn llama_loader_tensors(bin: &Path, file: &Path) -> Result<Vec<LoaderTensor>
     use std::process::{Command, Stdio};
     let mut child = Command::new(bin.join("llama-cli"))
         .env("LLAMA_TRACE", "1")
-        .args(["-nr", "-lm", "mmap", "-c", "256", "-n", "1", "-p", "x", "--no-warmup", "-st", "-lv", "4", "-m"])
+        .args([
+            "-nr",
+            "-lm",
+            "mmap",
+            "-c",
+            "256",
+            "-n",
+            "1",
+            "-p",
+            "x",
+            "--no-warmup",
+            "-st",
+            "-lv",
+            "4",
+            "-m",
+        ])
         .arg(file)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -166,7 +181,9 @@ pub fn llama_loader_tensors(bin: &Path, file: &Path) -> Result<Vec<LoaderTensor>
             continue;
         };
         // " 0:               output_norm.weight f32      [   3072,      1,      1,      1 ]     0.01 MiB"
-        let Some((_, rest)) = rest.split_once(':') else { continue };
+        let Some((_, rest)) = rest.split_once(':') else {
+            continue;
+        };
         let (head, tail) = rest.split_once('[').ok_or("no shape")?;
         let (shape, size) = tail.split_once(']').ok_or("no shape end")?;
         let mut head = head.split_whitespace();
@@ -180,12 +197,20 @@ pub fn llama_loader_tensors(bin: &Path, file: &Path) -> Result<Vec<LoaderTensor>
             dims.pop();
         }
         let mib = size.trim().trim_end_matches("MiB").trim().to_string();
-        out.push(LoaderTensor { name, type_name, dims, mib });
+        out.push(LoaderTensor {
+            name,
+            type_name,
+            dims,
+            mib,
+        });
     }
     let _ = child.kill();
     let _ = child.wait();
     if !seen_size {
-        return Err(format!("llama-cli did not print its loader summary for {}", file.display()));
+        return Err(format!(
+            "llama-cli did not print its loader summary for {}",
+            file.display()
+        ));
     }
     Ok(out)
 }
