@@ -19,7 +19,21 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub snapshot_hash: String,
-    /// `YYYY-MM-DD` (UTC) of the fit.
+    /// For `plan`: corrects the plan's predicted speeds with this machine's saved
+/// calibration, if any, and returns it. One call in the command layer, after planning:
+/// `tune::calibration::apply_saved(&snapshot, &mut plan)?`.
+pub fn apply_saved(
+    snapshot: &HardwareSnapshot,
+    plan: &mut crate::planner::Plan,
+) -> anyhow::Result<Option<Calibration>> {
+    let cal = load_for(snapshot)?;
+    if let Some(c) = &cal {
+        plan.performance = c.apply(&plan.performance);
+    }
+    Ok(cal)
+}
+
+/// `YYYY-MM-DD` (UTC) of the fit.
     pub date: String,
     /// Successful runs the factors come from.
     pub runs: u32,
