@@ -3,9 +3,13 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod e2e;
+mod gen;
+mod hardware;
 mod model;
 mod perf;
 mod planner;
+mod support_gen;
 mod support_model;
 mod support_planner;
 mod support_tune;
