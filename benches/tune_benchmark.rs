@@ -20,7 +20,7 @@ use rigplan::hardware::resolve::resolve as resolve_hardware;
 use rigplan::model::reference;
 use rigplan::planner::request::resolve as resolve_request;
 use rigplan::tune::baseline::{plan_baseline, PerfSpeedModel};
-use rigplan::tune::bench::{BenchRunner, LlamaBench, LLAMA_BENCH};
+use rigplan::tune::bench::{BenchRunner, LlamaBench, RunShape, LLAMA_BENCH};
 use rigplan::tune::calibration::{fit, utc_date};
 use rigplan::tune::config::BenchConfig;
 use rigplan::tune::predict::SpeedModel;
@@ -93,7 +93,18 @@ fn main() {
         hw.cpu.physical_cores,
         bin.display()
     );
-    let mut runner = LlamaBench::new(bin, model_path.clone(), 32, 16, 2, Duration::from_secs(120));
+    let mut runner = LlamaBench::new(
+        bin,
+        req.engine,
+        plan.clone(),
+        model_path.clone(),
+        RunShape {
+            n_prompt: 32,
+            n_gen: 16,
+            repetitions: 2,
+            timeout: Duration::from_secs(120),
+        },
+    );
     let base = BenchConfig::from_settings(&plan);
     let facts = NeighbourhoodFacts {
         physical_cores: hw.cpu.physical_cores,

@@ -7,14 +7,13 @@
 //! and perf modules are wired in.
 
 use crate::cli::{Format, TuneArgs};
-use crate::engine::EngineKind;
 use crate::error::{user_error, Unsatisfiable};
 use crate::hardware::resolve::resolve as resolve_hardware;
 use crate::model::reference::{self, ModelRef};
 use crate::planner::request::resolve as resolve_request;
 use crate::planner::PlanError;
 use crate::tune::baseline::{plan_baseline, PerfSpeedModel};
-use crate::tune::bench::{BenchRunner, BenchSearchPath, LlamaBench, RunOutcome};
+use crate::tune::bench::{BenchRunner, BenchSearchPath, LlamaBench, RunOutcome, RunShape};
 use crate::tune::budget::parse_budget;
 use crate::tune::calibration::{self, fit, utc_date};
 use crate::tune::config::BenchConfig;
@@ -105,12 +104,7 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
     let spec = resolved.spec;
     let req = resolve_request(&args.pins).map_err(anyhow::Error::new)?;
     let engine = req.engine;
-    if engine != EngineKind::LlamaCpp {
-        return Err(anyhow::Error::new(Unsatisfiable(
-            "tune drives mainline llama-bench only; ik_llama.cpp's llama-bench options differ (-fa 1, -mmp) and are not wired yet".into(),
-        )));
-    }
-    let bench_bin = BenchSearchPath::from_env(args.engine_bin.clone(), engine.name()).locate()?;
+    let bench_bin = BenchSearchPath::from_env(args.engine_bin.clone(), engine).locate()?;
     let snapshot = resolve_hardware(&args.hardware)?;
     let baseline = plan_baseline(&spec, &snapshot, &req).map_err(|e| match e {
         PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
@@ -136,13 +130,21 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
                 .is_some_and(|l| l >= model_bytes),
     };
     let space = neighbourhood(&base, &facts);
+    let unsupported = crate::engine::unsupported_settings(engine, &plan_settings);
+    if !unsupported.is_empty() {
+        return Err(user_error(unsupported.join("; ")));
+    }
     let mut runner = LlamaBench::new(
         bench_bin,
+        engine,
+        plan_settings.clone(),
         model_path.clone(),
-        args.n_prompt,
-        args.n_gen,
-        args.repetitions,
-        run_timeout,
+        RunShape {
+            n_prompt: args.n_prompt,
+            n_gen: args.n_gen,
+            repetitions: args.repetitions,
+            timeout: run_timeout,
+        },
     );
     let reporter = Reporter::new();
     let opts = SearchOptions {

@@ -8,7 +8,10 @@
 //! is a failed run, never an error that stops the search. Nothing here decides what to
 //! measure next.
 
+use crate::engine::{bench_args, BenchOptions, EngineKind};
 use crate::error::{user_error, Unsatisfiable};
+use crate::generate::build_script::default_prefix_suffix;
+use crate::planner::Settings;
 use crate::tune::config::BenchConfig;
 use crate::units::TokensPerSec;
 use anyhow::Context;
@@ -86,20 +89,16 @@ pub struct BenchSearchPath {
 }
 
 impl BenchSearchPath {
-    /// The usual places: `RIGPLAN_LLAMA_BIN`, the `rigplan build` prefix under the user's
-    /// data directory (`<data>/rigplan/engines/<engine>/bin`), then PATH.
-    pub fn from_env(engine_bin: Option<PathBuf>, engine: &str) -> BenchSearchPath {
+    /// The usual places: `RIGPLAN_LLAMA_BIN`, the prefix `rigplan build` installs into
+    /// under the user's data directory (`generate::build_script::default_prefix_suffix`,
+    /// as `export` finds llama-server), then PATH.
+    pub fn from_env(engine_bin: Option<PathBuf>, engine: EngineKind) -> BenchSearchPath {
         let mut install_dirs = Vec::new();
         if let Some(dir) = std::env::var_os("RIGPLAN_LLAMA_BIN") {
             install_dirs.push(PathBuf::from(dir));
         }
         if let Some(data) = dirs::data_dir() {
-            install_dirs.push(
-                data.join("rigplan")
-                    .join("engines")
-                    .join(engine)
-                    .join("bin"),
-            );
+            install_dirs.push(data.join(default_prefix_suffix(engine)).join("bin"));
         }
         BenchSearchPath {
             engine_bin,
@@ -163,6 +162,9 @@ fn is_executable(path: &Path) -> bool {
 #[derive(Clone, Debug)]
 pub struct LlamaBench {
     pub binary: PathBuf,
+    pub engine: EngineKind,
+    /// The plan's settings; each configuration is written over a copy of them.
+    pub base: Settings,
     pub model: PathBuf,
     /// Prompt tokens for the pp test (`-p`).
     pub n_prompt: u32,
@@ -182,11 +184,10 @@ impl LlamaBench {
     /// Prepares a runner; asks the binary for its build (`--version`) once.
     pub fn new(
         binary: PathBuf,
+        engine: EngineKind,
+        base: Settings,
         model: PathBuf,
-        n_prompt: u32,
-        n_gen: u32,
-        repetitions: u32,
-        timeout: Duration,
+        run: RunShape,
     ) -> LlamaBench {
         let build = Command::new(&binary)
             .arg("--version")
@@ -201,32 +202,42 @@ impl LlamaBench {
             .unwrap_or_else(|| "unknown".into());
         LlamaBench {
             binary,
+            engine,
+            base,
             model,
-            n_prompt,
-            n_gen,
-            repetitions,
-            timeout,
+            n_prompt: run.n_prompt,
+            n_gen: run.n_gen,
+            repetitions: run.repetitions,
+            timeout: run.timeout,
             build,
         }
     }
 
-    /// The full argv (without the program) for one configuration.
+    /// The full argv (without the program) for one configuration, written by the engine
+    /// module's `bench_args` so each engine gets its own spelling (mainline `-fa on -lm`,
+    /// ik `-fa 1 -mmp`).
     pub fn args(&self, config: &BenchConfig) -> Vec<OsString> {
-        let mut a: Vec<OsString> = vec![
-            "-m".into(),
-            self.model.clone().into_os_string(),
-            "-p".into(),
-            self.n_prompt.to_string().into(),
-            "-n".into(),
-            self.n_gen.to_string().into(),
-            "-r".into(),
-            self.repetitions.max(1).to_string().into(),
-            "-o".into(),
-            "json".into(),
-        ];
-        a.extend(config.bench_args().into_iter().map(OsString::from));
-        a
+        let settings = config.apply_to(&self.base);
+        let opts = BenchOptions {
+            n_prompt: self.n_prompt,
+            n_gen: self.n_gen,
+            repetitions: self.repetitions.max(1),
+            output: "json".into(),
+        };
+        bench_args(self.engine, &settings, &self.model.to_string_lossy(), &opts)
+            .into_iter()
+            .map(OsString::from)
+            .collect()
     }
+}
+
+/// How long each llama-bench run is: tokens, repetitions, time limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunShape {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub repetitions: u32,
+    pub timeout: Duration,
 }
 
 /// The text after `version:` in `--version` output (the pinned engine prints

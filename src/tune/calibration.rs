@@ -19,21 +19,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub snapshot_hash: String,
-    /// For `plan`: corrects the plan's predicted speeds with this machine's saved
-/// calibration, if any, and returns it. One call in the command layer, after planning:
-/// `tune::calibration::apply_saved(&snapshot, &mut plan)?`.
-pub fn apply_saved(
-    snapshot: &HardwareSnapshot,
-    plan: &mut crate::planner::Plan,
-) -> anyhow::Result<Option<Calibration>> {
-    let cal = load_for(snapshot)?;
-    if let Some(c) = &cal {
-        plan.performance = c.apply(&plan.performance);
-    }
-    Ok(cal)
-}
-
-/// `YYYY-MM-DD` (UTC) of the fit.
+    /// `YYYY-MM-DD` (UTC) of the fit.
     pub date: String,
     /// Successful runs the factors come from.
     pub runs: u32,
@@ -171,6 +157,20 @@ pub fn load(dir: &Path, snapshot_hash: &str) -> anyhow::Result<Option<Calibratio
 /// For `plan`: the saved calibration of this machine, from the data directory.
 pub fn load_for(snapshot: &HardwareSnapshot) -> anyhow::Result<Option<Calibration>> {
     load(&data_dir()?, &machine_hash(snapshot))
+}
+
+/// For `plan`: corrects the plan's predicted speeds with this machine's saved
+/// calibration, if any, and returns it. One call in the command layer, after planning:
+/// `tune::calibration::apply_saved(&snapshot, &mut plan)?`.
+pub fn apply_saved(
+    snapshot: &HardwareSnapshot,
+    plan: &mut crate::planner::Plan,
+) -> anyhow::Result<Option<Calibration>> {
+    let cal = load_for(snapshot)?;
+    if let Some(c) = &cal {
+        plan.performance = c.apply(&plan.performance);
+    }
+    Ok(cal)
 }
 
 /// `YYYY-MM-DD` (UTC) for seconds since the Unix epoch (H. Hinnant's `civil_from_days`,

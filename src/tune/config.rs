@@ -2,8 +2,9 @@
 //!
 //! A [`BenchConfig`] is the part of a plan's [`Settings`] that changes speed and that
 //! llama-bench can vary (threads, batch sizes, offload, KV types, flash attention, load
-//! mode, split mode). It converts to llama-bench arguments and back onto a `Settings`
-//! so the winner can be exported. Plain data: no process is started here.
+//! mode, split mode). It is written back onto the plan's `Settings` for each run (the
+//! engine module turns those into llama-bench arguments) and for the winner's export.
+//! Plain data: no process is started here.
 
 use crate::planner::Settings;
 use serde::{Deserialize, Serialize};
@@ -123,46 +124,6 @@ impl BenchConfig {
         }
         self
     }
-
-    /// The llama-bench arguments for this configuration (mainline spelling, see
-    /// tools/llama-bench/llama-bench.cpp `print_usage`). Model, `-p/-n/-r` and `-o` are
-    /// added by the runner.
-    pub fn bench_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = vec![
-            "-t".into(),
-            self.threads.to_string(),
-            "-b".into(),
-            self.batch.to_string(),
-            "-ub".into(),
-            self.ubatch.to_string(),
-            "-ngl".into(),
-            self.n_gpu_layers.to_string(),
-            "-ncmoe".into(),
-            self.n_cpu_moe.to_string(),
-            "-ctk".into(),
-            self.cache_type_k.clone(),
-            "-ctv".into(),
-            self.cache_type_v.clone(),
-            "-fa".into(),
-            if self.flash_attn { "on" } else { "off" }.into(),
-            "-lm".into(),
-            self.load_mode.bench_arg().into(),
-            "-sm".into(),
-            self.split_mode.clone(),
-        ];
-        if !self.tensor_split.is_empty() {
-            let ts: Vec<String> = self.tensor_split.iter().map(|v| v.to_string()).collect();
-            a.push("-ts".into());
-            // llama-bench separates proportions with '/', since ',' separates sweep values.
-            a.push(ts.join("/"));
-        }
-        if !self.override_tensors.is_empty() {
-            a.push("-ot".into());
-            // One run, several patterns: ';' inside one group (',' would mean several runs).
-            a.push(self.override_tensors.join(";"));
-        }
-        a
-    }
 }
 
 impl fmt::Display for BenchConfig {
@@ -227,20 +188,6 @@ pub(crate) mod tests {
         let s2 = c2.apply_to(&s);
         assert!(!s2.mmap && !s2.mlock);
         assert_eq!(s2.threads, 1);
-    }
-
-    #[test]
-    fn bench_args_use_mainline_spelling() {
-        let mut c = BenchConfig::from_settings(&cpu_settings());
-        c.override_tensors = vec!["blk\\.0\\.ffn_.*_exps=CPU".into(), "x=CPU".into()];
-        c.tensor_split = vec![1.0, 2.0];
-        let a = c.bench_args();
-        let s = a.join(" ");
-        assert!(s.contains(
-            "-t 2 -b 2048 -ub 512 -ngl 0 -ncmoe 0 -ctk f16 -ctv f16 -fa on -lm mmap -sm layer"
-        ));
-        assert!(s.contains("-ts 1/2"));
-        assert!(s.ends_with("-ot blk\\.0\\.ffn_.*_exps=CPU;x=CPU"));
     }
 
     #[test]
