@@ -21,7 +21,7 @@ use rigplan::model::reference;
 use rigplan::planner::request::resolve as resolve_request;
 use rigplan::tune::baseline::{plan_baseline, PerfSpeedModel};
 use rigplan::tune::bench::{BenchRunner, LlamaBench, RunShape, LLAMA_BENCH};
-use rigplan::tune::calibration::{fit, utc_date};
+use rigplan::tune::calibration::{fit, thread_factors, utc_date};
 use rigplan::tune::config::BenchConfig;
 use rigplan::tune::predict::SpeedModel;
 use rigplan::tune::search::{
@@ -162,12 +162,13 @@ fn main() {
         };
         let records = history_records(&tuned, &info, &speed);
         let cal_set = calibration_records(&records, &base, Some(&tune_best));
-        let cal = fit(
+        let mut cal = fit(
             &cal_set,
             &utc_date(info.time_unix),
             speed.assumed_bandwidths(),
         )
         .expect("calibration from successful runs");
+        cal.tg_factor_by_threads = thread_factors(&records);
         let all_fit = fit(&records, "", speed.assumed_bandwidths()).unwrap();
 
         // Head-to-head confirmation, interleaved so load changes hit every candidate alike:
@@ -208,7 +209,9 @@ fn main() {
         for (label, cfg) in [("plan", &base), ("best", &tune_best)] {
             let measured = confirmed(cfg);
             let predicted = speed.predict(cfg).tg_tokens_per_s;
-            let calibrated = cal.apply(&speed.predict(cfg)).tg_tokens_per_s;
+            let calibrated = cal
+                .apply(&speed.predict(cfg), &cfg.apply_to(&plan))
+                .tg_tokens_per_s;
             let err = (calibrated / measured - 1.0) * 100.0;
             held_out.push((label, predicted, calibrated, measured, err));
         }

@@ -186,6 +186,7 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
         speed.assumed_bandwidths(),
     )
     .map(|mut c| {
+        c.tg_factor_by_threads = calibration::thread_factors(&records);
         // Spread over every run, not only the ones fitted: how far one factor is from
         // explaining the whole neighbourhood.
         c.tg_spread = records

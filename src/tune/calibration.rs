@@ -9,10 +9,11 @@
 //! machine on DATE from N runs". Fitting is pure; only `save`/`load` touch files.
 
 use crate::hardware::HardwareSnapshot;
-use crate::planner::plan::Performance;
+use crate::planner::plan::{Performance, Settings};
 use crate::tune::history::{data_dir, machine_hash, HistoryRecord};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,12 @@ pub struct Calibration {
     /// The same for the GPU(s), GB/s.
     #[serde(default)]
     pub effective_gpu_bandwidth_gbs: Option<f64>,
+    /// Measured/predicted tg per thread count (keys are thread counts), from every run:
+    /// how this machine's cores really scale (shared or SMT cores, the memory knee) is
+    /// what the physical model knows least. Used instead of `tg_factor` when the
+    /// predicted settings use a thread count that was measured.
+    #[serde(default)]
+    pub tg_factor_by_threads: BTreeMap<String, f64>,
 }
 
 /// What the speed model assumed, so the factors can be restated as bandwidths.
@@ -87,7 +94,23 @@ pub fn fit(
         tg_spread,
         effective_cpu_bandwidth_gbs: assumed.cpu_gbs.map(|b| b * tg_factor),
         effective_gpu_bandwidth_gbs: assumed.gpu_gbs.map(|b| b * tg_factor),
+        tg_factor_by_threads: BTreeMap::new(),
     })
+}
+
+/// Per-thread-count tg factors from every usable record (geometric means).
+pub fn thread_factors(records: &[HistoryRecord]) -> BTreeMap<String, f64> {
+    let mut by: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.ok) {
+        if let (Some(m), Some(p)) = (r.tg_tokens_per_s, r.predicted_tg_tokens_per_s) {
+            if m > 0.0 && p > 0.0 && m.is_finite() && p.is_finite() {
+                by.entry(r.settings.threads).or_default().push(m / p);
+            }
+        }
+    }
+    by.into_iter()
+        .filter_map(|(t, v)| Some((t.to_string(), geometric_mean(&v)?)))
+        .collect()
 }
 
 fn positive(v: Option<f64>) -> bool {
@@ -111,10 +134,18 @@ impl Calibration {
         )
     }
 
-    /// The prediction corrected for this machine, labelled.
-    pub fn apply(&self, perf: &Performance) -> Performance {
+    /// The tg factor for settings with this many threads.
+    pub fn tg_factor_for(&self, threads: u32) -> f64 {
+        self.tg_factor_by_threads
+            .get(&threads.to_string())
+            .copied()
+            .unwrap_or(self.tg_factor)
+    }
+
+    /// The prediction for `settings` corrected for this machine, labelled.
+    pub fn apply(&self, perf: &Performance, settings: &Settings) -> Performance {
         let mut p = perf.clone();
-        p.tg_tokens_per_s *= self.tg_factor;
+        p.tg_tokens_per_s *= self.tg_factor_for(settings.threads);
         p.pp_tokens_per_s *= self.pp_factor;
         p.calibration = Some(self.label());
         p
@@ -168,7 +199,7 @@ pub fn apply_saved(
 ) -> anyhow::Result<Option<Calibration>> {
     let cal = load_for(snapshot)?;
     if let Some(c) = &cal {
-        plan.performance = c.apply(&plan.performance);
+        plan.performance = c.apply(&plan.performance, &plan.settings);
     }
     Ok(cal)
 }
@@ -232,12 +263,32 @@ mod tests {
             pp_tokens_per_s: 100.0,
             ..Performance::default()
         };
-        let q = c.apply(&p);
+        let mut settings = crate::tune::config::tests::cpu_settings();
+        let q = c.apply(&p, &settings);
         assert!((q.tg_tokens_per_s - 30.0).abs() < 1e-9);
+        // A thread count with its own measured factor uses it.
+        let mut c2 = c.clone();
+        c2.tg_factor_by_threads.insert("1".into(), 0.5);
+        settings.threads = 1;
+        assert!((c2.apply(&p, &settings).tg_tokens_per_s - 10.0).abs() < 1e-9);
         assert_eq!(
             q.calibration.as_deref(),
             Some("calibrated on this machine on 2026-11-21 from 1 runs")
         );
+    }
+
+    #[test]
+    fn thread_factors_group_by_thread_count() {
+        let mut a = record(true, 10.0, 20.0);
+        a.settings.threads = 1;
+        let mut b = record(true, 40.0, 20.0);
+        b.settings.threads = 2;
+        let mut c = record(true, 10.0, 20.0);
+        c.settings.threads = 2;
+        let f = thread_factors(&[a, b, c, record(false, 0.0, 20.0)]);
+        assert_eq!(f.len(), 2);
+        assert!((f["1"] - 0.5).abs() < 1e-12);
+        assert!((f["2"] - 1.0).abs() < 1e-12);
     }
 
     #[test]

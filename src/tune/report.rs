@@ -108,8 +108,9 @@ fn run_report(t: &Trial, plan: &Settings, predicted: Option<f64>) -> RunReport {
 
 pub fn build_report(result: &SearchResult, inputs: ReportInputs<'_>) -> TuneReport {
     let plan_cfg = BenchConfig::from_settings(inputs.plan_settings);
-    let calibrate =
-        |p: Option<f64>| -> Option<f64> { Some(p? * inputs.calibration.as_ref()?.tg_factor) };
+    let calibrate = |p: Option<f64>, threads: u32| -> Option<f64> {
+        Some(p? * inputs.calibration.as_ref()?.tg_factor_for(threads))
+    };
     let runs: Vec<RunReport> = result
         .trials
         .iter()
@@ -124,7 +125,7 @@ pub fn build_report(result: &SearchResult, inputs: ReportInputs<'_>) -> TuneRepo
         measured_pp_tokens_per_s: plan_trial
             .and_then(|t| t.outcome.measurement())
             .map(|m| m.pp.mean.0),
-        calibrated_tg_tokens_per_s: calibrate(plan_pred),
+        calibrated_tg_tokens_per_s: calibrate(plan_pred, plan_cfg.threads),
     };
     let best = result.best_trial().and_then(|t| {
         let m = t.outcome.measurement()?;
@@ -134,7 +135,7 @@ pub fn build_report(result: &SearchResult, inputs: ReportInputs<'_>) -> TuneRepo
             tg_tokens_per_s: m.tg.mean.0,
             pp_tokens_per_s: m.pp.mean.0,
             predicted_tg_tokens_per_s: pred,
-            calibrated_tg_tokens_per_s: calibrate(pred),
+            calibrated_tg_tokens_per_s: calibrate(pred, t.config.threads),
         })
     });
     let export_command = best
