@@ -1,10 +1,9 @@
 //! `rigplan tune`: measure the plan and its neighbours with llama-bench, record every run,
 //! calibrate the speed model for this machine and print the winner.
 //!
-//! Resolve (budget, model file, engine, llama-bench, machine, plan), run the search from
-//! `tune::search`, then write history and calibration and render the report. The machine
-//! and plan come from the interim adapters in `tune::interim` until the hardware, planner
-//! and perf modules are wired in.
+//! Resolve (budget, model file, engine, llama-bench, this machine, the plan from
+//! `planner` + `perf`), run the search from `tune::search`, then write history and
+//! calibration and render the report.
 
 use crate::cli::{Format, TuneArgs};
 use crate::error::{user_error, Unsatisfiable};
@@ -104,6 +103,11 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
     let spec = resolved.spec;
     let req = resolve_request(&args.pins).map_err(anyhow::Error::new)?;
     let engine = req.engine;
+    if !args.hardware.gpus.is_empty() {
+        return Err(user_error(
+            "--gpu: tune measures this machine; what-if GPUs cannot be benchmarked",
+        ));
+    }
     let bench_bin = BenchSearchPath::from_env(args.engine_bin.clone(), engine).locate()?;
     let snapshot = resolve_hardware(&args.hardware)?;
     let baseline = plan_baseline(&spec, &snapshot, &req).map_err(|e| match e {
