@@ -144,3 +144,51 @@ impl SpeedModel for PerfSpeedModel<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::resolve::load;
+    use crate::model::reference::resolve;
+
+    #[test]
+    fn baseline_keeps_the_plans_layout_and_perf_predicts_neighbours() {
+        let spec = resolve("llama-3.2-3b").unwrap().spec;
+        let hw = load("xeon-e5-2620v4-cpu").unwrap();
+        let req = PlanRequest::default();
+        let b = plan_baseline(&spec, &hw, &req).unwrap();
+        assert!(!b.layout.devices.is_empty());
+        assert_eq!(b.layout.depth_tokens, b.plan.settings.ctx / 2);
+        let model = PerfSpeedModel::new(&spec, &hw, req.engine, &b, 16);
+        assert_eq!(model.layout.depth_tokens, 8);
+        let plan_cfg = BenchConfig::from_settings(&b.plan.settings);
+        let at_plan = model.predict(&plan_cfg).tg_tokens_per_s;
+        // At llama-bench's shallow depth the plan's settings decode faster than at the
+        // plan's half-context depth, and one thread is slower than all the cores.
+        assert!(
+            at_plan >= b.plan.performance.tg_tokens_per_s * 0.999,
+            "{at_plan}"
+        );
+        let mut one = plan_cfg.clone();
+        one.threads = 1;
+        assert!(model.predict(&one).tg_tokens_per_s < at_plan);
+        assert!(model.assumed_bandwidths().cpu_gbs.unwrap() > 0.0);
+    }
+
+    #[test]
+    fn at_depth_scales_kv_reads() {
+        let spec = resolve("llama-3.2-3b").unwrap().spec;
+        let hw = load("xeon-e5-2620v4-cpu").unwrap();
+        let b = plan_baseline(&spec, &hw, &PlanRequest::default()).unwrap();
+        let half = at_depth(&b.layout, b.layout.depth_tokens / 2);
+        let kv = |l: &Layout| -> u64 {
+            l.devices
+                .iter()
+                .map(|d| d.kv_read_bytes_per_token.as_u64())
+                .sum()
+        };
+        assert!(kv(&b.layout) > 0);
+        let ratio = kv(&half) as f64 / kv(&b.layout) as f64;
+        assert!((ratio - 0.5).abs() < 0.01, "{ratio}");
+    }
+}
