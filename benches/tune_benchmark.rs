@@ -280,6 +280,8 @@ fn main() {
     }
     if !all_ok {
         eprintln!("tune_benchmark: a check failed");
+        // process::exit skips destructors: remove the model's temporary directory first.
+        drop(dir);
         std::process::exit(1);
     }
 }
