@@ -243,6 +243,15 @@ pub struct TuneArgs {
     /// Repetitions per configuration.
     #[arg(long, default_value_t = 2)]
     pub repetitions: u32,
+    /// Prompt tokens per pp measurement (llama-bench `-p`).
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub n_prompt: u32,
+    /// Generated tokens per tg measurement (llama-bench `-n`).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub n_gen: u32,
+    /// A single llama-bench run longer than this is killed and recorded as failed.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub run_timeout: String,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

@@ -31,4 +31,5 @@ pub mod hardware;
 pub mod model;
 pub mod perf;
 pub mod planner;
+pub mod tune;
 pub mod units;

@@ -14,3 +14,5 @@ mod support_gen;
 mod support_gguf;
 mod support_model;
 mod support_planner;
+mod support_tune;
+mod tune;

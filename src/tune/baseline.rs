@@ -1,0 +1,194 @@
+//! The baseline tune starts from: the planner's plan for this model and machine, and the
+//! speed model (`perf::predict`) evaluated on that plan's placement for every neighbour.
+//!
+//! [`plan_baseline`] runs `planner::plan_with` with `perf::predict` as the scorer and keeps
+//! the [`Layout`] of the chosen placement (the Plan itself does not carry it).
+//! [`PerfSpeedModel`] then predicts each measured configuration with the real speed model,
+//! on that layout, at llama-bench's conditions (tg at depth ≈ n_gen/2, not the plan's
+//! half-context depth). Pure: no files, no clock, no processes.
+
+use crate::engine::EngineKind;
+use crate::hardware::HardwareSnapshot;
+use crate::model::spec::ModelSpec;
+use crate::perf;
+use crate::perf::devices::{cpu_effective_bandwidth, gpu_effective_bandwidth};
+use crate::perf::factors::DEFAULT_FACTORS;
+use crate::planner::layout::Layout;
+use crate::planner::plan::{Performance, Plan, Settings};
+use crate::planner::request::PlanRequest;
+use crate::planner::roofline::Speed;
+use crate::planner::{plan_with, PlanError};
+use crate::tune::calibration::AssumedBandwidths;
+use crate::tune::config::BenchConfig;
+use crate::tune::predict::SpeedModel;
+use crate::units::Bytes;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The plan and the layout of its placement.
+#[derive(Clone, Debug)]
+pub struct Baseline {
+    pub plan: Plan,
+    pub layout: Layout,
+}
+
+/// Do two settings describe the same placement and memory configuration?
+fn same_placement(a: &Settings, b: &Settings) -> bool {
+    a.n_gpu_layers == b.n_gpu_layers
+        && a.n_cpu_moe == b.n_cpu_moe
+        && a.ctx == b.ctx
+        && a.cache_type_k == b.cache_type_k
+        && a.cache_type_v == b.cache_type_v
+        && a.ubatch == b.ubatch
+        && a.tensor_split == b.tensor_split
+        && a.override_tensors == b.override_tensors
+}
+
+/// Plans with `perf::predict` as the scorer and returns the plan with its layout.
+pub fn plan_baseline(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+) -> Result<Baseline, PlanError> {
+    let engine = req.engine;
+    // The planner's Scorer is a `'static` trait object: it owns a copy of the spec and a
+    // shared list of the layouts it scored.
+    let owned_spec = Rc::new(spec.clone());
+    let seen: Rc<RefCell<Vec<(Settings, Layout)>>> = Rc::new(RefCell::new(Vec::new()));
+    let record = Rc::clone(&seen);
+    let scorer = move |layout: &Layout, hw: &HardwareSnapshot, settings: &Settings| {
+        let p = perf::predict(layout, hw, settings, &owned_spec, engine);
+        record.borrow_mut().push((settings.clone(), layout.clone()));
+        Speed {
+            tg_tokens_per_s: p.tg_tokens_per_s,
+            pp_tokens_per_s: p.pp_tokens_per_s,
+            bottleneck: p.bottleneck,
+        }
+    };
+    let plan = plan_with(spec, hw, req, &scorer)?;
+    let layout = seen
+        .borrow()
+        .iter()
+        .rev()
+        .find(|(s, _)| same_placement(s, &plan.settings))
+        .map(|(_, l)| l.clone())
+        .ok_or_else(|| {
+            PlanError::Invalid(format!(
+                "the planner chose a placement it never scored (ngl {}, n-cpu-moe {})",
+                plan.settings.n_gpu_layers, plan.settings.n_cpu_moe
+            ))
+        })?;
+    Ok(Baseline { plan, layout })
+}
+
+/// The layout at another decode depth: KV reads scale with the cells read.
+pub fn at_depth(layout: &Layout, depth: u64) -> Layout {
+    let mut l = layout.clone();
+    let old = layout.depth_tokens.max(1) as f64;
+    for d in &mut l.devices {
+        d.kv_read_bytes_per_token =
+            Bytes((d.kv_read_bytes_per_token.as_u64() as f64 * depth as f64 / old) as u64);
+    }
+    l.depth_tokens = depth;
+    l
+}
+
+/// `perf::predict` on the plan's layout for each measured configuration.
+pub struct PerfSpeedModel<'a> {
+    pub spec: &'a ModelSpec,
+    pub hw: &'a HardwareSnapshot,
+    pub engine: EngineKind,
+    pub plan_settings: &'a Settings,
+    /// The plan's layout re-expressed at llama-bench's tg depth.
+    pub layout: Layout,
+}
+
+impl<'a> PerfSpeedModel<'a> {
+    /// `n_gen`: llama-bench's generated tokens; tg is measured from an empty cache, so the
+    /// mean depth is n_gen / 2.
+    pub fn new(
+        spec: &'a ModelSpec,
+        hw: &'a HardwareSnapshot,
+        engine: EngineKind,
+        baseline: &'a Baseline,
+        n_gen: u32,
+    ) -> PerfSpeedModel<'a> {
+        PerfSpeedModel {
+            spec,
+            hw,
+            engine,
+            plan_settings: &baseline.plan.settings,
+            layout: at_depth(&baseline.layout, u64::from(n_gen / 2)),
+        }
+    }
+}
+
+impl SpeedModel for PerfSpeedModel<'_> {
+    /// Configurations that move tensors (another `--n-cpu-moe`, `-ngl` or split) are
+    /// predicted on the plan's layout: exact for threads, batch sizes, flash attention and
+    /// load mode, approximate for placement changes.
+    fn predict(&self, config: &BenchConfig) -> Performance {
+        let settings = config.apply_to(self.plan_settings);
+        perf::predict(&self.layout, self.hw, &settings, self.spec, self.engine)
+    }
+
+    fn assumed_bandwidths(&self) -> AssumedBandwidths {
+        let threads = self.plan_settings.threads;
+        AssumedBandwidths {
+            cpu_gbs: Some(cpu_effective_bandwidth(self.hw, threads, &DEFAULT_FACTORS).0 / 1e9),
+            gpu_gbs: self
+                .hw
+                .gpus
+                .first()
+                .map(|g| gpu_effective_bandwidth(g, &DEFAULT_FACTORS).0 / 1e9),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::resolve::load;
+    use crate::model::reference::resolve;
+
+    #[test]
+    fn baseline_keeps_the_plans_layout_and_perf_predicts_neighbours() {
+        let spec = resolve("llama-3.2-3b").unwrap().spec;
+        let hw = load("xeon-e5-2620v4-cpu").unwrap();
+        let req = PlanRequest::default();
+        let b = plan_baseline(&spec, &hw, &req).unwrap();
+        assert!(!b.layout.devices.is_empty());
+        assert_eq!(b.layout.depth_tokens, b.plan.settings.ctx / 2);
+        let model = PerfSpeedModel::new(&spec, &hw, req.engine, &b, 16);
+        assert_eq!(model.layout.depth_tokens, 8);
+        let plan_cfg = BenchConfig::from_settings(&b.plan.settings);
+        let at_plan = model.predict(&plan_cfg).tg_tokens_per_s;
+        // At llama-bench's shallow depth the plan's settings decode faster than at the
+        // plan's half-context depth, and one thread is slower than all the cores.
+        assert!(
+            at_plan >= b.plan.performance.tg_tokens_per_s * 0.999,
+            "{at_plan}"
+        );
+        let mut one = plan_cfg.clone();
+        one.threads = 1;
+        assert!(model.predict(&one).tg_tokens_per_s < at_plan);
+        assert!(model.assumed_bandwidths().cpu_gbs.unwrap() > 0.0);
+    }
+
+    #[test]
+    fn at_depth_scales_kv_reads() {
+        let spec = resolve("llama-3.2-3b").unwrap().spec;
+        let hw = load("xeon-e5-2620v4-cpu").unwrap();
+        let b = plan_baseline(&spec, &hw, &PlanRequest::default()).unwrap();
+        let half = at_depth(&b.layout, b.layout.depth_tokens / 2);
+        let kv = |l: &Layout| -> u64 {
+            l.devices
+                .iter()
+                .map(|d| d.kv_read_bytes_per_token.as_u64())
+                .sum()
+        };
+        assert!(kv(&b.layout) > 0);
+        let ratio = kv(&half) as f64 / kv(&b.layout) as f64;
+        assert!((ratio - 0.5).abs() < 0.01, "{ratio}");
+    }
+}
