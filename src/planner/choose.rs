@@ -53,6 +53,14 @@ fn ty(name: &str) -> GgmlType {
         .unwrap_or_else(|| GgmlType::from_name("F16").unwrap_or_else(|| unreachable!()))
 }
 
+fn all_layers_on_gpu(c: &Candidate, spec: &ModelSpec) -> bool {
+    let p = &c.placement;
+    !p.gpus.is_empty()
+        && p.n_gpu_layers > spec.n_layer
+        && p.n_cpu_moe == 0
+        && p.expert_overrides.is_empty()
+}
+
 fn gpu_weight_bytes(c: &Candidate) -> u64 {
     c.memory
         .iter()
@@ -172,7 +180,23 @@ pub fn plan_with(
     let mut closest: Option<Candidate> = None;
     'ctx: for &ctx in &ctx_options {
         for &(tk, tv) in &kv_options {
+            // A smaller cache can only buy a better placement: skip it when the best so
+            // far already holds everything on the GPUs, or there is no GPU at all.
+            if best
+                .as_ref()
+                .is_some_and(|b| hw.gpus.is_empty() || all_layers_on_gpu(&b.cand, spec))
+            {
+                continue;
+            }
             for &ub in &ub_options {
+                // A bigger ubatch only helps hybrid prompt processing.
+                if ub > ub_options[0]
+                    && best
+                        .as_ref()
+                        .is_some_and(|b| all_layers_on_gpu(&b.cand, spec))
+                {
+                    continue;
+                }
                 let batch = req.batch.unwrap_or(2048).max(ub);
                 let cfg = MemoryConfig {
                     engine,
@@ -636,7 +660,23 @@ pub fn plan_quants(
 ) -> Result<Plan, PlanError> {
     let mut plans: Vec<(Bytes, Plan)> = Vec::new();
     let mut last_err = None;
+    // Weights alone beyond every device's budget together cannot fit: skip the search.
+    let all_budgets: Bytes = std::iter::once(DeviceId::Cpu)
+        .chain(hw.gpus.iter().map(|g| DeviceId::Gpu(g.index)))
+        .map(|d| placement::budget(hw, d))
+        .sum();
+    let smallest = specs
+        .iter()
+        .map(|s| s.loaded_weight_bytes())
+        .min()
+        .unwrap_or(Bytes::ZERO);
     for s in specs {
+        if specs.len() > 1
+            && s.loaded_weight_bytes() > all_budgets
+            && s.loaded_weight_bytes() > smallest
+        {
+            continue;
+        }
         match plan_with(s, hw, req, scorer) {
             Ok(p) => plans.push((s.total_bytes(), p)),
             Err(e) => last_err = Some(e),
