@@ -1,7 +1,7 @@
 //! `detect --measure`: a STREAM-like multi-threaded memory read-bandwidth probe.
 //!
 //! Method (documented because the figure is only as good as it): one buffer of
-//! `max(256 MiB, 8 × L3)` u64 words — capped at a quarter of available memory — is
+//! `max(256 MiB, 8 × L3)` u64 words — capped at 2 GiB and at a quarter of available memory — is
 //! filled once, split into one contiguous slice per thread, and every thread sums its
 //! slice with eight independent accumulators (so the compiler vectorises the loads and
 //! no thread waits on a dependency chain). All threads start together at a barrier; one
@@ -16,6 +16,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 const MIN_BUFFER: u64 = 256 * 1024 * 1024;
+/// Filling more than this would eat the time budget on big-cache server parts.
+const MAX_BUFFER: u64 = 2 * 1024 * 1024 * 1024;
 const MEASURE_FOR: Duration = Duration::from_millis(1500);
 
 /// The result and how it was obtained.
@@ -35,7 +37,9 @@ pub fn measure(
     available_bytes: Option<u64>,
 ) -> Option<Measurement> {
     let threads = threads.max(1);
-    let mut bytes = MIN_BUFFER.max(l3_bytes.unwrap_or(0).saturating_mul(8));
+    let mut bytes = MIN_BUFFER
+        .max(l3_bytes.unwrap_or(0).saturating_mul(8))
+        .min(MAX_BUFFER);
     if let Some(avail) = available_bytes {
         bytes = bytes.min(avail / 4);
     }

@@ -283,6 +283,34 @@ fn identify_arm(ci: &Cpuinfo, cpu: &mut CpuInfo, notes: &mut Vec<String>) {
         }
     }
     let known: Vec<uarch::Uarch> = seen.iter().filter_map(|&(i, p)| uarch::arm(i, p)).collect();
+    // big.LITTLE: CPUs whose core is an in-order "little" design count as efficiency cores.
+    let little = |name: &str| {
+        matches!(
+            name,
+            "cortex-a35" | "cortex-a53" | "cortex-a55" | "cortex-a510" | "cortex-a520"
+        )
+    };
+    if known.len() > 1 {
+        let (mut big, mut small) = (0u32, 0u32);
+        for p in &ci.processors {
+            let imp = p.get("CPU implementer").and_then(|v| parse_u64(v));
+            let part = p.get("CPU part").and_then(|v| parse_u64(v));
+            if let Some(u) = imp
+                .zip(part)
+                .and_then(|(i, pt)| uarch::arm(i as u32, pt as u32))
+            {
+                if little(u.name) {
+                    small += 1;
+                } else {
+                    big += 1;
+                }
+            }
+        }
+        if big > 0 && small > 0 {
+            cpu.performance_cores = Some(big);
+            cpu.efficiency_cores = Some(small);
+        }
+    }
     cpu.vendor = match seen.first().map(|k| k.0) {
         Some(0x41) => "ARM".into(),
         Some(0x61) => "Apple".into(),
@@ -304,7 +332,12 @@ fn identify_arm(ci: &Cpuinfo, cpu: &mut CpuInfo, notes: &mut Vec<String>) {
     } else {
         let names: Vec<&str> = known.iter().map(|u| u.name).collect();
         cpu.microarchitecture = Some(names.join("+"));
-        cpu.march = known.first().map(|u| u.march.to_string());
+        // Code runs on every core, so -march is the little core's (the least capable ISA).
+        cpu.march = known
+            .iter()
+            .find(|u| little(u.name))
+            .or(known.first())
+            .map(|u| u.march.to_string());
     }
     let model = ci
         .first("model name")
@@ -485,6 +518,28 @@ mod tests {
         assert_eq!(
             ci.global.get("Model").unwrap(),
             "Raspberry Pi 5 Model B Rev 1.0"
+        );
+    }
+
+    #[test]
+    fn arm_big_little_counts_big_and_little_cores() {
+        // A Rockchip RK3588 lists 4x Cortex-A55 (0xd05) then 4x Cortex-A76 (0xd0b).
+        let mut text = String::new();
+        for n in 0..8 {
+            let part = if n < 4 { "0xd05" } else { "0xd0b" };
+            text.push_str(&format!("processor\t: {n}\nFeatures\t: fp asimd asimddp\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU part\t: {part}\n\n"));
+        }
+        let ci = Cpuinfo::parse(&text);
+        let mut cpu = CpuInfo::default();
+        let mut notes = vec![];
+        identify(&ci, None, &mut cpu, &mut notes);
+        assert_eq!(
+            cpu.microarchitecture.as_deref(),
+            Some("cortex-a55+cortex-a76")
+        );
+        assert_eq!(
+            (cpu.performance_cores, cpu.efficiency_cores),
+            (Some(4), Some(4))
         );
     }
 

@@ -31,7 +31,26 @@ pub fn detect_with(p: &Probes) -> HardwareSnapshot {
     };
     let cpu = cpu::probe(&p.root, cpuid.as_ref(), &mut notes);
     let mut memory = memory::probe(&p.root, p.runner, &mut notes);
-    let gpus = gpu::probe(&p.root, p.nvml, &mut notes);
+    let mut gpus = gpu::probe(&p.root, p.nvml, &mut notes);
+    // Unified-memory GPUs (Strix Halo, GB10) address system RAM; the kernel's "VRAM" for
+    // them is a carve-out or unreported, so their usable memory is the RAM total.
+    for g in gpus.gpus.iter_mut().filter(|g| g.unified_memory) {
+        if g.vram_bytes < memory.total_bytes {
+            notes.push(format!(
+                "gpu {}: {} shares system RAM; VRAM taken as the RAM total",
+                g.index, g.name
+            ));
+            g.vram_bytes = memory.total_bytes;
+            g.vram_free_bytes = memory.available_bytes;
+        }
+        if memory.theoretical_bandwidth_gbs.is_none() && g.bandwidth_gbs.is_some() {
+            memory.theoretical_bandwidth_gbs = g.bandwidth_gbs;
+            notes.push(format!(
+                "memory: peak bandwidth taken from the GPU table for {} (same memory)",
+                g.name
+            ));
+        }
+    }
     let hypervisor = cpuid.as_ref().is_some_and(|c| c.hypervisor) || cpu::hypervisor_flag(&p.root);
     let mut system = system::probe(&p.root, p.runner, hypervisor, &mut notes);
     system.nvidia_driver_version = gpus.nvidia_driver_version.clone();

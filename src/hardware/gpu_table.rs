@@ -181,6 +181,13 @@ pub fn match_gfx(gfx: &str, vram_bytes: Option<u64>) -> Option<&'static GpuSpec>
         .iter()
         .filter(|s| s.gfx_target.as_deref() == Some(gfx))
         .collect();
+    // An APU's sysfs VRAM is only its BIOS carve-out, so a unified part that is the
+    // table's only row for this target matches whatever VRAM the kernel shows.
+    if let [only] = rows.as_slice() {
+        if only.unified {
+            return Some(only);
+        }
+    }
     let vram = vram_bytes.map(|b| b as f64 / GIB as f64);
     let near: Vec<&GpuSpec> = match vram {
         Some(v) => rows
@@ -418,6 +425,12 @@ mod tests {
             "AMD Radeon RX 7900 XT"
         );
         assert!(match_gfx("gfx1100", None).is_none());
+        // Strix Halo with a 512 MiB BIOS carve-out is still the 8060S row.
+        assert!(
+            match_gfx("gfx1151", Some(512 * 1024 * 1024))
+                .unwrap()
+                .unified
+        );
     }
 
     #[test]

@@ -111,14 +111,9 @@ pub fn snapshot_table(s: &HardwareSnapshot) -> String {
     ));
     let m = &s.memory;
     let dimms = match (&m.dimm_type, m.speed_mts, m.channels) {
-        (t, Some(sp), Some(ch)) => format!(
-            " | {} {}-{} x{} ch",
-            "",
-            t.as_deref().unwrap_or("DRAM"),
-            sp,
-            ch
-        )
-        .replace("  ", " "),
+        (t, Some(sp), Some(ch)) => {
+            format!(" | {}-{sp} x{ch} channels", t.as_deref().unwrap_or("DRAM"))
+        }
         _ => String::new(),
     };
     let bw = |v: Option<f64>| v.map_or("unknown".to_string(), |b| GbPerSec(b).to_string());

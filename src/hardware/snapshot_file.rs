@@ -6,7 +6,6 @@
 
 use super::{HardwareSnapshot, SNAPSHOT_SCHEMA_VERSION};
 use crate::error::user_error;
-use anyhow::Context;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +80,8 @@ fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().replace('\n', " ");
     match e.span() {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
             format!("{msg} (line {line})")
         }
         None => msg,
@@ -90,6 +90,16 @@ fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
 
 pub fn read(path: &Path) -> anyhow::Result<HardwareSnapshot> {
     let name = path.display().to_string();
+    // Snapshots are a few KiB; refuse anything absurd before reading it.
+    const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > MAX_SNAPSHOT_BYTES {
+            return Err(user_error(format!(
+                "snapshot '{name}' is {} bytes; not a snapshot (limit {MAX_SNAPSHOT_BYTES})",
+                meta.len()
+            )));
+        }
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| user_error(format!("cannot read snapshot '{name}': {e}")))?;
     from_str(&text, SnapshotFormat::for_path(path), &name)
@@ -102,11 +112,12 @@ pub fn write(path: &Path, s: &HardwareSnapshot) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("writing '{}': {}", path.display(), e.error))?;
+    // A path the user named that cannot be written is bad input (exit 2).
+    let fail = |e: &dyn std::fmt::Display| {
+        user_error(format!("cannot write snapshot '{}': {e}", path.display()))
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gguf;
+mod hardware;
 mod model;
 mod planner;
 mod support_gguf;

@@ -51,6 +51,9 @@ pub struct NvmlReport {
     pub cuda_version: Option<String>,
     #[serde(default)]
     pub devices: Vec<NvmlDevice>,
+    /// A recorded failure: NVML could not be used, for this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Something that can list NVIDIA GPUs. `Err` carries the reason there are none.
@@ -76,6 +79,7 @@ impl GpuProbe for NvmlProbe {
             driver_version: nvml.sys_driver_version().ok(),
             cuda_version: cuda,
             devices: Vec::new(),
+            error: None,
         };
         for index in 0..count {
             let Ok(d) = nvml.device_by_index(index) else {
@@ -132,7 +136,13 @@ impl RecordedNvml {
 
 impl GpuProbe for RecordedNvml {
     fn probe(&self) -> Result<NvmlReport, String> {
-        self.answer.clone()
+        match &self.answer {
+            Ok(r) => match &r.error {
+                Some(reason) => Err(reason.clone()),
+                None => Ok(r.clone()),
+            },
+            Err(e) => Err(e.clone()),
+        }
     }
 }
 
