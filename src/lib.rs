@@ -16,6 +16,7 @@
 //! - [`hardware`] probes a machine or reads a described one into a
 //!   [`hardware::HardwareSnapshot`].
 //! - [`planner`] is pure: (ModelSpec, HardwareSnapshot, request) → [`planner::Plan`].
+//! - [`perf`] predicts tg/pp speed for a placement and holds the quant-quality rules.
 //! - [`engine`] is per-engine knowledge as data (flags, cache types, CMake options).
 //! - [`generate`] renders a Plan into scripts and units and decides nothing.
 //! - [`commands`] are the thin CLI verbs; [`cli`] is the clap grammar only.
@@ -27,5 +28,6 @@ pub mod error;
 pub mod gguf;
 pub mod hardware;
 pub mod model;
+pub mod perf;
 pub mod planner;
 pub mod units;

@@ -22,6 +22,12 @@ pub struct Parameters {
 #[derive(Serialize)]
 pub struct ByteTotals {
     pub total: u64,
+    /// What a plain CPU-only llama.cpp load allocates (MTP skipped, tied copy counted
+    /// where the loader makes one).
+    pub loaded_cpu_only: u64,
+    /// The output projection (or the token embedding it duplicates when tied).
+    pub output_layer: u64,
+    pub mtp: u64,
     pub by_class: BTreeMap<String, u64>,
     pub by_type: BTreeMap<String, u64>,
 }
@@ -56,9 +62,9 @@ pub struct InspectReport {
     pub parameters: Parameters,
     pub bytes: ByteTotals,
     pub layers: Vec<LayerRow>,
-    /// KV-cache bytes for 1024 cells of one sequence at K=V=type, every attention layer
-    /// holding all 1024 cells (windows of the SWA models rigplan knows are >= 1024 cells
-    /// once padded with a 512 ubatch), plus the constant recurrent state.
+    /// KV-cache bytes for a 1024-token context of one sequence at K=V=type: full layers
+    /// hold 1024 cells, sliding-window layers `pad256(min(1024, n_swa + 512))` (the
+    /// default ubatch, src/llama-kv-cache-iswa.cpp), plus the constant recurrent state.
     pub kv_bytes_per_1k_tokens: KvPer1k,
     pub recurrent_state_bytes: u64,
     pub expert_count: u32,
@@ -74,13 +80,32 @@ fn class_name(c: TensorClass) -> String {
         .unwrap_or_else(|| format!("{c:?}"))
 }
 
+/// Context and ubatch the `kv_bytes_per_1k_tokens` figures assume (llama.cpp's default
+/// `n_ubatch` is 512, common/common.h).
+const KV_CTX: u64 = 1024;
+const DEFAULT_UBATCH: u64 = 512;
+
 fn kv_1k(spec: &ModelSpec, ty: &str) -> u64 {
-    GgmlType::from_name(ty).map_or(0, |t| {
-        spec.kv_bytes_per_cell(t, t)
-            .0
-            .saturating_mul(1024)
-            .saturating_add(spec.recurrent_state_bytes().0)
-    })
+    let Some(t) = GgmlType::from_name(ty) else {
+        return 0;
+    };
+    let swa_cells = spec.n_swa.map_or(KV_CTX, |w| {
+        KV_CTX.min(w.saturating_add(DEFAULT_UBATCH)).div_ceil(256) * 256
+    });
+    spec.layers
+        .iter()
+        .map(|l| {
+            let cells = match l.attention {
+                AttentionKind::Full => KV_CTX,
+                AttentionKind::SlidingWindow => swa_cells,
+                _ => 0,
+            };
+            let row =
+                t.row_size(l.n_embd_k_gqa).unwrap_or(0) + t.row_size(l.n_embd_v_gqa).unwrap_or(0);
+            row.saturating_mul(cells)
+        })
+        .sum::<u64>()
+        .saturating_add(spec.recurrent_state_bytes().0)
 }
 
 /// Builds the report from a spec (pure).
@@ -114,6 +139,9 @@ pub fn report(spec: &ModelSpec, source: &str) -> InspectReport {
         },
         bytes: ByteTotals {
             total: spec.total_bytes().0,
+            loaded_cpu_only: spec.loaded_weight_bytes().0,
+            output_layer: spec.output_layer_bytes().0,
+            mtp: spec.mtp_bytes().0,
             by_class,
             by_type,
         },
@@ -341,5 +369,11 @@ mod tests {
             per_cell * 1024 + r.recurrent_state_bytes
         );
         assert!(render_table(&r).contains("recurrent"));
+
+        // gpt-oss: 12 SWA layers (window 128) hold pad256(128 + 512) = 768 cells,
+        // 12 full layers 1024; 8 KV heads x 64 dims, K+V f16 = 2048 bytes per cell.
+        let g = catalog::find("gpt-oss-20b").unwrap().spec(None).unwrap();
+        let r = report(&g, "x");
+        assert_eq!(r.kv_bytes_per_1k_tokens.f16, 12 * 2048 * (768 + 1024));
     }
 }

@@ -252,3 +252,53 @@ fn layer_spec(
         mtp,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::catalog::find;
+    use crate::model::AttentionKind;
+
+    /// KV geometry as llama.cpp's `n_embd_k_gqa(il)` / `n_embd_v_gqa(il)` give it.
+    #[test]
+    fn kv_widths_recurrent_state_and_mla_follow_llama_hparams() {
+        // deepseek2 split MLA: one K row of kv_lora_rank + rope = 576, no V.
+        let ds = find("deepseek-r1").unwrap().spec(Some("Q4_K_M")).unwrap();
+        let l = &ds.layers[10];
+        assert_eq!(
+            (l.n_embd_k_gqa, l.n_embd_v_gqa, l.attention),
+            (576, 0, AttentionKind::Full)
+        );
+        assert_eq!(ds.mla.unwrap().kv_lora_rank + ds.mla.unwrap().rope_dim, 576);
+        assert_eq!(ds.leading_dense, 3);
+        assert!(!ds.layers[2].moe && ds.layers[3].moe);
+
+        // gemma4: SWA layers 8 KV heads x 256, full layers 2 x 512.
+        let g = find("gemma-4-26b-a4b").unwrap().spec(None).unwrap();
+        assert_eq!(g.layers[0].attention, AttentionKind::SlidingWindow);
+        assert_eq!(
+            (g.layers[0].n_embd_k_gqa, g.layers[0].n_embd_v_gqa),
+            (2048, 2048)
+        );
+        assert_eq!(g.layers[5].attention, AttentionKind::Full);
+        assert_eq!((g.layers[5].n_embd_k_gqa, g.layers[5].n_head_kv), (1024, 2));
+        assert_eq!(g.n_swa, Some(1024));
+
+        // qwen35moe gated delta-net: r = (d_conv-1)(d_inner + 2 n_group d_state),
+        // s = d_state * d_inner.
+        let q = find("qwen3.5-35b-a3b").unwrap().spec(None).unwrap();
+        let r = q.layers[0].recurrent.unwrap();
+        assert_eq!(
+            (r.r_elements, r.s_elements),
+            (3 * (4096 + 2 * 16 * 128), 128 * 4096)
+        );
+        assert_eq!(q.layers[3].attention, AttentionKind::Full);
+        assert_eq!(q.layers[3].n_embd_k_gqa, 512);
+
+        // glm4moe: the nextn block is MTP, not attended by the main context.
+        let glm = find("glm-4.5-air").unwrap().spec(None).unwrap();
+        let last = glm.layers.last().unwrap();
+        assert!(last.mtp && last.attention == AttentionKind::None);
+        assert_eq!(glm.nextn_layers, 1);
+        assert!(glm.mtp_bytes().0 > 0);
+    }
+}

@@ -239,14 +239,12 @@ impl CatalogEntry {
                     .and_then(parse_file_type)
             })
             .ok_or_else(|| {
+                let named: Vec<&str> = self.files.iter().map(|f| f.quant.as_str()).collect();
                 crate::error::user_error(format!(
-                    "'{}' has no quant '{quant}' (standard llama-quantize types, or one of: {})",
+                    "'{}' has no quant '{quant}' (use a llama-quantize type such as Q4_K_M, IQ2_XXS, Q8_0{}{})",
                     self.id,
-                    self.files
-                        .iter()
-                        .map(|f| f.quant.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    if named.is_empty() { "" } else { ", or a published file: " },
+                    named.join(", ")
                 ))
             })?;
         let params = self.params();

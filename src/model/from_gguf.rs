@@ -54,3 +54,91 @@ impl ModelSpec {
         spec
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::{Dialect, GgmlType, GgufString, MetaValue, TensorInfo};
+    use std::path::PathBuf;
+
+    fn shard(name: &str, meta: Vec<(String, MetaValue)>, tensors: &[(&str, Vec<u64>)]) -> GgufFile {
+        let q8 = GgmlType::from_name("Q8_0").unwrap();
+        GgufFile {
+            path: PathBuf::from(name),
+            version: 3,
+            metadata: meta,
+            tensors: tensors
+                .iter()
+                .map(|(n, d)| TensorInfo {
+                    name: n.to_string(),
+                    dims: d.clone(),
+                    ggml_type: q8,
+                    offset: 0,
+                    n_bytes: q8.tensor_size(d).unwrap(),
+                })
+                .collect(),
+            alignment: 32,
+            data_offset: 0,
+            file_size: 0,
+            dialect: Dialect::Mainline,
+        }
+    }
+
+    #[test]
+    fn split_shards_form_one_model_with_metadata_from_the_first() {
+        let meta = vec![
+            (
+                "general.architecture".to_string(),
+                MetaValue::String(GgufString(b"qwen3moe".to_vec())),
+            ),
+            ("qwen3moe.block_count".to_string(), MetaValue::U32(2)),
+            ("qwen3moe.expert_count".to_string(), MetaValue::U32(4)),
+            ("qwen3moe.expert_used_count".to_string(), MetaValue::U32(2)),
+            ("general.file_type".to_string(), MetaValue::U32(7)),
+        ];
+        let a = shard(
+            "m-00001-of-00002.gguf",
+            meta,
+            &[
+                ("token_embd.weight", vec![64, 100]),
+                ("blk.0.ffn_up_exps.weight", vec![64, 32, 4]),
+            ],
+        );
+        let b = shard(
+            "m-00002-of-00002.gguf",
+            Vec::new(),
+            &[
+                ("blk.1.ffn_up_exps.weight", vec![64, 32, 4]),
+                ("output.weight", vec![64, 100]),
+            ],
+        );
+        let spec = ModelSpec::from_gguf(&[a, b]);
+        assert_eq!(spec.tensors.len(), 4);
+        assert_eq!(spec.n_vocab, 100);
+        assert_eq!(spec.quant.as_deref(), Some("Q8_0"));
+        assert!(spec.layers.iter().all(|l| l.moe));
+        assert_eq!(spec.layers[1].expert_bytes.0, spec.tensors[2].bytes.0);
+        assert!(spec.notes.iter().any(|n| n.contains("2 shards")));
+        assert!(spec.engines.llama_cpp && spec.engines.ik_llama_cpp);
+    }
+
+    #[test]
+    fn ik_only_tensor_types_rule_out_mainline() {
+        let meta = vec![(
+            "general.architecture".to_string(),
+            MetaValue::String(GgufString(b"llama".to_vec())),
+        )];
+        let mut f = shard("m.gguf", meta, &[("blk.0.attn_q.weight", vec![256, 256])]);
+        let iq4ks = GgmlType::from_name("IQ4_KS").unwrap();
+        f.tensors[0].ggml_type = iq4ks;
+        f.tensors[0].n_bytes = iq4ks.tensor_size(&[256, 256]).unwrap();
+        let spec = ModelSpec::from_gguf(&[f]);
+        assert!(!spec.engines.llama_cpp);
+        assert!(spec.engines.ik_llama_cpp);
+        assert!(
+            spec.engines.notes[0].contains("IQ4_KS"),
+            "{:?}",
+            spec.engines.notes
+        );
+    }
+}

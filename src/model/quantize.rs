@@ -268,23 +268,37 @@ pub fn assign_types(
         has_tied,
     };
     let default = ftype.default_type();
-    tensors
-        .iter()
-        .map(|s| {
-            let src = t(source_type_name(s.name, s.dims))?;
-            if !allows_quantization(s.name, s.dims) {
-                return Some(src);
-            }
+    // llama-quantize walks tensors in the loader's `weights_map` order
+    // (src/llama-model-loader.h `weight_name_comparer`: by block number, non-block
+    // tensors first, then by name); the attn_v / ffn_down counters depend on it.
+    let mut order: Vec<usize> = (0..tensors.len()).collect();
+    order.sort_by(|&a, &b| weight_order(tensors[a].name, tensors[b].name));
+    let mut out: Vec<Option<GgmlType>> = vec![None; tensors.len()];
+    for i in order {
+        let s = &tensors[i];
+        let src = t(source_type_name(s.name, s.dims))?;
+        out[i] = Some(if !allows_quantization(s.name, s.dims) {
+            src
+        } else {
             let def = t(default)?;
             // `ggml_is_quantized(default_type)`: F16/BF16/F32 file types apply as is.
             if def.traits().block_size <= 1 {
-                return Some(def);
+                def
+            } else {
+                let name = rule(&mut st, ftype, def, s, ctx);
+                let chosen = t(name).unwrap_or(def);
+                fallback(chosen, s.dims.first().copied().unwrap_or(0))
             }
-            let name = rule(&mut st, ftype, def, s, ctx);
-            let chosen = t(name).unwrap_or(def);
-            Some(fallback(chosen, s.dims.first().copied().unwrap_or(0)))
-        })
-        .collect()
+        });
+    }
+    out.into_iter().collect()
+}
+
+/// `weight_name_comparer` (src/llama-model-loader.h).
+fn weight_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let la = crate::model::classify::layer_of(a).map_or(-1, i64::from);
+    let lb = crate::model::classify::layer_of(b).map_or(-1, i64::from);
+    la.cmp(&lb).then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 struct State {

@@ -81,6 +81,12 @@ pub fn resolve(reference: &str) -> anyhow::Result<ResolvedModel> {
     }
     match parse(reference) {
         ModelRef::Path(p) => {
+            if !p.exists() {
+                return Err(user_error(format!(
+                    "'{}': no such file (and not a catalog id)",
+                    p.display()
+                )));
+            }
             let shards = open_model(&p)?;
             Ok(ResolvedModel {
                 spec: ModelSpec::from_gguf(&shards),

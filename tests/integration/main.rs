@@ -6,6 +6,7 @@
 mod gguf;
 mod hardware;
 mod model;
+mod perf;
 mod planner;
 mod support_gguf;
 mod support_model;

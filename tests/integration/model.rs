@@ -168,6 +168,14 @@ fn write_timing_fixture() {
     );
     assert!(n > 20_000_000_000);
     eprintln!("{path}: {n} bytes");
+    let bare = format!("{path}.novocab.gguf");
+    let n = crate::support_model::write_catalog_model_with(
+        &entry("qwen3.5-35b-a3b"),
+        "Q4_K_M",
+        std::path::Path::new(&bare),
+        false,
+    );
+    eprintln!("{bare}: {n} bytes (no tokenizer arrays)");
 }
 
 /// `rigplan inspect https-or-loopback-URL` reads only the header by range requests and
@@ -342,4 +350,67 @@ fn unknown_architecture_inspects_with_generic_facts() {
     assert!(v["bytes"]["by_class"]["routed_experts"].as_u64().unwrap() > 0);
     assert!(v["notes"].to_string().contains("mamba9"));
     assert!(v["engines"].as_array().unwrap().is_empty());
+}
+
+/// rigplan's per-tensor quant types equal llama-quantize's own choice (`--dry-run` on a
+/// sparse BF16 file shaped like a converter's output) for every standard file type and
+/// the architectures with special rules (MoE, MLA, fallbacks on 704-wide rows, tied
+/// embeddings). Without an imatrix, as the dry run has none.
+#[test]
+fn quant_types_match_llama_quantize_dry_run() {
+    use rigplan::model::catalog::quant_context;
+    use rigplan::model::quantize::{assign_types, FileType, TensorShape};
+    use rigplan::model::synth::tensor_shapes;
+    let bin = llama_bin().expect("llama.cpp engine");
+    let quantize = crate::support_model::llama_quantize(&bin).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ftypes = [
+        "Q8_0",
+        "Q6_K",
+        "Q5_K_M",
+        "Q5_K_S",
+        "Q4_K_M",
+        "Q4_K_S",
+        "IQ4_XS",
+        "Q3_K_M",
+        "IQ3_XXS",
+        "IQ2_M",
+        "IQ2_XXS",
+        "Q2_K",
+        "MXFP4_MOE",
+    ];
+    for id in [
+        "qwen3-30b-a3b",
+        "qwen3.5-35b-a3b",
+        "gemma-4-26b-a4b",
+        "deepseek-r1",
+        "llama-3.2-3b",
+        "mixtral-8x7b",
+    ] {
+        let e = entry(id);
+        let src = dir.path().join(format!("{id}-bf16.gguf"));
+        write_catalog_model(&e, "BF16", &src);
+        let params = e.params();
+        let shapes = tensor_shapes(&params, e.synth_options()).unwrap();
+        let ts: Vec<TensorShape> = shapes
+            .iter()
+            .map(|(n, d)| TensorShape { name: n, dims: d })
+            .collect();
+        let mut ctx = quant_context(&params);
+        ctx.has_imatrix = false;
+        for q in ftypes {
+            let ours = assign_types(&ts, FileType::parse(q).unwrap(), &ctx).unwrap();
+            let theirs = crate::support_model::llama_quantize_dry_run(&quantize, &src, q).unwrap();
+            assert_eq!(theirs.len(), ts.len(), "{id} {q}");
+            for ((name, _), ty) in shapes.iter().zip(&ours) {
+                let t = theirs
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{id} {q}: {name} not listed"));
+                assert!(
+                    ty.name().eq_ignore_ascii_case(t),
+                    "{id} {q} {name}: rigplan {ty}, llama-quantize {t}"
+                );
+            }
+        }
+    }
 }

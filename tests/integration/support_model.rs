@@ -11,6 +11,17 @@ use std::path::{Path, PathBuf};
 
 /// Writes a sparse GGUF of a catalog model at a standard quant; returns the file size.
 pub fn write_catalog_model(entry: &CatalogEntry, quant: &str, path: &Path) -> u64 {
+    write_catalog_model_with(entry, quant, path, true)
+}
+
+/// As [`write_catalog_model`]; `with_vocab` false leaves out the tokenizer arrays
+/// (llama.cpp will not load such a file, rigplan inspects it).
+pub fn write_catalog_model_with(
+    entry: &CatalogEntry,
+    quant: &str,
+    path: &Path,
+    with_vocab: bool,
+) -> u64 {
     let params = entry.params();
     let shapes = tensor_shapes(&params, entry.synth_options()).expect("known arch");
     let ft = if quant == "MXFP4" {
@@ -50,22 +61,24 @@ pub fn write_catalog_model(entry: &CatalogEntry, quant: &str, path: &Path) -> u6
     }
     // llama.cpp's loader needs a vocabulary; a minimal one of the right size is enough
     // for llama-fit-params (it never tokenizes).
-    w.meta(
-        "tokenizer.ggml.model",
-        MetaValue::String(GgufString(b"gpt2".to_vec())),
-    );
-    w.meta(
-        "tokenizer.ggml.tokens",
-        MetaValue::Array(
-            (0..params.n_vocab)
-                .map(|i| MetaValue::String(GgufString(format!("t{i}").into_bytes())))
-                .collect(),
-        ),
-    );
-    w.meta(
-        "tokenizer.ggml.merges",
-        MetaValue::Array(vec![MetaValue::String(GgufString(b"t 1".to_vec()))]),
-    );
+    if with_vocab {
+        w.meta(
+            "tokenizer.ggml.model",
+            MetaValue::String(GgufString(b"gpt2".to_vec())),
+        );
+        w.meta(
+            "tokenizer.ggml.tokens",
+            MetaValue::Array(
+                (0..params.n_vocab)
+                    .map(|i| MetaValue::String(GgufString(format!("t{i}").into_bytes())))
+                    .collect(),
+            ),
+        );
+        w.meta(
+            "tokenizer.ggml.merges",
+            MetaValue::Array(vec![MetaValue::String(GgufString(b"t 1".to_vec()))]),
+        );
+    }
     for ((name, dims), ty) in shapes.iter().zip(types) {
         w.tensor(name, dims, ty);
     }
@@ -219,4 +232,73 @@ pub fn llama_loader_tensors(bin: &Path, file: &Path) -> Result<Vec<LoaderTensor>
 pub fn loader_mib(bytes: u64) -> String {
     let v = (bytes as f32) / 1024.0f32 / 1024.0f32;
     format!("{:.2}", f64::from(v))
+}
+
+/// The pinned engine's `llama-quantize`, built into its build tree if missing (the engine
+/// script builds server/bench/cli/fit-params only).
+pub fn llama_quantize(bin: &Path) -> Result<PathBuf, String> {
+    let exe = bin.join("llama-quantize");
+    if exe.exists() {
+        return Ok(exe);
+    }
+    let build = bin.parent().ok_or("bin dir has no parent")?;
+    let st = std::process::Command::new("cmake")
+        .args(["--build"])
+        .arg(build)
+        .args(["--target", "llama-quantize", "-j2"])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if st.success() && exe.exists() {
+        Ok(exe)
+    } else {
+        Err(format!(
+            "could not build llama-quantize in {}",
+            build.display()
+        ))
+    }
+}
+
+/// `llama-quantize --dry-run SRC FTYPE`: the type llama.cpp picks for every tensor
+/// (`[ i/ n] NAME - [dims], type = bf16, size = A MiB -> B MiB (q4_K)`, or
+/// `size = A MiB` when the tensor keeps its type).
+pub fn llama_quantize_dry_run(
+    exe: &Path,
+    src: &Path,
+    ftype: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    let out = std::process::Command::new(exe)
+        .arg("--dry-run")
+        .arg(src)
+        .arg(ftype)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let mut map = std::collections::HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim_start().strip_prefix('[') else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        let Some((name, rest)) = rest.trim_start().split_once(" - [") else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once("type =") else {
+            continue;
+        };
+        let src_type = rest.split(',').next().unwrap_or("").trim().to_string();
+        let target = match (rest.rfind('('), rest.rfind(')')) {
+            (Some(a), Some(b)) if b > a && rest.contains("->") => rest[a + 1..b].trim().to_string(),
+            _ => src_type,
+        };
+        map.insert(name.trim().to_string(), target);
+    }
+    if map.is_empty() {
+        return Err(format!(
+            "no tensor lines from llama-quantize --dry-run {ftype}:\n{text}"
+        ));
+    }
+    Ok(map)
 }

@@ -1,0 +1,41 @@
+//! Regenerates `docs/calibration.md`: fits the speed model's factors on
+//! `profiles/calibration/points.toml` and writes every point's error.
+//!
+//! Usage: `cargo run --release --example calibration_report [OUT]` (default
+//! `docs/calibration.md`). Prints the medians and the fitted factors; copy fitted values
+//! into `src/perf/factors.rs` when they move.
+
+use rigplan::perf::calibration;
+use rigplan::perf::factors::{DEFAULT_FACTORS, FIT_BOUNDS};
+
+fn main() -> anyhow::Result<()> {
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "docs/calibration.md".to_string());
+    let data = calibration::load()?;
+    let fitted = calibration::fit(&data, &DEFAULT_FACTORS, 4)?;
+    let md = calibration::report(&data, &fitted, &DEFAULT_FACTORS)?;
+    if let Some(dir) = std::path::Path::new(&out).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    std::fs::write(&out, md)?;
+    let shipped = calibration::evaluate(&data, &DEFAULT_FACTORS)?;
+    let fresh = calibration::evaluate(&data, &fitted)?;
+    println!(
+        "shipped: tg median {:.1}%, pp median {:.1}%",
+        100.0 * calibration::median_abs_error(&shipped, "tg"),
+        100.0 * calibration::median_abs_error(&shipped, "pp")
+    );
+    println!(
+        "fresh fit: tg median {:.1}%, pp median {:.1}%",
+        100.0 * calibration::median_abs_error(&fresh, "tg"),
+        100.0 * calibration::median_abs_error(&fresh, "pp")
+    );
+    for b in FIT_BOUNDS {
+        println!("{} = {:e}", b.name, fitted.get(b.name).unwrap_or(f64::NAN));
+    }
+    println!("wrote {out}");
+    Ok(())
+}

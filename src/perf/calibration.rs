@@ -1,0 +1,784 @@
+//! Calibration: the measured points, the placements they describe, the fit, the report.
+//!
+//! `profiles/calibration/points.toml` (compiled in) lists GPUs, machines, models and
+//! measured tg/pp figures with their sources. For each point this module builds the
+//! HardwareSnapshot, ModelSpec, Settings and Layout the measurement describes — with a
+//! deliberately simple layout builder (uniform blocks, llama.cpp's `-ngl` and
+//! `--n-cpu-moe` rules), not the planner's — predicts, and reports the error. `fit`
+//! moves the factors named in [`FIT_BOUNDS`] within their physical ranges to minimise
+//! the summed absolute log error. Nothing here touches files at run time.
+
+use super::factors::{Factors, FIT_BOUNDS};
+use super::predict_with;
+use crate::engine::EngineKind;
+use crate::gguf::GgmlType;
+use crate::hardware::{
+    CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, PcieLink, SystemInfo,
+};
+use crate::model::spec::{
+    AttentionKind, EngineSupport, LayerSpec, ModelSpec, RecurrentState, TensorClass, TensorSpec,
+};
+use crate::planner::layout::{DeviceId, DeviceLoad, Layout};
+use crate::planner::plan::Settings;
+use crate::units::Bytes;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// The calibration data, compiled in.
+pub const POINTS_TOML: &str = include_str!("../../profiles/calibration/points.toml");
+
+/// Targets from issue 5: median absolute error of tg ≤ 15%, of pp ≤ 30%.
+pub const TG_MEDIAN_TARGET: f64 = 0.15;
+pub const PP_MEDIAN_TARGET: f64 = 0.30;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CalibrationData {
+    pub gpu: Vec<GpuEntry>,
+    pub machine: Vec<MachineEntry>,
+    pub model: Vec<ModelEntry>,
+    pub point: Vec<PointEntry>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct GpuEntry {
+    pub name: String,
+    pub vendor: String,
+    pub bandwidth_gbs: f64,
+    pub fp16_tflops: f64,
+    pub vram_gib: u64,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MachineEntry {
+    pub id: String,
+    pub cpu: String,
+    pub physical_cores: u32,
+    pub threads: u32,
+    pub flags: Vec<String>,
+    pub ram_bandwidth_gbs: f64,
+    pub dimm_type: String,
+    pub gpus: Vec<String>,
+    pub pcie_gen: Option<u32>,
+    pub pcie_width: Option<u32>,
+    pub note: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ModelEntry {
+    pub id: String,
+    pub architecture: String,
+    pub n_layer: u32,
+    pub n_embd: u64,
+    pub params_total: f64,
+    pub embedding_params: f64,
+    pub tied_output: bool,
+    pub routed_expert_params: f64,
+    pub expert_count: u32,
+    pub expert_used: u32,
+    pub layer_pattern: String,
+    pub kv_bytes_full: u64,
+    #[serde(default)]
+    pub kv_bytes_swa: u64,
+    #[serde(default)]
+    pub swa_window: u64,
+    #[serde(default)]
+    pub recurrent_state_bytes: u64,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PointEntry {
+    pub id: String,
+    pub source: String,
+    pub quote: String,
+    pub machine: String,
+    pub model: String,
+    pub quant: String,
+    pub file_gb: f64,
+    pub engine: String,
+    #[serde(default = "default_ngl")]
+    pub ngl: u32,
+    #[serde(default)]
+    pub n_cpu_moe: u32,
+    pub threads: Option<u32>,
+    #[serde(default)]
+    pub batch: Option<u32>,
+    #[serde(default)]
+    pub ubatch: Option<u32>,
+    #[serde(default)]
+    pub cache_type: Option<String>,
+    pub test: String,
+    #[serde(default)]
+    pub n: Option<u32>,
+    #[serde(default)]
+    pub depth: u64,
+    /// The engine version of the measurement ran recurrent (delta-net) ops on the CPU.
+    #[serde(default)]
+    pub recurrent_on_cpu: bool,
+    /// Bits per weight of the routed experts when the file's mix puts them well below
+    /// its average (`IQ2_XXS` files keep attention at higher precision).
+    #[serde(default)]
+    pub expert_bpw: Option<f64>,
+    pub measured: f64,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn default_ngl() -> u32 {
+    999
+}
+
+/// Everything `predict` needs for one point.
+pub struct Scenario {
+    pub hw: HardwareSnapshot,
+    pub spec: ModelSpec,
+    pub settings: Settings,
+    pub layout: Layout,
+    pub engine: EngineKind,
+}
+
+/// One point's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct PointResult {
+    pub id: String,
+    pub test: String,
+    pub measured: f64,
+    pub predicted: f64,
+    /// predicted / measured − 1.
+    pub error: f64,
+    pub bottleneck: String,
+}
+
+pub fn load() -> anyhow::Result<CalibrationData> {
+    let data: CalibrationData = toml::from_str(POINTS_TOML)
+        .map_err(|e| anyhow::anyhow!("profiles/calibration/points.toml: {e}"))?;
+    Ok(data)
+}
+
+impl CalibrationData {
+    /// Builds the scenario a point describes.
+    pub fn scenario(&self, p: &PointEntry) -> anyhow::Result<Scenario> {
+        let machine = self
+            .machine
+            .iter()
+            .find(|m| m.id == p.machine)
+            .ok_or_else(|| anyhow::anyhow!("point '{}': unknown machine '{}'", p.id, p.machine))?;
+        let model = self
+            .model
+            .iter()
+            .find(|m| m.id == p.model)
+            .ok_or_else(|| anyhow::anyhow!("point '{}': unknown model '{}'", p.id, p.model))?;
+        let engine = EngineKind::parse(&p.engine)
+            .ok_or_else(|| anyhow::anyhow!("point '{}': unknown engine '{}'", p.id, p.engine))?;
+        let hw = self.snapshot(machine)?;
+        let spec = model_spec(model, p);
+        let threads = p.threads.unwrap_or(machine.physical_cores);
+        let ubatch = match (p.test.as_str(), p.n) {
+            ("pp", Some(n)) => n.min(p.ubatch.unwrap_or(512)),
+            _ => p.ubatch.unwrap_or(512),
+        };
+        let cache = p.cache_type.clone().unwrap_or_else(|| "f16".into());
+        let settings = Settings {
+            quant: Some(p.quant.clone()),
+            n_gpu_layers: p.ngl,
+            n_cpu_moe: p.n_cpu_moe,
+            ctx: 8192,
+            predict: 512,
+            cache_type_k: cache.clone(),
+            cache_type_v: cache,
+            threads,
+            batch: p.batch.unwrap_or(2048),
+            ubatch,
+            parallel: 1,
+            split_mode: "layer".into(),
+            tensor_split: vec![],
+            flash_attn: true,
+            mlock: false,
+            mmap: true,
+            override_tensors: vec![],
+            gpu_indices: (0..hw.gpus.len() as u32).collect(),
+        };
+        let depth = if p.test == "pp" { 0 } else { p.depth };
+        let layout = build_layout(model, p, &hw, depth);
+        Ok(Scenario {
+            hw,
+            spec,
+            settings,
+            layout,
+            engine,
+        })
+    }
+
+    fn snapshot(&self, m: &MachineEntry) -> anyhow::Result<HardwareSnapshot> {
+        let mut gpus = Vec::new();
+        for (i, name) in m.gpus.iter().enumerate() {
+            let g = self
+                .gpu
+                .iter()
+                .find(|g| &g.name == name)
+                .ok_or_else(|| anyhow::anyhow!("machine '{}': unknown GPU '{name}'", m.id))?;
+            let apple = g.vendor == "apple";
+            gpus.push(GpuInfo {
+                index: i as u32,
+                name: g.name.clone(),
+                vendor: if apple {
+                    GpuVendor::Apple
+                } else {
+                    GpuVendor::Nvidia
+                },
+                vram_bytes: g.vram_gib << 30,
+                vram_free_bytes: None,
+                bandwidth_gbs: Some(g.bandwidth_gbs),
+                fp16_tflops: Some(g.fp16_tflops),
+                compute_capability: None,
+                gfx_target: None,
+                unified_memory: apple,
+                pcie: m.pcie_gen.map(|gen| PcieLink {
+                    gen: Some(gen),
+                    width: m.pcie_width,
+                    max_gen: None,
+                    max_width: None,
+                }),
+                uuid: None,
+                pci_bus_id: None,
+                power_limit_w: None,
+            });
+        }
+        Ok(HardwareSnapshot {
+            schema_version: crate::hardware::snapshot::SNAPSHOT_SCHEMA_VERSION,
+            source: format!("calibration machine {}", m.id),
+            cpu: CpuInfo {
+                vendor: String::new(),
+                brand: m.cpu.clone(),
+                physical_cores: m.physical_cores,
+                threads: m.threads,
+                sockets: 1,
+                numa_nodes: 1,
+                flags: m.flags.clone(),
+                ..Default::default()
+            },
+            memory: MemoryInfo {
+                total_bytes: 128 << 30,
+                theoretical_bandwidth_gbs: Some(m.ram_bandwidth_gbs),
+                dimm_type: Some(m.dimm_type.clone()),
+                ..Default::default()
+            },
+            gpus,
+            system: SystemInfo::default(),
+            notes: vec![m.note.clone()],
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum BlockKind {
+    Full,
+    Swa,
+    Recurrent,
+}
+
+fn block_kinds(m: &ModelEntry) -> Vec<BlockKind> {
+    let pattern: Vec<BlockKind> = m
+        .layer_pattern
+        .chars()
+        .map(|c| match c {
+            'S' => BlockKind::Swa,
+            'R' => BlockKind::Recurrent,
+            _ => BlockKind::Full,
+        })
+        .collect();
+    let pattern = if pattern.is_empty() {
+        vec![BlockKind::Full]
+    } else {
+        pattern
+    };
+    (0..m.n_layer as usize)
+        .map(|i| pattern[i % pattern.len()])
+        .collect()
+}
+
+/// Bytes per parameter of (routed experts, everything else).
+fn bytes_per_param(m: &ModelEntry, p: &PointEntry) -> (f64, f64) {
+    let avg = p.file_gb * 1e9 / m.params_total;
+    match p.expert_bpw {
+        Some(bpw) if m.routed_expert_params > 0.0 => {
+            let expert = bpw / 8.0;
+            let rest_params = m.params_total - m.routed_expert_params;
+            let rest = (p.file_gb * 1e9 - expert * m.routed_expert_params) / rest_params;
+            (expert, rest.max(expert))
+        }
+        _ => (avg, avg),
+    }
+}
+
+fn model_spec(m: &ModelEntry, p: &PointEntry) -> ModelSpec {
+    let (ebpp, bpp) = bytes_per_param(m, p);
+    let moe = m.expert_count > 1;
+    let expert_bytes = m.routed_expert_params / m.n_layer as f64 * ebpp;
+    let output = if m.tied_output {
+        0.0
+    } else {
+        m.embedding_params
+    };
+    let block_bytes = expert_bytes
+        + (m.params_total - m.routed_expert_params - m.embedding_params - output)
+            / m.n_layer as f64
+            * bpp;
+    let layers = block_kinds(m)
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| LayerSpec {
+            index: i as u32,
+            attention: match k {
+                BlockKind::Full => AttentionKind::Full,
+                BlockKind::Swa => AttentionKind::SlidingWindow,
+                BlockKind::Recurrent => AttentionKind::Recurrent,
+            },
+            n_head: 0,
+            n_head_kv: 0,
+            n_embd_k_gqa: 0,
+            n_embd_v_gqa: 0,
+            head_dim_k: 0,
+            head_dim_v: 0,
+            recurrent: (k == BlockKind::Recurrent).then_some(RecurrentState {
+                r_elements: 0,
+                s_elements: m.recurrent_state_bytes / 4,
+            }),
+            moe,
+            expert_bytes: Bytes(if moe { expert_bytes as u64 } else { 0 }),
+            bytes: Bytes(block_bytes as u64),
+            mtp: false,
+        })
+        .collect();
+    let embd_type = GgmlType::from_name("Q4_K");
+    let tensors = embd_type
+        .map(|t| {
+            vec![TensorSpec {
+                name: "token_embd.weight".into(),
+                dims: vec![m.n_embd, (m.embedding_params / m.n_embd as f64) as u64],
+                ggml_type: t,
+                bytes: Bytes((m.embedding_params * bpp) as u64),
+                class: TensorClass::TokenEmbedding,
+                layer: None,
+            }]
+        })
+        .unwrap_or_default();
+    ModelSpec {
+        name: m.id.clone(),
+        architecture: m.architecture.clone(),
+        architecture_known: true,
+        quant: Some(p.quant.clone()),
+        n_layer: m.n_layer,
+        n_embd: m.n_embd,
+        n_vocab: (m.embedding_params / m.n_embd as f64) as u64,
+        n_ctx_train: 0,
+        n_swa: (m.swa_window > 0).then_some(m.swa_window),
+        expert_count: m.expert_count,
+        expert_used: m.expert_used,
+        expert_shared: 0,
+        leading_dense: 0,
+        mla: None,
+        nextn_layers: 0,
+        layers,
+        tensors,
+        engines: EngineSupport::default(),
+        notes: vec![m.source.clone()],
+    }
+}
+
+/// KV bytes per element relative to F16 (ggml block sizes: q8_0 34 B / 32, q4_0 18 B / 32).
+fn kv_type_factor(t: &str) -> f64 {
+    match t.to_ascii_lowercase().as_str() {
+        "q8_0" => 34.0 / 64.0,
+        "q4_0" => 18.0 / 64.0,
+        "q4_1" => 20.0 / 64.0,
+        "q5_0" => 22.0 / 64.0,
+        "q5_1" => 24.0 / 64.0,
+        "f32" => 2.0,
+        _ => 1.0,
+    }
+}
+
+#[derive(Default, Clone)]
+struct Acc {
+    weight: f64,
+    active: f64,
+    routed: f64,
+    kv: f64,
+    kv_read: f64,
+    layers: u32,
+    params: f64,
+}
+
+/// llama.cpp's placement for `-ngl N` and `--n-cpu-moe N` with uniform blocks: the last
+/// `N-1` blocks and the output on the GPUs (src/llama-model.cpp, `i_gpu_start = n_layer
+/// + 1 - n_gpu_layers`), blocks split evenly over equal GPUs in order, token embeddings
+/// on the CPU, routed experts of the first `n_cpu_moe` blocks on the CPU.
+fn build_layout(m: &ModelEntry, p: &PointEntry, hw: &HardwareSnapshot, depth: u64) -> Layout {
+    let (ebpp, bpp) = bytes_per_param(m, p);
+    let n = m.n_layer as usize;
+    let g = hw.gpus.len();
+    let kinds = block_kinds(m);
+    let output_params = m.embedding_params;
+    let untied_output = if m.tied_output {
+        0.0
+    } else {
+        m.embedding_params
+    };
+    let block_params = (m.params_total - m.embedding_params - untied_output) / n as f64;
+    let routed = m.routed_expert_params / n as f64;
+    let nonexpert = block_params - routed;
+    let used = if m.expert_count > 1 {
+        m.expert_used as f64 / m.expert_count as f64
+    } else {
+        1.0
+    };
+    let kv_factor = kv_type_factor(p.cache_type.as_deref().unwrap_or("f16"));
+
+    let gpu_blocks = if g == 0 {
+        0
+    } else {
+        (p.ngl.min(m.n_layer + 1) as usize).saturating_sub(1).min(n)
+    };
+    let output_on_gpu = g > 0 && p.ngl >= 1;
+    let first_gpu_block = n - gpu_blocks;
+    let device_of_block = |i: usize| -> DeviceId {
+        if i < first_gpu_block || g == 0 {
+            DeviceId::Cpu
+        } else {
+            let k = (i - first_gpu_block) * g / gpu_blocks.max(1);
+            DeviceId::Gpu(k.min(g - 1) as u32)
+        }
+    };
+    let mut accs: Vec<(DeviceId, Acc)> = Vec::new();
+    fn acc(accs: &mut Vec<(DeviceId, Acc)>, d: DeviceId) -> usize {
+        match accs.iter().position(|(id, _)| *id == d) {
+            Some(i) => i,
+            None => {
+                accs.push((d, Acc::default()));
+                accs.len() - 1
+            }
+        }
+    }
+    // Token embeddings: CPU, looked up (not read in full).
+    let cpu = acc(&mut accs, DeviceId::Cpu);
+    accs[cpu].1.weight += m.embedding_params * bpp;
+
+    let mut path = vec![DeviceId::Cpu];
+    let mut host_experts = 0.0;
+    for (i, kind) in kinds.iter().enumerate() {
+        let dev = device_of_block(i);
+        let experts_on_cpu = (i as u32) < p.n_cpu_moe;
+        let expert_dev = if experts_on_cpu { DeviceId::Cpu } else { dev };
+        let di = acc(&mut accs, dev);
+        let a = &mut accs[di].1;
+        a.layers += 1;
+        a.weight += nonexpert * bpp;
+        a.active += nonexpert * bpp;
+        a.params += nonexpert;
+        // KV cache / recurrent state of this block.
+        let (state_dev, state_read, state_alloc) = match kind {
+            BlockKind::Full => {
+                let per_cell = m.kv_bytes_full as f64 * kv_factor;
+                (dev, per_cell * depth as f64, per_cell * 8192.0)
+            }
+            BlockKind::Swa => {
+                let per_cell = m.kv_bytes_swa as f64 * kv_factor;
+                let cells = depth.min(m.swa_window.max(1)) as f64;
+                (dev, per_cell * cells, per_cell * m.swa_window as f64)
+            }
+            BlockKind::Recurrent => {
+                let s = m.recurrent_state_bytes as f64;
+                let d = if p.recurrent_on_cpu {
+                    DeviceId::Cpu
+                } else {
+                    dev
+                };
+                (d, 2.0 * s, s)
+            }
+        };
+        path.push(dev);
+        let si = acc(&mut accs, state_dev);
+        accs[si].1.kv_read += state_read;
+        accs[si].1.kv += state_alloc;
+        if state_dev != dev {
+            path.push(state_dev);
+            path.push(dev);
+        }
+        if routed > 0.0 {
+            let ei = acc(&mut accs, expert_dev);
+            let e = &mut accs[ei].1;
+            e.weight += routed * ebpp;
+            e.routed += routed * ebpp;
+            e.active += routed * used * ebpp;
+            e.params += routed * used;
+            if expert_dev != dev {
+                host_experts += routed * ebpp;
+                path.push(expert_dev);
+                path.push(dev);
+            }
+        }
+    }
+    let out_dev = if output_on_gpu {
+        DeviceId::Gpu((g - 1) as u32)
+    } else {
+        DeviceId::Cpu
+    };
+    let oi = acc(&mut accs, out_dev);
+    accs[oi].1.active += output_params * bpp;
+    accs[oi].1.params += output_params;
+    if !m.tied_output {
+        accs[oi].1.weight += output_params * bpp;
+    }
+    path.push(out_dev);
+    let crossings = path.windows(2).filter(|w| w[0] != w[1]).count() as u32;
+
+    Layout {
+        devices: accs
+            .into_iter()
+            .map(|(device, a)| DeviceLoad {
+                device,
+                weight_bytes: Bytes(a.weight as u64),
+                active_weight_bytes_per_token: Bytes(a.active as u64),
+                routed_expert_bytes: Bytes(a.routed as u64),
+                kv_bytes: Bytes(a.kv as u64),
+                kv_read_bytes_per_token: Bytes(a.kv_read as u64),
+                compute_bytes: Bytes(0),
+                layers: a.layers,
+                active_params: a.params as u64,
+            })
+            .collect(),
+        boundary_crossings: crossings,
+        host_experts_offloaded_bytes: Bytes(host_experts as u64),
+        depth_tokens: depth,
+        n_embd: m.n_embd,
+    }
+}
+
+/// Predicts every point with `f`.
+pub fn evaluate(data: &CalibrationData, f: &Factors) -> anyhow::Result<Vec<PointResult>> {
+    let mut out = Vec::with_capacity(data.point.len());
+    for p in &data.point {
+        let s = data.scenario(p)?;
+        let pred = predict_with(f, &s.layout, &s.hw, &s.settings, &s.spec, s.engine);
+        let predicted = if p.test == "pp" {
+            pred.pp_tokens_per_s
+        } else {
+            pred.tg_tokens_per_s
+        };
+        out.push(PointResult {
+            id: p.id.clone(),
+            test: p.test.clone(),
+            measured: p.measured,
+            predicted,
+            error: predicted / p.measured - 1.0,
+            bottleneck: pred.bottleneck,
+        });
+    }
+    Ok(out)
+}
+
+/// Median absolute relative error of the points of one test kind.
+pub fn median_abs_error(results: &[PointResult], test: &str) -> f64 {
+    let mut v: Vec<f64> = results
+        .iter()
+        .filter(|r| r.test == test)
+        .map(|r| r.error.abs())
+        .collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// Summed absolute log error: the fit's objective.
+pub fn objective(results: &[PointResult]) -> f64 {
+    results
+        .iter()
+        .map(|r| {
+            if r.predicted > 0.0 {
+                (r.predicted / r.measured).ln().abs()
+            } else {
+                10.0
+            }
+        })
+        .sum()
+}
+
+/// Coordinate descent over [`FIT_BOUNDS`]: each factor in turn takes the best of a
+/// log-spaced grid within its bounds; repeated `sweeps` times.
+pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> anyhow::Result<Factors> {
+    const GRID: usize = 24;
+    let mut best = start.clone();
+    let mut best_obj = objective(&evaluate(data, &best)?);
+    for _ in 0..sweeps {
+        for b in FIT_BOUNDS {
+            let mut cand = best.clone();
+            for k in 0..=GRID {
+                let t = k as f64 / GRID as f64;
+                let v = if b.min > 0.0 {
+                    b.min * (b.max / b.min).powf(t)
+                } else {
+                    b.min + (b.max - b.min) * t
+                };
+                cand.set(b.name, v);
+                let obj = objective(&evaluate(data, &cand)?);
+                if obj < best_obj - 1e-12 {
+                    best_obj = obj;
+                    best = cand.clone();
+                }
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// The markdown report written to `docs/calibration.md`.
+pub fn report(
+    data: &CalibrationData,
+    fitted: &Factors,
+    shipped: &Factors,
+) -> anyhow::Result<String> {
+    let fit_res = evaluate(data, fitted)?;
+    let ship_res = evaluate(data, shipped)?;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Speed-model calibration\n");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo run --release --example calibration_report` from \
+         `profiles/calibration/points.toml` ({} points). Do not edit by hand.\n",
+        data.point.len()
+    );
+    let _ = writeln!(s, "## Accuracy (shipped factors, `src/perf/factors.rs`)\n");
+    let _ = writeln!(s, "| test | points | median abs error | target |");
+    let _ = writeln!(s, "|---|---:|---:|---:|");
+    for (t, target) in [("tg", TG_MEDIAN_TARGET), ("pp", PP_MEDIAN_TARGET)] {
+        let n = ship_res.iter().filter(|r| r.test == t).count();
+        let _ = writeln!(
+            s,
+            "| {t} | {n} | {:.1}% | ≤ {:.0}% |",
+            100.0 * median_abs_error(&ship_res, t),
+            100.0 * target
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nA fresh fit from the shipped values reaches tg {:.1}% / pp {:.1}% \
+         (objective {:.3} vs shipped {:.3}).\n",
+        100.0 * median_abs_error(&fit_res, "tg"),
+        100.0 * median_abs_error(&fit_res, "pp"),
+        objective(&fit_res),
+        objective(&ship_res)
+    );
+    let _ = writeln!(s, "## Factors\n");
+    let _ = writeln!(s, "| factor | shipped | fresh fit | allowed range |");
+    let _ = writeln!(s, "|---|---:|---:|---|");
+    for b in FIT_BOUNDS {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} … {} |",
+            b.name,
+            fmt_num(shipped.get(b.name).unwrap_or(f64::NAN)),
+            fmt_num(fitted.get(b.name).unwrap_or(f64::NAN)),
+            fmt_num(b.min),
+            fmt_num(b.max)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nFixed (cited or assumed, see `src/perf/factors.rs`): `cpu_bw_eff_measured` {}, \
+         `per_core_read_gbs` {}, `token_host_overhead_s` {}, `ik_cpu_pp_speedup` {}, \
+         `pcie_eff` {}.\n",
+        fmt_num(shipped.cpu_bw_eff_measured),
+        fmt_num(shipped.per_core_read_gbs),
+        fmt_num(shipped.token_host_overhead_s),
+        fmt_num(shipped.ik_cpu_pp_speedup),
+        fmt_num(shipped.pcie_eff)
+    );
+    let _ = writeln!(s, "## Points (shipped factors)\n");
+    let _ = writeln!(
+        s,
+        "| point | machine | model | quant | engine | test | measured tok/s | predicted | error | bottleneck |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---:|---:|---:|---|");
+    for (p, r) in data.point.iter().zip(&ship_res) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:+.1}% | {} |",
+            p.id,
+            p.machine,
+            p.model,
+            p.quant,
+            p.engine,
+            p.test,
+            r.measured,
+            r.predicted,
+            100.0 * r.error,
+            r.bottleneck
+        );
+    }
+    let _ = writeln!(s, "\n## Sources\n");
+    for p in &data.point {
+        let _ = write!(s, "- **{}** — {}: “{}”", p.id, p.source, p.quote);
+        if let Some(n) = &p.note {
+            let _ = write!(s, " _Note: {n}_");
+        }
+        let _ = writeln!(s);
+    }
+    Ok(s)
+}
+
+fn fmt_num(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_point_builds_a_scenario() {
+        let data = load().unwrap();
+        assert!(data.point.len() >= 40);
+        for p in &data.point {
+            let s = data.scenario(p).unwrap();
+            assert!(!s.layout.devices.is_empty(), "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn ngl_27_of_40_puts_26_blocks_and_output_on_the_gpu() {
+        let data = load().unwrap();
+        let p = data.point.iter().find(|p| p.id == "seed001-t8").unwrap();
+        let s = data.scenario(p).unwrap();
+        let gpu = s.layout.device(DeviceId::Gpu(0)).unwrap();
+        let cpu = s.layout.device(DeviceId::Cpu).unwrap();
+        assert_eq!(gpu.layers, 26);
+        assert_eq!(cpu.layers, 14);
+        assert_eq!(s.layout.boundary_crossings, 1);
+    }
+
+    #[test]
+    fn n_cpu_moe_hops_twice_per_offloaded_block() {
+        let data = load().unwrap();
+        let p = data
+            .point
+            .iter()
+            .find(|p| p.id == "ext-5080-q4-ncmoe24")
+            .unwrap();
+        let s = data.scenario(p).unwrap();
+        assert_eq!(s.layout.boundary_crossings, 1 + 2 * 24);
+        assert!(s.layout.host_experts_offloaded_bytes.as_u64() > 0);
+    }
+}

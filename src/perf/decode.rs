@@ -1,0 +1,184 @@
+//! Decode (tg): seconds per generated token for a placement.
+//!
+//! Per device: the weight bytes it reads per token plus its KV/state reads, over its
+//! effective bandwidth; devices run in sequence for a layer split, in parallel (with two
+//! all-reduce hops per layer) for row/graph split. Fixed costs: kernel launches per GPU
+//! layer, thread barriers per CPU layer, a synchronisation plus an activation copy at
+//! every device change, and host work per token. Must not decide placements.
+
+use super::devices::{
+    cpu_effective_bandwidth, gpu_effective_bandwidth, gpu_peak_bandwidth, oversubscription_factor,
+    pcie_bytes_per_s, ram_label,
+};
+use super::factors::{Factors, KERNEL_UNITS};
+use super::{Breakdown, ModelFacts};
+use crate::engine::EngineKind;
+use crate::hardware::{GpuInfo, HardwareSnapshot};
+use crate::planner::layout::{DeviceId, DeviceLoad, Layout};
+use crate::planner::plan::Settings;
+
+/// Bytes per activation element crossing a device boundary (F32 activations).
+const ACTIVATION_BYTES_PER_ELEMENT: f64 = 4.0;
+
+pub(crate) fn decode_time(
+    f: &Factors,
+    layout: &Layout,
+    hw: &HardwareSnapshot,
+    settings: &Settings,
+    facts: &ModelFacts,
+    engine: EngineKind,
+) -> Breakdown {
+    let mut b = Breakdown::default();
+    let ik = engine == EngineKind::IkLlamaCpp;
+    let parallel_gpus = is_tensor_parallel(settings) && gpu_count(layout) > 1;
+    let mut gpu_read_times = Vec::new();
+
+    for d in &layout.devices {
+        let weight = d.active_weight_bytes_per_token.as_u64() as f64;
+        let kv = d.kv_read_bytes_per_token.as_u64() as f64;
+        match d.device {
+            DeviceId::Gpu(i) => {
+                let Some(gpu) = hw.gpus.get(i as usize) else {
+                    b.assume(Some(format!("GPU {i} is not in the hardware snapshot")));
+                    continue;
+                };
+                let (bw, assumption) = gpu_effective_bandwidth(gpu, f);
+                b.assume(assumption);
+                let read = (weight + kv) / bw;
+                gpu_read_times.push(read);
+                if !parallel_gpus {
+                    b.add(format!("weight reads from {} VRAM", gpu.name), weight / bw);
+                    b.add("KV cache reads", kv / bw);
+                }
+                let ratio = if ik { f.ik_gpu_overhead_ratio } else { 1.0 };
+                b.add(
+                    "GPU kernel launches",
+                    d.layers as f64 * facts.kernel_units_per_layer * f.gpu_layer_overhead_s * ratio,
+                );
+            }
+            DeviceId::Cpu => {
+                let threads = settings.threads.max(1);
+                let (bw, assumption) = cpu_effective_bandwidth(hw, threads, f);
+                b.assume(assumption);
+                // Oversubscribed threads do not slow the memory reads (the bus is
+                // saturated either way) but every barrier waits for the slowest thread.
+                let slow = oversubscription_factor(&hw.cpu, threads, f);
+                let ram = ram_label(&hw.memory);
+                let experts = cpu_active_expert_bytes(d, facts).min(weight);
+                b.add(format!("expert reads from {ram}"), experts / bw);
+                b.add(
+                    format!("non-expert weight reads from {ram}"),
+                    (weight - experts) / bw,
+                );
+                b.add("KV cache reads", kv / bw);
+                let ratio = if ik { f.ik_cpu_overhead_ratio } else { 1.0 };
+                let units = d.layers as f64 * facts.kernel_units_per_layer
+                    + expert_only_layers(layout, facts) * KERNEL_UNITS.moe_extra;
+                b.add(
+                    "CPU thread synchronisation",
+                    units * f.cpu_layer_overhead_s * ratio * slow,
+                );
+            }
+        }
+    }
+
+    if parallel_gpus {
+        // Row/graph split: GPUs read their slices at the same time; two all-reduces per
+        // layer (after attention and after the FFN) cross the link.
+        let slowest = gpu_read_times.iter().copied().fold(0.0, f64::max);
+        b.add("weight reads (GPUs in parallel)", slowest);
+        let hop = hop_seconds(f, hw, facts);
+        b.add("GPU↔GPU all-reduce hops", 2.0 * facts.n_layer as f64 * hop);
+    }
+
+    b.add(
+        "CPU↔GPU / GPU↔GPU hops",
+        layout.boundary_crossings as f64 * hop_seconds(f, hw, facts),
+    );
+    b.add("host per-token work", f.token_host_overhead_s);
+    b.finish()
+}
+
+/// Spec-sheet-only time per token: every active byte at peak bandwidth, nothing else.
+pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot) -> f64 {
+    layout
+        .devices
+        .iter()
+        .map(|d| {
+            let bytes = (d.active_weight_bytes_per_token.as_u64()
+                + d.kv_read_bytes_per_token.as_u64()) as f64;
+            let peak = match d.device {
+                DeviceId::Gpu(i) => hw
+                    .gpus
+                    .get(i as usize)
+                    .map(|g| gpu_peak_bandwidth(g).0)
+                    .unwrap_or(f64::INFINITY),
+                DeviceId::Cpu => ram_peak(hw),
+            };
+            bytes / peak
+        })
+        .sum()
+}
+
+fn ram_peak(hw: &HardwareSnapshot) -> f64 {
+    let m = &hw.memory;
+    if let Some(b) = m
+        .theoretical_bandwidth_gbs
+        .or(m.measured_bandwidth_gbs)
+        .filter(|b| *b > 0.0)
+    {
+        return b * 1e9;
+    }
+    match (m.speed_mts, m.channels) {
+        (Some(s), Some(c)) if s > 0 && c > 0 => s as f64 * 1e6 * 8.0 * c as f64,
+        // Same fallback as devices::cpu_effective_bandwidth: dual-channel DDR4-3200.
+        _ => 51.2e9,
+    }
+}
+
+/// One device change: synchronisation plus an `n_embd` activation over the slowest link.
+fn hop_seconds(f: &Factors, hw: &HardwareSnapshot, facts: &ModelFacts) -> f64 {
+    let link = slowest_link(&hw.gpus, f);
+    let bytes = facts.n_embd as f64 * ACTIVATION_BYTES_PER_ELEMENT;
+    f.boundary_sync_s + if link > 0.0 { bytes / link } else { 0.0 }
+}
+
+/// The slowest effective PCIe link among the GPUs, bytes/s (0 when there is no GPU).
+pub(crate) fn slowest_link(gpus: &[GpuInfo], f: &Factors) -> f64 {
+    gpus.iter()
+        .map(|g| pcie_bytes_per_s(g).0 * f.pcie_eff)
+        .fold(None, |acc: Option<f64>, x| {
+            Some(acc.map_or(x, |a| a.min(x)))
+        })
+        .unwrap_or(0.0)
+}
+
+/// Active routed-expert bytes the CPU reads per token.
+fn cpu_active_expert_bytes(d: &DeviceLoad, facts: &ModelFacts) -> f64 {
+    if facts.is_moe {
+        d.routed_expert_bytes.as_u64() as f64 * facts.expert_fraction_used
+    } else {
+        0.0
+    }
+}
+
+/// Blocks that run on a GPU but whose experts the CPU computes (`--n-cpu-moe`).
+fn expert_only_layers(layout: &Layout, facts: &ModelFacts) -> f64 {
+    if facts.expert_bytes_per_moe_layer > 0.0 {
+        layout.host_experts_offloaded_bytes.as_u64() as f64 / facts.expert_bytes_per_moe_layer
+    } else {
+        0.0
+    }
+}
+
+fn gpu_count(layout: &Layout) -> usize {
+    layout
+        .devices
+        .iter()
+        .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
+        .count()
+}
+
+fn is_tensor_parallel(settings: &Settings) -> bool {
+    matches!(settings.split_mode.as_str(), "row" | "graph" | "tensor")
+}

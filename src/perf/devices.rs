@@ -1,0 +1,270 @@
+//! What each device can deliver: effective bandwidth, peak compute, PCIe link rate.
+//!
+//! Turns a [`HardwareSnapshot`] entry plus the thread setting into the rates the speed
+//! model divides by. Spec-sheet numbers come from the snapshot (GPU table, RAM
+//! theoretical or measured bandwidth); the efficiency applied to them comes from
+//! [`super::factors`]. Where the snapshot does not know a number, the fallback is
+//! named in the returned `assumption` so the bottleneck text can say so. Nothing here
+//! reads files or probes hardware.
+
+use super::factors::Factors;
+use crate::hardware::{CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo};
+
+/// How a GPU's memory behaves for decode kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuMemoryClass {
+    /// Discrete card with GDDR memory (GeForce, RTX PRO, Radeon).
+    Gddr,
+    /// Datacenter card with HBM (A100, H100, H200, MI300...).
+    Hbm,
+    /// Shares system memory with the CPU (Apple M-series, Strix Halo, GB10).
+    Unified,
+}
+
+/// Name fragments of HBM datacenter GPUs. Source: vendor product pages (A100/H100/H200/
+/// B200/GH200 HBM2e/HBM3/HBM3e; V100/P100 HBM2; AMD Instinct MI100-MI355 HBM2/HBM3).
+const HBM_NAME_FRAGMENTS: &[&str] = &[
+    "A100", "A800", "H100", "H800", "H200", "H20 ", "B100", "B200", "GH200", "GB200", "V100",
+    "P100", "MI100", "MI210", "MI250", "MI300", "MI325", "MI350", "MI355",
+];
+
+pub fn gpu_memory_class(gpu: &GpuInfo) -> GpuMemoryClass {
+    if gpu.unified_memory || gpu.vendor == GpuVendor::Apple {
+        return GpuMemoryClass::Unified;
+    }
+    let name = format!("{} ", gpu.name.to_ascii_uppercase());
+    if HBM_NAME_FRAGMENTS.iter().any(|f| name.contains(f)) {
+        GpuMemoryClass::Hbm
+    } else {
+        GpuMemoryClass::Gddr
+    }
+}
+
+/// Bandwidth assumed for a GPU whose table entry has none: a mid-range GDDR6 card
+/// (RTX 3060 12GB: 360 GB/s, NVIDIA spec sheet). Low on purpose: an unknown card should
+/// not promise speed.
+const UNKNOWN_GPU_BANDWIDTH_GBS: f64 = 360.0;
+/// FP16 tensor throughput assumed when the table has none (RTX 3060: ~51 TFLOPS dense
+/// FP16 with FP16 accumulate, GA106 spec).
+const UNKNOWN_GPU_TFLOPS: f64 = 51.0;
+
+/// Effective decode bandwidth of one GPU, bytes/s, and the assumption made if any.
+pub fn gpu_effective_bandwidth(gpu: &GpuInfo, f: &Factors) -> (f64, Option<String>) {
+    let (peak, assumption) = gpu_peak_bandwidth(gpu);
+    let eff = match gpu_memory_class(gpu) {
+        GpuMemoryClass::Gddr => f.gpu_bw_eff_gddr,
+        GpuMemoryClass::Hbm => f.gpu_bw_eff_hbm,
+        GpuMemoryClass::Unified => f.gpu_bw_eff_unified,
+    };
+    (peak * eff, assumption)
+}
+
+/// Spec-sheet bandwidth of one GPU, bytes/s.
+pub fn gpu_peak_bandwidth(gpu: &GpuInfo) -> (f64, Option<String>) {
+    match gpu.bandwidth_gbs {
+        Some(b) if b.is_finite() && b > 0.0 => (b * 1e9, None),
+        _ => (
+            UNKNOWN_GPU_BANDWIDTH_GBS * 1e9,
+            Some(format!(
+                "{}: bandwidth unknown, assumed {UNKNOWN_GPU_BANDWIDTH_GBS} GB/s",
+                gpu.name
+            )),
+        ),
+    }
+}
+
+/// Effective prompt-processing throughput of one GPU, FLOP/s.
+pub fn gpu_effective_flops(gpu: &GpuInfo, f: &Factors) -> f64 {
+    let peak = match gpu.fp16_tflops {
+        Some(t) if t.is_finite() && t > 0.0 => t,
+        _ => UNKNOWN_GPU_TFLOPS,
+    };
+    let eff = match gpu_memory_class(gpu) {
+        GpuMemoryClass::Unified => f.gpu_compute_eff_unified,
+        _ => f.gpu_tensor_eff,
+    };
+    peak * 1e12 * eff
+}
+
+/// Per-lane PCIe rates after encoding, GB/s, by generation (PCI-SIG: 2.5/5 GT/s 8b/10b,
+/// 8/16/32/64 GT/s 128b/130b; gen 6 uses FLIT, ~7.56 GB/s per lane).
+fn pcie_lane_gbs(gen: u32) -> f64 {
+    match gen {
+        0 | 1 => 0.25,
+        2 => 0.5,
+        3 => 0.985,
+        4 => 1.969,
+        5 => 3.938,
+        _ => 7.56,
+    }
+}
+
+/// Nominal PCIe rate of a GPU's link, bytes/s (current link if known, else the maximum,
+/// else PCIe 4.0 x16 and say so).
+pub fn pcie_bytes_per_s(gpu: &GpuInfo) -> (f64, Option<String>) {
+    let link = gpu.pcie.unwrap_or_default();
+    let gen = link.gen.or(link.max_gen);
+    let width = link.width.or(link.max_width);
+    match (gen, width) {
+        (Some(g), Some(w)) if w > 0 => (pcie_lane_gbs(g) * w as f64 * 1e9, None),
+        _ => (
+            pcie_lane_gbs(4) * 16.0 * 1e9,
+            Some(format!("{}: PCIe link unknown, assumed 4.0 x16", gpu.name)),
+        ),
+    }
+}
+
+/// Theoretical DRAM bandwidth, bytes/s, from the snapshot, or a fallback named.
+fn ram_theoretical_bandwidth(mem: &MemoryInfo) -> (f64, Option<String>) {
+    if let Some(b) = mem.theoretical_bandwidth_gbs.filter(|b| *b > 0.0) {
+        return (b * 1e9, None);
+    }
+    if let (Some(mts), Some(ch)) = (mem.speed_mts, mem.channels) {
+        if mts > 0 && ch > 0 {
+            return (mts as f64 * 1e6 * 8.0 * ch as f64, None);
+        }
+    }
+    // Dual-channel DDR4-3200: the commonest desktop configuration of the seeds' era.
+    (
+        51.2e9,
+        Some("RAM bandwidth unknown, assumed dual-channel DDR4-3200 (51.2 GB/s)".into()),
+    )
+}
+
+/// Effective CPU decode bandwidth for `threads` threads, bytes/s: the memory system's
+/// effective rate, reached only when enough cores pull on it.
+pub fn cpu_effective_bandwidth(
+    hw: &HardwareSnapshot,
+    threads: u32,
+    f: &Factors,
+) -> (f64, Option<String>) {
+    let (saturated, assumption) = match hw.memory.measured_bandwidth_gbs.filter(|b| *b > 0.0) {
+        Some(m) => (m * 1e9 * f.cpu_bw_eff_measured, None),
+        None => {
+            let (t, a) = ram_theoretical_bandwidth(&hw.memory);
+            (t * f.cpu_bw_eff, a)
+        }
+    };
+    let working = working_cores(&hw.cpu, threads) as f64;
+    let per_core = f.per_core_read_gbs * 1e9;
+    (saturated.min(working * per_core), assumption)
+}
+
+/// Cores doing useful work for `threads` threads: at most the physical cores.
+pub fn working_cores(cpu: &CpuInfo, threads: u32) -> u32 {
+    let physical = cpu.physical_cores.max(1);
+    threads.clamp(1, physical)
+}
+
+/// Multiplier on CPU synchronisation time when threads exceed physical cores: 1.0 at or
+/// below the core count, rising steeply as the last SMT siblings (logical CPUs) fill.
+/// `x` is the fraction of SMT siblings in use; the penalty grows as x⁴, so 20 threads on
+/// a 16-core/32-thread CPU (x = 0.25, ext-5080 points) cost little while 16 threads on
+/// 8 cores/16 threads (x = 1, seed 001: 29.9 → 3.7 tok/s) is catastrophic.
+pub fn oversubscription_factor(cpu: &CpuInfo, threads: u32, f: &Factors) -> f64 {
+    let physical = cpu.physical_cores.max(1) as f64;
+    let logical = (cpu.threads as f64).max(physical + 1.0);
+    let t = threads.max(1) as f64;
+    if t <= physical {
+        1.0
+    } else {
+        let x = ((t - physical) / (logical - physical)).min(2.0);
+        1.0 + f.smt_oversubscription_penalty * x.powi(4)
+    }
+}
+
+/// Peak SIMD FLOP/s of the CPU for `threads` threads. FLOPs per cycle per core by ISA
+/// (Intel/AMD optimisation manuals: two 256-bit FMA ports = 32 FP32 FLOP/cycle for
+/// AVX2+FMA, two 512-bit ports = 64 for AVX-512; VNNI/AMX int8 dot products double the
+/// usable rate for quantized matmuls in ggml's `vec_dot_q8` paths). Clock: the
+/// snapshot has none, so 3.0 GHz is assumed (all-core turbo of the seeds' CPUs spans
+/// 2.6-4.5 GHz).
+pub fn cpu_peak_flops(cpu: &CpuInfo, threads: u32) -> f64 {
+    let per_cycle = if cpu.has("amx_int8") || cpu.has("avx512_vnni") || cpu.has("avx512vnni") {
+        128.0
+    } else if cpu.has("avx512f") {
+        64.0
+    } else if (cpu.has("avx2") && cpu.has("fma")) || cpu.has("asimddp") || cpu.has("sve") {
+        32.0
+    } else {
+        16.0
+    };
+    const ASSUMED_CLOCK_HZ: f64 = 3.0e9;
+    working_cores(cpu, threads) as f64 * per_cycle * ASSUMED_CLOCK_HZ
+}
+
+/// The memory's name for bottleneck text: `DDR4`, `LPDDR5X`, or `system RAM`.
+pub fn ram_label(mem: &MemoryInfo) -> String {
+    mem.dimm_type
+        .clone()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "system RAM".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::PcieLink;
+
+    fn gpu(name: &str, bw: Option<f64>) -> GpuInfo {
+        GpuInfo {
+            index: 0,
+            name: name.into(),
+            vendor: GpuVendor::Nvidia,
+            vram_bytes: 12 << 30,
+            vram_free_bytes: None,
+            bandwidth_gbs: bw,
+            fp16_tflops: None,
+            compute_capability: None,
+            gfx_target: None,
+            unified_memory: false,
+            pcie: Some(PcieLink {
+                gen: Some(3),
+                width: Some(16),
+                max_gen: None,
+                max_width: None,
+            }),
+            uuid: None,
+            pci_bus_id: None,
+            power_limit_w: None,
+        }
+    }
+
+    #[test]
+    fn memory_class_follows_the_name() {
+        assert_eq!(
+            gpu_memory_class(&gpu("NVIDIA A100-SXM4-80GB", None)),
+            GpuMemoryClass::Hbm
+        );
+        assert_eq!(
+            gpu_memory_class(&gpu("RTX 3060 12GB", None)),
+            GpuMemoryClass::Gddr
+        );
+    }
+
+    #[test]
+    fn pcie3_x16_is_about_15_75_gbs() {
+        let (b, a) = pcie_bytes_per_s(&gpu("RTX 3060 12GB", Some(360.0)));
+        assert!((b / 1e9 - 15.76).abs() < 0.01);
+        assert!(a.is_none());
+    }
+
+    #[test]
+    fn unknown_bandwidth_is_named_not_hidden() {
+        let (_, a) = gpu_peak_bandwidth(&gpu("Mystery", None));
+        assert!(a.unwrap().contains("assumed"));
+    }
+
+    #[test]
+    fn more_threads_than_cores_costs_time() {
+        let cpu = CpuInfo {
+            physical_cores: 8,
+            threads: 16,
+            ..Default::default()
+        };
+        let f = super::super::factors::DEFAULT_FACTORS;
+        assert_eq!(oversubscription_factor(&cpu, 8, &f), 1.0);
+        assert!(oversubscription_factor(&cpu, 16, &f) > 2.0);
+        assert_eq!(working_cores(&cpu, 16), 8);
+    }
+}

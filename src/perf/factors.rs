@@ -1,0 +1,330 @@
+//! Every efficiency factor of the speed model, in one place, with the data it came from.
+//!
+//! The physics in [`super::decode`] and [`super::prefill`] is "bytes over bandwidth" and
+//! "FLOPs over throughput"; the numbers here say how much of the spec-sheet bandwidth
+//! and throughput the engines actually reach, and what fixed costs they pay per layer,
+//! per token and per device change. Factors marked *fitted* were fitted by
+//! `perf::calibration::fit` on `profiles/calibration/points.toml` (published and seed
+//! measurements; `docs/calibration.md` lists every point and its error) and then
+//! copied here; the bounds they were allowed to take are physically plausible ranges,
+//! listed in [`FIT_BOUNDS`]. Factors marked *cited* come from a named measurement and
+//! are not fitted. This module must not compute anything: it is data.
+
+use serde::Serialize;
+
+/// The speed model's efficiency factors and fixed costs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Factors {
+    // ---- decode (tg): bandwidth ----
+    /// Fraction of spec-sheet bandwidth reached by decode matvecs on discrete GDDR GPUs.
+    /// *Fitted* on the single-GPU XiongjieDai llama-bench tg512 rows (RTX 3070/3090/4090,
+    /// 2×3090, 2×4090, 6×3090) and the seeds' 3060/3070/3090/5090/RTX PRO 4000 figures.
+    pub gpu_bw_eff_gddr: f64,
+    /// Same for HBM datacenter GPUs (A100, H100...). *Fitted* on published rows 15 and 17
+    /// (A100-SXM 24.61 and H100-PCIe 25.03 tok/s on Llama-3-70B Q4_K_M): llama.cpp's
+    /// matvec kernels reach well under half of HBM peak.
+    pub gpu_bw_eff_hbm: f64,
+    /// Same for unified-memory GPUs (Apple M-series). *Fitted* on published rows 19, 21, 22
+    /// and 23 (M2 Ultra, M1 Max, M3 Max, M1).
+    pub gpu_bw_eff_unified: f64,
+    /// Fraction of theoretical DRAM bandwidth (channels × MT/s × 8) that CPU-side decode
+    /// matvecs reach with enough threads. *Fitted* on the seeds' hybrid and CPU-only runs
+    /// (seed 001 RTX 3070 -ngl 27, seed 002 Xeon E5-2620 v4) and the Ryzen AI 9 365 and
+    /// RTX 5080 hybrid rows in points.toml.
+    pub cpu_bw_eff: f64,
+    /// Fraction of a *measured* multi-threaded read bandwidth that decode reaches (the
+    /// measurement already includes the memory system's own losses). *Assumed*, not
+    /// fitted: no point in the calibration set carries a measured bandwidth. Decode
+    /// cannot beat a read-bandwidth measurement, and 0.88 leaves room for the
+    /// dequantisation work interleaved with the reads.
+    pub cpu_bw_eff_measured: f64,
+    /// Read bandwidth one core sustains, decimal GB/s: decode bandwidth grows with threads
+    /// up to `memory bandwidth / this`, then saturates. *Assumed* 10 GB/s: one x86 core
+    /// streams roughly 10-20 GB/s (single-thread STREAM results,
+    /// https://www.cs.virginia.edu/stream/); the low end, as decode also dequantizes.
+    pub per_core_read_gbs: f64,
+    /// Extra CPU synchronisation time when threads exceed the physical core count:
+    /// × (1 + this × x⁴), x = fraction of SMT siblings in use (see
+    /// `devices::oversubscription_factor`). every graph node ends in a barrier that waits for the
+    /// slowest thread, and a thread sharing a core with its SMT sibling (or with the
+    /// thread driving the GPU) is the slowest. *Fitted* on seed 001 ("16 threads instead of 8 drops throughput from 29.9
+    /// to 3.7 tok/s") — the only measurement of it.
+    pub smt_oversubscription_penalty: f64,
+
+    // ---- decode (tg): fixed costs ----
+    /// Seconds per GPU layer per "kernel unit" (a dense attention + FFN block is one unit;
+    /// see [`KERNEL_UNITS`]): kernel launches and tiny-kernel latency that do not scale
+    /// with bytes. *Fitted* (all GPU tg points).
+    pub gpu_layer_overhead_s: f64,
+    /// Seconds per CPU layer per kernel unit: thread-pool barriers after every graph node.
+    /// *Fitted* (seed 001, seed 002 and the CPU-only rows).
+    pub cpu_layer_overhead_s: f64,
+    /// Seconds per device change on the per-token path (CPU↔GPU, GPU↔GPU): stream
+    /// synchronisation plus the scheduler's copy setup. The activation itself is added
+    /// as bytes over the PCIe link. *Fitted* (seed 000 dual-3060, seed 001, 5080 hybrid).
+    pub boundary_sync_s: f64,
+    /// Seconds per token spent on the host regardless of placement: graph build,
+    /// scheduling, logits copy, sampling. *Assumed* 0.4 ms: in the calibration data it
+    /// cannot be separated from `gpu_layer_overhead_s`, which absorbs any error in it.
+    pub token_host_overhead_s: f64,
+    /// ik_llama.cpp per-layer GPU overhead relative to mainline (fused MoE up/gate, fused
+    /// norms, fused delta-net reduce the kernel count). *Fitted* on seed 000 (ik 70.12 vs
+    /// mainline 34.00 tok/s, 17.90 vs 15.40 on the same dual-3060 rig): the fit settles
+    /// at 1.0 — once the early-2026 mainline's delta-net-on-CPU graph splits are in the
+    /// layout (`recurrent_on_cpu` points), no separate GPU-side ik advantage is visible.
+    pub ik_gpu_overhead_ratio: f64,
+    /// ik_llama.cpp per-layer CPU overhead relative to mainline. *Fitted* on the Ryzen AI
+    /// 9 365 CPU-only Qwen3.5-4B rows (ik 22.41 vs mainline 12.85 tok/s): the fit settles
+    /// at 1.0 because lowering it would break the mainline hybrid points; the mainline
+    /// CPU tg row stays an outlier (+121%, docs/calibration.md).
+    pub ik_cpu_overhead_ratio: f64,
+
+    // ---- prefill (pp) ----
+    /// Fraction of the GPU table's dense FP16 tensor TFLOPS reached by prompt-processing
+    /// GEMMs on NVIDIA/AMD discrete GPUs. *Fitted* on the pp512 rows (3070, 3090, 4090,
+    /// 2×3090, 2×4090, A100, H100) and seed 003's pp512.
+    pub gpu_tensor_eff: f64,
+    /// Same for unified-memory GPUs (Apple: no tensor cores; the table carries the FP16
+    /// shader rate). *Fitted* on published rows 18, 20 and the M3 Max / M1 notes.
+    pub gpu_compute_eff_unified: f64,
+    /// Fraction of the CPU's peak SIMD FLOPs (cores × clock × FLOPs/cycle for its ISA)
+    /// reached by mainline prompt processing. *Fitted* on the Ryzen AI 9 365 pp512 row.
+    pub cpu_compute_eff: f64,
+    /// ik_llama.cpp CPU prompt-processing speed-up over mainline. *Fitted* on the Ryzen
+    /// AI 9 365 pp512 pair (ik 281.56 vs mainline 56.47 t/s on Qwen3.5-4B: ×5.0); for
+    /// comparison ik_llama.cpp PR #533 ("Much faster CPU prompt processing (part 2)")
+    /// reports Llama-3.1-8B pp512 on a Ryzen 7950X of 353-372 t/s against 170 t/s for
+    /// mainline's fastest quant: ×2.1 on a dense non-recurrent model.
+    pub ik_cpu_pp_speedup: f64,
+    /// Fraction of the PCIe link's nominal rate (gen × width, after encoding) reached by
+    /// host→device weight copies. *Assumed* 0.8: pinned host→device copies typically
+    /// reach 12-13 GB/s of PCIe 3.0 x16's 15.75 GB/s (CUDA samples `bandwidthTest`);
+    /// no calibration point isolates it.
+    pub pcie_eff: f64,
+    /// Seconds per ubatch per layer per kernel unit during prompt processing (launches,
+    /// small ops, synchronisation between graph splits). *Fitted* on the pp rows.
+    pub pp_layer_overhead_s: f64,
+}
+
+/// Kernel units per block, relative to a dense attention + FFN block (= 1.0). Estimated
+/// from the op sequence the engines build per block: `src/models/llama.cpp` (norm, 3
+/// projections, rope ×2, KV copies, attention, output projection, residual, norm,
+/// gate/up/down, GLU, residual ≈ 20 kernels) against `src/models/qwen35moe.cpp` and
+/// `src/models/delta-net-base.cpp` (router, top-k, softmax, 3 expert matmuls, weighted
+/// sum, shared expert + gate ≈ +12 kernels; conv, gating, delta-net recurrence, norms
+/// replacing attention ≈ +10 kernels) in the pinned mainline tree.
+pub struct KernelUnits {
+    pub dense_block: f64,
+    /// Added when the FFN is a routed-expert MoE.
+    pub moe_extra: f64,
+    /// Added when the block is recurrent / linear attention instead of softmax attention.
+    pub recurrent_extra: f64,
+}
+
+pub const KERNEL_UNITS: KernelUnits = KernelUnits {
+    dense_block: 1.0,
+    moe_extra: 0.6,
+    recurrent_extra: 0.5,
+};
+
+/// Batch size at and above which mainline and ik copy host-resident weights to the GPU
+/// instead of computing on the CPU ("op offload"). Source: pinned llama.cpp
+/// `ggml/src/ggml-cuda/ggml-cuda.cu`, `ggml_backend_cuda_device_offload_op`
+/// (`const int min_batch_size = 32;`).
+pub const OP_OFFLOAD_MIN_BATCH: u32 = 32;
+
+/// The fitted values (see `docs/calibration.md`, regenerated by
+/// `cargo run --release --example calibration_report`).
+pub const DEFAULT_FACTORS: Factors = Factors {
+    gpu_bw_eff_gddr: 0.83,
+    gpu_bw_eff_hbm: 0.59,
+    gpu_bw_eff_unified: 0.70,
+    cpu_bw_eff: 0.78,
+    cpu_bw_eff_measured: 0.88,
+    per_core_read_gbs: 10.0,
+    smt_oversubscription_penalty: 54.0,
+    gpu_layer_overhead_s: 54e-6,
+    cpu_layer_overhead_s: 165e-6,
+    boundary_sync_s: 5e-6,
+    token_host_overhead_s: 0.4e-3,
+    ik_gpu_overhead_ratio: 1.0,
+    ik_cpu_overhead_ratio: 1.0,
+    gpu_tensor_eff: 0.395,
+    gpu_compute_eff_unified: 0.62,
+    cpu_compute_eff: 0.131,
+    ik_cpu_pp_speedup: 4.8,
+    pcie_eff: 0.80,
+    pp_layer_overhead_s: 213e-6,
+};
+
+/// One factor the fit may move, with the physically plausible range it may take.
+pub struct FitBound {
+    pub name: &'static str,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The factors the calibration fit moves, and their allowed ranges. Ranges are physical:
+/// an efficiency cannot exceed 1.0, a kernel overhead is microseconds, not milliseconds.
+pub const FIT_BOUNDS: &[FitBound] = &[
+    FitBound {
+        name: "gpu_bw_eff_gddr",
+        min: 0.5,
+        max: 0.95,
+    },
+    FitBound {
+        name: "gpu_bw_eff_hbm",
+        min: 0.3,
+        max: 0.95,
+    },
+    FitBound {
+        name: "gpu_bw_eff_unified",
+        min: 0.4,
+        max: 0.95,
+    },
+    FitBound {
+        name: "cpu_bw_eff",
+        min: 0.3,
+        max: 0.9,
+    },
+    FitBound {
+        name: "smt_oversubscription_penalty",
+        min: 0.0,
+        max: 100.0,
+    },
+    FitBound {
+        name: "gpu_layer_overhead_s",
+        min: 5e-6,
+        max: 300e-6,
+    },
+    FitBound {
+        name: "cpu_layer_overhead_s",
+        min: 5e-6,
+        max: 2e-3,
+    },
+    FitBound {
+        name: "boundary_sync_s",
+        min: 5e-6,
+        max: 1e-3,
+    },
+    FitBound {
+        name: "ik_gpu_overhead_ratio",
+        min: 0.2,
+        max: 1.0,
+    },
+    FitBound {
+        name: "ik_cpu_overhead_ratio",
+        min: 0.1,
+        max: 1.0,
+    },
+    FitBound {
+        name: "gpu_tensor_eff",
+        min: 0.1,
+        max: 0.9,
+    },
+    FitBound {
+        name: "gpu_compute_eff_unified",
+        min: 0.2,
+        max: 0.95,
+    },
+    FitBound {
+        name: "cpu_compute_eff",
+        min: 0.05,
+        max: 0.9,
+    },
+    FitBound {
+        name: "pp_layer_overhead_s",
+        min: 5e-6,
+        max: 1e-3,
+    },
+    FitBound {
+        name: "ik_cpu_pp_speedup",
+        min: 1.0,
+        max: 6.0,
+    },
+];
+
+impl Factors {
+    /// Reads a factor by name (for the fit and the report).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "gpu_bw_eff_gddr" => self.gpu_bw_eff_gddr,
+            "gpu_bw_eff_hbm" => self.gpu_bw_eff_hbm,
+            "gpu_bw_eff_unified" => self.gpu_bw_eff_unified,
+            "cpu_bw_eff" => self.cpu_bw_eff,
+            "cpu_bw_eff_measured" => self.cpu_bw_eff_measured,
+            "per_core_read_gbs" => self.per_core_read_gbs,
+            "smt_oversubscription_penalty" => self.smt_oversubscription_penalty,
+            "gpu_layer_overhead_s" => self.gpu_layer_overhead_s,
+            "cpu_layer_overhead_s" => self.cpu_layer_overhead_s,
+            "boundary_sync_s" => self.boundary_sync_s,
+            "token_host_overhead_s" => self.token_host_overhead_s,
+            "ik_gpu_overhead_ratio" => self.ik_gpu_overhead_ratio,
+            "ik_cpu_overhead_ratio" => self.ik_cpu_overhead_ratio,
+            "gpu_tensor_eff" => self.gpu_tensor_eff,
+            "gpu_compute_eff_unified" => self.gpu_compute_eff_unified,
+            "cpu_compute_eff" => self.cpu_compute_eff,
+            "ik_cpu_pp_speedup" => self.ik_cpu_pp_speedup,
+            "pcie_eff" => self.pcie_eff,
+            "pp_layer_overhead_s" => self.pp_layer_overhead_s,
+            _ => return None,
+        })
+    }
+
+    /// Sets a factor by name; false for an unknown name.
+    pub fn set(&mut self, name: &str, value: f64) -> bool {
+        let slot = match name {
+            "gpu_bw_eff_gddr" => &mut self.gpu_bw_eff_gddr,
+            "gpu_bw_eff_hbm" => &mut self.gpu_bw_eff_hbm,
+            "gpu_bw_eff_unified" => &mut self.gpu_bw_eff_unified,
+            "cpu_bw_eff" => &mut self.cpu_bw_eff,
+            "cpu_bw_eff_measured" => &mut self.cpu_bw_eff_measured,
+            "per_core_read_gbs" => &mut self.per_core_read_gbs,
+            "smt_oversubscription_penalty" => &mut self.smt_oversubscription_penalty,
+            "gpu_layer_overhead_s" => &mut self.gpu_layer_overhead_s,
+            "cpu_layer_overhead_s" => &mut self.cpu_layer_overhead_s,
+            "boundary_sync_s" => &mut self.boundary_sync_s,
+            "token_host_overhead_s" => &mut self.token_host_overhead_s,
+            "ik_gpu_overhead_ratio" => &mut self.ik_gpu_overhead_ratio,
+            "ik_cpu_overhead_ratio" => &mut self.ik_cpu_overhead_ratio,
+            "gpu_tensor_eff" => &mut self.gpu_tensor_eff,
+            "gpu_compute_eff_unified" => &mut self.gpu_compute_eff_unified,
+            "cpu_compute_eff" => &mut self.cpu_compute_eff,
+            "ik_cpu_pp_speedup" => &mut self.ik_cpu_pp_speedup,
+            "pcie_eff" => &mut self.pcie_eff,
+            "pp_layer_overhead_s" => &mut self.pp_layer_overhead_s,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_sit_inside_their_fit_bounds() {
+        for b in FIT_BOUNDS {
+            let v = DEFAULT_FACTORS.get(b.name).unwrap();
+            assert!(
+                v >= b.min && v <= b.max,
+                "{} = {v} outside [{}, {}]",
+                b.name,
+                b.min,
+                b.max
+            );
+        }
+    }
+
+    #[test]
+    fn get_and_set_agree_for_every_bounded_factor() {
+        let mut f = DEFAULT_FACTORS.clone();
+        for b in FIT_BOUNDS {
+            assert!(f.set(b.name, b.min));
+            assert_eq!(f.get(b.name), Some(b.min));
+        }
+        assert!(!f.set("no_such_factor", 1.0));
+    }
+}

@@ -1,0 +1,254 @@
+//! The speed model: predicted decode (tg) and prompt-processing (pp) tokens per second
+//! for one placement, the bottleneck in words, and the hardware's ceiling.
+//!
+//! Decode is bandwidth-bound: every device reads its share of the active weights and
+//! the KV cache per token, in sequence for a layer split; plus fixed per-layer,
+//! per-hop and per-token costs ([`decode`]). Prefill is compute-bound: active FLOPs
+//! over effective throughput, plus the host-resident weights the engine copies over
+//! PCIe per ubatch ([`prefill`]). Every efficiency factor lives in [`factors`], fitted
+//! by [`calibration`] on published and seed measurements. [`quality`] holds the
+//! per-quant quality table and the `--prefer` choice rules.
+//!
+//! This module is pure: no files (the calibration data is compiled in), no clock, no
+//! devices. It never chooses a placement — the planner does, calling [`predict`].
+
+pub mod calibration;
+pub mod decode;
+pub mod devices;
+pub mod factors;
+pub mod prefill;
+pub mod quality;
+
+use crate::engine::EngineKind;
+use crate::hardware::HardwareSnapshot;
+use crate::model::spec::{AttentionKind, ModelSpec, TensorClass};
+use crate::planner::layout::Layout;
+use crate::planner::plan::{Performance, Settings};
+use factors::{Factors, DEFAULT_FACTORS, KERNEL_UNITS};
+use serde::Serialize;
+
+/// One component of the per-token decode time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimeShare {
+    /// What the time is spent on, in words ("expert reads from DDR4").
+    pub what: String,
+    pub seconds: f64,
+}
+
+/// The full prediction; [`Performance`] is its plan-facing summary.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Prediction {
+    pub tg_tokens_per_s: f64,
+    pub pp_tokens_per_s: f64,
+    /// Decode time per token, seconds, and its parts (largest first).
+    pub tg_seconds_per_token: f64,
+    pub tg_shares: Vec<TimeShare>,
+    /// Prefill time per ubatch and its parts (largest first).
+    pub pp_seconds_per_ubatch: f64,
+    pub pp_shares: Vec<TimeShare>,
+    /// All active bytes at spec-sheet bandwidth, no overheads.
+    pub ceiling_tg_tokens_per_s: f64,
+    /// "expert reads from DDR4: 71% of per-token time".
+    pub bottleneck: String,
+    /// Numbers the snapshot lacked and the model assumed.
+    pub assumptions: Vec<String>,
+}
+
+impl Prediction {
+    pub fn performance(&self) -> Performance {
+        Performance {
+            tg_tokens_per_s: self.tg_tokens_per_s,
+            pp_tokens_per_s: self.pp_tokens_per_s,
+            bottleneck: self.bottleneck.clone(),
+            ceiling_tg_tokens_per_s: Some(self.ceiling_tg_tokens_per_s),
+            calibration: None,
+        }
+    }
+}
+
+/// Predicted speed of one placement with the fitted factors.
+pub fn predict(
+    layout: &Layout,
+    hw: &HardwareSnapshot,
+    settings: &Settings,
+    spec: &ModelSpec,
+    engine: EngineKind,
+) -> Performance {
+    predict_detailed(layout, hw, settings, spec, engine).performance()
+}
+
+/// [`predict`] with the time breakdown.
+pub fn predict_detailed(
+    layout: &Layout,
+    hw: &HardwareSnapshot,
+    settings: &Settings,
+    spec: &ModelSpec,
+    engine: EngineKind,
+) -> Prediction {
+    predict_with(&DEFAULT_FACTORS, layout, hw, settings, spec, engine)
+}
+
+/// The model with explicit factors (the calibration fit varies them).
+pub fn predict_with(
+    f: &Factors,
+    layout: &Layout,
+    hw: &HardwareSnapshot,
+    settings: &Settings,
+    spec: &ModelSpec,
+    engine: EngineKind,
+) -> Prediction {
+    let facts = ModelFacts::of(spec);
+    let tg = decode::decode_time(f, layout, hw, settings, &facts, engine);
+    let pp = prefill::prefill_time(f, layout, hw, settings, &facts, engine);
+    let ceiling = decode::ceiling_seconds(layout, hw);
+
+    let tg_s = tg.total();
+    let tg_shares = tg.shares.clone();
+    let bottleneck = match tg.shares.first() {
+        Some(top) if tg_s > 0.0 => format!(
+            "{}: {:.0}% of per-token time",
+            top.what,
+            100.0 * top.seconds / tg_s
+        ),
+        _ => "nothing to compute".to_string(),
+    };
+    let pp_s = pp.total();
+    let mut assumptions = tg.assumptions;
+    for a in pp.assumptions {
+        if !assumptions.contains(&a) {
+            assumptions.push(a);
+        }
+    }
+    let ubatch = prefill::effective_ubatch(settings) as f64;
+    Prediction {
+        tg_tokens_per_s: rate(1.0, tg_s),
+        pp_tokens_per_s: rate(ubatch, pp_s),
+        tg_seconds_per_token: tg_s,
+        tg_shares,
+        pp_seconds_per_ubatch: pp_s,
+        pp_shares: pp.shares,
+        ceiling_tg_tokens_per_s: rate(1.0, ceiling),
+        bottleneck,
+        assumptions,
+    }
+}
+
+fn rate(work: f64, seconds: f64) -> f64 {
+    if seconds > 0.0 && seconds.is_finite() {
+        work / seconds
+    } else {
+        0.0
+    }
+}
+
+/// The model facts the speed model needs, derived once from the ModelSpec.
+#[derive(Clone, Debug)]
+pub struct ModelFacts {
+    /// Mean kernel units per block (see [`KERNEL_UNITS`]).
+    pub kernel_units_per_layer: f64,
+    /// expert_used / expert_count (1.0 for dense models).
+    pub expert_fraction_used: f64,
+    /// Mean routed-expert bytes per MoE block.
+    pub expert_bytes_per_moe_layer: f64,
+    /// Fraction of blocks with softmax attention over the context (full or SWA).
+    pub attention_layer_fraction: f64,
+    pub n_layer: u32,
+    pub n_embd: u64,
+    pub token_embedding_bytes: f64,
+    pub is_moe: bool,
+}
+
+impl ModelFacts {
+    pub fn of(spec: &ModelSpec) -> ModelFacts {
+        let blocks: Vec<_> = spec.layers.iter().filter(|l| !l.mtp).collect();
+        let n = blocks.len().max(1) as f64;
+        let units: f64 = blocks
+            .iter()
+            .map(|l| {
+                let mut u = KERNEL_UNITS.dense_block;
+                if l.moe {
+                    u += KERNEL_UNITS.moe_extra;
+                }
+                if l.attention == AttentionKind::Recurrent {
+                    u += KERNEL_UNITS.recurrent_extra;
+                }
+                u
+            })
+            .sum();
+        let moe_layers = blocks.iter().filter(|l| l.moe).count();
+        let expert_bytes: u64 = blocks.iter().map(|l| l.expert_bytes.as_u64()).sum();
+        let attention = blocks
+            .iter()
+            .filter(|l| {
+                matches!(
+                    l.attention,
+                    AttentionKind::Full | AttentionKind::SlidingWindow
+                )
+            })
+            .count();
+        let is_moe = spec.is_moe();
+        ModelFacts {
+            kernel_units_per_layer: if blocks.is_empty() {
+                KERNEL_UNITS.dense_block
+            } else {
+                units / n
+            },
+            expert_fraction_used: if is_moe && spec.expert_count > 0 {
+                (spec.expert_used as f64 / spec.expert_count as f64).clamp(0.0, 1.0)
+            } else {
+                1.0
+            },
+            expert_bytes_per_moe_layer: if moe_layers > 0 {
+                expert_bytes as f64 / moe_layers as f64
+            } else {
+                0.0
+            },
+            attention_layer_fraction: if blocks.is_empty() {
+                1.0
+            } else {
+                attention as f64 / n
+            },
+            n_layer: spec.n_layer,
+            n_embd: spec.n_embd,
+            token_embedding_bytes: spec.bytes_of(TensorClass::TokenEmbedding).as_u64() as f64,
+            is_moe,
+        }
+    }
+}
+
+/// Time parts of one phase, merged by label and sorted largest first.
+#[derive(Default)]
+pub(crate) struct Breakdown {
+    pub shares: Vec<TimeShare>,
+    pub assumptions: Vec<String>,
+}
+
+impl Breakdown {
+    pub fn add(&mut self, what: impl Into<String>, seconds: f64) {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return;
+        }
+        let what = what.into();
+        match self.shares.iter_mut().find(|s| s.what == what) {
+            Some(s) => s.seconds += seconds,
+            None => self.shares.push(TimeShare { what, seconds }),
+        }
+    }
+
+    pub fn assume(&mut self, a: Option<String>) {
+        if let Some(a) = a {
+            if !self.assumptions.contains(&a) {
+                self.assumptions.push(a);
+            }
+        }
+    }
+
+    pub fn total(&self) -> f64 {
+        self.shares.iter().map(|s| s.seconds).sum()
+    }
+
+    pub fn finish(mut self) -> Breakdown {
+        self.shares.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        self
+    }
+}

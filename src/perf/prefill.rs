@@ -1,0 +1,121 @@
+//! Prefill (pp): seconds per ubatch of prompt tokens for a placement.
+//!
+//! Compute-bound: 2 FLOPs per active parameter per token plus attention over the
+//! context, over each device's effective throughput, devices in sequence. Weights are
+//! streamed once per ubatch from the memory they live in. When GPUs are present and the
+//! ubatch reaches the engine's op-offload threshold, host-resident weights are copied
+//! over PCIe per ubatch and the GPU computes them — why a larger ubatch helps hybrid
+//! pp. Must not decide placements.
+
+use super::devices::{
+    cpu_effective_bandwidth, cpu_peak_flops, gpu_effective_bandwidth, gpu_effective_flops,
+};
+use super::factors::{Factors, OP_OFFLOAD_MIN_BATCH};
+use super::{Breakdown, ModelFacts};
+use crate::engine::EngineKind;
+use crate::hardware::HardwareSnapshot;
+use crate::planner::layout::{DeviceId, Layout};
+use crate::planner::plan::Settings;
+
+/// llama.cpp's default `-ub` (common/common.h `n_ubatch = 512`).
+const DEFAULT_UBATCH: u32 = 512;
+
+/// The ubatch the engine actually uses: `min(batch, ubatch)`, default 512.
+pub fn effective_ubatch(settings: &Settings) -> u32 {
+    let ub = if settings.ubatch == 0 {
+        DEFAULT_UBATCH
+    } else {
+        settings.ubatch
+    };
+    if settings.batch > 0 {
+        ub.min(settings.batch)
+    } else {
+        ub
+    }
+}
+
+pub(crate) fn prefill_time(
+    f: &Factors,
+    layout: &Layout,
+    hw: &HardwareSnapshot,
+    settings: &Settings,
+    facts: &ModelFacts,
+    engine: EngineKind,
+) -> Breakdown {
+    let mut b = Breakdown::default();
+    let u = effective_ubatch(settings) as f64;
+    let depth = layout.depth_tokens as f64;
+    let first_gpu = layout.devices.iter().find_map(|d| match d.device {
+        DeviceId::Gpu(i) => hw.gpus.get(i as usize),
+        DeviceId::Cpu => None,
+    });
+    let offload = first_gpu.is_some() && effective_ubatch(settings) >= OP_OFFLOAD_MIN_BATCH;
+
+    for d in &layout.devices {
+        // Attention over the context: QK^T and PV, 2 FLOPs each per element, for the
+        // attention blocks this device runs, at the mean position within the ubatch.
+        let attn_layers = d.layers as f64 * facts.attention_layer_fraction;
+        let attn_flops = 4.0 * facts.n_embd as f64 * attn_layers * (depth + u / 2.0) * u;
+        let flops = 2.0 * d.active_params as f64 * u + attn_flops;
+        match d.device {
+            DeviceId::Gpu(i) => {
+                let Some(gpu) = hw.gpus.get(i as usize) else {
+                    continue;
+                };
+                b.add(
+                    format!("matmuls on {}", gpu.name),
+                    flops / gpu_effective_flops(gpu, f),
+                );
+                let (bw, assumption) = gpu_effective_bandwidth(gpu, f);
+                b.assume(assumption);
+                b.add(
+                    "weight streaming from VRAM",
+                    d.weight_bytes.as_u64() as f64 / bw,
+                );
+                b.add(
+                    "per-layer kernel overhead",
+                    d.layers as f64 * facts.kernel_units_per_layer * f.pp_layer_overhead_s,
+                );
+            }
+            DeviceId::Cpu => {
+                let host_weights =
+                    (d.weight_bytes.as_u64() as f64 - facts.token_embedding_bytes).max(0.0);
+                match (offload, first_gpu) {
+                    (true, Some(gpu)) => {
+                        // The engine copies these weights to the GPU per ubatch and
+                        // computes there.
+                        let link = super::decode::slowest_link(std::slice::from_ref(gpu), f);
+                        if link > 0.0 {
+                            b.add("weight copies over PCIe", host_weights / link);
+                        }
+                        b.add(
+                            format!("matmuls on {}", gpu.name),
+                            flops / gpu_effective_flops(gpu, f),
+                        );
+                    }
+                    _ => {
+                        let threads = settings.threads.max(1);
+                        let speedup = if engine == EngineKind::IkLlamaCpp {
+                            f.ik_cpu_pp_speedup
+                        } else {
+                            1.0
+                        };
+                        let cpu_flops =
+                            cpu_peak_flops(&hw.cpu, threads) * f.cpu_compute_eff * speedup;
+                        b.add("matmuls on the CPU", flops / cpu_flops);
+                        let (bw, assumption) = cpu_effective_bandwidth(hw, threads, f);
+                        b.assume(assumption);
+                        b.add("weight streaming from system RAM", host_weights / bw);
+                    }
+                }
+            }
+        }
+    }
+    // Each device change is a synchronisation per ubatch (activations are small
+    // relative to the ubatch's compute).
+    b.add(
+        "device hops",
+        layout.boundary_crossings as f64 * f.boundary_sync_s,
+    );
+    b.finish()
+}
