@@ -101,9 +101,35 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
     }
 }
 
-/// Plans with the default bandwidth-roofline scorer.
+/// Plans with the speed model (`perf::predict`).
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
+    let scorer = perf_scorer(spec, req.engine);
+    plan_with(spec, hw, req, &scorer)
+}
+
+/// Plans with the bandwidth roofline (no fitted factors), for comparison and tests.
+pub fn plan_roofline(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+) -> Result<Plan, PlanError> {
     plan_with(spec, hw, req, &roofline::roofline)
+}
+
+/// `perf::predict` as a scorer for one model and engine.
+pub fn perf_scorer(
+    spec: &ModelSpec,
+    engine: EngineKind,
+) -> impl Fn(&crate::planner::layout::Layout, &HardwareSnapshot, &Settings) -> roofline::Speed + '_
+{
+    move |l, h, s| {
+        let p = crate::perf::predict(l, h, s, spec, engine);
+        roofline::Speed {
+            tg_tokens_per_s: p.tg_tokens_per_s,
+            pp_tokens_per_s: p.pp_tokens_per_s,
+            bottleneck: p.bottleneck,
+        }
+    }
 }
 
 /// Plans with a given speed scorer (e.g. `perf::predict`).
@@ -111,7 +137,7 @@ pub fn plan_with(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
     req: &PlanRequest,
-    scorer: &Scorer,
+    scorer: &Scorer<'_>,
 ) -> Result<Plan, PlanError> {
     if spec.n_layer == 0 || spec.layers.is_empty() {
         return Err(PlanError::Invalid(format!(
@@ -656,7 +682,6 @@ pub fn plan_quants(
     specs: &[ModelSpec],
     hw: &HardwareSnapshot,
     req: &PlanRequest,
-    scorer: &Scorer,
 ) -> Result<Plan, PlanError> {
     let mut plans: Vec<(Bytes, Plan)> = Vec::new();
     let mut last_err = None;
@@ -677,7 +702,7 @@ pub fn plan_quants(
         {
             continue;
         }
-        match plan_with(s, hw, req, scorer) {
+        match plan(s, hw, req) {
             Ok(p) => plans.push((s.total_bytes(), p)),
             Err(e) => last_err = Some(e),
         }

@@ -155,7 +155,7 @@ pub fn evaluate(
     p: Placement,
     cfg: &MemoryConfig,
     settings: &Settings,
-    scorer: &Scorer,
+    scorer: &Scorer<'_>,
 ) -> Result<Candidate, String> {
     let mem = memory::breakdown(spec, &p, cfg)?;
     let mut shortfall = Bytes::ZERO;
@@ -364,7 +364,7 @@ pub fn search(
     cfg: &MemoryConfig,
     settings: &Settings,
     pins: &PlacementPins,
-    scorer: &Scorer,
+    scorer: &Scorer<'_>,
 ) -> Result<Vec<Candidate>, String> {
     let mut out = Vec::new();
     for p in candidates(spec, hw, cfg, pins)? {
