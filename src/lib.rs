@@ -25,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod generate;
 pub mod gguf;
 pub mod hardware;
 pub mod model;

@@ -38,3 +38,19 @@ impl fmt::Display for EngineKind {
         f.write_str(self.name())
     }
 }
+
+pub mod args;
+pub mod ik_llama_cpp;
+pub mod llama_cpp;
+pub mod options;
+
+pub use args::{bench_args, launch_args, unsupported_settings, BenchOptions, ServerOptions};
+pub use options::{EngineInfo, OptionKind, OptionSpec, Tool, ValueSyntax};
+
+/// The pinned version of an engine: its options, CMake names, targets, commit.
+pub fn info(kind: EngineKind) -> &'static EngineInfo {
+    match kind {
+        EngineKind::LlamaCpp => &llama_cpp::ENGINE,
+        EngineKind::IkLlamaCpp => &ik_llama_cpp::ENGINE,
+    }
+}

@@ -3,11 +3,14 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod e2e;
+mod gen;
 mod gguf;
 mod hardware;
 mod model;
 mod perf;
 mod planner;
+mod support_gen;
 mod support_gguf;
 mod support_model;
 mod support_planner;

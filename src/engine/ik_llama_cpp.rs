@@ -1,0 +1,338 @@
+//! ik_llama.cpp as pinned by rigplan: the tree in the `ik-llama-cpp-python==0.1.5` PyPI
+//! sdist (`vendor/ik_llama.cpp`), commit 55d3c05bf7b3 of 2026-04-13 (no release tag).
+//!
+//! The commit was identified by hashing the sdist tree: every file of the sdist's
+//! `vendor/ik_llama.cpp` (apart from symlinked `spm-headers/`, resolved in the sdist,
+//! and the `kompute` submodule) has the git blob hash of the same path at
+//! ikawrakow/ik_llama.cpp@55d3c05bf7b377deaa5dc84d255d9740a345a206, the submodule
+//! commit that gongpx20069/ik-llama-cpp-python pins.
+//!
+//! Sources (relative to that tree):
+//! - server options: `common/common.cpp` `gpt_params_find_arg` (integer-only `-ngl`
+//!   via `std::stoi`; `--mlock`, `--no-mmap`; `-sm none|layer|attn|graph`; fused MoE is
+//!   on by default and only `-no-fmoe` exists, `-fmoe` was removed; `-fa on|off|auto`;
+//!   `kv_cache_type_from_str` adds `q6_0`, `q8_KV`).
+//! - bench options: `examples/llama-bench/llama-bench.cpp` (`-fa 0|1`, `-mmp 0|1`,
+//!   `--n-cpu-moe` without a short form, `-sm none|layer|graph`, `-ts` with `/`).
+//! - CMake names: `ggml/CMakeLists.txt` (`GGML_CUDA_USE_GRAPHS`, `GGML_HIPBLAS`, no
+//!   `GGML_BMI2`); targets: `examples/rpc/CMakeLists.txt` (`rpc-server`).
+//!
+//! Data only: nothing here runs the engine or decides a setting.
+
+use super::options::{
+    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption, Targets, Tool,
+    ValueSyntax as V,
+};
+use super::EngineKind;
+
+/// `common/common.cpp` `kv_cache_type_from_str`.
+const CACHE_TYPES: &[&str] = &[
+    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1", "q6_0", "q8_KV",
+];
+
+/// `common/common.cpp` `--split-mode`.
+const SPLIT_MODES: &[&str] = &["none", "layer", "attn", "graph"];
+
+/// `examples/llama-bench/llama-bench.cpp` `-sm`.
+const BENCH_SPLIT_MODES: &[&str] = &["none", "layer", "graph"];
+
+const fn o(
+    kind: K,
+    tool: Tool,
+    flag: &'static str,
+    aliases: &'static [&'static str],
+    value: V,
+) -> OptionSpec {
+    OptionSpec {
+        kind,
+        tool,
+        flag,
+        aliases,
+        value,
+    }
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    // llama-server, common/common.cpp gpt_params_find_arg
+    o(K::Model, Tool::Server, "-m", &["--model"], V::Path),
+    o(
+        K::GpuLayers,
+        Tool::Server,
+        "-ngl",
+        &["--gpu-layers", "--n-gpu-layers"],
+        V::Integer,
+    ),
+    o(
+        K::NCpuMoe,
+        Tool::Server,
+        "--n-cpu-moe",
+        &["-ncmoe"],
+        V::Integer,
+    ),
+    o(K::CtxSize, Tool::Server, "-c", &["--ctx-size"], V::Integer),
+    o(
+        K::Predict,
+        Tool::Server,
+        "-n",
+        &["--predict", "--n-predict"],
+        V::Integer,
+    ),
+    o(
+        K::CacheTypeK,
+        Tool::Server,
+        "-ctk",
+        &["--cache-type-k"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(
+        K::CacheTypeV,
+        Tool::Server,
+        "-ctv",
+        &["--cache-type-v"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(K::Threads, Tool::Server, "-t", &["--threads"], V::Integer),
+    o(K::Batch, Tool::Server, "-b", &["--batch-size"], V::Integer),
+    o(
+        K::Ubatch,
+        Tool::Server,
+        "-ub",
+        &["--ubatch-size"],
+        V::Integer,
+    ),
+    o(
+        K::Parallel,
+        Tool::Server,
+        "-np",
+        &["--parallel"],
+        V::Integer,
+    ),
+    o(
+        K::SplitMode,
+        Tool::Server,
+        "-sm",
+        &["--split-mode"],
+        V::OneOf(SPLIT_MODES),
+    ),
+    o(
+        K::TensorSplit,
+        Tool::Server,
+        "-ts",
+        &["--tensor-split"],
+        V::NumberList(","),
+    ),
+    o(
+        K::FlashAttn,
+        Tool::Server,
+        "-fa",
+        &["--flash-attn"],
+        V::OneOf(&["on", "off", "auto"]),
+    ),
+    o(K::Mlock, Tool::Server, "--mlock", &[], V::Flag),
+    o(K::NoMmap, Tool::Server, "--no-mmap", &[], V::Flag),
+    o(
+        K::RunTimeRepack,
+        Tool::Server,
+        "-rtr",
+        &["--run-time-repack"],
+        V::Flag,
+    ),
+    o(K::MlaUse, Tool::Server, "-mla", &["--mla-use"], V::Integer),
+    o(
+        K::AttnMaxBatch,
+        Tool::Server,
+        "-amb",
+        &["--attention-max-batch"],
+        V::Integer,
+    ),
+    o(
+        K::MergeUpGateExperts,
+        Tool::Server,
+        "-muge",
+        &["--merge-up-gate-experts"],
+        V::Flag,
+    ),
+    o(
+        K::OverrideTensor,
+        Tool::Server,
+        "-ot",
+        &["--override-tensor"],
+        V::Overrides(","),
+    ),
+    o(K::Host, Tool::Server, "--host", &[], V::Text),
+    o(K::Port, Tool::Server, "--port", &[], V::Integer),
+    o(K::ApiKeyFile, Tool::Server, "--api-key-file", &[], V::Path),
+    o(K::Alias, Tool::Server, "-a", &["--alias"], V::Text),
+    // llama-bench, examples/llama-bench/llama-bench.cpp parse_cmd_params
+    o(K::Model, Tool::Bench, "-m", &["--model"], V::Path),
+    o(
+        K::BenchPrompt,
+        Tool::Bench,
+        "-p",
+        &["--n-prompt"],
+        V::Integer,
+    ),
+    o(K::BenchGen, Tool::Bench, "-n", &["--n-gen"], V::Integer),
+    o(
+        K::BenchRepetitions,
+        Tool::Bench,
+        "-r",
+        &["--repetitions"],
+        V::Integer,
+    ),
+    o(
+        K::BenchOutput,
+        Tool::Bench,
+        "-o",
+        &["--output"],
+        V::OneOf(&["csv", "json", "jsonl", "md", "sql"]),
+    ),
+    o(
+        K::GpuLayers,
+        Tool::Bench,
+        "-ngl",
+        &["--n-gpu-layers"],
+        V::Integer,
+    ),
+    o(K::NCpuMoe, Tool::Bench, "--n-cpu-moe", &[], V::Integer),
+    o(
+        K::CacheTypeK,
+        Tool::Bench,
+        "-ctk",
+        &["--cache-type-k"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(
+        K::CacheTypeV,
+        Tool::Bench,
+        "-ctv",
+        &["--cache-type-v"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(K::Threads, Tool::Bench, "-t", &["--threads"], V::Integer),
+    o(K::Batch, Tool::Bench, "-b", &["--batch-size"], V::Integer),
+    o(
+        K::Ubatch,
+        Tool::Bench,
+        "-ub",
+        &["--ubatch-size"],
+        V::Integer,
+    ),
+    o(
+        K::SplitMode,
+        Tool::Bench,
+        "-sm",
+        &["--split-mode"],
+        V::OneOf(BENCH_SPLIT_MODES),
+    ),
+    o(
+        K::TensorSplit,
+        Tool::Bench,
+        "-ts",
+        &["--tensor-split"],
+        V::NumberList("/"),
+    ),
+    o(
+        K::FlashAttn,
+        Tool::Bench,
+        "-fa",
+        &["--flash-attn"],
+        V::OneOf(&["0", "1"]),
+    ),
+    o(
+        K::MmapBool,
+        Tool::Bench,
+        "-mmp",
+        &["--mmap"],
+        V::OneOf(&["0", "1"]),
+    ),
+    o(
+        K::OverrideTensor,
+        Tool::Bench,
+        "-ot",
+        &["--override-tensor"],
+        V::Overrides(","),
+    ),
+];
+
+pub const ENGINE: EngineInfo = EngineInfo {
+    kind: EngineKind::IkLlamaCpp,
+    git_url: "https://github.com/ikawrakow/ik_llama.cpp",
+    commit: "55d3c05bf7b377deaa5dc84d255d9740a345a206",
+    release_tag: None,
+    version: "55d3c05bf (ik-llama-cpp-python 0.1.5)",
+    pypi_sdist: "ik-llama-cpp-python==0.1.5",
+    sdist_subdir: "vendor/ik_llama.cpp",
+    server_arg_source: "common/common.cpp",
+    bench_arg_source: "examples/llama-bench/llama-bench.cpp",
+    options: OPTIONS,
+    // common/common.cpp: fused MoE is on by default; `-fmoe/--fused-moe` is no longer
+    // parsed by the server (llama-bench still takes `-fmoe 0|1`).
+    removed_options: &[RemovedOption {
+        flags: &["-fmoe", "--fused-moe"],
+        use_instead: "nothing (on by default); -no-fmoe turns it off",
+    }],
+    cache_types: CACHE_TYPES,
+    split_modes: SPLIT_MODES,
+    bench_split_modes: BENCH_SPLIT_MODES,
+    cmake: CmakeNames {
+        cuda: "GGML_CUDA",
+        cuda_graphs: "GGML_CUDA_USE_GRAPHS",
+        hip: "GGML_HIPBLAS",
+        vulkan: "GGML_VULKAN",
+        blas: "GGML_BLAS",
+        blas_vendor: "GGML_BLAS_VENDOR",
+        native: "GGML_NATIVE",
+        lto: "GGML_LTO",
+        openmp: "GGML_OPENMP",
+        rpc: "GGML_RPC",
+        avx: "GGML_AVX",
+        avx2: "GGML_AVX2",
+        fma: "GGML_FMA",
+        f16c: "GGML_F16C",
+        bmi2: None,
+        avx512: "GGML_AVX512",
+        avx512_vbmi: "GGML_AVX512_VBMI",
+        avx512_vnni: "GGML_AVX512_VNNI",
+        avx512_bf16: "GGML_AVX512_BF16",
+        avx_vnni: None,
+        // ggml/src/CMakeLists.txt forwards AMDGPU_TARGETS to CMAKE_HIP_ARCHITECTURES.
+        hip_targets: "AMDGPU_TARGETS",
+    },
+    // CMakeLists.txt: llama-server, llama-bench, llama-cli and rpc-server are examples/.
+    component_defines: &[
+        CmakeDefine {
+            name: "LLAMA_BUILD_TESTS",
+            value: "OFF",
+            why: "tests are not installed",
+        },
+        CmakeDefine {
+            name: "LLAMA_BUILD_EXAMPLES",
+            value: "ON",
+            why: "llama-server, llama-bench and llama-cli are examples/ in this tree",
+        },
+        CmakeDefine {
+            name: "LLAMA_BUILD_SERVER",
+            value: "ON",
+            why: "examples/CMakeLists.txt adds the server only with this",
+        },
+        CmakeDefine {
+            name: "LLAMA_CURL",
+            value: "OFF",
+            why: "rigplan passes local model files; no libcurl needed",
+        },
+    ],
+    needs_build_info_fix: true,
+    targets: Targets {
+        server: "llama-server",
+        bench: "llama-bench",
+        cli: "llama-cli",
+        fit_params: None,
+        rpc_server: "rpc-server",
+    },
+    supports_blas: true,
+    // The tree's own CUDA default list uses plain numbers only; the `a` suffix needs
+    // CMake's own validation (3.28+ knows `120a`), which the pinned CMake floor does not
+    // guarantee, so plain `120` is emitted for ik.
+    cuda_arch_specific_suffix: false,
+};

@@ -1,0 +1,338 @@
+//! Mainline llama.cpp as pinned by rigplan: the tree in the `llama-cpp-python==0.3.36`
+//! PyPI sdist (`vendor/llama.cpp`), commit 0c1e57098 of 2026-10-01, release tag b11312.
+//!
+//! Sources of every fact here (paths relative to that tree):
+//! - commit: `CHANGELOG.md` of the sdist ("update llama.cpp to ggml-org/llama.cpp@0c1e57098");
+//!   `llama-server --version` of the built tree prints `commit 0c1e570`; the full hash
+//!   and the tag `b11312` are how downstream projects pin the same build
+//!   ("b11312-0c1e57098").
+//! - server options: `common/arg.cpp` (`-lm/--load-mode` replaced `--mlock`/`--no-mmap`,
+//!   which no longer exist there; `-sm {none,layer,row,tensor}`; `kv_cache_types`).
+//! - bench options: `tools/llama-bench/llama-bench.cpp` (`-ts` with `/`, `-ot` with `;`,
+//!   `-fa on|off|auto`, `-lm`).
+//! - CMake names: `ggml/CMakeLists.txt` (`GGML_CUDA_GRAPHS`, `GGML_HIP`, `GGML_BMI2`).
+//! - targets: `tools/{server,llama-bench,cli,fit-params,rpc}/CMakeLists.txt`
+//!   (`ggml-rpc-server`).
+//!
+//! Data only: nothing here runs the engine or decides a setting.
+
+use super::options::{
+    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption, Targets, Tool,
+    ValueSyntax as V,
+};
+use super::EngineKind;
+
+/// `common/arg.cpp` `kv_cache_types`.
+const CACHE_TYPES: &[&str] = &[
+    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
+];
+
+/// `common/arg.cpp` `-sm`; llama-bench `-sm <none|layer|row|tensor>`.
+const SPLIT_MODES: &[&str] = &["none", "layer", "row", "tensor"];
+
+/// `common/arg.cpp` `-lm/--load-mode`.
+const LOAD_MODES: &[&str] = &["auto", "none", "mmap", "mlock", "mmap+mlock", "dio"];
+
+const fn o(
+    kind: K,
+    tool: Tool,
+    flag: &'static str,
+    aliases: &'static [&'static str],
+    value: V,
+) -> OptionSpec {
+    OptionSpec {
+        kind,
+        tool,
+        flag,
+        aliases,
+        value,
+    }
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    // llama-server, common/arg.cpp
+    o(K::Model, Tool::Server, "-m", &["--model"], V::Path),
+    o(
+        K::GpuLayers,
+        Tool::Server,
+        "-ngl",
+        &["--gpu-layers", "--n-gpu-layers"],
+        V::Integer,
+    ),
+    o(
+        K::NCpuMoe,
+        Tool::Server,
+        "--n-cpu-moe",
+        &["-ncmoe"],
+        V::Integer,
+    ),
+    o(K::CtxSize, Tool::Server, "-c", &["--ctx-size"], V::Integer),
+    o(
+        K::Predict,
+        Tool::Server,
+        "-n",
+        &["--predict", "--n-predict"],
+        V::Integer,
+    ),
+    o(
+        K::CacheTypeK,
+        Tool::Server,
+        "-ctk",
+        &["--cache-type-k"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(
+        K::CacheTypeV,
+        Tool::Server,
+        "-ctv",
+        &["--cache-type-v"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(K::Threads, Tool::Server, "-t", &["--threads"], V::Integer),
+    o(K::Batch, Tool::Server, "-b", &["--batch-size"], V::Integer),
+    o(
+        K::Ubatch,
+        Tool::Server,
+        "-ub",
+        &["--ubatch-size"],
+        V::Integer,
+    ),
+    o(
+        K::Parallel,
+        Tool::Server,
+        "-np",
+        &["--parallel"],
+        V::Integer,
+    ),
+    o(
+        K::SplitMode,
+        Tool::Server,
+        "-sm",
+        &["--split-mode"],
+        V::OneOf(SPLIT_MODES),
+    ),
+    o(
+        K::TensorSplit,
+        Tool::Server,
+        "-ts",
+        &["--tensor-split"],
+        V::NumberList(","),
+    ),
+    o(
+        K::FlashAttn,
+        Tool::Server,
+        "-fa",
+        &["--flash-attn"],
+        V::OneOf(&["on", "off", "auto"]),
+    ),
+    o(
+        K::LoadMode,
+        Tool::Server,
+        "-lm",
+        &["--load-mode"],
+        V::OneOf(LOAD_MODES),
+    ),
+    o(
+        K::OverrideTensor,
+        Tool::Server,
+        "-ot",
+        &["--override-tensor"],
+        V::Overrides(","),
+    ),
+    o(K::Host, Tool::Server, "--host", &[], V::Text),
+    o(K::Port, Tool::Server, "--port", &[], V::Integer),
+    o(K::ApiKeyFile, Tool::Server, "--api-key-file", &[], V::Path),
+    o(K::Alias, Tool::Server, "-a", &["--alias"], V::Text),
+    // llama-bench, tools/llama-bench/llama-bench.cpp `print_usage`
+    o(K::Model, Tool::Bench, "-m", &["--model"], V::Path),
+    o(
+        K::BenchPrompt,
+        Tool::Bench,
+        "-p",
+        &["--n-prompt"],
+        V::Integer,
+    ),
+    o(K::BenchGen, Tool::Bench, "-n", &["--n-gen"], V::Integer),
+    o(
+        K::BenchRepetitions,
+        Tool::Bench,
+        "-r",
+        &["--repetitions"],
+        V::Integer,
+    ),
+    o(
+        K::BenchOutput,
+        Tool::Bench,
+        "-o",
+        &["--output"],
+        V::OneOf(&["csv", "json", "jsonl", "md", "sql"]),
+    ),
+    o(
+        K::GpuLayers,
+        Tool::Bench,
+        "-ngl",
+        &["--n-gpu-layers"],
+        V::Integer,
+    ),
+    o(
+        K::NCpuMoe,
+        Tool::Bench,
+        "-ncmoe",
+        &["--n-cpu-moe"],
+        V::Integer,
+    ),
+    o(
+        K::CacheTypeK,
+        Tool::Bench,
+        "-ctk",
+        &["--cache-type-k"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(
+        K::CacheTypeV,
+        Tool::Bench,
+        "-ctv",
+        &["--cache-type-v"],
+        V::OneOf(CACHE_TYPES),
+    ),
+    o(K::Threads, Tool::Bench, "-t", &["--threads"], V::Integer),
+    o(K::Batch, Tool::Bench, "-b", &["--batch-size"], V::Integer),
+    o(
+        K::Ubatch,
+        Tool::Bench,
+        "-ub",
+        &["--ubatch-size"],
+        V::Integer,
+    ),
+    o(
+        K::SplitMode,
+        Tool::Bench,
+        "-sm",
+        &["--split-mode"],
+        V::OneOf(SPLIT_MODES),
+    ),
+    o(
+        K::TensorSplit,
+        Tool::Bench,
+        "-ts",
+        &["--tensor-split"],
+        V::NumberList("/"),
+    ),
+    o(
+        K::FlashAttn,
+        Tool::Bench,
+        "-fa",
+        &["--flash-attn"],
+        V::OneOf(&["on", "off", "auto"]),
+    ),
+    o(
+        K::LoadMode,
+        Tool::Bench,
+        "-lm",
+        &["--load-mode"],
+        V::OneOf(LOAD_MODES),
+    ),
+    o(
+        K::OverrideTensor,
+        Tool::Bench,
+        "-ot",
+        &["--override-tensor"],
+        V::Overrides(";"),
+    ),
+];
+
+pub const ENGINE: EngineInfo = EngineInfo {
+    kind: EngineKind::LlamaCpp,
+    git_url: "https://github.com/ggml-org/llama.cpp",
+    commit: "0c1e57098bba43ac29e6e3b677cdceebdd22334f",
+    release_tag: Some("b11312"),
+    version: "b11312 (0c1e57098, llama-cpp-python 0.3.36)",
+    pypi_sdist: "llama-cpp-python==0.3.36",
+    sdist_subdir: "vendor/llama.cpp",
+    server_arg_source: "common/arg.cpp",
+    bench_arg_source: "tools/llama-bench/llama-bench.cpp",
+    options: OPTIONS,
+    // common/arg.cpp: `--mlock`/`--no-mmap` are gone (load mode); the "removed params"
+    // section keeps `--draft*` only to fail with `arg_removed(...)`.
+    removed_options: &[
+        RemovedOption {
+            flags: &["--mlock"],
+            use_instead: "-lm mlock / -lm mmap+mlock",
+        },
+        RemovedOption {
+            flags: &["--no-mmap"],
+            use_instead: "-lm none / -lm mlock",
+        },
+        RemovedOption {
+            flags: &["--draft", "--draft-n", "--draft-max"],
+            use_instead: "--spec-draft-n-max",
+        },
+        RemovedOption {
+            flags: &["--draft-min", "--draft-n-min"],
+            use_instead: "--spec-draft-n-min",
+        },
+    ],
+    cache_types: CACHE_TYPES,
+    split_modes: SPLIT_MODES,
+    bench_split_modes: SPLIT_MODES,
+    cmake: CmakeNames {
+        cuda: "GGML_CUDA",
+        cuda_graphs: "GGML_CUDA_GRAPHS",
+        hip: "GGML_HIP",
+        vulkan: "GGML_VULKAN",
+        blas: "GGML_BLAS",
+        blas_vendor: "GGML_BLAS_VENDOR",
+        native: "GGML_NATIVE",
+        lto: "GGML_LTO",
+        openmp: "GGML_OPENMP",
+        rpc: "GGML_RPC",
+        avx: "GGML_AVX",
+        avx2: "GGML_AVX2",
+        fma: "GGML_FMA",
+        f16c: "GGML_F16C",
+        bmi2: Some("GGML_BMI2"),
+        avx512: "GGML_AVX512",
+        avx512_vbmi: "GGML_AVX512_VBMI",
+        avx512_vnni: "GGML_AVX512_VNNI",
+        avx512_bf16: "GGML_AVX512_BF16",
+        avx_vnni: Some("GGML_AVX_VNNI"),
+        // ggml/src/ggml-hip/CMakeLists.txt forwards GPU_TARGETS to CMAKE_HIP_ARCHITECTURES.
+        hip_targets: "GPU_TARGETS",
+    },
+    // CMakeLists.txt: server, bench, cli and fit-params live under tools/ (LLAMA_BUILD_TOOLS);
+    // LLAMA_CURL is deprecated in this version (llama_option_depr), so it is not passed.
+    component_defines: &[
+        CmakeDefine {
+            name: "LLAMA_BUILD_TESTS",
+            value: "OFF",
+            why: "tests are not installed",
+        },
+        CmakeDefine {
+            name: "LLAMA_BUILD_EXAMPLES",
+            value: "OFF",
+            why: "no example program is needed",
+        },
+        CmakeDefine {
+            name: "LLAMA_BUILD_TOOLS",
+            value: "ON",
+            why: "llama-server, llama-bench, llama-cli and llama-fit-params are tools/",
+        },
+        CmakeDefine {
+            name: "LLAMA_BUILD_SERVER",
+            value: "ON",
+            why: "tools/CMakeLists.txt adds server and cli only with this",
+        },
+    ],
+    needs_build_info_fix: false,
+    targets: Targets {
+        server: "llama-server",
+        bench: "llama-bench",
+        cli: "llama-cli",
+        fit_params: Some("llama-fit-params"),
+        rpc_server: "ggml-rpc-server",
+    },
+    supports_blas: true,
+    // ggml/src/ggml-cuda/CMakeLists.txt itself lists `120a-real`/`121a-real` and notes
+    // they "should work with basically any CMake version".
+    cuda_arch_specific_suffix: true,
+};

@@ -1,0 +1,222 @@
+//! `export --as systemd`: a hardened unit running llama-server as a dedicated user.
+//!
+//! Renders `templates/llama-server.service.tera`. Values are escaped for systemd's own
+//! syntax (`%` specifiers, `$` expansion, double quotes); a value a unit file cannot
+//! hold (a newline, a NUL) is refused as bad input. The API key file is handed over with
+//! `LoadCredential=` so it can stay readable by root only.
+
+use super::launch::{DeviceAccess, Launch};
+use super::template::{render as render_template, SYSTEMD_UNIT};
+use crate::error::user_error;
+use serde::Serialize;
+use std::path::Path;
+
+/// Refuses characters no unit-file line can hold.
+fn check_line(value: &str, what: &str) -> anyhow::Result<()> {
+    if value.contains(['\n', '\r', '\0']) {
+        return Err(user_error(format!(
+            "{what} '{}' contains a newline or NUL, which a systemd unit file cannot hold",
+            value.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ',' | ':' | '@' | '+' | '=')
+}
+
+/// One word of `ExecStart=`: `%` → `%%` (specifiers), `$` → `$$` (variable expansion),
+/// double-quoted with `\` and `"` escaped when it holds anything but plain characters.
+pub fn exec_word(value: &str, what: &str) -> anyhow::Result<String> {
+    check_line(value, what)?;
+    if value == ";" {
+        return Ok("\\;".to_string());
+    }
+    let escaped = value.replace('%', "%%").replace('$', "$$");
+    if !value.is_empty() && value.chars().all(is_plain) {
+        return Ok(escaped);
+    }
+    Ok(format!(
+        "\"{}\"",
+        escaped.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
+/// A path in a space-separated path list (`ReadOnlyPaths=`): specifiers escaped, quoted
+/// when it holds anything but plain characters.
+fn path_word(value: &str, what: &str) -> anyhow::Result<String> {
+    check_line(value, what)?;
+    let escaped = value.replace('%', "%%");
+    if !value.is_empty() && value.chars().all(is_plain) {
+        return Ok(escaped);
+    }
+    Ok(format!(
+        "\"{}\"",
+        escaped.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
+/// Free text (`Description=`): specifiers escaped.
+fn text(value: &str, what: &str) -> anyhow::Result<String> {
+    check_line(value, what)?;
+    Ok(value.replace('%', "%%"))
+}
+
+#[derive(Serialize)]
+struct Ctx {
+    engine: String,
+    model_name: String,
+    description: String,
+    rigplan_version: String,
+    unit_name: String,
+    user: String,
+    service_lines: Vec<String>,
+    exec_start: String,
+    health_check: String,
+    model_dir: String,
+    device_lines: Vec<String>,
+}
+
+/// The unit's file name for a user name.
+pub fn unit_name(user: &str) -> String {
+    format!("{user}.service")
+}
+
+/// Renders the unit. `user` is the dedicated account (also the unit name);
+/// `curl` the absolute path of curl for the health check.
+pub fn render(launch: &Launch, user: &str, curl: &str) -> anyhow::Result<String> {
+    if user.is_empty()
+        || !user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(user_error(format!(
+            "service user '{user}' must be letters, digits, '-' or '_'"
+        )));
+    }
+    let mut service_lines = Vec::new();
+    for (k, v) in &launch.env {
+        service_lines.push(format!(
+            "Environment={}",
+            path_word(&format!("{k}={v}"), "environment value")?
+        ));
+    }
+    if launch.mlock {
+        service_lines.push("# The plan locks the model in RAM (mlock).".to_string());
+        service_lines.push("LimitMEMLOCK=infinity".to_string());
+    }
+    // The key file is copied by systemd into a private credentials directory, so the
+    // original can stay root-only (mode 0600).
+    let mut words = vec![exec_word(&launch.program, "engine binary")?];
+    let mut args = launch.args.iter();
+    while let Some(a) = args.next() {
+        if a == "--api-key-file" {
+            let path = args.next().map(String::as_str).unwrap_or_default();
+            if !path.starts_with('/') {
+                return Err(user_error(format!(
+                    "--api-key-file '{path}' must be an absolute path for a unit"
+                )));
+            }
+            service_lines.push(format!(
+                "LoadCredential=api-key:{}",
+                path_word(path, "--api-key-file")?
+            ));
+            words.push("--api-key-file".to_string());
+            words.push("${CREDENTIALS_DIRECTORY}/api-key".to_string());
+            continue;
+        }
+        words.push(exec_word(a, "engine argument")?);
+    }
+    let device_lines = match &launch.devices {
+        DeviceAccess::None => vec!["PrivateDevices=yes".to_string()],
+        DeviceAccess::Nvidia(gpus) => {
+            let mut v = vec![
+                "# Only the NVIDIA device nodes; the video group owns them on most distributions."
+                    .to_string(),
+                "SupplementaryGroups=video render".to_string(),
+                "DevicePolicy=closed".to_string(),
+                "DeviceAllow=/dev/nvidiactl rw".to_string(),
+                "DeviceAllow=/dev/nvidia-uvm rw".to_string(),
+                "DeviceAllow=/dev/nvidia-uvm-tools rw".to_string(),
+            ];
+            for g in gpus {
+                v.push(format!("DeviceAllow=/dev/nvidia{g} rw"));
+            }
+            v
+        }
+        DeviceAccess::Amd => vec![
+            "# ROCm needs /dev/kfd and the DRM render nodes.".to_string(),
+            "SupplementaryGroups=video render".to_string(),
+            "DevicePolicy=closed".to_string(),
+            "DeviceAllow=/dev/kfd rw".to_string(),
+            "DeviceAllow=char-drm rw".to_string(),
+        ],
+    };
+    let model_dir = Path::new(&launch.model_path)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    let check_host = if crate::generate::launch::is_loopback(&launch.server.host)
+        || launch.server.host == "0.0.0.0"
+        || launch.server.host == "::"
+    {
+        "127.0.0.1".to_string()
+    } else if launch.server.host.contains(':') {
+        format!("[{}]", launch.server.host.trim_matches(['[', ']']))
+    } else {
+        launch.server.host.clone()
+    };
+    let url = format!("http://{check_host}:{}/health", launch.server.port);
+    // curl retries on 503 (model loading) and refused connections, 2 s apart, within
+    // TimeoutStartSec=900.
+    let health_check = [
+        exec_word(curl, "curl path")?,
+        "--silent".into(),
+        "--fail".into(),
+        "--output".into(),
+        "/dev/null".into(),
+        "--retry".into(),
+        "440".into(),
+        "--retry-delay".into(),
+        "2".into(),
+        "--retry-connrefused".into(),
+        "--retry-all-errors".into(),
+        "--max-time".into(),
+        "5".into(),
+        exec_word(&url, "health URL")?,
+    ]
+    .join(" ");
+    let ctx = Ctx {
+        engine: launch.engine.name().to_string(),
+        model_name: text(&launch.model_name, "model name")?,
+        description: text(&launch.model_name, "model name")?,
+        rigplan_version: env!("CARGO_PKG_VERSION").to_string(),
+        unit_name: unit_name(user),
+        user: user.to_string(),
+        service_lines,
+        exec_start: words.join(" "),
+        health_check,
+        model_dir: path_word(&model_dir, "model directory")?,
+        device_lines,
+    };
+    render_template("systemd unit", SYSTEMD_UNIT, &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_words_escape_systemd_syntax() {
+        assert_eq!(exec_word("-ngl", "x").unwrap(), "-ngl");
+        assert_eq!(exec_word("a b", "x").unwrap(), "\"a b\"");
+        assert_eq!(exec_word("100%$HOME", "x").unwrap(), "\"100%%$$HOME\"");
+        assert_eq!(
+            exec_word("say \"hi\"\\", "x").unwrap(),
+            "\"say \\\"hi\\\"\\\\\""
+        );
+        assert!(exec_word("a\nb", "x").is_err());
+    }
+}
