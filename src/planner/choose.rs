@@ -633,6 +633,33 @@ pub fn plan_with(
         }
     }
 
+    // The engine argv, rendered by the engine tables (only options the pinned version
+    // accepts). Without a local file the model path is a placeholder named after the
+    // reference, and a warning says so.
+    let model_path = match &req.model_path {
+        Some(p) => p.clone(),
+        None => {
+            let name = format!(
+                "{}-{}.gguf",
+                if req.model_reference.is_empty() {
+                    spec.name.as_str()
+                } else {
+                    req.model_reference.as_str()
+                },
+                s.quant.as_deref().unwrap_or("model")
+            );
+            warnings.push(format!(
+                "no local file for this model yet: the command uses the placeholder '{name}'; download the GGUF and pass its path"
+            ));
+            name
+        }
+    };
+    for problem in crate::engine::unsupported_settings(engine, &s) {
+        warnings.push(problem);
+    }
+    let args = crate::engine::launch_args(engine, &s, &model_path, None);
+    let command = crate::generate::shell::command_line("llama-server", &args);
+
     Ok(Plan {
         model: ModelRef {
             name: spec.name.clone(),
@@ -654,9 +681,8 @@ pub fn plan_with(
             ceiling_tg_tokens_per_s: None,
             calibration: None,
         },
-        // engine::launch_args (branch `gen`) renders these once merged.
-        args: Vec::new(),
-        command: String::new(),
+        args,
+        command,
         reasons,
         warnings,
         alternatives,
