@@ -598,6 +598,19 @@ pub fn plan_with(
     if hw.gpus.is_empty() {
         warnings.push("no GPU in this hardware description: CPU-only plan".into());
     }
+    if matches!(req.split_mode, Some(m) if m != super::request::SplitMode::Layer && m != super::request::SplitMode::None)
+        && s.gpu_indices.len() > 1
+    {
+        warnings.push(format!(
+            "--split-mode {}: memory is estimated as for a layer split; row/graph splits spread each layer's matrices and buffers differently",
+            s.split_mode
+        ));
+    }
+    if hw.gpus.iter().any(|g| g.unified_memory) {
+        warnings.push(
+            "a GPU shares system RAM: its memory and the CPU's are counted separately here, so leave extra headroom".into(),
+        );
+    }
 
     runners.sort_by(|a, b| {
         b.cand
