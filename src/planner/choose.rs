@@ -47,10 +47,9 @@ struct Choice {
     settings: Settings,
 }
 
-fn ty(name: &str) -> GgmlType {
-    // The table always has these; F16 is the engine default.
+fn ty(name: &str) -> Result<GgmlType, PlanError> {
     GgmlType::from_name(name)
-        .unwrap_or_else(|| GgmlType::from_name("F16").unwrap_or_else(|| unreachable!()))
+        .ok_or_else(|| PlanError::Invalid(format!("the ggml type table lacks {name}")))
 }
 
 fn all_layers_on_gpu(c: &Candidate, spec: &ModelSpec) -> bool {
@@ -174,15 +173,15 @@ pub fn plan_with(
     }
     let kv_options: Vec<(GgmlType, GgmlType)> = match (req.ctk, req.ctv) {
         (Some(k), Some(v)) => vec![(k, v)],
-        (Some(k), None) => vec![(k, ty("F16"))],
-        (None, Some(v)) => vec![(ty("F16"), v)],
-        (None, None) if !fa => vec![(ty("F16"), ty("F16"))],
+        (Some(k), None) => vec![(k, ty("F16")?)],
+        (None, Some(v)) => vec![(ty("F16")?, v)],
+        (None, None) if !fa => vec![(ty("F16")?, ty("F16")?)],
         (None, None) if req.use_case == UseCase::Long => vec![
-            (ty("F16"), ty("F16")),
-            (ty("Q8_0"), ty("Q8_0")),
-            (ty("Q4_0"), ty("Q4_0")),
+            (ty("F16")?, ty("F16")?),
+            (ty("Q8_0")?, ty("Q8_0")?),
+            (ty("Q4_0")?, ty("Q4_0")?),
         ],
-        (None, None) => vec![(ty("F16"), ty("F16")), (ty("Q8_0"), ty("Q8_0"))],
+        (None, None) => vec![(ty("F16")?, ty("F16")?), (ty("Q8_0")?, ty("Q8_0")?)],
     };
     let moe_hybrid_possible = spec.is_moe() && !hw.gpus.is_empty();
     let ub_options: Vec<u32> = match req.ubatch {
