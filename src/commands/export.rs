@@ -169,13 +169,7 @@ fn plan_model(
             std::path::absolute(p).map_err(|e| user_error(format!("MODEL '{model}': {e}")))?;
         req.model_path = Some(utf8(&abs, "MODEL")?);
     }
-    crate::planner::plan_quants(
-        &[resolved.spec],
-        hw,
-        &req,
-        &crate::planner::roofline::roofline,
-    )
-    .map_err(|e| match e {
+    crate::planner::plan_quants(&[resolved.spec], hw, &req).map_err(|e| match e {
         crate::planner::PlanError::Unsatisfiable(m) => {
             anyhow::Error::new(crate::error::Unsatisfiable(m))
         }

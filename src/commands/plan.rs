@@ -10,7 +10,7 @@ use crate::hardware::resolve as hw_resolve;
 use crate::model::catalog;
 use crate::model::reference::{self, ModelRef};
 use crate::model::ModelSpec;
-use crate::planner::{self, roofline, Plan, PlanError};
+use crate::planner::{self, Plan, PlanError};
 use crate::units::Bytes;
 use anyhow::Context;
 use std::fmt::Write as _;
@@ -27,11 +27,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let mut req = planner::resolve(&args.pins).map_err(anyhow::Error::new)?;
     let hw = hw_resolve::resolve(&args.hardware)?;
     let specs = model_specs(args.model.as_deref(), &mut req)?;
-    let plan =
-        planner::plan_quants(&specs, &hw, &req, &roofline::roofline).map_err(|e| match e {
-            PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
-            PlanError::Invalid(m) => anyhow::Error::new(UserError(m)),
-        })?;
+    let plan = planner::plan_quants(&specs, &hw, &req).map_err(|e| match e {
+        PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
+        PlanError::Invalid(m) => anyhow::Error::new(UserError(m)),
+    })?;
     let text = match args.format {
         Format::Table => render_table(&plan),
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",

@@ -198,6 +198,7 @@ impl CalibrationData {
             mmap: true,
             override_tensors: vec![],
             gpu_indices: (0..hw.gpus.len() as u32).collect(),
+            extras: Default::default(),
         };
         let depth = if p.test == "pp" { 0 } else { p.depth };
         let layout = build_layout(model, p, &hw, depth);

@@ -47,10 +47,17 @@ struct Choice {
     settings: Settings,
 }
 
-fn ty(name: &str) -> GgmlType {
-    // The table always has these; F16 is the engine default.
+fn ty(name: &str) -> Result<GgmlType, PlanError> {
     GgmlType::from_name(name)
-        .unwrap_or_else(|| GgmlType::from_name("F16").unwrap_or_else(|| unreachable!()))
+        .ok_or_else(|| PlanError::Invalid(format!("the ggml type table lacks {name}")))
+}
+
+fn all_layers_on_gpu(c: &Candidate, spec: &ModelSpec) -> bool {
+    let p = &c.placement;
+    !p.gpus.is_empty()
+        && p.n_gpu_layers > spec.n_layer
+        && p.n_cpu_moe == 0
+        && p.expert_overrides.is_empty()
 }
 
 fn gpu_weight_bytes(c: &Candidate) -> u64 {
@@ -93,9 +100,35 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
     }
 }
 
-/// Plans with the default bandwidth-roofline scorer.
+/// Plans with the speed model (`perf::predict`).
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
+    let scorer = perf_scorer(spec, req.engine);
+    plan_with(spec, hw, req, &scorer)
+}
+
+/// Plans with the bandwidth roofline (no fitted factors), for comparison and tests.
+pub fn plan_roofline(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+) -> Result<Plan, PlanError> {
     plan_with(spec, hw, req, &roofline::roofline)
+}
+
+/// `perf::predict` as a scorer for one model and engine.
+pub fn perf_scorer(
+    spec: &ModelSpec,
+    engine: EngineKind,
+) -> impl Fn(&crate::planner::layout::Layout, &HardwareSnapshot, &Settings) -> roofline::Speed + '_
+{
+    move |l, h, s| {
+        let p = crate::perf::predict(l, h, s, spec, engine);
+        roofline::Speed {
+            tg_tokens_per_s: p.tg_tokens_per_s,
+            pp_tokens_per_s: p.pp_tokens_per_s,
+            bottleneck: p.bottleneck,
+        }
+    }
 }
 
 /// Plans with a given speed scorer (e.g. `perf::predict`).
@@ -103,7 +136,7 @@ pub fn plan_with(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
     req: &PlanRequest,
-    scorer: &Scorer,
+    scorer: &Scorer<'_>,
 ) -> Result<Plan, PlanError> {
     if spec.n_layer == 0 || spec.layers.is_empty() {
         return Err(PlanError::Invalid(format!(
@@ -140,15 +173,15 @@ pub fn plan_with(
     }
     let kv_options: Vec<(GgmlType, GgmlType)> = match (req.ctk, req.ctv) {
         (Some(k), Some(v)) => vec![(k, v)],
-        (Some(k), None) => vec![(k, ty("F16"))],
-        (None, Some(v)) => vec![(ty("F16"), v)],
-        (None, None) if !fa => vec![(ty("F16"), ty("F16"))],
+        (Some(k), None) => vec![(k, ty("F16")?)],
+        (None, Some(v)) => vec![(ty("F16")?, v)],
+        (None, None) if !fa => vec![(ty("F16")?, ty("F16")?)],
         (None, None) if req.use_case == UseCase::Long => vec![
-            (ty("F16"), ty("F16")),
-            (ty("Q8_0"), ty("Q8_0")),
-            (ty("Q4_0"), ty("Q4_0")),
+            (ty("F16")?, ty("F16")?),
+            (ty("Q8_0")?, ty("Q8_0")?),
+            (ty("Q4_0")?, ty("Q4_0")?),
         ],
-        (None, None) => vec![(ty("F16"), ty("F16")), (ty("Q8_0"), ty("Q8_0"))],
+        (None, None) => vec![(ty("F16")?, ty("F16")?), (ty("Q8_0")?, ty("Q8_0")?)],
     };
     let moe_hybrid_possible = spec.is_moe() && !hw.gpus.is_empty();
     let ub_options: Vec<u32> = match req.ubatch {
@@ -172,7 +205,23 @@ pub fn plan_with(
     let mut closest: Option<Candidate> = None;
     'ctx: for &ctx in &ctx_options {
         for &(tk, tv) in &kv_options {
+            // A smaller cache can only buy a better placement: skip it when the best so
+            // far already holds everything on the GPUs, or there is no GPU at all.
+            if best
+                .as_ref()
+                .is_some_and(|b| hw.gpus.is_empty() || all_layers_on_gpu(&b.cand, spec))
+            {
+                continue;
+            }
             for &ub in &ub_options {
+                // A bigger ubatch only helps hybrid prompt processing.
+                if ub > ub_options[0]
+                    && best
+                        .as_ref()
+                        .is_some_and(|b| all_layers_on_gpu(&b.cand, spec))
+                {
+                    continue;
+                }
                 let batch = req.batch.unwrap_or(2048).max(ub);
                 let cfg = MemoryConfig {
                     engine,
@@ -548,6 +597,19 @@ pub fn plan_with(
     if hw.gpus.is_empty() {
         warnings.push("no GPU in this hardware description: CPU-only plan".into());
     }
+    if matches!(req.split_mode, Some(m) if m != super::request::SplitMode::Layer && m != super::request::SplitMode::None)
+        && s.gpu_indices.len() > 1
+    {
+        warnings.push(format!(
+            "--split-mode {}: memory is estimated as for a layer split; row/graph splits spread each layer's matrices and buffers differently",
+            s.split_mode
+        ));
+    }
+    if hw.gpus.iter().any(|g| g.unified_memory) {
+        warnings.push(
+            "a GPU shares system RAM: its memory and the CPU's are counted separately here, so leave extra headroom".into(),
+        );
+    }
 
     runners.sort_by(|a, b| {
         b.cand
@@ -583,6 +645,33 @@ pub fn plan_with(
         }
     }
 
+    // The engine argv, rendered by the engine tables (only options the pinned version
+    // accepts). Without a local file the model path is a placeholder named after the
+    // reference, and a warning says so.
+    let model_path = match &req.model_path {
+        Some(p) => p.clone(),
+        None => {
+            let name = format!(
+                "{}-{}.gguf",
+                if req.model_reference.is_empty() {
+                    spec.name.as_str()
+                } else {
+                    req.model_reference.as_str()
+                },
+                s.quant.as_deref().unwrap_or("model")
+            );
+            warnings.push(format!(
+                "no local file for this model yet: the command uses the placeholder '{name}'; download the GGUF and pass its path"
+            ));
+            name
+        }
+    };
+    for problem in crate::engine::unsupported_settings(engine, &s) {
+        warnings.push(problem);
+    }
+    let args = crate::engine::launch_args(engine, &s, &model_path, None);
+    let command = crate::generate::shell::command_line("llama-server", &args);
+
     Ok(Plan {
         model: ModelRef {
             name: spec.name.clone(),
@@ -604,9 +693,8 @@ pub fn plan_with(
             ceiling_tg_tokens_per_s: None,
             calibration: None,
         },
-        // engine::launch_args (branch `gen`) renders these once merged.
-        args: Vec::new(),
-        command: String::new(),
+        args,
+        command,
         reasons,
         warnings,
         alternatives,
@@ -632,12 +720,27 @@ pub fn plan_quants(
     specs: &[ModelSpec],
     hw: &HardwareSnapshot,
     req: &PlanRequest,
-    scorer: &Scorer,
 ) -> Result<Plan, PlanError> {
     let mut plans: Vec<(Bytes, Plan)> = Vec::new();
     let mut last_err = None;
+    // Weights alone beyond every device's budget together cannot fit: skip the search.
+    let all_budgets: Bytes = std::iter::once(DeviceId::Cpu)
+        .chain(hw.gpus.iter().map(|g| DeviceId::Gpu(g.index)))
+        .map(|d| placement::budget(hw, d))
+        .sum();
+    let smallest = specs
+        .iter()
+        .map(|s| s.loaded_weight_bytes())
+        .min()
+        .unwrap_or(Bytes::ZERO);
     for s in specs {
-        match plan_with(s, hw, req, scorer) {
+        if specs.len() > 1
+            && s.loaded_weight_bytes() > all_budgets
+            && s.loaded_weight_bytes() > smallest
+        {
+            continue;
+        }
+        match plan(s, hw, req) {
             Ok(p) => plans.push((s.total_bytes(), p)),
             Err(e) => last_err = Some(e),
         }

@@ -58,11 +58,32 @@ pub fn layout_for(
     mem: &[(DeviceId, DeviceBytes)],
 ) -> Layout {
     let depth = cfg.n_ctx / 2;
-    let map = weights::DeviceMap::new(p, spec.n_layer);
+    let map = weights::DeviceMap::new(spec, p);
     let active = weights::active_bytes_by_device(spec, p, &map);
     let kv_layers = memory::kv::per_layer(spec, cfg).unwrap_or_default();
     let used = u64::from(spec.expert_used.max(1));
     let count = u64::from(spec.expert_count.max(1));
+    // Active parameters per device, one pass over the tensors.
+    let mut params: Vec<(DeviceId, u64)> = Vec::new();
+    for t in spec
+        .tensors
+        .iter()
+        .filter(|t| t.class != TensorClass::TokenEmbedding)
+    {
+        let Some(d) = weights::tensor_device(p, &map, t) else {
+            continue;
+        };
+        let n: u64 = t.dims.iter().product();
+        let n = if t.class == TensorClass::RoutedExperts {
+            n / count * used
+        } else {
+            n
+        };
+        match params.iter_mut().find(|(x, _)| *x == d) {
+            Some((_, v)) => *v += n,
+            None => params.push((d, n)),
+        }
+    }
     let mut devices = Vec::new();
     for (d, b) in mem {
         let (act, routed) = active
@@ -80,20 +101,11 @@ pub fn layout_for(
             }
         }
         let layers = (0..spec.n_layer).filter(|il| map.layer(*il) == *d).count() as u32;
-        let active_params: u64 = spec
-            .tensors
+        let active_params = params
             .iter()
-            .filter(|t| t.class != TensorClass::TokenEmbedding)
-            .filter(|t| weights::tensor_device(spec, p, &map, t) == Some(*d))
-            .map(|t| {
-                let n: u64 = t.dims.iter().product();
-                if t.class == TensorClass::RoutedExperts {
-                    n / count * used
-                } else {
-                    n
-                }
-            })
-            .sum();
+            .find(|(x, _)| x == d)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
         devices.push(DeviceLoad {
             device: *d,
             weight_bytes: b.weights,
@@ -122,7 +134,7 @@ pub fn layout_for(
         .iter()
         .filter(|t| t.class == TensorClass::RoutedExperts)
         .filter(|t| {
-            weights::tensor_device(spec, p, &map, t) == Some(DeviceId::Cpu)
+            weights::tensor_device(p, &map, t) == Some(DeviceId::Cpu)
                 && t.layer.is_some_and(|il| map.layer(il) != DeviceId::Cpu)
         })
         .map(|t| t.bytes)
@@ -143,7 +155,7 @@ pub fn evaluate(
     p: Placement,
     cfg: &MemoryConfig,
     settings: &Settings,
-    scorer: &Scorer,
+    scorer: &Scorer<'_>,
 ) -> Result<Candidate, String> {
     let mem = memory::breakdown(spec, &p, cfg)?;
     let mut shortfall = Bytes::ZERO;
@@ -268,6 +280,10 @@ pub fn candidates(
 ) -> Result<Vec<Placement>, String> {
     let all = spec.n_layer + 1;
     let mut out = Vec::new();
+    let n_all_gpus = hw.gpus.len();
+    // Set once the all-GPU layout is known to hold everything: single-GPU layouts and
+    // shifted splits then cannot do better.
+    let mut base_holds_all = false;
     for (gpus, split) in gpu_layouts(spec, hw, pins) {
         let mk = |ngl: u32, ncmoe: u32| Placement {
             n_gpu_layers: ngl,
@@ -279,6 +295,19 @@ pub fn candidates(
         let fits = |p: &Placement| -> Result<bool, String> {
             Ok(shortfall(spec, hw, p, cfg)? == Bytes::ZERO)
         };
+        let is_base = gpus.len() == n_all_gpus && out.is_empty();
+        if !is_base && base_holds_all {
+            continue;
+        }
+        if is_base && pins.ngl.is_none() && pins.n_cpu_moe.is_none() && fits(&mk(all, 0))? {
+            base_holds_all = true;
+            out.push(mk(all, 0));
+            continue;
+        }
+        if gpus.len() == 1 && n_all_gpus > 1 && !fits(&mk(all, 0))? {
+            // One GPU of several that cannot hold the model alone: using both is better.
+            continue;
+        }
         match (pins.ngl, pins.n_cpu_moe) {
             (Some(n), Some(m)) => out.push(mk(n.min(all), m.min(spec.n_layer))),
             (ngl_pin, None) if spec.is_moe() && ngl_pin.is_none_or(|n| n >= all) => {
@@ -335,7 +364,7 @@ pub fn search(
     cfg: &MemoryConfig,
     settings: &Settings,
     pins: &PlacementPins,
-    scorer: &Scorer,
+    scorer: &Scorer<'_>,
 ) -> Result<Vec<Candidate>, String> {
     let mut out = Vec::new();
     for p in candidates(spec, hw, cfg, pins)? {

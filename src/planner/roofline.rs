@@ -21,7 +21,7 @@ pub struct Speed {
 }
 
 /// A speed scorer: the planner ranks placements with whatever it is given.
-pub type Scorer = dyn Fn(&Layout, &HardwareSnapshot, &Settings) -> Speed;
+pub type Scorer<'a> = dyn Fn(&Layout, &HardwareSnapshot, &Settings) -> Speed + 'a;
 
 const GPU_BW_EFFICIENCY: f64 = 0.75;
 const CPU_BW_EFFICIENCY: f64 = 0.60;

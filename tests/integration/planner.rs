@@ -329,3 +329,54 @@ fn plan_exit_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `plan --save` writes TOML that reads back into the same Plan (for `export --plan`).
+#[test]
+fn saved_plan_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.toml");
+    let out = assert_cmd::Command::cargo_bin("rigplan")
+        .unwrap()
+        .args([
+            "plan",
+            "gemma-4-26b-a4b",
+            "--hardware",
+            "desktop-3090",
+            "--format",
+            "json",
+            "--save",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: rigplan::planner::Plan = serde_json::from_slice(&out.stdout).unwrap();
+    let saved: rigplan::planner::Plan =
+        toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(printed.settings, saved.settings);
+    assert_eq!(printed.memory, saved.memory);
+    assert_eq!(printed.args, saved.args);
+    assert!(!saved.args.is_empty() && saved.command.starts_with("llama-server "));
+}
+
+/// No GPU in the description: a CPU plan, threads = physical cores.
+#[test]
+fn no_gpu_gives_a_cpu_plan() {
+    let v = rigplan_json(&[
+        "plan",
+        "--hardware",
+        "desktop-3090",
+        "--no-gpu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["settings"]["gpu_indices"], serde_json::json!([]));
+    let devs = v["memory"]["devices"].as_array().unwrap();
+    assert_eq!(devs.len(), 1);
+    assert_eq!(devs[0]["kind"], "cpu");
+    assert_eq!(v["settings"]["threads"], 8);
+}

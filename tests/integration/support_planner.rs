@@ -975,166 +975,21 @@ pub fn gpt_oss_20b() -> Synth {
     finish(arch, m, ts, layers)
 }
 
-use rigplan::hardware::{CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, PcieLink};
+use rigplan::hardware::HardwareSnapshot;
 
-const GIB: u64 = 1 << 30;
-
-fn gpu(
-    index: u32,
-    name: &str,
-    vram_gib: u64,
-    bw: f64,
-    tflops: f64,
-    gen: u32,
-    width: u32,
-) -> GpuInfo {
-    GpuInfo {
-        index,
-        name: name.into(),
-        vendor: GpuVendor::Nvidia,
-        vram_bytes: vram_gib * GIB,
-        vram_free_bytes: None,
-        bandwidth_gbs: Some(bw),
-        fp16_tflops: Some(tflops),
-        compute_capability: None,
-        gfx_target: None,
-        unified_memory: false,
-        pcie: Some(PcieLink {
-            gen: Some(gen),
-            width: Some(width),
-            max_gen: None,
-            max_width: None,
-        }),
-        uuid: None,
-        pci_bus_id: None,
-        power_limit_w: None,
-    }
-}
-
-fn machine(
-    source: &str,
-    brand: &str,
-    cores: u32,
-    pcores: Option<u32>,
-    ram_gib: u64,
-    ram_bw: f64,
-    gpus: Vec<GpuInfo>,
-) -> HardwareSnapshot {
-    HardwareSnapshot {
-        schema_version: 1,
-        source: source.into(),
-        cpu: CpuInfo {
-            vendor: "GenuineIntel".into(),
-            brand: brand.into(),
-            physical_cores: cores,
-            threads: cores * 2,
-            sockets: 1,
-            numa_nodes: 1,
-            performance_cores: pcores,
-            ..Default::default()
-        },
-        memory: MemoryInfo {
-            total_bytes: ram_gib * GIB,
-            available_bytes: None,
-            memlock_limit_bytes: None,
-            theoretical_bandwidth_gbs: Some(ram_bw),
-            measured_bandwidth_gbs: None,
-            ..Default::default()
-        },
-        gpus,
-        system: Default::default(),
-        notes: vec![],
-    }
-}
-
-/// The seeds' rigs as DESIGN.md names them (figures: vendor datasheets; RAM bandwidth
-/// = channels x MT/s x 8 bytes). Stand-ins until the `hw` branch's presets merge.
+/// The seeds' rigs from the bundled presets (`hardware::presets`, DESIGN.md names).
 pub fn seed_rigs() -> Vec<(&'static str, HardwareSnapshot)> {
-    vec![
-        (
-            "z440-2x3060",
-            machine(
-                "preset z440-2x3060",
-                "Xeon E5-1620 v3",
-                4,
-                None,
-                32,
-                68.3,
-                vec![
-                    gpu(0, "RTX 3060 12GB", 12, 360.0, 51.2, 3, 16),
-                    gpu(1, "RTX 3060 12GB", 12, 360.0, 51.2, 3, 16),
-                ],
-            ),
-        ),
-        (
-            "desktop-3070-8gb",
-            machine(
-                "preset desktop-3070-8gb",
-                "Core i7",
-                8,
-                None,
-                16,
-                51.2,
-                vec![gpu(0, "RTX 3070 8GB", 8, 448.0, 81.3, 4, 16)],
-            ),
-        ),
-        (
-            "xeon-e5-2620v4-cpu",
-            machine(
-                "preset xeon-e5-2620v4-cpu",
-                "Xeon E5-2620 v4",
-                8,
-                None,
-                128,
-                68.3,
-                vec![],
-            ),
-        ),
-        (
-            "ms02-rtxpro4000",
-            machine(
-                "preset ms02-rtxpro4000",
-                "Core Ultra 9 285HX",
-                24,
-                Some(8),
-                96,
-                89.6,
-                vec![gpu(
-                    0,
-                    "RTX PRO 4000 Blackwell SFF 24GB",
-                    24,
-                    432.0,
-                    90.0,
-                    5,
-                    8,
-                )],
-            ),
-        ),
-        (
-            "desktop-3090",
-            machine(
-                "preset desktop-3090",
-                "Ryzen 9 5900X",
-                12,
-                None,
-                64,
-                51.2,
-                vec![gpu(0, "RTX 3090 24GB", 24, 936.0, 142.0, 4, 16)],
-            ),
-        ),
-        (
-            "desktop-5090",
-            machine(
-                "preset desktop-5090",
-                "Ryzen 9 9950X",
-                16,
-                None,
-                96,
-                89.6,
-                vec![gpu(0, "RTX 5090 32GB", 32, 1792.0, 419.0, 5, 16)],
-            ),
-        ),
+    [
+        "z440-2x3060",
+        "desktop-3070-8gb",
+        "xeon-e5-2620v4-cpu",
+        "ms02-rtxpro4000",
+        "desktop-3090",
+        "desktop-5090",
     ]
+    .into_iter()
+    .map(|n| (n, rigplan::hardware::presets::get(n).unwrap().unwrap()))
+    .collect()
 }
 
 /// The same model with every K-quant weight retyped (e.g. `IQ2_XXS`, as the seed's 8 GB

@@ -154,7 +154,7 @@ pub fn breakdown(
     fn slot(devs: &mut [(DeviceId, DeviceBytes)], d: DeviceId) -> Option<&mut DeviceBytes> {
         devs.iter_mut().find(|(x, _)| *x == d).map(|(_, b)| b)
     }
-    let map = weights::DeviceMap::new(placement, spec.n_layer);
+    let map = weights::DeviceMap::new(spec, placement);
     let ffn_width = compute::ffn_activation_width(spec);
     for (d, b) in weights::bytes_by_device(spec, placement, &map) {
         if let Some(s) = slot(&mut devs, d) {

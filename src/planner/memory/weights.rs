@@ -85,15 +85,29 @@ pub fn layer_device(p: &Placement, n_layer: u32, il: u32) -> DeviceId {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceMap {
     devices: Vec<DeviceId>,
+    /// Nextn/MTP blocks by index (not loaded for plain decoding).
+    mtp: Vec<bool>,
 }
 
 impl DeviceMap {
-    pub fn new(p: &Placement, n_layer: u32) -> DeviceMap {
+    pub fn new(spec: &ModelSpec, p: &Placement) -> DeviceMap {
+        let n_layer = spec.n_layer;
+        let mut mtp = vec![false; spec.layers.len().max(n_layer as usize) + 1];
+        for l in spec.layers.iter().filter(|l| l.mtp) {
+            if let Some(m) = mtp.get_mut(l.index as usize) {
+                *m = true;
+            }
+        }
         DeviceMap {
             devices: (0..=n_layer)
                 .map(|il| layer_device(p, n_layer, il))
                 .collect(),
+            mtp,
         }
+    }
+
+    fn is_mtp_layer(&self, il: u32) -> bool {
+        self.mtp.get(il as usize).copied().unwrap_or(false)
     }
 
     /// The device of block `il` (`n_layer` is the output layer).
@@ -116,20 +130,9 @@ impl DeviceMap {
     }
 }
 
-fn is_mtp(spec: &ModelSpec, t: &TensorSpec) -> bool {
-    t.class == TensorClass::Mtp
-        || t.layer
-            .is_some_and(|il| spec.layers.iter().any(|l| l.index == il && l.mtp))
-}
-
 /// The device a tensor lives on, or `None` if the engine does not load it.
-pub fn tensor_device(
-    spec: &ModelSpec,
-    p: &Placement,
-    map: &DeviceMap,
-    t: &TensorSpec,
-) -> Option<DeviceId> {
-    if is_mtp(spec, t) {
+pub fn tensor_device(p: &Placement, map: &DeviceMap, t: &TensorSpec) -> Option<DeviceId> {
+    if t.class == TensorClass::Mtp || t.layer.is_some_and(|il| map.is_mtp_layer(il)) {
         return None;
     }
     match (t.class, t.layer) {
@@ -161,7 +164,7 @@ pub fn bytes_by_device(spec: &ModelSpec, p: &Placement, map: &DeviceMap) -> Vec<
         }
     };
     for t in &spec.tensors {
-        if let Some(d) = tensor_device(spec, p, map, t) {
+        if let Some(d) = tensor_device(p, map, t) {
             add(d, t.bytes.0);
         }
     }
@@ -195,7 +198,7 @@ pub fn active_bytes_by_device(
         if t.class == TensorClass::TokenEmbedding {
             continue;
         }
-        let Some(d) = tensor_device(spec, p, map, t) else {
+        let Some(d) = tensor_device(p, map, t) else {
             continue;
         };
         let (active, routed) = if t.class == TensorClass::RoutedExperts {
