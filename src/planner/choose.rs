@@ -60,14 +60,6 @@ fn all_layers_on_gpu(c: &Candidate, spec: &ModelSpec) -> bool {
         && p.expert_overrides.is_empty()
 }
 
-fn gpu_weight_bytes(c: &Candidate) -> u64 {
-    c.memory
-        .iter()
-        .filter(|(d, _)| matches!(d, DeviceId::Gpu(_)))
-        .map(|(_, b)| b.weights.0)
-        .sum()
-}
-
 fn device_name(hw: &HardwareSnapshot, d: DeviceId) -> String {
     match d {
         DeviceId::Cpu => format!("CPU + RAM ({})", hw.cpu.brand),
@@ -205,11 +197,13 @@ pub fn plan_with(
     let mut closest: Option<Candidate> = None;
     'ctx: for &ctx in &ctx_options {
         for &(tk, tv) in &kv_options {
-            // A smaller cache can only buy a better placement: skip it when the best so
-            // far already holds everything on the GPUs, or there is no GPU at all.
+            // A smaller cache buys speed through a better placement, or through fewer KV
+            // bytes read per token where the cache lives in slow memory (CPU-only plans).
+            // With everything already on the GPUs the KV read is a small share of the
+            // token time at the use cases' depths, so the search is skipped there.
             if best
                 .as_ref()
-                .is_some_and(|b| hw.gpus.is_empty() || all_layers_on_gpu(&b.cand, spec))
+                .is_some_and(|b| all_layers_on_gpu(&b.cand, spec))
             {
                 continue;
             }
@@ -289,9 +283,9 @@ pub fn plan_with(
                                         && c.speed.pp_tokens_per_s
                                             > b.cand.speed.pp_tokens_per_s * 1.05)
                             } else {
-                                // A lower-precision cache only for a better placement:
-                                // more weight bytes on the GPUs, and >5% faster.
-                                gpu_weight_bytes(c) > gpu_weight_bytes(&b.cand) && tg_gain > 1.05
+                                // A lower-precision cache only when it is predicted >5%
+                                // faster (a better placement, or fewer KV bytes read).
+                                tg_gain > 1.05
                             }
                         }
                     };
@@ -451,7 +445,7 @@ pub fn plan_with(
         w
     } else {
         format!(
-            "{}: the smaller cache buys a faster placement or the requested context",
+            "{}: predicted more than 5% faster than an f16 cache here (more weights on the GPUs, or fewer KV bytes read per token), or needed for the requested context",
             s.cache_type_k
         )
     };

@@ -135,7 +135,9 @@ pub fn llama_model_mib(bin: &Path, file: &Path) -> Result<(u64, u64), String> {
     }
     if rows == 0 {
         return Err(format!(
-            "no memory breakdown in llama-fit-params output:\n{text}"
+            "no memory breakdown in llama-fit-params output ({}):\nstderr: {text}\nstdout: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
         ));
     }
     Ok((total, rows))
