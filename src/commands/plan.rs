@@ -27,10 +27,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let mut req = planner::resolve(&args.pins).map_err(anyhow::Error::new)?;
     let hw = hw_resolve::resolve(&args.hardware)?;
     let specs = model_specs(args.model.as_deref(), &mut req)?;
-    let plan = planner::plan_quants(&specs, &hw, &req).map_err(|e| match e {
+    let mut plan = planner::plan_quants(&specs, &hw, &req).map_err(|e| match e {
         PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
         PlanError::Invalid(m) => anyhow::Error::new(UserError(m)),
     })?;
+    // A `rigplan tune` calibration saved for this exact machine corrects the predicted
+    // speeds and says so ("calibrated on this machine on DATE from N runs").
+    crate::tune::calibration::apply_saved(&hw, &mut plan)?;
     let text = match args.format {
         Format::Table => render_table(&plan),
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
@@ -158,6 +161,15 @@ pub fn render_table(p: &Plan) -> String {
         "\npredicted: {:.1} tok/s generation, {:.0} tok/s prompt — {}",
         p.performance.tg_tokens_per_s, p.performance.pp_tokens_per_s, p.performance.bottleneck
     );
+    if let Some(ceiling) = p.performance.ceiling_tg_tokens_per_s {
+        let _ = writeln!(
+            o,
+            "ceiling:   {ceiling:.1} tok/s generation on this hardware (bandwidth only)"
+        );
+    }
+    if let Some(cal) = &p.performance.calibration {
+        let _ = writeln!(o, "           {cal}");
+    }
     let _ = writeln!(
         o,
         "\nmemory   █ weights  ▓ KV cache  ▒ compute  ░ overhead  · margin"
