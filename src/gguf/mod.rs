@@ -28,6 +28,7 @@ pub const GGUF_MAGIC: [u8; 4] = *b"GGUF";
 pub const GGUF_DEFAULT_ALIGNMENT: u64 = 32;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// A malformed or unreadable GGUF file. Displayed as one line naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +62,12 @@ impl GgufString {
 }
 
 /// One metadata value, of any of the 13 GGUF value types. Arrays may nest.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// An array of strings may come as [`MetaValue::Array`] of [`MetaValue::String`] or as
+/// [`MetaValue::Strings`] (what the reader produces: one byte buffer for a 250k-token
+/// vocabulary instead of 250k allocations). Both are the same GGUF value: they compare
+/// equal, write the same bytes and [`MetaValue::as_array`] answers for both.
+#[derive(Clone, Debug)]
 pub enum MetaValue {
     U8(u8),
     I8(i8),
@@ -76,6 +82,124 @@ pub enum MetaValue {
     U64(u64),
     I64(i64),
     F64(f64),
+    /// An array of strings stored compactly (GGUF type 9 of element type 8).
+    Strings(Box<StringArray>),
+}
+
+/// An array of GGUF strings in one contiguous buffer: string `i` is
+/// `bytes[ends[i - 1]..ends[i]]`. The `Vec<MetaValue>` form is built only if someone
+/// asks for it ([`MetaValue::as_array`]); use [`StringArray::get`] / [`StringArray::iter`]
+/// or [`MetaValue::array_len`] to avoid that.
+#[derive(Clone, Debug, Default)]
+pub struct StringArray {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    items: OnceLock<Vec<MetaValue>>,
+}
+
+impl StringArray {
+    /// An empty array with room for `n` strings of `bytes` bytes in all.
+    pub fn with_capacity(n: usize, bytes: usize) -> Self {
+        StringArray {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(n),
+            items: OnceLock::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: &[u8]) {
+        self.bytes.extend_from_slice(s);
+        self.ends.push(self.bytes.len());
+        self.items = OnceLock::new();
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// String `i`'s bytes.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.bytes.get(start..end)
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+
+    /// Total bytes of all strings (without their length prefixes).
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// How many heap buffers hold the strings: 2 (bytes and ends) however many strings,
+    /// plus one per string once [`MetaValue::as_array`] has materialised them.
+    pub fn materialised(&self) -> bool {
+        self.items.get().is_some()
+    }
+
+    /// The strings as `MetaValue::String`s, built on first use.
+    pub fn items(&self) -> &[MetaValue] {
+        self.items.get_or_init(|| {
+            self.iter()
+                .map(|b| MetaValue::String(GgufString(b.to_vec())))
+                .collect()
+        })
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for StringArray {
+    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
+        let mut a = StringArray::default();
+        for s in iter {
+            a.push(s);
+        }
+        a
+    }
+}
+
+impl PartialEq for StringArray {
+    fn eq(&self, other: &Self) -> bool {
+        self.ends == other.ends && self.bytes == other.bytes
+    }
+}
+
+/// Whether `items` holds exactly the strings of `s`.
+fn same_strings(items: &[MetaValue], s: &StringArray) -> bool {
+    items.len() == s.len()
+        && items
+            .iter()
+            .zip(s.iter())
+            .all(|(v, b)| matches!(v, MetaValue::String(x) if x.0 == b))
+}
+
+impl PartialEq for MetaValue {
+    fn eq(&self, other: &Self) -> bool {
+        use MetaValue as M;
+        match (self, other) {
+            (M::U8(a), M::U8(b)) => a == b,
+            (M::I8(a), M::I8(b)) => a == b,
+            (M::U16(a), M::U16(b)) => a == b,
+            (M::I16(a), M::I16(b)) => a == b,
+            (M::U32(a), M::U32(b)) => a == b,
+            (M::I32(a), M::I32(b)) => a == b,
+            (M::F32(a), M::F32(b)) => a == b,
+            (M::Bool(a), M::Bool(b)) => a == b,
+            (M::String(a), M::String(b)) => a == b,
+            (M::Array(a), M::Array(b)) => a == b,
+            (M::U64(a), M::U64(b)) => a == b,
+            (M::I64(a), M::I64(b)) => a == b,
+            (M::F64(a), M::F64(b)) => a == b,
+            (M::Strings(a), M::Strings(b)) => a == b,
+            (M::Array(a), M::Strings(s)) | (M::Strings(s), M::Array(a)) => same_strings(a, s),
+            _ => false,
+        }
+    }
 }
 
 impl MetaValue {
@@ -95,6 +219,7 @@ impl MetaValue {
             MetaValue::U64(_) => 10,
             MetaValue::I64(_) => 11,
             MetaValue::F64(_) => 12,
+            MetaValue::Strings(_) => 9,
         }
     }
 
@@ -129,9 +254,30 @@ impl MetaValue {
         }
     }
 
+    /// The elements of an array. For [`MetaValue::Strings`] this builds (once) one
+    /// `MetaValue::String` per element: prefer [`MetaValue::array_len`] or
+    /// [`MetaValue::as_strings`] for a vocabulary.
     pub fn as_array(&self) -> Option<&[MetaValue]> {
         match self {
             MetaValue::Array(a) => Some(a),
+            MetaValue::Strings(s) => Some(s.items()),
+            _ => None,
+        }
+    }
+
+    /// The number of elements of an array, without materialising anything.
+    pub fn array_len(&self) -> Option<usize> {
+        match self {
+            MetaValue::Array(a) => Some(a.len()),
+            MetaValue::Strings(s) => Some(s.len()),
+            _ => None,
+        }
+    }
+
+    /// The compact form of an array of strings, if this is one.
+    pub fn as_strings(&self) -> Option<&StringArray> {
+        match self {
+            MetaValue::Strings(s) => Some(s),
             _ => None,
         }
     }

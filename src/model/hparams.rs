@@ -183,8 +183,8 @@ impl ArchParams {
             .u64("vocab_size")
             .or_else(|| {
                 m.get("tokenizer.ggml.tokens")
-                    .and_then(MetaValue::as_array)
-                    .map(|a| a.len() as u64)
+                    .and_then(MetaValue::array_len)
+                    .map(|n| n as u64)
             })
             .or(tensor_vocab)
             .unwrap_or(0);
