@@ -159,7 +159,8 @@ impl GgufFile {
     }
 }
 
-/// What [`open_counting`] did to read a header: how many `read` calls and bytes.
+/// What [`open_counting`] did to read a header: how many chunks (one bounded
+/// `read_to_end` each) and how many bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadStats {
     pub reads: u64,
@@ -249,6 +250,9 @@ enum Source<'a> {
 
 struct Parser<'a> {
     src: Source<'a>,
+    /// End (absolute) of the bytes in hand that may be taken without further checks:
+    /// never past the file size or [`MAX_HEADER_BYTES`].
+    ready: u64,
     pos: u64,
     file_size: u64,
     /// Metadata values read so far (array elements included).
@@ -290,8 +294,13 @@ fn type_name(type_id: u32) -> &'static str {
 
 impl<'a> Parser<'a> {
     fn new(src: Source<'a>, file_size: u64) -> Self {
+        let in_hand = match &src {
+            Source::Prefix(buf) => buf.len() as u64,
+            Source::File { .. } => 0,
+        };
         Parser {
             src,
+            ready: in_hand.min(file_size).min(MAX_HEADER_BYTES),
             pos: 0,
             file_size,
             values: 0,
@@ -304,7 +313,29 @@ impl<'a> Parser<'a> {
 
     /// Takes `n` bytes for `what`: malformed if the file ends first, NeedMore if only
     /// the prefix does.
+    #[inline]
     fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&[u8], Stop> {
+        // Fast path: the bytes are in hand, so none of the checks below can fail.
+        if let Some(end) = self.pos.checked_add(n).filter(|&e| e <= self.ready) {
+            let pos = self.pos;
+            self.pos = end;
+            let (buf, start) = match &self.src {
+                Source::Prefix(buf) => (*buf, 0),
+                Source::File {
+                    window,
+                    window_start,
+                    ..
+                } => (&window[..], *window_start),
+            };
+            let range = pos.saturating_sub(start) as usize..end.saturating_sub(start) as usize;
+            return buf.get(range).ok_or(Stop::NeedMore(end));
+        }
+        self.take_checked(n, what)
+    }
+
+    /// [`Parser::take`] when the bytes are not (all) in hand: reads more of a file, or
+    /// says why it cannot.
+    fn take_checked(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&[u8], Stop> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.file_size);
         let Some(end) = end else {
             return Err(bad(
@@ -344,6 +375,7 @@ impl<'a> Parser<'a> {
                     let limit = self.file_size.min(MAX_HEADER_BYTES);
                     refill(file, window, window_start, stats, pos, end, limit).map_err(Stop::Io)?;
                     let have = *window_start + window.len() as u64;
+                    self.ready = have.min(limit);
                     if end > have {
                         // The file shrank under us.
                         return Err(bad(
@@ -786,22 +818,12 @@ fn refill(
     // `target - have_end` ≤ MAX_HEADER_BYTES, so this allocation is bounded.
     let want = usize::try_from(target.saturating_sub(have_end))
         .map_err(|_| std::io::Error::other("header larger than memory"))?;
-    let old = window.len();
-    window.resize(old + want, 0);
-    let mut got = 0;
-    while got < want {
-        match file.read(&mut window[old + got..]) {
-            Ok(0) => break,
-            Ok(k) => {
-                got += k;
-                stats.reads += 1;
-                stats.bytes_read += k as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    window.truncate(old + got);
+    window.reserve_exact(want);
+    // read_to_end fills spare capacity without zeroing it first, and stops early only
+    // at end of file.
+    let got = file.take(want as u64).read_to_end(window)?;
+    stats.reads += 1;
+    stats.bytes_read += got as u64;
     Ok(())
 }
 
