@@ -110,7 +110,9 @@ impl StringArray {
     pub fn push(&mut self, s: &[u8]) {
         self.bytes.extend_from_slice(s);
         self.ends.push(self.bytes.len());
-        self.items = OnceLock::new();
+        if self.items.get().is_some() {
+            self.items = OnceLock::new();
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -319,14 +319,7 @@ impl<'a> Parser<'a> {
         if let Some(end) = self.pos.checked_add(n).filter(|&e| e <= self.ready) {
             let pos = self.pos;
             self.pos = end;
-            let (buf, start) = match &self.src {
-                Source::Prefix(buf) => (*buf, 0),
-                Source::File {
-                    window,
-                    window_start,
-                    ..
-                } => (&window[..], *window_start),
-            };
+            let (buf, start) = in_hand(&self.src);
             let range = pos.saturating_sub(start) as usize..end.saturating_sub(start) as usize;
             return buf.get(range).ok_or(Stop::NeedMore(end));
         }
@@ -754,6 +747,9 @@ impl<'a> Parser<'a> {
                         .strings(n, key)
                         .map(|a| MetaValue::Strings(Box::new(a)));
                 }
+                if let Some(items) = self.numbers_in_hand(elem, n) {
+                    return Ok(MetaValue::Array(items));
+                }
                 let mut items = Vec::with_capacity(n.min(1 << 16) as usize);
                 for _ in 0..n {
                     // A nested array's element is its own type id, count and elements,
@@ -783,9 +779,84 @@ impl Parser<'_> {
         for _ in 0..n {
             let at = self.pos;
             self.count_value(at, key)?;
-            out.push(self.str_bytes(&what)?);
+            match self.str_in_hand() {
+                Some(b) => out.push(b),
+                None => out.push(self.str_bytes(&what)?),
+            }
         }
         Ok(out)
+    }
+
+    /// The next string when its length and bytes are all in hand (so none of
+    /// [`Parser::str_bytes`]' checks can fail); `None` leaves the position alone.
+    #[inline]
+    fn str_in_hand(&mut self) -> Option<&[u8]> {
+        let pos = self.pos;
+        let bytes_at = pos.checked_add(8).filter(|&e| e <= self.ready)?;
+        let (buf, start) = in_hand(&self.src);
+        let off = usize::try_from(pos - start).ok()?;
+        let len = u64::from_le_bytes(buf.get(off..off + 8)?.try_into().ok()?);
+        let end = bytes_at.checked_add(len).filter(|&e| e <= self.ready)?;
+        let slice = buf.get(off + 8..usize::try_from(end - start).ok()?)?;
+        self.pos = end;
+        Some(slice)
+    }
+
+    /// The `n` elements of an array of a fixed-size numeric type when all its bytes are
+    /// in hand (so no check of `value` can fail: `n` is within the value budget);
+    /// `None` leaves the position alone.
+    fn numbers_in_hand(&mut self, elem: u32, n: u64) -> Option<Vec<MetaValue>> {
+        let size = match elem {
+            0 | 1 | 7 => 1,
+            2 | 3 => 2,
+            4..=6 => 4,
+            10..=12 => 8,
+            _ => return None,
+        };
+        let end = n
+            .checked_mul(size)
+            .and_then(|b| self.pos.checked_add(b))
+            .filter(|&e| e <= self.ready)?;
+        let (buf, start) = in_hand(&self.src);
+        let bytes =
+            buf.get(usize::try_from(self.pos - start).ok()?..usize::try_from(end - start).ok()?)?;
+        let items: Vec<MetaValue> = bytes
+            .chunks_exact(size as usize)
+            .map(|b| {
+                let mut a = [0u8; 8];
+                a[..b.len()].copy_from_slice(b);
+                let v = u64::from_le_bytes(a);
+                match elem {
+                    0 => MetaValue::U8(v as u8),
+                    1 => MetaValue::I8(v as u8 as i8),
+                    2 => MetaValue::U16(v as u16),
+                    3 => MetaValue::I16(v as u16 as i16),
+                    4 => MetaValue::U32(v as u32),
+                    5 => MetaValue::I32(v as u32 as i32),
+                    6 => MetaValue::F32(f32::from_bits(v as u32)),
+                    7 => MetaValue::Bool(v != 0),
+                    10 => MetaValue::U64(v),
+                    11 => MetaValue::I64(v as i64),
+                    _ => MetaValue::F64(f64::from_bits(v)),
+                }
+            })
+            .collect();
+        self.pos = end;
+        self.values += n;
+        Some(items)
+    }
+}
+
+/// The bytes in hand and the file offset of their first byte.
+#[inline]
+fn in_hand<'s>(src: &'s Source<'_>) -> (&'s [u8], u64) {
+    match src {
+        Source::Prefix(buf) => (buf, 0),
+        Source::File {
+            window,
+            window_start,
+            ..
+        } => (window, *window_start),
     }
 }
 
