@@ -787,6 +787,28 @@ impl Parser<'_> {
         Ok(out)
     }
 
+    /// Reads a local file on to `end` if the header may reach it (`end` within the file
+    /// and the header limit), so that bulk reads see in hand what element-by-element
+    /// reads would have read; otherwise does nothing (the element reads then fail at
+    /// the precise element).
+    fn bring_in_hand(&mut self, end: u64) -> Result<(), Stop> {
+        let limit = self.file_size.min(MAX_HEADER_BYTES);
+        if end <= self.ready || end > limit {
+            return Ok(());
+        }
+        if let Source::File {
+            file,
+            window,
+            window_start,
+            stats,
+        } = &mut self.src
+        {
+            refill(file, window, window_start, stats, self.pos, end, limit).map_err(Stop::Io)?;
+            self.ready = (*window_start + window.len() as u64).min(limit);
+        }
+        Ok(())
+    }
+
     /// The next string when its length and bytes are all in hand (so none of
     /// [`Parser::str_bytes`]' checks can fail); `None` leaves the position alone.
     #[inline]
@@ -813,10 +835,11 @@ impl Parser<'_> {
             10..=12 => 8,
             _ => return None,
         };
-        let end = n
-            .checked_mul(size)
-            .and_then(|b| self.pos.checked_add(b))
-            .filter(|&e| e <= self.ready)?;
+        let end = n.checked_mul(size).and_then(|b| self.pos.checked_add(b))?;
+        self.bring_in_hand(end).ok()?;
+        if end > self.ready {
+            return None;
+        }
         let (buf, start) = in_hand(&self.src);
         let bytes =
             buf.get(usize::try_from(self.pos - start).ok()?..usize::try_from(end - start).ok()?)?;
