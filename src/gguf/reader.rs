@@ -17,6 +17,7 @@
 //! must not panic, must not read past the header and knows nothing of architectures.
 
 use super::types::{Dialect, GgmlType};
+use super::{decode_number, fixed_size, NumberArray, COMPACT_NUMBERS_MIN};
 use super::{GgufError, GgufFile, GgufString, MetaValue, StringArray, TensorInfo};
 use super::{GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC};
 use std::collections::HashSet;
@@ -747,8 +748,8 @@ impl<'a> Parser<'a> {
                         .strings(n, key)
                         .map(|a| MetaValue::Strings(Box::new(a)));
                 }
-                if let Some(items) = self.numbers_in_hand(elem, n) {
-                    return Ok(MetaValue::Array(items));
+                if let Some(value) = self.numbers_in_hand(elem, n) {
+                    return Ok(value);
                 }
                 let mut items = Vec::with_capacity(n.min(1 << 16) as usize);
                 for _ in 0..n {
@@ -824,49 +825,35 @@ impl Parser<'_> {
         Some(slice)
     }
 
-    /// The `n` elements of an array of a fixed-size numeric type when all its bytes are
-    /// in hand (so no check of `value` can fail: `n` is within the value budget);
-    /// `None` leaves the position alone.
-    fn numbers_in_hand(&mut self, elem: u32, n: u64) -> Option<Vec<MetaValue>> {
-        let size = match elem {
-            0 | 1 | 7 => 1,
-            2 | 3 => 2,
-            4..=6 => 4,
-            10..=12 => 8,
-            _ => return None,
-        };
-        let end = n.checked_mul(size).and_then(|b| self.pos.checked_add(b))?;
+    /// The `n` elements of an array of a fixed-size type when all their bytes can be
+    /// brought in hand (so no check of `value` can fail: `n` is within the value
+    /// budget): [`MetaValue::Numbers`] from [`COMPACT_NUMBERS_MIN`] elements, else an
+    /// `Array`. `None` leaves the position alone.
+    fn numbers_in_hand(&mut self, elem: u32, n: u64) -> Option<MetaValue> {
+        let size = fixed_size(elem)?;
+        let end = n
+            .checked_mul(size as u64)
+            .and_then(|b| self.pos.checked_add(b))?;
         self.bring_in_hand(end).ok()?;
         if end > self.ready {
             return None;
         }
         let (buf, start) = in_hand(&self.src);
-        let bytes =
-            buf.get(usize::try_from(self.pos - start).ok()?..usize::try_from(end - start).ok()?)?;
-        let items: Vec<MetaValue> = bytes
-            .chunks_exact(size as usize)
-            .map(|b| {
-                let mut a = [0u8; 8];
-                a[..b.len()].copy_from_slice(b);
-                let v = u64::from_le_bytes(a);
-                match elem {
-                    0 => MetaValue::U8(v as u8),
-                    1 => MetaValue::I8(v as u8 as i8),
-                    2 => MetaValue::U16(v as u16),
-                    3 => MetaValue::I16(v as u16 as i16),
-                    4 => MetaValue::U32(v as u32),
-                    5 => MetaValue::I32(v as u32 as i32),
-                    6 => MetaValue::F32(f32::from_bits(v as u32)),
-                    7 => MetaValue::Bool(v != 0),
-                    10 => MetaValue::U64(v),
-                    11 => MetaValue::I64(v as i64),
-                    _ => MetaValue::F64(f64::from_bits(v)),
-                }
-            })
-            .collect();
+        let from = usize::try_from(self.pos - start).ok()?;
+        let bytes = buf.get(from..usize::try_from(end - start).ok()?)?;
+        let value = if bytes.len() / size >= COMPACT_NUMBERS_MIN {
+            MetaValue::Numbers(Box::new(NumberArray::from_le_bytes(elem, bytes.to_vec())?))
+        } else {
+            MetaValue::Array(
+                bytes
+                    .chunks_exact(size)
+                    .map(|b| decode_number(elem, b))
+                    .collect(),
+            )
+        };
         self.pos = end;
         self.values += n;
-        Some(items)
+        Some(value)
     }
 }
 

@@ -785,7 +785,8 @@ fn local_header_is_read_once_and_the_vocabulary_is_one_buffer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.gguf");
     let mut w = big_moe(8);
-    w.metas(qwen35_vocab());
+    let vocab = qwen35_vocab();
+    w.metas(vocab.clone());
     let layout = w.write_sparse(&path).unwrap();
     let (f, stats) = rigplan::gguf::reader::open_counting(&path).unwrap();
     let header = layout.data_offset;
@@ -810,8 +811,16 @@ fn local_header_is_read_once_and_the_vocabulary_is_one_buffer() {
         f.get("tokenizer.ggml.tokens").unwrap().array_len(),
         Some(248_320)
     );
+    match f.get("tokenizer.ggml.token_type").unwrap() {
+        MetaValue::Numbers(n) => {
+            assert_eq!((n.len(), n.elem_type()), (248_320, 5));
+            assert_eq!(n.get(248_319), Some(MetaValue::I32(2)));
+            assert!(!n.materialised());
+        }
+        other => panic!("token types not compact: {}", other.type_id()),
+    }
+    assert_eq!(f.get("tokenizer.ggml.token_type"), Some(&vocab[3].1));
     // Same value as the writer was given, and the model code never materialises it.
-    let vocab = qwen35_vocab();
     assert_eq!(f.get("tokenizer.ggml.merges"), Some(&vocab[4].1));
     assert!(!f
         .get("tokenizer.ggml.tokens")
