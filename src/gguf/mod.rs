@@ -208,7 +208,9 @@ impl PartialEq for NumberArray {
 #[derive(Clone, Debug, Default)]
 pub struct StringArray {
     bytes: Vec<u8>,
-    ends: Vec<usize>,
+    /// u32 halves this vector for a 250k vocabulary; a header holds at most
+    /// 256 MiB (`reader::MAX_HEADER_BYTES`), far below 4 GiB.
+    ends: Vec<u32>,
     items: OnceLock<Vec<MetaValue>>,
 }
 
@@ -222,12 +224,24 @@ impl StringArray {
         }
     }
 
-    pub fn push(&mut self, s: &[u8]) {
+    /// Appends a string; `false` (and nothing appended) if the array would then hold
+    /// 4 GiB of string bytes or more.
+    #[must_use]
+    pub fn push(&mut self, s: &[u8]) -> bool {
+        let Some(end) = self
+            .bytes
+            .len()
+            .checked_add(s.len())
+            .and_then(|e| u32::try_from(e).ok())
+        else {
+            return false;
+        };
         self.bytes.extend_from_slice(s);
-        self.ends.push(self.bytes.len());
+        self.ends.push(end);
         if self.items.get().is_some() {
             self.items = OnceLock::new();
         }
+        true
     }
 
     pub fn len(&self) -> usize {
@@ -240,8 +254,11 @@ impl StringArray {
 
     /// String `i`'s bytes.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let end = *self.ends.get(i)? as usize;
+        let start = match i {
+            0 => 0,
+            _ => *self.ends.get(i - 1)? as usize,
+        };
         self.bytes.get(start..end)
     }
 
@@ -254,8 +271,8 @@ impl StringArray {
         self.bytes.len()
     }
 
-    /// How many heap buffers hold the strings: 2 (bytes and ends) however many strings,
-    /// plus one per string once [`MetaValue::as_array`] has materialised them.
+    /// Whether [`MetaValue::as_array`] has built the one-allocation-per-string form
+    /// (until then the strings live in two buffers however many there are).
     pub fn materialised(&self) -> bool {
         self.items.get().is_some()
     }
@@ -267,16 +284,6 @@ impl StringArray {
                 .map(|b| MetaValue::String(GgufString(b.to_vec())))
                 .collect()
         })
-    }
-}
-
-impl<'a> FromIterator<&'a [u8]> for StringArray {
-    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
-        let mut a = StringArray::default();
-        for s in iter {
-            a.push(s);
-        }
-        a
     }
 }
 

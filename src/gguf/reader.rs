@@ -780,9 +780,13 @@ impl Parser<'_> {
         for _ in 0..n {
             let at = self.pos;
             self.count_value(at, key)?;
-            match self.str_in_hand() {
+            let pushed = match self.str_in_hand() {
                 Some(b) => out.push(b),
                 None => out.push(self.str_bytes(&what)?),
+            };
+            if !pushed {
+                // Unreachable below MAX_HEADER_BYTES; refuse rather than mis-store.
+                return Err(bad(at, format!("'{key}' holds 4 GiB of strings or more")));
             }
         }
         Ok(out)
