@@ -227,6 +227,7 @@ impl StringArray {
     /// Appends a string; `false` (and nothing appended) if the array would then hold
     /// 4 GiB of string bytes or more.
     #[must_use]
+    #[inline]
     pub fn push(&mut self, s: &[u8]) -> bool {
         let Some(end) = self
             .bytes

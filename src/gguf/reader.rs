@@ -776,18 +776,53 @@ impl Parser<'_> {
     /// checks, offsets and messages as `n` calls of `value(8, ..)`, two allocations.
     fn strings(&mut self, n: u64, key: &str) -> Result<StringArray, Stop> {
         let what = || format!("the value of '{key}'");
+        let too_big = |at| bad(at, format!("'{key}' holds 4 GiB of strings or more"));
         let mut out = StringArray::with_capacity(n.min(1 << 16) as usize, 0);
-        for _ in 0..n {
+        let mut done = 0u64;
+        while done < n {
+            // Every string wholly in hand, in one tight loop: none of the per-element
+            // checks can fail there (the value budget was checked for all `n`).
+            let (buf, start) = in_hand(&self.src);
+            let from = usize::try_from(self.pos.saturating_sub(start)).unwrap_or(usize::MAX);
+            let limit = usize::try_from(self.ready.saturating_sub(start)).unwrap_or(0);
+            let mut off = from;
+            let mut fast = 0u64;
+            while done < n && off <= limit.saturating_sub(8) && limit >= 8 {
+                let Some(len) = buf
+                    .get(off..off + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_le_bytes)
+                else {
+                    break;
+                };
+                let Some(b) = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| (off + 8).checked_add(l))
+                    .filter(|&e| e <= limit)
+                    .and_then(|e| buf.get(off + 8..e))
+                else {
+                    break;
+                };
+                if !out.push(b) {
+                    return Err(too_big(start + off as u64));
+                }
+                off += 8 + b.len();
+                done += 1;
+                fast += 1;
+            }
+            self.values += fast;
+            self.pos += (off - from) as u64;
+            if done == n {
+                break;
+            }
+            // One element through the checked path: it reads more of a file, or fails
+            // with the element's own offset and message.
             let at = self.pos;
             self.count_value(at, key)?;
-            let pushed = match self.str_in_hand() {
-                Some(b) => out.push(b),
-                None => out.push(self.str_bytes(&what)?),
-            };
-            if !pushed {
-                // Unreachable below MAX_HEADER_BYTES; refuse rather than mis-store.
-                return Err(bad(at, format!("'{key}' holds 4 GiB of strings or more")));
+            if !out.push(self.str_bytes(&what)?) {
+                return Err(too_big(at));
             }
+            done += 1;
         }
         Ok(out)
     }
@@ -812,21 +847,6 @@ impl Parser<'_> {
             self.ready = (*window_start + window.len() as u64).min(limit);
         }
         Ok(())
-    }
-
-    /// The next string when its length and bytes are all in hand (so none of
-    /// [`Parser::str_bytes`]' checks can fail); `None` leaves the position alone.
-    #[inline]
-    fn str_in_hand(&mut self) -> Option<&[u8]> {
-        let pos = self.pos;
-        let bytes_at = pos.checked_add(8).filter(|&e| e <= self.ready)?;
-        let (buf, start) = in_hand(&self.src);
-        let off = usize::try_from(pos - start).ok()?;
-        let len = u64::from_le_bytes(buf.get(off..off + 8)?.try_into().ok()?);
-        let end = bytes_at.checked_add(len).filter(|&e| e <= self.ready)?;
-        let slice = buf.get(off + 8..usize::try_from(end - start).ok()?)?;
-        self.pos = end;
-        Some(slice)
     }
 
     /// The `n` elements of an array of a fixed-size type when all their bytes can be
