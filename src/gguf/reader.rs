@@ -48,9 +48,9 @@ pub const GGML_MAX_NAME: usize = 64;
 /// most headers in one go.
 pub const INITIAL_READ_BYTES: u64 = 1 << 20;
 
-/// First read of a local file: a header without a vocabulary (tens of KB) fits, and a
-/// 10 MB vocabulary takes four reads (×4 each). Reading 1 MiB instead cost ~1.5 ms
-/// against 0.15 ms here (measured on a sparse 21 GB file, debug build).
+/// First read of a local file: a header without a vocabulary (tens of KB) fits in it.
+/// Reading 1 MiB instead cost ~1.5 ms against 0.15 ms here (measured on a sparse 21 GB
+/// file, debug build); a larger header goes on in [`LOCAL_CHUNK_BYTES`] reads.
 pub const LOCAL_INITIAL_READ_BYTES: u64 = 64 << 10;
 
 /// Each later read of a local file, once the header has outgrown the first read: large
