@@ -3,8 +3,11 @@
 //! [`parse_prefix`] parses from an in-memory prefix of a file whose total size is known;
 //! when the prefix ends before the header does it answers [`Prefix::NeedMore`] with the
 //! length it needs, so a caller (a local file, an HTTP range reader) can grow its read
-//! and try again. [`GgufFile::open`] does exactly that with bounded buffered reads of a
-//! local file and never reads tensor data.
+//! and try again (what [`super::remote`] does over HTTP). [`GgufFile::open`] instead
+//! parses a local file in one pass, front to back, reading it in bounded chunks as the
+//! parser advances: no byte is read or parsed twice and tensor data is never read
+//! (beyond the tail of the last chunk). Arrays of strings (a vocabulary, its merges)
+//! are kept in one buffer each ([`StringArray`]), not one allocation per string.
 //!
 //! The bytes are hostile: every count is checked against the bytes that remain in the
 //! file before anything is allocated, all arithmetic is checked, the header may not
@@ -14,7 +17,8 @@
 //! must not panic, must not read past the header and knows nothing of architectures.
 
 use super::types::{Dialect, GgmlType};
-use super::{GgufError, GgufFile, GgufString, MetaValue, TensorInfo};
+use super::{decode_number, fixed_size, NumberArray, COMPACT_NUMBERS_MIN};
+use super::{GgufError, GgufFile, GgufString, MetaValue, StringArray, TensorInfo};
 use super::{GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC};
 use std::collections::HashSet;
 use std::fs::File;
@@ -44,10 +48,15 @@ pub const GGML_MAX_NAME: usize = 64;
 /// most headers in one go.
 pub const INITIAL_READ_BYTES: u64 = 1 << 20;
 
-/// First read of a local file: a header without a vocabulary (tens of KB) fits, and a
-/// 10 MB vocabulary takes four reads (×4 each). Reading 1 MiB instead cost ~1.5 ms
-/// against 0.15 ms here (measured on a sparse 21 GB file, debug build).
+/// First read of a local file: a header without a vocabulary (tens of KB) fits in it.
+/// Reading 1 MiB instead cost ~1.5 ms against 0.15 ms here (measured on a sparse 21 GB
+/// file, debug build); a larger header goes on in [`LOCAL_CHUNK_BYTES`] reads.
 pub const LOCAL_INITIAL_READ_BYTES: u64 = 64 << 10;
+
+/// Each later read of a local file, once the header has outgrown the first read: large
+/// enough that a 10 MB vocabulary takes ~40 reads, small enough that reading past the
+/// header's end (into a sparse file's zeros) costs little.
+pub const LOCAL_CHUNK_BYTES: u64 = 256 << 10;
 
 /// Outcome of parsing a prefix of a file.
 #[derive(Debug)]
@@ -62,20 +71,11 @@ pub enum Prefix {
 /// Parses a GGUF header from `prefix`, the first bytes of a file of `file_size` bytes
 /// (`prefix.len()` may be anything up to `file_size`). `path` names the file in errors.
 pub fn parse_prefix(path: &Path, prefix: &[u8], file_size: u64) -> Result<Prefix, GgufError> {
-    let mut p = Parser {
-        buf: prefix,
-        pos: 0,
-        file_size,
-        values: 0,
-    };
+    let mut p = Parser::new(Source::Prefix(prefix), file_size);
     match p.header(path) {
         Ok(file) => Ok(Prefix::Complete(Box::new(file))),
         Err(Stop::NeedMore(n)) => Ok(Prefix::NeedMore { at_least: n }),
-        Err(Stop::Malformed { offset, what }) => Err(GgufError::Malformed {
-            path: path.to_path_buf(),
-            offset,
-            what,
-        }),
+        Err(stop) => Err(stop.into_error(path)),
     }
 }
 
@@ -102,50 +102,11 @@ pub fn next_read_len(have: u64, at_least: u64, file_size: u64) -> u64 {
 }
 
 impl GgufFile {
-    /// Reads and validates the header of a local GGUF file: 64 KiB first, growing ×4
-    /// while the header needs more, never tensor data (beyond the first read's tail).
+    /// Reads and validates the header of a local GGUF file in one pass: 64 KiB first,
+    /// then 256 KiB chunks while the header goes on, never tensor data (beyond the last
+    /// chunk's tail).
     pub fn open(path: &Path) -> Result<GgufFile, GgufError> {
-        let io = |source| GgufError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut file = File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if meta.is_dir() {
-            return Err(io(std::io::Error::other("is a directory")));
-        }
-        let file_size = meta.len();
-        let mut buf: Vec<u8> = Vec::new();
-        let mut want = LOCAL_INITIAL_READ_BYTES.min(file_size);
-        loop {
-            let have = buf.len() as u64;
-            if want > have {
-                // `want` ≤ MAX_HEADER_BYTES, so this allocation is bounded.
-                (&mut file)
-                    .take(want - have)
-                    .read_to_end(&mut buf)
-                    .map_err(io)?;
-            }
-            let got = buf.len() as u64;
-            if got < want {
-                // The file shrank under us: parse what we have as the whole file.
-                return parse_bytes(path, &buf);
-            }
-            match parse_prefix(path, &buf, file_size)? {
-                Prefix::Complete(f) => return Ok(*f),
-                Prefix::NeedMore { at_least } => {
-                    let next = next_read_len(got, at_least, file_size);
-                    if next <= got {
-                        return Err(GgufError::Malformed {
-                            path: path.to_path_buf(),
-                            offset: got,
-                            what: format!("header needs {at_least} bytes, more than can be read"),
-                        });
-                    }
-                    want = next;
-                }
-            }
-        }
+        Ok(open_counting(path)?.0)
     }
 
     /// Why only ik_llama.cpp can load this file, if that is so.
@@ -199,10 +160,62 @@ impl GgufFile {
     }
 }
 
+/// What [`open_counting`] did to read a header: how many chunks (one bounded
+/// `read_to_end` each) and how many bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    pub reads: u64,
+    pub bytes_read: u64,
+}
+
+/// [`GgufFile::open`], also saying how the file was read (for tests that guard the
+/// one-pass design: bytes read stay within one chunk of the header's size).
+pub fn open_counting(path: &Path) -> Result<(GgufFile, ReadStats), GgufError> {
+    let io = |source| GgufError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::other("is a directory")));
+    }
+    let source = Source::File {
+        file: &mut file,
+        window: Vec::new(),
+        window_start: 0,
+        stats: ReadStats::default(),
+    };
+    let mut p = Parser::new(source, meta.len());
+    let parsed = p.header(path);
+    let stats = match p.src {
+        Source::File { stats, .. } => stats,
+        Source::Prefix(_) => ReadStats::default(),
+    };
+    parsed.map(|f| (f, stats)).map_err(|e| e.into_error(path))
+}
+
 /// Why parsing stopped.
 enum Stop {
     NeedMore(u64),
     Malformed { offset: u64, what: String },
+    Io(std::io::Error),
+}
+
+impl Stop {
+    fn into_error(self, path: &Path) -> GgufError {
+        let path = path.to_path_buf();
+        match self {
+            Stop::Malformed { offset, what } => GgufError::Malformed { path, offset, what },
+            Stop::Io(source) => GgufError::Io { path, source },
+            // Only a prefix parse stops for more; `parse_prefix` answers it itself.
+            Stop::NeedMore(at_least) => GgufError::Malformed {
+                path,
+                offset: at_least,
+                what: format!("header needs {at_least} bytes"),
+            },
+        }
+    }
 }
 
 fn bad(offset: u64, what: impl Into<String>) -> Stop {
@@ -222,8 +235,25 @@ struct RawTensor {
     offset_at: u64,
 }
 
+/// Where the parser's bytes come from.
+enum Source<'a> {
+    /// A prefix of the file in memory: running out of it means [`Stop::NeedMore`].
+    Prefix(&'a [u8]),
+    /// A local file read front to back: `window` holds its bytes from `window_start`;
+    /// bytes before the parser's position are dropped when the window is refilled.
+    File {
+        file: &'a mut File,
+        window: Vec<u8>,
+        window_start: u64,
+        stats: ReadStats,
+    },
+}
+
 struct Parser<'a> {
-    buf: &'a [u8],
+    src: Source<'a>,
+    /// End (absolute) of the bytes in hand that may be taken without further checks:
+    /// never past the file size or [`MAX_HEADER_BYTES`].
+    ready: u64,
     pos: u64,
     file_size: u64,
     /// Metadata values read so far (array elements included).
@@ -264,13 +294,42 @@ fn type_name(type_id: u32) -> &'static str {
 }
 
 impl<'a> Parser<'a> {
+    fn new(src: Source<'a>, file_size: u64) -> Self {
+        let in_hand = match &src {
+            Source::Prefix(buf) => buf.len() as u64,
+            Source::File { .. } => 0,
+        };
+        Parser {
+            src,
+            ready: in_hand.min(file_size).min(MAX_HEADER_BYTES),
+            pos: 0,
+            file_size,
+            values: 0,
+        }
+    }
+
     fn remaining(&self) -> u64 {
         self.file_size.saturating_sub(self.pos)
     }
 
     /// Takes `n` bytes for `what`: malformed if the file ends first, NeedMore if only
     /// the prefix does.
-    fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8], Stop> {
+    #[inline]
+    fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&[u8], Stop> {
+        // Fast path: the bytes are in hand, so none of the checks below can fail.
+        if let Some(end) = self.pos.checked_add(n).filter(|&e| e <= self.ready) {
+            let pos = self.pos;
+            self.pos = end;
+            let (buf, start) = in_hand(&self.src);
+            let range = pos.saturating_sub(start) as usize..end.saturating_sub(start) as usize;
+            return buf.get(range).ok_or(Stop::NeedMore(end));
+        }
+        self.take_checked(n, what)
+    }
+
+    /// [`Parser::take`] when the bytes are not (all) in hand: reads more of a file, or
+    /// says why it cannot.
+    fn take_checked(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&[u8], Stop> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.file_size);
         let Some(end) = end else {
             return Err(bad(
@@ -292,13 +351,43 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        if end > self.buf.len() as u64 {
-            return Err(Stop::NeedMore(end));
-        }
-        // Both bounds are ≤ buf.len(), which fits usize.
-        let slice = self
-            .buf
-            .get(self.pos as usize..end as usize)
+        let pos = self.pos;
+        let (buf, start) = match &mut self.src {
+            Source::Prefix(buf) => {
+                if end > buf.len() as u64 {
+                    return Err(Stop::NeedMore(end));
+                }
+                (&**buf, 0)
+            }
+            Source::File {
+                file,
+                window,
+                window_start,
+                stats,
+            } => {
+                if end > *window_start + window.len() as u64 {
+                    let limit = self.file_size.min(MAX_HEADER_BYTES);
+                    refill(file, window, window_start, stats, pos, end, limit).map_err(Stop::Io)?;
+                    let have = *window_start + window.len() as u64;
+                    self.ready = have.min(limit);
+                    if end > have {
+                        // The file shrank under us.
+                        return Err(bad(
+                            pos,
+                            format!(
+                                "file ends inside {} (needs {n} bytes, {} remain)",
+                                what(),
+                                have.saturating_sub(pos)
+                            ),
+                        ));
+                    }
+                }
+                (&window[..], *window_start)
+            }
+        };
+        // Both bounds are within `buf` (checked above), whose length fits usize.
+        let slice = buf
+            .get((pos - start) as usize..(end - start) as usize)
             .ok_or(Stop::NeedMore(end))?;
         self.pos = end;
         Ok(slice)
@@ -337,18 +426,38 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&mut self, what: &dyn Fn() -> String) -> Result<Vec<u8>, Stop> {
+        Ok(self.str_bytes(what)?.to_vec())
+    }
+
+    /// A string's bytes, borrowed from the parser's buffer.
+    fn str_bytes(&mut self, what: &dyn Fn() -> String) -> Result<&[u8], Stop> {
         let len = self.count(1, &|| format!("the length of {}", what()))?;
-        Ok(self.take(len, what)?.to_vec())
+        self.take(len, what)
+    }
+
+    /// Counts one metadata value against [`MAX_META_VALUES`].
+    fn count_value(&mut self, at: u64, key: &str) -> Result<(), Stop> {
+        self.values += 1;
+        if self.values > MAX_META_VALUES {
+            return Err(bad(
+                at,
+                format!("metadata holds more than {MAX_META_VALUES} values (at '{key}')"),
+            ));
+        }
+        Ok(())
     }
 
     fn header(&mut self, path: &Path) -> Result<GgufFile, Stop> {
-        let magic = self.take(4, &|| "the magic number".into())?;
+        let magic: [u8; 4] = self
+            .take(4, &|| "the magic number".into())?
+            .try_into()
+            .map_err(|_| bad(0, "the magic number"))?;
         if magic != GGUF_MAGIC {
             return Err(bad(
                 0,
                 format!(
                     "not a GGUF file (magic {:?}, expected \"GGUF\")",
-                    String::from_utf8_lossy(magic)
+                    String::from_utf8_lossy(&magic)
                 ),
             ));
         }
@@ -588,13 +697,7 @@ impl<'a> Parser<'a> {
         key: &str,
         depth: u32,
     ) -> Result<MetaValue, Stop> {
-        self.values += 1;
-        if self.values > MAX_META_VALUES {
-            return Err(bad(
-                type_at,
-                format!("metadata holds more than {MAX_META_VALUES} values (at '{key}')"),
-            ));
-        }
+        self.count_value(type_at, key)?;
         let what = || format!("the value of '{key}'");
         Ok(match type_id {
             0 => MetaValue::U8(self.take(1, &what)?[0]),
@@ -640,6 +743,14 @@ impl<'a> Parser<'a> {
                         ),
                     ));
                 }
+                if elem == 8 {
+                    return self
+                        .strings(n, key)
+                        .map(|a| MetaValue::Strings(Box::new(a)));
+                }
+                if let Some(value) = self.numbers_in_hand(elem, n) {
+                    return Ok(value);
+                }
                 let mut items = Vec::with_capacity(n.min(1 << 16) as usize);
                 for _ in 0..n {
                     // A nested array's element is its own type id, count and elements,
@@ -658,6 +769,167 @@ impl<'a> Parser<'a> {
             }
         })
     }
+}
+
+impl Parser<'_> {
+    /// Reads the `n` elements of an array of strings into one [`StringArray`]: the same
+    /// checks, offsets and messages as `n` calls of `value(8, ..)`, two allocations.
+    fn strings(&mut self, n: u64, key: &str) -> Result<StringArray, Stop> {
+        let what = || format!("the value of '{key}'");
+        let too_big = |at| bad(at, format!("'{key}' holds 4 GiB of strings or more"));
+        let mut out = StringArray::with_capacity(n.min(1 << 16) as usize, 0);
+        let mut done = 0u64;
+        while done < n {
+            // Every string wholly in hand, in one tight loop: none of the per-element
+            // checks can fail there (the value budget was checked for all `n`).
+            let (buf, start) = in_hand(&self.src);
+            let from = usize::try_from(self.pos.saturating_sub(start)).unwrap_or(usize::MAX);
+            let limit = usize::try_from(self.ready.saturating_sub(start)).unwrap_or(0);
+            let mut off = from;
+            let mut fast = 0u64;
+            while done < n && off <= limit.saturating_sub(8) && limit >= 8 {
+                let Some(len) = buf
+                    .get(off..off + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_le_bytes)
+                else {
+                    break;
+                };
+                let Some(b) = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| (off + 8).checked_add(l))
+                    .filter(|&e| e <= limit)
+                    .and_then(|e| buf.get(off + 8..e))
+                else {
+                    break;
+                };
+                if !out.push(b) {
+                    return Err(too_big(start + off as u64));
+                }
+                off += 8 + b.len();
+                done += 1;
+                fast += 1;
+            }
+            self.values += fast;
+            self.pos += (off - from) as u64;
+            if done == n {
+                break;
+            }
+            // One element through the checked path: it reads more of a file, or fails
+            // with the element's own offset and message.
+            let at = self.pos;
+            self.count_value(at, key)?;
+            if !out.push(self.str_bytes(&what)?) {
+                return Err(too_big(at));
+            }
+            done += 1;
+        }
+        Ok(out)
+    }
+
+    /// Reads a local file on to `end` if the header may reach it (`end` within the file
+    /// and the header limit), so that bulk reads see in hand what element-by-element
+    /// reads would have read; otherwise does nothing (the element reads then fail at
+    /// the precise element).
+    fn bring_in_hand(&mut self, end: u64) -> Result<(), Stop> {
+        let limit = self.file_size.min(MAX_HEADER_BYTES);
+        if end <= self.ready || end > limit {
+            return Ok(());
+        }
+        if let Source::File {
+            file,
+            window,
+            window_start,
+            stats,
+        } = &mut self.src
+        {
+            refill(file, window, window_start, stats, self.pos, end, limit).map_err(Stop::Io)?;
+            self.ready = (*window_start + window.len() as u64).min(limit);
+        }
+        Ok(())
+    }
+
+    /// The `n` elements of an array of a fixed-size type when all their bytes can be
+    /// brought in hand (so no check of `value` can fail: `n` is within the value
+    /// budget): [`MetaValue::Numbers`] from [`COMPACT_NUMBERS_MIN`] elements, else an
+    /// `Array`. `None` leaves the position alone.
+    fn numbers_in_hand(&mut self, elem: u32, n: u64) -> Option<MetaValue> {
+        let size = fixed_size(elem)?;
+        let end = n
+            .checked_mul(size as u64)
+            .and_then(|b| self.pos.checked_add(b))?;
+        self.bring_in_hand(end).ok()?;
+        if end > self.ready {
+            return None;
+        }
+        let (buf, start) = in_hand(&self.src);
+        let from = usize::try_from(self.pos - start).ok()?;
+        let bytes = buf.get(from..usize::try_from(end - start).ok()?)?;
+        let value = if bytes.len() / size >= COMPACT_NUMBERS_MIN {
+            MetaValue::Numbers(Box::new(NumberArray::from_le_bytes(elem, bytes.to_vec())?))
+        } else {
+            MetaValue::Array(
+                bytes
+                    .chunks_exact(size)
+                    .map(|b| decode_number(elem, b))
+                    .collect(),
+            )
+        };
+        self.pos = end;
+        self.values += n;
+        Some(value)
+    }
+}
+
+/// The bytes in hand and the file offset of their first byte.
+#[inline]
+fn in_hand<'s>(src: &'s Source<'_>) -> (&'s [u8], u64) {
+    match src {
+        Source::Prefix(buf) => (buf, 0),
+        Source::File {
+            window,
+            window_start,
+            ..
+        } => (window, *window_start),
+    }
+}
+
+/// Reads the next chunk of a local file into `window`, which holds the file's bytes from
+/// `*window_start`: drops the bytes before `pos` (parsed already), then reads until the
+/// window reaches `end` and at least one [`LOCAL_CHUNK_BYTES`] past `pos` (the first read:
+/// [`LOCAL_INITIAL_READ_BYTES`]), never past `limit`. Stops early only at end of file.
+fn refill(
+    file: &mut File,
+    window: &mut Vec<u8>,
+    window_start: &mut u64,
+    stats: &mut ReadStats,
+    pos: u64,
+    end: u64,
+    limit: u64,
+) -> std::io::Result<()> {
+    let chunk = if stats.reads == 0 {
+        LOCAL_INITIAL_READ_BYTES
+    } else {
+        LOCAL_CHUNK_BYTES
+    };
+    // `pos` ≥ `window_start` and ≤ its end: the parser only moves forward through it.
+    let consumed = usize::try_from(pos.saturating_sub(*window_start))
+        .unwrap_or(window.len())
+        .min(window.len());
+    window.drain(..consumed);
+    *window_start += consumed as u64;
+    let have_end = *window_start + window.len() as u64;
+    let target = end.max(pos.saturating_add(chunk)).min(limit).max(end);
+    // `target - have_end` ≤ MAX_HEADER_BYTES, so this allocation is bounded.
+    let want = usize::try_from(target.saturating_sub(have_end))
+        .map_err(|_| std::io::Error::other("header larger than memory"))?;
+    window.reserve_exact(want);
+    // read_to_end fills spare capacity without zeroing it first, and stops early only
+    // at end of file.
+    let got = file.take(want as u64).read_to_end(window)?;
+    stats.reads += 1;
+    stats.bytes_read += got as u64;
+    Ok(())
 }
 
 /// Decides whose id space the file's tensor types are in. Mainline if mainline knows

@@ -307,6 +307,18 @@ fn put_value(out: &mut Vec<u8>, value: &MetaValue) -> io::Result<()> {
         MetaValue::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
         MetaValue::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
         MetaValue::F64(v) => out.extend_from_slice(&v.to_le_bytes()),
+        MetaValue::Numbers(numbers) => {
+            out.extend_from_slice(&numbers.elem_type().to_le_bytes());
+            put_u64(out, numbers.len() as u64);
+            out.extend_from_slice(numbers.raw_le_bytes());
+        }
+        MetaValue::Strings(strings) => {
+            out.extend_from_slice(&8u32.to_le_bytes());
+            put_u64(out, strings.len() as u64);
+            for b in strings.iter() {
+                put_str(out, b);
+            }
+        }
         MetaValue::Array(items) => {
             // An empty array has no element to take a type from; u8 is as good as any.
             let elem = items.first().map_or(0, MetaValue::type_id);

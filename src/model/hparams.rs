@@ -105,21 +105,21 @@ impl<'a> Meta<'a> {
 /// A scalar integer, or the first element of an array (llama.cpp's `get_key` on arrays
 /// is an error; we are lenient and take the maximum, see `per_layer`).
 fn scalar_u64(v: &MetaValue) -> Option<u64> {
-    match v {
-        MetaValue::Array(a) => a.iter().filter_map(MetaValue::as_u64).max(),
-        other => other.as_u64(),
+    match v.as_array() {
+        Some(a) => a.iter().filter_map(MetaValue::as_u64).max(),
+        None => v.as_u64(),
     }
 }
 
 /// llama.cpp `get_key_or_arr`: a scalar applies to every layer, an array gives one value
 /// per layer (missing tail entries keep `default`).
 fn per_layer(v: Option<&MetaValue>, n: usize, default: u64) -> Vec<u64> {
-    match v {
-        Some(MetaValue::Array(a)) => (0..n)
+    match (v, v.and_then(MetaValue::as_array)) {
+        (_, Some(a)) => (0..n)
             .map(|i| a.get(i).and_then(MetaValue::as_u64).unwrap_or(default))
             .collect(),
-        Some(other) => vec![other.as_u64().unwrap_or(default); n],
-        None => vec![default; n],
+        (Some(other), None) => vec![other.as_u64().unwrap_or(default); n],
+        (None, None) => vec![default; n],
     }
 }
 
@@ -183,8 +183,8 @@ impl ArchParams {
             .u64("vocab_size")
             .or_else(|| {
                 m.get("tokenizer.ggml.tokens")
-                    .and_then(MetaValue::as_array)
-                    .map(|a| a.len() as u64)
+                    .and_then(MetaValue::array_len)
+                    .map(|n| n as u64)
             })
             .or(tensor_vocab)
             .unwrap_or(0);

@@ -694,3 +694,188 @@ fn hf_reference_lists_quants_picks_one_and_follows_shards() {
         .starts_with("'hf:org/Missing': no such repository (HTTP 404"));
     assert_eq!(exit_code_for(&err), 2);
 }
+
+/// A qwen3.5-sized vocabulary: 248,320 tokens (the qwen3.5 GGUF the model engineer
+/// profiled), 733 fewer merges (a BPE vocabulary has about one merge per token) and a
+/// token type per token; token strings of 1 to 16 bytes (mean 8.5), merges of two such,
+/// from a fixed LCG so the header size is stable (11.6 MB).
+fn qwen35_vocab() -> Vec<(String, MetaValue)> {
+    let n = 248_320u32;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut word = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let len = 1 + (state >> 60) as usize;
+        (0..len)
+            .map(|i| b'a' + ((state >> (i * 3)) % 26) as u8)
+            .collect::<Vec<u8>>()
+    };
+    let tokens: Vec<MetaValue> = (0..n)
+        .map(|_| MetaValue::String(GgufString(word())))
+        .collect();
+    let merges: Vec<MetaValue> = (0..n - 733)
+        .map(|_| {
+            let mut m = word();
+            m.push(b' ');
+            m.extend(word());
+            MetaValue::String(GgufString(m))
+        })
+        .collect();
+    vec![
+        ("tokenizer.ggml.model".into(), s("gpt2")),
+        ("tokenizer.ggml.pre".into(), s("qwen35")),
+        ("tokenizer.ggml.tokens".into(), MetaValue::Array(tokens)),
+        (
+            "tokenizer.ggml.token_type".into(),
+            MetaValue::Array(
+                (0..n)
+                    .map(|i| MetaValue::I32(1 + i32::from(i >= n - 64)))
+                    .collect(),
+            ),
+        ),
+        ("tokenizer.ggml.merges".into(), MetaValue::Array(merges)),
+        (
+            "tokenizer.ggml.eos_token_id".into(),
+            MetaValue::U32(248_046),
+        ),
+        (
+            "tokenizer.ggml.padding_token_id".into(),
+            MetaValue::U32(248_044),
+        ),
+    ]
+}
+
+/// Writes the sparse 21 GB qwen3.5-35b-a3b Q4_K_M file with a real-size vocabulary used
+/// to time `rigplan inspect` (issue 2):
+/// `RIGPLAN_VOCAB_TIMING_GGUF=/path cargo test --test integration write_vocab_timing_fixture -- --ignored`.
+#[test]
+#[ignore]
+fn write_vocab_timing_fixture() {
+    let path = std::env::var("RIGPLAN_VOCAB_TIMING_GGUF")
+        .unwrap_or_else(|_| "/tmp/qwen35moe-q4km-vocab.gguf".into());
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("bare.gguf");
+    crate::support_model::write_catalog_model_with(
+        &crate::support_model::entry("qwen3.5-35b-a3b"),
+        "Q4_K_M",
+        &bare,
+        false,
+    );
+    let f = GgufFile::open(&bare).unwrap();
+    let mut w = GgufWriter::new();
+    w.metas(f.metadata.clone()).metas(qwen35_vocab());
+    for t in &f.tensors {
+        w.tensor(&t.name, &t.dims, t.ggml_type);
+    }
+    let layout = w.write_sparse(Path::new(&path)).unwrap();
+    assert!(layout.file_size > 20_000_000_000);
+    let back = GgufFile::open(Path::new(&path)).unwrap();
+    assert_eq!(back.tensors.len(), f.tensors.len());
+    eprintln!(
+        "{path}: {} bytes, header {} bytes",
+        layout.file_size, layout.data_offset
+    );
+}
+
+/// Issue 2's guard (not a timed test): a local header is read once, front to back, in
+/// bounded chunks; its vocabulary is two buffers, not one allocation per token.
+#[test]
+fn local_header_is_read_once_and_the_vocabulary_is_one_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let mut w = big_moe(8);
+    let vocab = qwen35_vocab();
+    w.metas(vocab.clone());
+    let layout = w.write_sparse(&path).unwrap();
+    let (f, stats) = rigplan::gguf::reader::open_counting(&path).unwrap();
+    let header = layout.data_offset;
+    assert!(header > 4 << 20, "{header}");
+    // Every header byte once, plus at most one chunk past its end; never a re-read.
+    assert!(stats.bytes_read >= header, "{stats:?}");
+    assert!(
+        stats.bytes_read <= header + rigplan::gguf::reader::LOCAL_CHUNK_BYTES,
+        "{stats:?}"
+    );
+    assert!(
+        stats.reads <= 2 + header / rigplan::gguf::reader::LOCAL_CHUNK_BYTES,
+        "{stats:?}"
+    );
+    for key in ["tokenizer.ggml.tokens", "tokenizer.ggml.merges"] {
+        let v = f.get(key).unwrap();
+        let strings = v.as_strings().expect("compact string array");
+        assert!(!strings.materialised());
+        assert_eq!(v.array_len(), Some(strings.len()));
+    }
+    assert_eq!(
+        f.get("tokenizer.ggml.tokens").unwrap().array_len(),
+        Some(248_320)
+    );
+    match f.get("tokenizer.ggml.token_type").unwrap() {
+        MetaValue::Numbers(n) => {
+            assert_eq!((n.len(), n.elem_type()), (248_320, 5));
+            assert_eq!(n.get(248_319), Some(MetaValue::I32(2)));
+            assert!(!n.materialised());
+        }
+        other => panic!("token types not compact: {}", other.type_id()),
+    }
+    assert_eq!(f.get("tokenizer.ggml.token_type"), Some(&vocab[3].1));
+    // Same value as the writer was given, and the model code never materialises it.
+    assert_eq!(f.get("tokenizer.ggml.merges"), Some(&vocab[4].1));
+    assert!(!f
+        .get("tokenizer.ggml.tokens")
+        .unwrap()
+        .as_strings()
+        .unwrap()
+        .materialised());
+    // Written back, the compact form is byte for byte the array it was read from.
+    let mut again = GgufWriter::new();
+    again.metas(f.metadata.clone());
+    for t in &f.tensors {
+        again.tensor(&t.name, &t.dims, t.ggml_type);
+    }
+    assert_eq!(again.header().unwrap().0, w.header().unwrap().0);
+}
+
+/// The one-pass local reader and the in-memory parser agree on every cut and every
+/// corrupted byte of a header that spans several read chunks (same file, same error
+/// offset and message).
+#[test]
+fn local_reader_agrees_with_the_prefix_parser_on_damaged_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let mut w = big_moe(2);
+    w.meta(
+        "tokenizer.ggml.tokens",
+        MetaValue::Array((0..40_000).map(|i| s(&format!("tok{i}"))).collect()),
+    );
+    let (header, _) = w.header().unwrap();
+    let n = header.len();
+    assert!(n > 2 * (256 << 10), "{n}");
+    let chunk = 256 << 10;
+    let mut cuts = vec![1, 7, 24, n / 3, n - 1, n];
+    for edge in [64 << 10, (64 << 10) + chunk, (64 << 10) + 2 * chunk] {
+        cuts.extend([edge - 3, edge, edge + 5]);
+    }
+    let mut state = 7u64;
+    let mut cases: Vec<Vec<u8>> = cuts.iter().map(|&c| header[..c].to_vec()).collect();
+    for _ in 0..40 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let mut bad = header.clone();
+        let at = (state >> 33) as usize % n;
+        bad[at] = bad[at].wrapping_add(1 + (state >> 8) as u8 % 200);
+        cases.push(bad);
+    }
+    for bytes in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let local = GgufFile::open(&path)
+            .map(|f| f.metadata)
+            .map_err(|e| e.to_string());
+        let memory = parse_bytes(&path, &bytes)
+            .map(|f| f.metadata)
+            .map_err(|e| e.to_string());
+        assert_eq!(local, memory, "{} bytes", bytes.len());
+    }
+}
