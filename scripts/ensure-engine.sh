@@ -3,6 +3,7 @@
 #
 #   scripts/ensure-engine.sh llama.cpp      -> prints the directory holding the binaries
 #   scripts/ensure-engine.sh ik_llama.cpp
+#   scripts/ensure-engine.sh ik_llama.cpp --source-only   -> prints the source tree, builds nothing
 #
 # The engines' sources come from PyPI sdists (see ../shared/DESIGN.md):
 #   llama.cpp     llama-cpp-python==0.3.36     tree at vendor/llama.cpp
@@ -12,6 +13,8 @@
 set -euo pipefail
 
 engine="${1:-llama.cpp}"
+source_only=0
+[ "${2:-}" = "--source-only" ] && source_only=1
 cache="${RIGPLAN_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rigplan/engines}"
 jobs="${RIGPLAN_BUILD_JOBS:-$(nproc)}"
 
@@ -36,7 +39,7 @@ have_all() {
   for t in "${targets[@]}"; do [ -x "$bin/$t" ] || return 1; done
 }
 
-if have_all; then
+if [ "$source_only" -eq 0 ] && have_all; then
   echo "$bin"
   exit 0
 fi
@@ -44,7 +47,7 @@ fi
 mkdir -p "$root"
 exec 9>"$root/.lock"
 flock 9
-if have_all; then echo "$bin"; exit 0; fi
+if [ "$source_only" -eq 0 ] && have_all; then echo "$bin"; exit 0; fi
 
 log() { echo "ensure-engine: $*" >&2; }
 
@@ -70,6 +73,11 @@ if [ "$engine" = ik_llama.cpp ] && [ ! -f "$tree/common/build-info.cpp" ] && [ -
   sed -e 's/@BUILD_NUMBER@/0/' -e 's/@BUILD_COMMIT@/pypi-sdist/' \
       -e 's/@BUILD_COMPILER@/gcc/' -e 's/@BUILD_TARGET@/x86_64-linux-gnu/' \
       "$tree/common/build-info.cpp.in" > "$tree/common/build-info.cpp"
+fi
+
+if [ "$source_only" -eq 1 ]; then
+  echo "$tree"
+  exit 0
 fi
 
 log "configuring $engine (CPU) in $build"

@@ -27,5 +27,10 @@ fi
 RIGPLAN_LLAMA_BIN="$(scripts/ensure-engine.sh llama.cpp)"
 export RIGPLAN_LLAMA_BIN
 echo "test.sh: llama.cpp binaries in $RIGPLAN_LLAMA_BIN" >&2
+# ik_llama.cpp is too slow to build on 2 cores for every run: its option tables are
+# checked against its argument-parser source instead (a built binary is used if cached).
+RIGPLAN_IK_SRC="$(scripts/ensure-engine.sh ik_llama.cpp --source-only)"
+export RIGPLAN_IK_SRC
+echo "test.sh: ik_llama.cpp source in $RIGPLAN_IK_SRC" >&2
 
 cargo test --all-targets "$@"

@@ -226,17 +226,24 @@ fn parser_options(source: &str) -> BTreeSet<String> {
 }
 
 /// The ik_llama.cpp tree: `RIGPLAN_IK_SRC`, the ensure-engine cache, or /tmp/ik.
+/// `scripts/test.sh` always sets `RIGPLAN_IK_SRC`; a tree promised there must exist, so
+/// the checks below fail rather than skip when it does not.
 fn ik_source() -> Option<PathBuf> {
-    let mut c: Vec<PathBuf> = std::env::var_os("RIGPLAN_IK_SRC")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    c.push(user_cache(
-        "engines/ik_llama.cpp-ik-llama-cpp-python-0.1.5/src/vendor/ik_llama.cpp",
-    ));
-    c.push(PathBuf::from("/tmp/ik/src/vendor/ik_llama.cpp"));
-    c.into_iter()
-        .find(|p| p.join("common/common.cpp").is_file())
+    if let Some(p) = std::env::var_os("RIGPLAN_IK_SRC") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.join("common/common.cpp").is_file(),
+            "RIGPLAN_IK_SRC='{}' holds no ik_llama.cpp tree",
+            p.display()
+        );
+        return Some(p);
+    }
+    [
+        user_cache("engines/ik_llama.cpp-ik-llama-cpp-python-0.1.5/src/vendor/ik_llama.cpp"),
+        PathBuf::from("/tmp/ik/src/vendor/ik_llama.cpp"),
+    ]
+    .into_iter()
+    .find(|p| p.join("common/common.cpp").is_file())
 }
 
 #[test]
