@@ -324,6 +324,17 @@ fn kld_of(c: &QuantCandidate) -> f64 {
         .unwrap_or_else(|| interpolate_kld(c.bits_per_weight))
 }
 
+/// The `balanced` score: ln(tg) − BALANCED_KLD_WEIGHT × KLD.
+fn balanced_score(c: &QuantCandidate) -> f64 {
+    c.tg_tokens_per_s.max(1e-9).ln() - BALANCED_KLD_WEIGHT * kld_of(c)
+}
+
+/// Index of the candidate with the best balanced score; `None` for an empty list.
+fn best_balanced(candidates: &[QuantCandidate]) -> Option<usize> {
+    (0..candidates.len())
+        .max_by(|&a, &b| balanced_score(&candidates[a]).total_cmp(&balanced_score(&candidates[b])))
+}
+
 /// Applies a preference to the candidates; `None` only for an empty list.
 pub fn choose_quant(
     candidates: &[QuantCandidate],
@@ -364,11 +375,13 @@ pub fn choose_quant(
                     ),
                 });
             }
-            let i = fastest(&mut all.clone())?;
+            // Nothing is interactive: falling back to the fastest would hand a quality-
+            // minded user the worst quant, so take the balanced score's choice instead.
+            let i = best_balanced(candidates)?;
             Some(QuantChoice {
                 index: i,
                 why: format!(
-                    "no quant reaches {:.0} tok/s; the fastest one",
+                    "no quant reaches {:.0} tok/s; the best balance of speed and quality instead (ln(tg) − {BALANCED_KLD_WEIGHT}×KLD)",
                     rules.min_tg_tokens_per_s
                 ),
             })
@@ -396,15 +409,12 @@ pub fn choose_quant(
             })
         }
         Preference::Balanced => {
-            let score = |c: &QuantCandidate| {
-                c.tg_tokens_per_s.max(1e-9).ln() - BALANCED_KLD_WEIGHT * kld_of(c)
-            };
-            let i = all.max_by(|&a, &b| score(&candidates[a]).total_cmp(&score(&candidates[b])))?;
+            let i = best_balanced(candidates)?;
             Some(QuantChoice {
                 index: i,
                 why: format!(
                     "best balance of speed and quality: ln(tg) − {BALANCED_KLD_WEIGHT}×KLD = {:.2}",
-                    score(&candidates[i])
+                    balanced_score(&candidates[i])
                 ),
             })
         }

@@ -19,6 +19,7 @@ use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
 use crate::hardware::HardwareSnapshot;
 use crate::model::ModelSpec;
+use crate::perf::quality::{choose_quant, ChoiceRules, Preference, QuantCandidate};
 use crate::planner::layout::DeviceId;
 use crate::units::Bytes;
 
@@ -695,27 +696,19 @@ pub fn plan_with(
     })
 }
 
-/// Interactive floor for quality-leaning choices when `--min-tg` is not given: about
-/// reading speed (a planning choice, stated in the reason).
-const DEFAULT_MIN_TG: f64 = 10.0;
-
-/// Every layer, expert and the output on the GPU(s).
-fn all_on_gpu(p: &Plan) -> bool {
-    !p.settings.gpu_indices.is_empty()
-        && p.settings.n_gpu_layers == 999
-        && p.settings.n_cpu_moe == 0
+/// File bits per weight of one quant of a model: what the `speed` floor is measured in.
+fn bits_per_weight(spec: &ModelSpec) -> f64 {
+    spec.total_bytes().0 as f64 * 8.0 / spec.total_parameters().max(1) as f64
 }
 
 /// Plans each candidate quant of one model (`specs`, any order) and picks one by
-/// `--prefer`: `speed` the fastest; `quality` the largest file that still reaches the
-/// interactive floor; `balanced` the largest that reaches the floor and at least 60% of
-/// the fastest. The others become alternatives. Pure.
+/// `--prefer` through `perf::quality::choose_quant`. The others become alternatives. Pure.
 pub fn plan_quants(
     specs: &[ModelSpec],
     hw: &HardwareSnapshot,
     req: &PlanRequest,
 ) -> Result<Plan, PlanError> {
-    let mut plans: Vec<(Bytes, Plan)> = Vec::new();
+    let mut plans: Vec<(f64, Plan)> = Vec::new();
     let mut last_err = None;
     // Weights alone beyond every device's budget together cannot fit: skip the search.
     let all_budgets: Bytes = std::iter::once(DeviceId::Cpu)
@@ -735,57 +728,48 @@ pub fn plan_quants(
             continue;
         }
         match plan(s, hw, req) {
-            Ok(p) => plans.push((s.total_bytes(), p)),
+            Ok(p) => plans.push((bits_per_weight(s), p)),
             Err(e) => last_err = Some(e),
         }
     }
     if plans.is_empty() {
         return Err(last_err.unwrap_or_else(|| PlanError::Invalid("no quant to plan".into())));
     }
-    let floor = req.min_tg.unwrap_or(DEFAULT_MIN_TG);
-    let fastest = plans
-        .iter()
-        .map(|(_, p)| p.performance.tg_tokens_per_s)
-        .fold(0.0, f64::max);
-    // Largest first.
-    plans.sort_by_key(|b| std::cmp::Reverse(b.0));
-    let pick = match req.prefer {
-        super::request::Prefer::Speed => plans
-            .iter()
-            .enumerate()
-            .max_by(|a, b| {
-                a.1 .1
-                    .performance
-                    .tg_tokens_per_s
-                    .partial_cmp(&b.1 .1.performance.tg_tokens_per_s)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-            .map(|(i, _)| i),
-        super::request::Prefer::Quality => plans
-            .iter()
-            .position(|(_, p)| p.performance.tg_tokens_per_s >= floor),
-        super::request::Prefer::Balanced => plans
-            .iter()
-            .position(|(_, p)| all_on_gpu(p) && p.performance.tg_tokens_per_s >= floor)
-            .or_else(|| {
-                plans.iter().position(|(_, p)| {
-                    p.performance.tg_tokens_per_s >= floor.min(fastest)
-                        && p.performance.tg_tokens_per_s >= 0.6 * fastest
-                })
-            }),
-    }
-    .unwrap_or(0);
-    let why = match req.prefer {
-        super::request::Prefer::Speed => "fastest predicted decode among the candidate quants".to_string(),
-        super::request::Prefer::Quality => format!("largest quant that still decodes at {floor:.0} tok/s or more"),
-        super::request::Prefer::Balanced if all_on_gpu(&plans[pick].1) => format!(
-            "largest quant that fits entirely in VRAM and decodes above {floor:.0} tok/s"
-        ),
-        super::request::Prefer::Balanced => format!(
-            "no quant fits entirely in VRAM: largest within 60% of the fastest ({fastest:.1} tok/s) and above {floor:.0} tok/s"
-        ),
+    // Quant choice by `--prefer`, with quality from published KLD measurements
+    // (perf::quality cites them): `quality` the best quant whose plan reaches the
+    // interactive floor, `speed` the fastest of at least 3 bits per weight, `balanced` the
+    // best documented score ln(tg) - 5 x KLD.
+    let rules = ChoiceRules {
+        min_tg_tokens_per_s: req
+            .min_tg
+            .unwrap_or(ChoiceRules::default().min_tg_tokens_per_s),
+        ..ChoiceRules::default()
     };
-    let mut chosen = plans.remove(pick).1;
+    let candidates: Vec<QuantCandidate> = plans
+        .iter()
+        .map(|(bits, p)| QuantCandidate {
+            quant: p.settings.quant.clone().unwrap_or_default(),
+            tg_tokens_per_s: p.performance.tg_tokens_per_s,
+            bits_per_weight: *bits,
+            pinned: req.quant.is_some(),
+        })
+        .collect();
+    let preference = match req.prefer {
+        super::request::Prefer::Speed => Preference::Speed,
+        super::request::Prefer::Quality => Preference::Quality,
+        super::request::Prefer::Balanced => Preference::Balanced,
+    };
+    let (pick, why) = match choose_quant(&candidates, preference, rules) {
+        Some(c) => (c.index, c.why),
+        None => return Err(PlanError::Invalid("no quant to plan".into())),
+    };
+    let (chosen_bits, mut chosen) = plans.remove(pick);
+    // Alternatives: the neighbouring quants, nearest in bits per weight first.
+    plans.sort_by(|a, b| {
+        (a.0 - chosen_bits)
+            .abs()
+            .total_cmp(&(b.0 - chosen_bits).abs())
+    });
     if specs.len() > 1 {
         chosen.reasons.insert(
             0,
