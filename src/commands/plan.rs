@@ -27,7 +27,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let mut req = planner::resolve(&args.pins).map_err(anyhow::Error::new)?;
     let hw = hw_resolve::resolve(&args.hardware)?;
     let specs = model_specs(args.model.as_deref(), &mut req)?;
-    let mut plan = planner::plan_quants(&specs, &hw, &req).map_err(|e| match e {
+    let mut plan = planner::plan_variants(&specs, &hw, &req).map_err(|e| match e {
         PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
         PlanError::Invalid(m) => anyhow::Error::new(UserError(m)),
     })?;
@@ -54,7 +54,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
 fn model_specs(
     model: Option<&str>,
     req: &mut planner::PlanRequest,
-) -> anyhow::Result<Vec<ModelSpec>> {
+) -> anyhow::Result<Vec<(ModelSpec, Option<String>)>> {
     let (entry, quant) = match model.map(reference::parse) {
         None => (catalog::default_entry(), None),
         Some(ModelRef::Catalog { id, quant }) => (catalog::find(&id), quant),
@@ -66,9 +66,10 @@ fn model_specs(
             req.model_reference = e.id.clone();
             if let Some(q) = quant {
                 req.quant = Some(q.clone());
-                return Ok(vec![e
+                let spec = e
                     .spec(Some(&q))
-                    .with_context(|| format!("model '{}:{q}'", e.id))?]);
+                    .with_context(|| format!("model '{}:{q}'", e.id))?;
+                return Ok(vec![(spec, None)]);
             }
             let available = e.quants();
             let mut names: Vec<String> = CANDIDATE_QUANTS
@@ -81,27 +82,47 @@ fn model_specs(
                     names.push(f.quant.clone());
                 }
             }
-            let specs: Vec<ModelSpec> = names.iter().filter_map(|q| e.spec(Some(q)).ok()).collect();
+            let specs: Vec<(ModelSpec, Option<String>)> = names
+                .iter()
+                .filter_map(|q| e.spec(Some(q)).ok())
+                .map(|s| (s, None))
+                .collect();
             if specs.is_empty() {
-                return Ok(vec![e.spec(None)?]);
+                return Ok(vec![(e.spec(None)?, None)]);
             }
             Ok(specs)
         }
         None => {
             let r = model.ok_or_else(|| user_error("the catalog has no default model"))?;
-            let resolved = reference::resolve(r)?;
             req.model_reference = r.to_string();
-            if let ModelRef::Path(p) = &resolved.reference {
-                req.model_path = Some(p.display().to_string());
-            }
-            if let (Some(want), Some(have)) = (&req.quant, &resolved.spec.quant) {
-                if !want.eq_ignore_ascii_case(have) {
+            let mut variants = reference::resolve_variants(r)?;
+            if let Some(want) = &req.quant {
+                let have = |v: &reference::ModelVariant| {
+                    v.spec
+                        .quant
+                        .as_deref()
+                        .is_some_and(|q| q.eq_ignore_ascii_case(want))
+                };
+                if !variants.iter().any(have) {
+                    let offered: Vec<String> = variants
+                        .iter()
+                        .filter_map(|v| v.spec.quant.clone())
+                        .collect();
                     return Err(user_error(format!(
-                        "--quant '{want}': the file '{r}' is {have}; pick the file of that quant instead"
+                        "--quant '{want}': '{r}' offers {}; pick one of those",
+                        if offered.is_empty() {
+                            "no labelled quant".to_string()
+                        } else {
+                            offered.join(", ")
+                        }
                     )));
                 }
+                variants.retain(have);
             }
-            Ok(vec![resolved.spec])
+            Ok(variants
+                .into_iter()
+                .map(|v| (v.spec, v.path.map(|p| p.display().to_string())))
+                .collect())
         }
     }
 }

@@ -443,10 +443,15 @@ fn encode_path(path: &str) -> String {
 pub fn open_hf(owner_repo: &str, quant: Option<&str>) -> anyhow::Result<Vec<GgufFile>> {
     let quants = list_hf_quants(owner_repo)?;
     let chosen = choose_quant(owner_repo, &quants, quant)?;
+    open_hf_file(owner_repo, chosen)
+}
+
+/// Reads the header(s) of one file of a listing from [`list_hf_quants`].
+pub fn open_hf_file(owner_repo: &str, file: &HfQuant) -> anyhow::Result<Vec<GgufFile>> {
     let url = format!(
         "{}/{owner_repo}/resolve/main/{}",
         hf_endpoint(),
-        encode_path(&chosen.file)
+        encode_path(&file.file)
     );
     open_url(&url)
 }

@@ -42,10 +42,18 @@ impl ModelSpec {
                     .map(|s| s.to_string_lossy().into_owned())
             })
             .unwrap_or_default();
+        // The file type llama-quantize records; files without one (converters, tests)
+        // are named by the quant in their file name, as the hub's listings are.
         let quant = first
             .get_u64("general.file_type")
             .and_then(FileType::from_id)
-            .map(|f| f.name().to_string());
+            .map(|f| f.name().to_string())
+            .or_else(|| {
+                first
+                    .path
+                    .file_stem()
+                    .and_then(|s| crate::gguf::remote::quant_label(&s.to_string_lossy()))
+            });
         let mut spec = assemble(&params, raw, name, quant);
         if shards.len() > 1 {
             spec.notes

@@ -119,6 +119,98 @@ pub fn resolve(reference: &str) -> anyhow::Result<ResolvedModel> {
     }
 }
 
+/// One candidate file of a model, for quant choice: its spec and, for local files, the
+/// path to launch.
+#[derive(Clone, Debug)]
+pub struct ModelVariant {
+    pub spec: ModelSpec,
+    pub path: Option<PathBuf>,
+}
+
+/// The quants a reference offers: every model file in a local directory (first shards
+/// of split models), or every quant listed in an `hf:OWNER/REPO` repository given
+/// without `:QUANT` (one header read per quant). Any other reference is one variant.
+pub fn resolve_variants(reference: &str) -> anyhow::Result<Vec<ModelVariant>> {
+    match parse(reference) {
+        ModelRef::Path(dir) if dir.is_dir() => {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| user_error(format!("'{}': {e}", dir.display())))?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_model_file(p))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(user_error(format!(
+                    "'{}': a directory with no .gguf model files",
+                    dir.display()
+                )));
+            }
+            files
+                .into_iter()
+                .map(|p| {
+                    let shards = open_model(&p)?;
+                    let mut spec = ModelSpec::from_gguf(&shards);
+                    // Within one directory the file names tell the variants apart
+                    // (`UD-Q4_K_XL` and `Q4_K_M` share a file type).
+                    if let Some(q) = p
+                        .file_stem()
+                        .and_then(|s| crate::gguf::remote::quant_label(&s.to_string_lossy()))
+                    {
+                        spec.quant = Some(q);
+                    }
+                    Ok(ModelVariant {
+                        spec,
+                        path: Some(p),
+                    })
+                })
+                .collect()
+        }
+        ModelRef::Hf { repo, quant: None } => {
+            let listed = crate::gguf::remote::list_hf_quants(&repo)?;
+            if listed.is_empty() {
+                return Err(user_error(format!(
+                    "'hf:{repo}': no .gguf files in the repository"
+                )));
+            }
+            listed
+                .iter()
+                .map(|q| {
+                    let shards = crate::gguf::remote::open_hf_file(&repo, q)?;
+                    let mut spec = ModelSpec::from_gguf(&shards);
+                    spec.quant = Some(q.quant.clone());
+                    Ok(ModelVariant { spec, path: None })
+                })
+                .collect()
+        }
+        _ => {
+            let r = resolve(reference)?;
+            let path = match &r.reference {
+                ModelRef::Path(p) => Some(p.clone()),
+                _ => None,
+            };
+            Ok(vec![ModelVariant { spec: r.spec, path }])
+        }
+    }
+}
+
+/// A `.gguf` that is a whole model or the first shard of a split one (not a vision
+/// projector, which llama.cpp names `mmproj-*`).
+fn is_model_file(p: &Path) -> bool {
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let lower = name.to_ascii_lowercase();
+    if !lower.ends_with(".gguf") || lower.starts_with("mmproj") || !p.is_file() {
+        return false;
+    }
+    // `NAME-0000k-of-0000N.gguf`: only shard 1 stands for the model.
+    match lower.trim_end_matches(".gguf").rsplit_once("-of-") {
+        Some((head, _)) => head.ends_with("-00001"),
+        None => true,
+    }
+}
+
 fn resolve_catalog(id: &str, quant: Option<&str>) -> anyhow::Result<ResolvedModel> {
     let Some(entry) = catalog::find(id) else {
         let close = catalog::close_ids(id);

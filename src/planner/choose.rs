@@ -708,6 +708,20 @@ pub fn plan_quants(
     hw: &HardwareSnapshot,
     req: &PlanRequest,
 ) -> Result<Plan, PlanError> {
+    let variants: Vec<(ModelSpec, Option<String>)> =
+        specs.iter().map(|s| (s.clone(), None)).collect();
+    plan_variants(&variants, hw, req)
+}
+
+/// Like [`plan_quants`] for candidate files that each have their own path (the quants
+/// of an `hf:` repository or of a local directory): a variant's path, when given,
+/// replaces the request's model path in that variant's plan and command. Pure.
+pub fn plan_variants(
+    variants: &[(ModelSpec, Option<String>)],
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+) -> Result<Plan, PlanError> {
+    let specs: Vec<&ModelSpec> = variants.iter().map(|(s, _)| s).collect();
     let mut plans: Vec<(f64, Plan)> = Vec::new();
     let mut last_err = None;
     // Weights alone beyond every device's budget together cannot fit: skip the search.
@@ -720,14 +734,24 @@ pub fn plan_quants(
         .map(|s| s.loaded_weight_bytes())
         .min()
         .unwrap_or(Bytes::ZERO);
-    for s in specs {
+    for (s, path) in variants {
         if specs.len() > 1
             && s.loaded_weight_bytes() > all_budgets
             && s.loaded_weight_bytes() > smallest
         {
             continue;
         }
-        match plan(s, hw, req) {
+        let own;
+        let r = match path {
+            Some(p) => {
+                let mut r = req.clone();
+                r.model_path = Some(p.clone());
+                own = r;
+                &own
+            }
+            None => req,
+        };
+        match plan(s, hw, r) {
             Ok(p) => plans.push((bits_per_weight(s), p)),
             Err(e) => last_err = Some(e),
         }

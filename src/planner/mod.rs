@@ -14,7 +14,9 @@ pub mod request;
 pub mod roofline;
 pub mod settings;
 
-pub use choose::{perf_scorer, plan, plan_quants, plan_roofline, plan_with, PlanError};
+pub use choose::{
+    perf_scorer, plan, plan_quants, plan_roofline, plan_variants, plan_with, PlanError,
+};
 pub use plan::{DeviceMemory, Plan, Reason, Settings};
 pub use request::{resolve, PlanRequest};
 pub use roofline::Speed;

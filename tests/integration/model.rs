@@ -414,3 +414,142 @@ fn quant_types_match_llama_quantize_dry_run() {
         }
     }
 }
+
+/// A directory of model files offers its quants to the planner: `plan DIR` chooses among
+/// them and launches the chosen file; `--quant` selects one; a quant the directory lacks
+/// is exit 2 naming what it offers. Files other than first shards and projectors are
+/// not candidates.
+#[test]
+fn plan_chooses_among_the_quants_of_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = entry("llama-3.1-8b");
+    for quant in ["Q4_K_M", "Q8_0"] {
+        write_catalog_model(
+            &e,
+            quant,
+            &dir.path().join(format!("Llama-3.1-8B-{quant}.gguf")),
+        );
+    }
+    std::fs::write(dir.path().join("mmproj-F16.gguf"), b"not a model").unwrap();
+    std::fs::write(dir.path().join("README.md"), b"not a model").unwrap();
+    let plan_json = |extra: &[&str]| -> serde_json::Value {
+        let out = rigplan()
+            .arg("plan")
+            .arg(dir.path())
+            .args(["--hardware", "desktop-3090", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    let chosen = plan_json(&[]);
+    let quant = chosen["settings"]["quant"].as_str().unwrap().to_string();
+    assert!(quant == "Q4_K_M" || quant == "Q8_0", "{quant}");
+    let path = chosen["model"]["path"].as_str().unwrap();
+    assert!(
+        path.ends_with(&format!("Llama-3.1-8B-{quant}.gguf")),
+        "{path}"
+    );
+    assert!(chosen["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a.as_str() == Some(path)));
+    // The other file is shown as the alternative.
+    let alts = chosen["alternatives"].as_array().unwrap();
+    assert!(alts
+        .iter()
+        .any(|a| a["quant"].as_str().is_some_and(|q| q != quant)));
+
+    let pinned = plan_json(&["--quant", "q8_0"]);
+    assert_eq!(pinned["settings"]["quant"], "Q8_0");
+    assert!(pinned["model"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("Llama-3.1-8B-Q8_0.gguf"));
+
+    let out = rigplan()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--hardware", "desktop-3090", "--quant", "Q2_K"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Q2_K") && err.contains("Q4_K_M") && err.contains("Q8_0"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// `hf:OWNER/REPO` without a quant offers every quant the repository lists: the planner
+/// reads each header (range requests on a loopback server) and chooses among them.
+#[test]
+fn plan_chooses_among_the_quants_of_an_hf_repository() {
+    use crate::support_gguf::{Route, Server};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let e = entry("llama-3.1-8b");
+    let srv = Server::start();
+    let mut listing = Vec::new();
+    for quant in ["Q4_K_M", "Q8_0"] {
+        let name = format!("Llama-3.1-8B-{quant}.gguf");
+        let path = dir.path().join(&name);
+        let size = write_catalog_model(&e, quant, &path);
+        let header_len = rigplan::gguf::GgufFile::open(&path).unwrap().data_offset;
+        let mut header = vec![0u8; header_len as usize];
+        use std::io::Read;
+        std::fs::File::open(&path)
+            .unwrap()
+            .read_exact(&mut header)
+            .unwrap();
+        srv.route(
+            &format!("/org/Llama-GGUF/resolve/main/{name}"),
+            Route::File {
+                prefix: Arc::new(header),
+                size,
+                ranges: true,
+            },
+        );
+        listing.push(serde_json::json!({"type": "file", "path": name, "size": size}));
+    }
+    srv.route(
+        "/api/models/org/Llama-GGUF/tree/main?recursive=1",
+        Route::Body(serde_json::Value::Array(listing).to_string()),
+    );
+    let out = rigplan()
+        .args(["plan", "hf:org/Llama-GGUF", "--hardware", "desktop-3090"])
+        .args(["--format", "json"])
+        .env("RIGPLAN_HF_ENDPOINT", &srv.base)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let quant = plan["settings"]["quant"].as_str().unwrap();
+    assert!(quant == "Q4_K_M" || quant == "Q8_0", "{quant}");
+    let alts: Vec<&str> = plan["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["quant"].as_str())
+        .collect();
+    assert!(alts.iter().any(|q| *q != quant), "{alts:?}");
+    // Both headers were read, and only headers.
+    for quant in ["Q4_K_M", "Q8_0"] {
+        let seen = srv.seen(&format!(
+            "/org/Llama-GGUF/resolve/main/Llama-3.1-8B-{quant}"
+        ));
+        assert!(!seen.is_empty() && seen.len() <= 3, "{quant}: {seen:?}");
+    }
+}
