@@ -1,8 +1,10 @@
 //! Planner integration tests: the engine-agreement check against the real llama.cpp
 //! (`llama-fit-params --fit-print on`) and the seeds' rigs.
 
+use crate::support_model::entry;
 use crate::support_planner as sp;
 use rigplan::gguf::GgmlType;
+use rigplan::model::ModelSpec;
 use rigplan::planner::layout::DeviceId;
 use rigplan::planner::memory::{self, weights::Placement, MemoryConfig};
 use std::path::{Path, PathBuf};
@@ -77,22 +79,24 @@ fn within(ours_bytes: u64, engine_mib: u64, tol: f64) -> bool {
 fn memory_model_agrees_with_llama_fit_params() {
     let bin = engine_bin();
     let dir = tempfile::tempdir().unwrap();
+    // (model, quant): the catalog's Q4_K_M default, gpt-oss at its native MXFP4, and
+    // DeepSeek-V2-Lite at Q8_0 as its published GGUFs are commonly run.
     let models = [
-        sp::llama_3_1_8b(),
-        sp::qwen3_30b_a3b(),
-        sp::qwen3_5_35b_a3b(),
-        sp::gemma_4_26b_a4b(),
-        sp::deepseek_v2_lite(),
-        sp::gpt_oss_20b(),
+        (entry("llama-3.1-8b"), "Q4_K_M"),
+        (entry("qwen3-30b-a3b"), "Q4_K_M"),
+        (entry("qwen3.5-35b-a3b"), "Q4_K_M"),
+        (entry("gemma-4-26b-a4b"), "Q4_K_M"),
+        (sp::deepseek_v2_lite(), "Q8_0"),
+        (entry("gpt-oss-20b"), "MXFP4"),
     ];
     let mut failures = vec![];
     let mut rows = 0;
-    for m in &models {
-        let path = dir.path().join(format!("{}.gguf", m.spec.architecture));
-        sp::write_sparse_gguf(&path, m);
+    for (entry, quant) in &models {
+        let m = sp::write_and_read(entry, quant, dir.path());
+        let path = &m.path;
         for ctx in [4096u64, 32768, 131072] {
             for kv in ["f16", "q8_0"] {
-                let (e_model, e_ctx, e_compute) = fit_print(&bin, &path, ctx, kv);
+                let (e_model, e_ctx, e_compute) = fit_print(&bin, path, ctx, kv);
                 let cfg = MemoryConfig::mainline(ctx, GgmlType::from_name(kv).unwrap(), true);
                 let devs = memory::breakdown(&m.spec, &Placement::cpu_only(), &cfg).unwrap();
                 let cpu = &devs.iter().find(|(d, _)| *d == DeviceId::Cpu).unwrap().1;
@@ -128,30 +132,26 @@ fn memory_model_agrees_with_llama_fit_params() {
 #[test]
 fn seed_rigs_get_fitting_plans() {
     use rigplan::planner::{plan, PlanRequest};
-    let q4 = [
-        sp::qwen3_5_35b_a3b(),
-        sp::qwen3_5_27b(),
-        sp::gemma_4_26b_a4b(),
-    ];
+    let ids = ["qwen3.5-35b-a3b", "qwen3.5-27b", "gemma-4-26b-a4b"];
+    let q4: Vec<_> = ids
+        .iter()
+        .map(|id| sp::catalog_spec(id, "Q4_K_M"))
+        .collect();
     // The seed's 8 GB / 16 GB machine ran IQ2_XXS: Q4 does not fit in 24 GB in all.
-    let iq2: Vec<sp::Synth> = [
-        sp::qwen3_5_35b_a3b(),
-        sp::qwen3_5_27b(),
-        sp::gemma_4_26b_a4b(),
-    ]
-    .into_iter()
-    .map(|s| sp::requantized(s, "IQ2_XXS", "IQ2_XXS"))
-    .collect();
+    let iq2: Vec<_> = ids
+        .iter()
+        .map(|id| sp::catalog_spec(id, "IQ2_XXS"))
+        .collect();
     for (rig, hw) in sp::seed_rigs() {
-        let models: &[sp::Synth] = if rig == "desktop-3070-8gb" { &iq2 } else { &q4 };
+        let models: &[ModelSpec] = if rig == "desktop-3070-8gb" { &iq2 } else { &q4 };
         for m in models {
-            let p = plan(&m.spec, &hw, &PlanRequest::default())
-                .unwrap_or_else(|e| panic!("{rig} x {}: {e}", m.spec.name));
+            let p = plan(m, &hw, &PlanRequest::default())
+                .unwrap_or_else(|e| panic!("{rig} x {}: {e}", m.name));
             for d in &p.memory.devices {
                 assert!(
                     d.total_bytes + d.margin_bytes <= d.capacity_bytes,
                     "{rig} x {}: {} uses {} + margin {} of {}",
-                    m.spec.name,
+                    m.name,
                     d.name,
                     d.total_bytes,
                     d.margin_bytes,
@@ -160,21 +160,16 @@ fn seed_rigs_get_fitting_plans() {
             }
             eprintln!(
                 "{rig} x {}: ngl {} n_cpu_moe {} kv {} ub {} gpus {:?} ts {:?} -> {:.1} tg / {:.0} pp tok/s",
-                m.spec.name, p.settings.n_gpu_layers, p.settings.n_cpu_moe, p.settings.cache_type_k,
+                m.name, p.settings.n_gpu_layers, p.settings.n_cpu_moe, p.settings.cache_type_k,
                 p.settings.ubatch, p.settings.gpu_indices, p.settings.tensor_split,
                 p.performance.tg_tokens_per_s, p.performance.pp_tokens_per_s
             );
-            if rig == "desktop-3070-8gb" && m.spec.architecture == "qwen35moe" {
+            if rig == "desktop-3070-8gb" && m.architecture == "qwen35moe" {
                 assert_eq!(p.settings.n_gpu_layers, 999, "all layers on the GPU");
                 assert!(p.settings.n_cpu_moe > 0, "experts offloaded to RAM");
             }
             if rig == "z440-2x3060" {
-                assert_eq!(
-                    p.settings.gpu_indices,
-                    vec![0, 1],
-                    "{}: both GPUs",
-                    m.spec.name
-                );
+                assert_eq!(p.settings.gpu_indices, vec![0, 1], "{}: both GPUs", m.name);
             }
             if rig == "xeon-e5-2620v4-cpu" {
                 assert!(p.settings.gpu_indices.is_empty());
@@ -196,8 +191,8 @@ fn impossible_pins_are_unsatisfiable_with_the_shortfall() {
         n_cpu_moe: Some(0),
         ..Default::default()
     };
-    let m = sp::requantized(sp::qwen3_5_35b_a3b(), "IQ2_XXS", "IQ2_XXS");
-    let e = plan(&m.spec, &hw, &req).unwrap_err();
+    let m = sp::catalog_spec("qwen3.5-35b-a3b", "IQ2_XXS");
+    let e = plan(&m, &hw, &req).unwrap_err();
     match e {
         PlanError::Unsatisfiable(m) => assert!(m.contains("more on GPU 0"), "{m}"),
         other => panic!("expected Unsatisfiable, got {other:?}"),
