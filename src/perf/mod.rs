@@ -152,12 +152,9 @@ pub fn scorer(
 ) -> impl Fn(&Layout, &HardwareSnapshot, &Settings) -> crate::planner::roofline::Speed + 'static {
     let facts = ModelFacts::of(spec);
     move |layout, hw, settings| {
-        let p = predict_from_facts(&DEFAULT_FACTORS, layout, hw, settings, &facts, engine);
-        crate::planner::roofline::Speed {
-            tg_tokens_per_s: p.tg_tokens_per_s,
-            pp_tokens_per_s: p.pp_tokens_per_s,
-            bottleneck: p.bottleneck,
-        }
+        predict_from_facts(&DEFAULT_FACTORS, layout, hw, settings, &facts, engine)
+            .performance()
+            .into()
     }
 }
 

@@ -114,14 +114,7 @@ pub fn perf_scorer(
     engine: EngineKind,
 ) -> impl Fn(&crate::planner::layout::Layout, &HardwareSnapshot, &Settings) -> roofline::Speed + '_
 {
-    move |l, h, s| {
-        let p = crate::perf::predict(l, h, s, spec, engine);
-        roofline::Speed {
-            tg_tokens_per_s: p.tg_tokens_per_s,
-            pp_tokens_per_s: p.pp_tokens_per_s,
-            bottleneck: p.bottleneck,
-        }
-    }
+    move |l, h, s| crate::perf::predict(l, h, s, spec, engine).into()
 }
 
 /// Plans with a given speed scorer (e.g. `perf::predict`).
@@ -685,7 +678,7 @@ pub fn plan_with(
             tg_tokens_per_s: cand.speed.tg_tokens_per_s,
             pp_tokens_per_s: cand.speed.pp_tokens_per_s,
             bottleneck: cand.speed.bottleneck.clone(),
-            ceiling_tg_tokens_per_s: None,
+            ceiling_tg_tokens_per_s: cand.speed.ceiling_tg_tokens_per_s,
             calibration: None,
         },
         args,

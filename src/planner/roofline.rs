@@ -18,6 +18,20 @@ pub struct Speed {
     pub tg_tokens_per_s: f64,
     pub pp_tokens_per_s: f64,
     pub bottleneck: String,
+    /// The hardware's decode ceiling for this placement (bandwidth only), when the
+    /// scorer knows it.
+    pub ceiling_tg_tokens_per_s: Option<f64>,
+}
+
+impl From<crate::planner::plan::Performance> for Speed {
+    fn from(p: crate::planner::plan::Performance) -> Speed {
+        Speed {
+            tg_tokens_per_s: p.tg_tokens_per_s,
+            pp_tokens_per_s: p.pp_tokens_per_s,
+            bottleneck: p.bottleneck,
+            ceiling_tg_tokens_per_s: p.ceiling_tg_tokens_per_s,
+        }
+    }
 }
 
 /// A speed scorer: the planner ranks placements with whatever it is given.
@@ -118,5 +132,6 @@ pub fn roofline(layout: &Layout, hw: &HardwareSnapshot, settings: &Settings) -> 
         tg_tokens_per_s: tg,
         pp_tokens_per_s: pp,
         bottleneck: format!("{name}: {share:.0}% of per-token time"),
+        ceiling_tg_tokens_per_s: None,
     }
 }

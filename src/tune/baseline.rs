@@ -57,13 +57,8 @@ pub fn plan_baseline(
     let seen: Rc<RefCell<Vec<(Settings, Layout)>>> = Rc::new(RefCell::new(Vec::new()));
     let record = Rc::clone(&seen);
     let scorer = move |layout: &Layout, hw: &HardwareSnapshot, settings: &Settings| {
-        let p = perf::predict(layout, hw, settings, &owned_spec, engine);
         record.borrow_mut().push((settings.clone(), layout.clone()));
-        Speed {
-            tg_tokens_per_s: p.tg_tokens_per_s,
-            pp_tokens_per_s: p.pp_tokens_per_s,
-            bottleneck: p.bottleneck,
-        }
+        Speed::from(perf::predict(layout, hw, settings, &owned_spec, engine))
     };
     let plan = plan_with(spec, hw, req, &scorer)?;
     let layout = seen
