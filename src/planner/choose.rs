@@ -342,10 +342,40 @@ pub fn plan_with(
     };
 
     let Choice {
-        cand,
+        mut cand,
         cfg: _,
         settings: mut s,
     } = best;
+    // Threads by predicted speed on the chosen layout: the speed model saturates CPU
+    // bandwidth with thread count and charges SMT oversubscription, so fewer threads
+    // than cores can win on a starved memory system. Ties (within 2%) keep the default.
+    let mut threads_why = threads_why;
+    if req.threads.is_none() {
+        let default_tg = cand.speed.tg_tokens_per_s;
+        let n = threads.max(1);
+        let mut options: Vec<u32> = vec![n / 4, n / 2, (3 * n) / 4];
+        options.retain(|&t| t >= 1 && t < n);
+        options.dedup();
+        let mut best_t = (n, cand.speed.clone());
+        for t in options {
+            let trial = Settings {
+                threads: t,
+                ..s.clone()
+            };
+            let speed = scorer(&cand.layout, hw, &trial);
+            if speed.tg_tokens_per_s > best_t.1.tg_tokens_per_s.max(default_tg * 1.02) {
+                best_t = (t, speed);
+            }
+        }
+        if best_t.0 != n {
+            threads_why = format!(
+                "{} threads: predicted {:.1} tok/s against {default_tg:.1} with all {n} cores (the memory system saturates first)",
+                best_t.0, best_t.1.tg_tokens_per_s
+            );
+            s.threads = best_t.0;
+            cand.speed = best_t.1;
+        }
+    }
     let p = &cand.placement;
     let all_layers = p.n_gpu_layers > spec.n_layer;
     s.n_gpu_layers = if all_layers { 999 } else { p.n_gpu_layers };

@@ -426,3 +426,42 @@ fn gpu_memory_matches_published_cuda_breakdowns() {
         assert!(near(mib(d, "compute_bytes"), 640.0, 0.10), "{d}");
     }
 }
+
+/// Threads follow predicted speed: with a scorer whose decode peaks at 4 threads (as the
+/// seeds saw on starved memory systems), the planner picks 4 on a 16-core CPU-only
+/// machine and says why; with the real speed model, which saturates but never declines,
+/// the default (all physical cores, which still speed up prompt processing) stands.
+#[test]
+fn threads_follow_predicted_speed() {
+    use rigplan::planner::roofline::Speed;
+    let spec = sp::catalog_spec("llama-3.1-8b", "Q4_K_M");
+    let (_, mut hw) = sp::seed_rigs()
+        .into_iter()
+        .find(|(n, _)| *n == "xeon-e5-2620v4-cpu")
+        .unwrap();
+    hw.cpu.physical_cores = 16;
+    hw.cpu.threads = 32;
+    let req = rigplan::planner::PlanRequest::default();
+    let peaked = |_: &rigplan::planner::layout::Layout,
+                  _: &rigplan::hardware::HardwareSnapshot,
+                  s: &rigplan::planner::Settings| Speed {
+        tg_tokens_per_s: if s.threads == 4 { 12.0 } else { 6.0 },
+        pp_tokens_per_s: f64::from(s.threads),
+        bottleneck: "test".into(),
+        ceiling_tg_tokens_per_s: None,
+    };
+    let plan = rigplan::planner::plan_with(&spec, &hw, &req, &peaked).unwrap();
+    assert_eq!(plan.settings.threads, 4);
+    assert_eq!(plan.performance.tg_tokens_per_s, 12.0);
+    let why = &plan
+        .reasons
+        .iter()
+        .find(|r| r.setting == "threads")
+        .unwrap()
+        .why;
+    assert!(why.starts_with("4 threads: predicted 12.0 tok/s"), "{why}");
+    assert!(plan.args.windows(2).any(|w| w[0] == "-t" && w[1] == "4"));
+
+    let plan = rigplan::planner::plan(&spec, &hw, &req).unwrap();
+    assert_eq!(plan.settings.threads, 16);
+}
