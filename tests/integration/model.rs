@@ -1,6 +1,7 @@
 //! Model area: rigplan's bytes equal llama.cpp's for real-shaped sparse GGUFs, and
 //! `rigplan inspect` on hostile files exits 2 with one line naming the file.
 
+use crate::support::run_json;
 use crate::support_model::{
     entry, llama_bin, llama_loader_tensors, llama_model_mib, loader_mib, write_catalog_model,
 };
@@ -433,19 +434,13 @@ fn plan_chooses_among_the_quants_of_a_directory() {
     std::fs::write(dir.path().join("mmproj-F16.gguf"), b"not a model").unwrap();
     std::fs::write(dir.path().join("README.md"), b"not a model").unwrap();
     let plan_json = |extra: &[&str]| -> serde_json::Value {
-        let out = rigplan()
-            .arg("plan")
-            .arg(dir.path())
-            .args(["--hardware", "desktop-3090", "--format", "json"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        run_json(
+            rigplan()
+                .arg("plan")
+                .arg(dir.path())
+                .args(["--hardware", "desktop-3090", "--format", "json"])
+                .args(extra),
+        )
     };
 
     let chosen = plan_json(&[]);
@@ -524,18 +519,12 @@ fn plan_chooses_among_the_quants_of_an_hf_repository() {
         "/api/models/org/Llama-GGUF/tree/main?recursive=1",
         Route::Body(serde_json::Value::Array(listing).to_string()),
     );
-    let out = rigplan()
-        .args(["plan", "hf:org/Llama-GGUF", "--hardware", "desktop-3090"])
-        .args(["--format", "json"])
-        .env("RIGPLAN_HF_ENDPOINT", &srv.base)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let plan = run_json(
+        rigplan()
+            .args(["plan", "hf:org/Llama-GGUF", "--hardware", "desktop-3090"])
+            .args(["--format", "json"])
+            .env("RIGPLAN_HF_ENDPOINT", &srv.base),
     );
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let quant = plan["settings"]["quant"].as_str().unwrap();
     assert!(quant == "Q4_K_M" || quant == "Q8_0", "{quant}");
     let alts: Vec<&str> = plan["alternatives"]

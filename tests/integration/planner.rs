@@ -200,17 +200,7 @@ fn impossible_pins_are_unsatisfiable_with_the_shortfall() {
 }
 
 fn rigplan_json(args: &[&str]) -> serde_json::Value {
-    let out = assert_cmd::Command::cargo_bin("rigplan")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rigplan {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::support::run_json(crate::support::rigplan().args(args))
 }
 
 /// Issue 4, check 2 end to end: `rigplan plan MODEL --hardware PRESET --format json` for
