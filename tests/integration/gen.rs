@@ -99,18 +99,18 @@ fn flags_of(args: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn mainline_help_lists_every_option_in_the_table_and_every_emitted_option() {
-    let bin = llama_bin();
-    let e = info(EngineKind::LlamaCpp);
+/// Every option in `kind`'s table, and every option `launch_args`/`bench_args` can emit,
+/// is listed by the built `llama-server --help` and `llama-bench --help` in `bin`.
+fn help_lists_every_option(kind: EngineKind, bin: &Path) {
+    let e = info(kind);
     for (tool, exe) in [(Tool::Server, "llama-server"), (Tool::Bench, "llama-bench")] {
         let help = help_options(&bin.join(exe));
-        assert!(help.len() > 20, "{exe} --help listed too little");
+        assert!(help.len() > 20, "{kind} {exe} --help listed too little");
         for spec in e.options_for(tool) {
             for f in std::iter::once(&spec.flag).chain(spec.aliases) {
                 assert!(
                     help.contains(*f),
-                    "{exe} --help does not list {f} ({:?})",
+                    "{kind} {exe} --help does not list {f} ({:?})",
                     spec.kind
                 );
             }
@@ -119,26 +119,30 @@ fn mainline_help_lists_every_option_in_the_table_and_every_emitted_option() {
         let mut emitted = BTreeSet::new();
         for s in every_option_variants() {
             let args = match tool {
-                Tool::Server => launch_args(
-                    EngineKind::LlamaCpp,
-                    &s,
-                    "/m.gguf",
-                    Some(&server_opts(1, &key)),
-                ),
-                Tool::Bench => bench_args(EngineKind::LlamaCpp, &s, "/m.gguf", &bench_opts()),
+                Tool::Server => launch_args(kind, &s, "/m.gguf", Some(&server_opts(1, &key))),
+                Tool::Bench => bench_args(kind, &s, "/m.gguf", &bench_opts()),
             };
             emitted.extend(flags_of(&args));
         }
         for f in &emitted {
-            assert!(help.contains(f), "{exe} does not accept emitted option {f}");
+            assert!(
+                help.contains(f),
+                "{kind} {exe} does not accept emitted option {f}"
+            );
         }
         // Every option kind of the table for this tool was exercised.
         assert_eq!(
             emitted.len(),
             e.options_for(tool).count(),
-            "{exe}: {emitted:?}"
+            "{kind} {exe}: {emitted:?}"
         );
     }
+}
+
+#[test]
+fn mainline_help_lists_every_option_in_the_table_and_every_emitted_option() {
+    let bin = llama_bin();
+    help_lists_every_option(EngineKind::LlamaCpp, &bin);
     // The replaced switches are gone from this version.
     let help = help_options(&bin.join("llama-server"));
     for gone in ["--mlock", "--no-mmap", "-fmoe"] {
@@ -223,6 +227,18 @@ fn parser_options(source: &str) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// ik_llama.cpp's built binaries where a cached build exists (`RIGPLAN_IK_LLAMA_BIN`, or
+/// what `scripts/ensure-engine.sh ik_llama.cpp` built): the same `--help` check as for
+/// mainline. Without a build (too slow for every CI run on 2 cores) the option tables are
+/// checked against ik's parser source below, which always runs.
+#[test]
+fn ik_help_lists_every_option_where_a_build_is_cached() {
+    let Some(bin) = crate::support_gguf::cached_ik_llama_bin() else {
+        return;
+    };
+    help_lists_every_option(EngineKind::IkLlamaCpp, &bin);
 }
 
 /// The ik_llama.cpp tree: `RIGPLAN_IK_SRC`, the ensure-engine cache, or /tmp/ik.

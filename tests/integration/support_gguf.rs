@@ -545,9 +545,30 @@ pub fn llama_bin() -> std::path::PathBuf {
     engine_bin("llama.cpp", "RIGPLAN_LLAMA_BIN")
 }
 
-/// The pinned ik_llama.cpp binaries (`RIGPLAN_IK_LLAMA_BIN` or the cached build).
-pub fn ik_llama_bin() -> std::path::PathBuf {
-    engine_bin("ik_llama.cpp", "RIGPLAN_IK_LLAMA_BIN")
+/// The pinned ik_llama.cpp binaries where they are already built (`RIGPLAN_IK_LLAMA_BIN`,
+/// or the build `scripts/ensure-engine.sh ik_llama.cpp` leaves in the user cache). Tests
+/// never start that ~10-minute build themselves: without it they check ik against its
+/// parser source only, and say so.
+pub fn cached_ik_llama_bin() -> Option<std::path::PathBuf> {
+    let dir: std::path::PathBuf = match std::env::var_os("RIGPLAN_IK_LLAMA_BIN") {
+        Some(d) => d.into(),
+        None => {
+            let cache = std::env::var_os("RIGPLAN_ENGINE_CACHE")
+                .map(std::path::PathBuf::from)
+                .or_else(|| dirs::cache_dir().map(|c| c.join("rigplan/engines")))?;
+            cache.join("ik_llama.cpp-ik-llama-cpp-python-0.1.5/build/bin")
+        }
+    };
+    let built = ["llama-server", "llama-bench"]
+        .iter()
+        .all(|b| dir.join(b).is_file());
+    if !built {
+        eprintln!(
+            "no ik_llama.cpp build in '{}': ik checked against its parser source only",
+            dir.display()
+        );
+    }
+    built.then_some(dir)
 }
 
 /// Runs `llama-bench -o json` on a model with one tiny prompt and generation and
