@@ -234,11 +234,68 @@ fn parser_options(source: &str) -> BTreeSet<String> {
 /// mainline. Without a build (too slow for every CI run on 2 cores) the option tables are
 /// checked against ik's parser source below, which always runs.
 #[test]
-fn ik_help_lists_every_option_where_a_build_is_cached() {
+fn ik_parser_accepts_every_emitted_option_where_a_build_is_cached() {
     let Some(bin) = crate::support_gguf::cached_ik_llama_bin() else {
         return;
     };
-    help_lists_every_option(EngineKind::IkLlamaCpp, &bin);
+    // A build without a GPU backend hides the offload options from --help but still
+    // parses them (common/common.cpp gates only the listing on
+    // llama_supports_gpu_offload()); it refuses a tensor split of more entries than its
+    // devices (one), so multi-GPU splits are checked on GPU builds only.
+    let gpu_build = help_options(&bin.join("llama-server")).contains("-ngl");
+    // ik reads --api-key-file while parsing: it must exist.
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("api key");
+    std::fs::write(&key, "secret\n").unwrap();
+    let model = "/nonexistent-rigplan-check.gguf";
+    let mut checked = BTreeSet::new();
+    for mut s in every_option_variants() {
+        if !gpu_build {
+            s.tensor_split.clear();
+        }
+        for (exe, args) in [
+            (
+                "llama-server",
+                launch_args(
+                    EngineKind::IkLlamaCpp,
+                    &s,
+                    model,
+                    Some(&server_opts(1, &key)),
+                ),
+            ),
+            (
+                "llama-bench",
+                bench_args(EngineKind::IkLlamaCpp, &s, model, &bench_opts()),
+            ),
+        ] {
+            let out = Command::new(bin.join(exe)).args(&args).output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let complaint = text
+                .lines()
+                .find(|l| l.contains("unknown argument") || l.contains("invalid parameter"));
+            assert!(complaint.is_none(), "ik {exe} {args:?}: {complaint:?}");
+            // It got past the parser to the (missing) model.
+            assert!(
+                text.contains("failed to load model"),
+                "ik {exe} {args:?}: {text}"
+            );
+            checked.extend(flags_of(&args));
+        }
+    }
+    // Every option of ik's tables was among the arguments the parser accepted.
+    let e = info(EngineKind::IkLlamaCpp);
+    for tool in [Tool::Server, Tool::Bench] {
+        for spec in e.options_for(tool) {
+            if !gpu_build && spec.flag == "-ts" {
+                continue;
+            }
+            assert!(checked.contains(spec.flag), "{} never emitted", spec.flag);
+        }
+    }
 }
 
 /// The ik_llama.cpp tree: `RIGPLAN_IK_SRC`, the ensure-engine cache, or /tmp/ik.
