@@ -298,7 +298,7 @@ fn ik_parser_accepts_every_emitted_option_where_a_build_is_cached() {
     }
 }
 
-/// The ik_llama.cpp tree: `RIGPLAN_IK_SRC`, the ensure-engine cache, or /tmp/ik.
+/// The ik_llama.cpp tree: `RIGPLAN_IK_SRC`, else the ensure-engine cache.
 /// `scripts/test.sh` always sets `RIGPLAN_IK_SRC`; a tree promised there must exist, so
 /// the checks below fail rather than skip when it does not.
 fn ik_source() -> Option<PathBuf> {
@@ -311,12 +311,10 @@ fn ik_source() -> Option<PathBuf> {
         );
         return Some(p);
     }
-    [
-        user_cache("engines/ik_llama.cpp-ik-llama-cpp-python-0.1.5/src/vendor/ik_llama.cpp"),
-        PathBuf::from("/tmp/ik/src/vendor/ik_llama.cpp"),
-    ]
-    .into_iter()
-    .find(|p| p.join("common/common.cpp").is_file())
+    Some(user_cache(
+        "engines/ik_llama.cpp-ik-llama-cpp-python-0.1.5/src/vendor/ik_llama.cpp",
+    ))
+    .filter(|p| p.join("common/common.cpp").is_file())
 }
 
 #[test]
