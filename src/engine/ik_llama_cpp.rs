@@ -20,8 +20,8 @@
 //! Data only: nothing here runs the engine or decides a setting.
 
 use super::options::{
-    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption, Targets, Tool,
-    ValueSyntax as V,
+    option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
+    Targets, Tool, ValueSyntax as V,
 };
 use super::EngineKind;
 
@@ -35,22 +35,6 @@ const SPLIT_MODES: &[&str] = &["none", "layer", "attn", "graph"];
 
 /// `examples/llama-bench/llama-bench.cpp` `-sm`.
 const BENCH_SPLIT_MODES: &[&str] = &["none", "layer", "graph"];
-
-const fn o(
-    kind: K,
-    tool: Tool,
-    flag: &'static str,
-    aliases: &'static [&'static str],
-    value: V,
-) -> OptionSpec {
-    OptionSpec {
-        kind,
-        tool,
-        flag,
-        aliases,
-        value,
-    }
-}
 
 const OPTIONS: &[OptionSpec] = &[
     // llama-server, common/common.cpp gpt_params_find_arg

@@ -17,8 +17,8 @@
 //! Data only: nothing here runs the engine or decides a setting.
 
 use super::options::{
-    CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption, Targets, Tool,
-    ValueSyntax as V,
+    option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
+    Targets, Tool, ValueSyntax as V,
 };
 use super::EngineKind;
 
@@ -32,22 +32,6 @@ const SPLIT_MODES: &[&str] = &["none", "layer", "row", "tensor"];
 
 /// `common/arg.cpp` `-lm/--load-mode`.
 const LOAD_MODES: &[&str] = &["auto", "none", "mmap", "mlock", "mmap+mlock", "dio"];
-
-const fn o(
-    kind: K,
-    tool: Tool,
-    flag: &'static str,
-    aliases: &'static [&'static str],
-    value: V,
-) -> OptionSpec {
-    OptionSpec {
-        kind,
-        tool,
-        flag,
-        aliases,
-        value,
-    }
-}
 
 const OPTIONS: &[OptionSpec] = &[
     // llama-server, common/arg.cpp

@@ -94,6 +94,23 @@ pub struct OptionSpec {
     pub value: ValueSyntax,
 }
 
+/// One row of an engine's option table (both engines' tables are built with it).
+pub const fn option(
+    kind: OptionKind,
+    tool: Tool,
+    flag: &'static str,
+    aliases: &'static [&'static str],
+    value: ValueSyntax,
+) -> OptionSpec {
+    OptionSpec {
+        kind,
+        tool,
+        flag,
+        aliases,
+        value,
+    }
+}
+
 /// CMake option names of one engine (the names differ between engines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CmakeNames {
