@@ -4,6 +4,7 @@
 // Test helpers panic on unexpected input by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::run_json;
 use assert_cmd::Command;
 use rigplan::cli::HardwareArgs;
 use rigplan::error::{exit_code_for, one_line, EXIT_BAD_INPUT};
@@ -21,7 +22,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn rigplan() -> Command {
-    let mut c = Command::cargo_bin("rigplan").unwrap();
+    let mut c = crate::support::rigplan();
     c.env_remove("RIGPLAN_SYSROOT")
         .env_remove("RIGPLAN_NVML_RECORDING");
     c
@@ -50,16 +51,7 @@ const NO_NVML: &str = "amd-7900xtx/nvml-unavailable.toml";
 
 #[test]
 fn detect_json_on_this_machine_matches_proc_and_nproc() {
-    let out = rigplan()
-        .args(["detect", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = run_json(rigplan().args(["detect", "--format", "json"]));
 
     // Every DESIGN.md key is present (null allowed where unknown).
     for k in [
@@ -306,22 +298,16 @@ fn snapshots_round_trip_through_save_toml_and_json() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["snap.toml", "snap.json"] {
         let path = dir.path().join(name);
-        let out = rigplan()
-            .args(["detect", "--format", "json", "--save"])
-            .arg(&path)
-            .env("RIGPLAN_SYSROOT", fixture("dual-3060-z440"))
-            .env(
-                "RIGPLAN_NVML_RECORDING",
-                fixture("dual-3060-z440/nvml.toml"),
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let printed: HardwareSnapshot = run_json(
+            rigplan()
+                .args(["detect", "--format", "json", "--save"])
+                .arg(&path)
+                .env("RIGPLAN_SYSROOT", fixture("dual-3060-z440"))
+                .env(
+                    "RIGPLAN_NVML_RECORDING",
+                    fixture("dual-3060-z440/nvml.toml"),
+                ),
         );
-        let printed: HardwareSnapshot = serde_json::from_slice(&out.stdout).unwrap();
         let saved = snapshot_file::read(&path).unwrap();
         assert_eq!(saved, printed, "{name}");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -470,16 +456,7 @@ fn catalogs_list_gpus_and_presets() {
 #[test]
 fn measure_adds_a_read_bandwidth_figure() {
     let start = std::time::Instant::now();
-    let out = rigplan()
-        .args(["detect", "--format", "json", "--measure"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = run_json(rigplan().args(["detect", "--format", "json", "--measure"]));
     let gbs = v["memory"]["measured_bandwidth_gbs"].as_f64().unwrap();
     // Any real memory system reads faster than 0.1 GB/s and slower than 10 TB/s.
     assert!(gbs > 0.1 && gbs < 10_000.0, "{gbs}");

@@ -1,11 +1,10 @@
 //! Model area: rigplan's bytes equal llama.cpp's for real-shaped sparse GGUFs, and
 //! `rigplan inspect` on hostile files exits 2 with one line naming the file.
 
-use crate::support::run_json;
+use crate::support::{rigplan, run_json};
 use crate::support_model::{
     entry, llama_bin, llama_loader_tensors, llama_model_mib, loader_mib, write_catalog_model,
 };
-use assert_cmd::Command;
 use rigplan::gguf::split::open_model;
 use rigplan::model::ModelSpec;
 use std::collections::HashMap;
@@ -77,10 +76,6 @@ fn sparse_files_match_llama_cpp_model_bytes() {
         );
     }
     assert!(big_seen, "one case must be a 20+ GB sparse file");
-}
-
-fn rigplan() -> Command {
-    Command::cargo_bin("rigplan").unwrap()
 }
 
 /// A small valid file to corrupt.
@@ -519,7 +514,7 @@ fn plan_chooses_among_the_quants_of_an_hf_repository() {
         "/api/models/org/Llama-GGUF/tree/main?recursive=1",
         Route::Body(serde_json::Value::Array(listing).to_string()),
     );
-    let plan = run_json(
+    let plan: serde_json::Value = run_json(
         rigplan()
             .args(["plan", "hf:org/Llama-GGUF", "--hardware", "desktop-3090"])
             .args(["--format", "json"])

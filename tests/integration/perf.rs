@@ -222,11 +222,7 @@ mod seed_rigs {
 }
 
 mod compare_cli {
-    use assert_cmd::Command;
-
-    fn rigplan() -> Command {
-        Command::cargo_bin("rigplan").unwrap()
-    }
+    use crate::support::rigplan;
 
     #[test]
     fn compare_without_machines_is_bad_input() {

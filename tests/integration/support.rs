@@ -8,8 +8,8 @@ pub fn rigplan() -> Command {
 }
 
 /// Runs a prepared `rigplan` command, asserts it succeeded (showing its stderr if not)
-/// and parses its standard output as JSON.
-pub fn run_json(cmd: &mut Command) -> serde_json::Value {
+/// and parses its standard output as JSON (a `Value`, or any type it deserialises to).
+pub fn run_json<T: serde::de::DeserializeOwned>(cmd: &mut Command) -> T {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::run_json;
 use crate::support_tune::{llama_bin_dir, write_fake_llama_bench, TinyLlama};
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -12,7 +13,7 @@ use serde_json::Value;
 use std::path::Path;
 
 fn rigplan(data_dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("rigplan").unwrap();
+    let mut c = crate::support::rigplan();
     c.env("RIGPLAN_DATA_DIR", data_dir)
         .env_remove("RIGPLAN_LLAMA_BIN");
     c
@@ -180,22 +181,16 @@ fn tune_with_the_real_engine_measures_and_calibrates() {
     let tmp = tempfile::tempdir().unwrap();
     let model = model_in(tmp.path());
     let data = tmp.path().join("data");
-    let out = rigplan(&data)
-        .arg("tune")
-        .arg(&model)
-        .arg("--engine-bin")
-        .arg(llama_bin_dir())
-        .args(["--n-prompt", "16", "--n-gen", "8", "--repetitions", "1"])
-        .args(["--budget", "90s", "--run-timeout", "60s"])
-        .args(["--ram-bandwidth-gbs", "20", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v: Value = run_json(
+        rigplan(&data)
+            .arg("tune")
+            .arg(&model)
+            .arg("--engine-bin")
+            .arg(llama_bin_dir())
+            .args(["--n-prompt", "16", "--n-gen", "8", "--repetitions", "1"])
+            .args(["--budget", "90s", "--run-timeout", "60s"])
+            .args(["--ram-bandwidth-gbs", "20", "--format", "json"]),
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let runs = v["runs"].as_array().unwrap();
     assert!(runs.len() >= 2, "{runs:?}");
     assert!(runs.iter().all(|r| r["ok"] == true), "{runs:?}");
