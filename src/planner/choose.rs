@@ -68,7 +68,13 @@ fn device_name(hw: &HardwareSnapshot, d: DeviceId) -> String {
             .gpus
             .iter()
             .find(|g| g.index == i)
-            .map(|g| format!("GPU {i}: {}", g.name))
+            .map(|g| {
+                if g.unified_memory {
+                    format!("GPU {i}: {} (shares system RAM)", g.name)
+                } else {
+                    format!("GPU {i}: {}", g.name)
+                }
+            })
             .unwrap_or_else(|| format!("GPU {i}")),
     }
 }
@@ -623,10 +629,34 @@ pub fn plan_with(
             s.split_mode
         ));
     }
-    if hw.gpus.iter().any(|g| g.unified_memory) {
-        warnings.push(
-            "a GPU shares system RAM: its memory and the CPU's are counted separately here, so leave extra headroom".into(),
-        );
+    if let Some(g) = hw
+        .gpus
+        .iter()
+        .find(|g| g.unified_memory && cand.placement.gpus.contains(&g.index))
+    {
+        let together: Bytes = cand
+            .memory
+            .iter()
+            .filter(|(d, _)| match d {
+                DeviceId::Cpu => true,
+                DeviceId::Gpu(i) => hw.gpus.iter().any(|x| x.index == *i && x.unified_memory),
+            })
+            .map(|(_, b)| b.total())
+            .sum();
+        reasons.push(Reason {
+            setting: "shared memory".into(),
+            why: format!(
+                "{} shares system RAM: CPU and GPU together hold {together} of the {host_budget} RAM left after the host margin",
+                g.name
+            ),
+        });
+        if g.vendor == crate::hardware::GpuVendor::Apple {
+            warnings.push(format!(
+                "Metal lets the GPU wire about {} of {} RAM by default (recommendedMaxWorkingSetSize); `sudo sysctl iogpu.wired_limit_mb=N` raises it",
+                memory::apple_working_set(Bytes(hw.memory.total_bytes)),
+                Bytes(hw.memory.total_bytes)
+            ));
+        }
     }
 
     runners.sort_by(|a, b| {

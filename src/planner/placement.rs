@@ -7,7 +7,7 @@
 //! by free memory (`--tensor-split`); CPU only. Each candidate becomes a
 //! [`Layout`] and is ranked by the scorer passed in. Pure: no I/O.
 
-use crate::hardware::HardwareSnapshot;
+use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::{ModelSpec, TensorClass};
 use crate::planner::layout::{DeviceId, DeviceLoad, Layout};
 use crate::planner::memory::{self, weights, weights::Placement, DeviceBytes, MemoryConfig};
@@ -34,7 +34,8 @@ impl Candidate {
     }
 }
 
-/// Usable bytes per device: free (or total) memory minus the margin.
+/// Usable bytes per device: free (or total) memory minus the margin. An Apple GPU is
+/// also held to Metal's working-set limit ([`memory::apple_working_set`]).
 pub fn budget(hw: &HardwareSnapshot, dev: DeviceId) -> Bytes {
     match dev {
         DeviceId::Cpu => {
@@ -45,8 +46,48 @@ pub fn budget(hw: &HardwareSnapshot, dev: DeviceId) -> Bytes {
             .gpus
             .iter()
             .find(|g| g.index == i)
-            .map(|g| Bytes(g.vram_free_bytes.unwrap_or(g.vram_bytes)) - memory::GPU_MARGIN)
+            .map(|g| {
+                let mut usable = Bytes(g.vram_free_bytes.unwrap_or(g.vram_bytes));
+                if g.vendor == GpuVendor::Apple {
+                    usable = usable.min(memory::apple_working_set(Bytes(hw.memory.total_bytes)));
+                }
+                usable - memory::GPU_MARGIN
+            })
             .unwrap_or(Bytes::ZERO),
+    }
+}
+
+/// How much the devices that share system RAM miss it by together, and the device to
+/// blame. DESIGN.md: "A GPU with unified memory (Apple, Strix Halo, GB10) shares
+/// `--ram-gib` with the CPU" — so the host side plus every unified-memory GPU must fit in
+/// RAM minus the host margin, on top of each device's own budget.
+pub fn shared_ram_shortfall(
+    hw: &HardwareSnapshot,
+    mem: &[(DeviceId, DeviceBytes)],
+) -> (Bytes, Option<DeviceId>) {
+    let unified: Vec<u32> = hw
+        .gpus
+        .iter()
+        .filter(|g| g.unified_memory)
+        .map(|g| g.index)
+        .collect();
+    let mut together = Bytes::ZERO;
+    let mut blame = None;
+    for (d, b) in mem {
+        match d {
+            DeviceId::Cpu => together += b.total(),
+            DeviceId::Gpu(i) if unified.contains(i) => {
+                together += b.total();
+                if b.total() > Bytes::ZERO {
+                    blame = Some(*d);
+                }
+            }
+            DeviceId::Gpu(_) => {}
+        }
+    }
+    match blame {
+        Some(d) => (together - budget(hw, DeviceId::Cpu), Some(d)),
+        None => (Bytes::ZERO, None),
     }
 }
 
@@ -158,8 +199,7 @@ pub fn evaluate(
     scorer: &Scorer<'_>,
 ) -> Result<Candidate, String> {
     let mem = memory::breakdown(spec, &p, cfg)?;
-    let mut shortfall = Bytes::ZERO;
-    let mut short_device = None;
+    let (mut shortfall, mut short_device) = shared_ram_shortfall(hw, &mem);
     for (d, b) in &mem {
         let miss = b.total() - budget(hw, *d);
         if miss > shortfall {
@@ -203,11 +243,13 @@ pub fn shortfall(
     cfg: &MemoryConfig,
 ) -> Result<Bytes, String> {
     let mem = memory::breakdown(spec, p, cfg)?;
+    let shared = shared_ram_shortfall(hw, &mem).0;
     Ok(mem
         .iter()
         .map(|(d, b)| b.total() - budget(hw, *d))
         .max()
-        .unwrap_or(Bytes::ZERO))
+        .unwrap_or(Bytes::ZERO)
+        .max(shared))
 }
 
 /// The GPU sets and split proportions worth trying: all GPUs with a split by free

@@ -455,3 +455,91 @@ fn threads_follow_predicted_speed() {
     let plan = rigplan::planner::plan(&spec, &hw, &req).unwrap();
     assert_eq!(plan.settings.threads, 16);
 }
+
+/// DESIGN.md: a unified-memory GPU shares `--ram-gib` with the CPU. Qwen3.5-35B-A3B
+/// Q4_K_M at 32k context needs about 21.1 GiB on a Strix Halo GPU. With 22 GiB of RAM
+/// the GPU alone would get 21 GiB (RAM minus the 1 GiB GPU margin) and the CPU 20 GiB,
+/// so moving experts into "RAM" would fit each device separately; together they must fit
+/// in 22 - 2 = 20 GiB, which they cannot, so the plan is refused with the shortfall. With
+/// 24 GiB it fits, and the CPU and GPU totals together stay within RAM minus the margin.
+#[test]
+fn unified_memory_gpu_shares_ram_with_the_cpu() {
+    let base = [
+        "plan",
+        "qwen3.5-35b-a3b:Q4_K_M",
+        "--gpu",
+        "Strix Halo",
+        "--ctx",
+        "32768",
+        "--ram-gib",
+    ];
+    let out = crate::support::rigplan()
+        .args(base)
+        .arg("22")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not fit"), "{err}");
+    assert!(err.contains("shares system RAM"), "{err}");
+
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["24", "--format", "json"]);
+    let v = rigplan_json(&args);
+    let devs = v["memory"]["devices"].as_array().unwrap();
+    let together: u64 = devs
+        .iter()
+        .map(|d| d["total_bytes"].as_u64().unwrap())
+        .sum();
+    let ram = 24u64 << 30;
+    let host_margin = 2u64 << 30; // max(2 GiB, RAM / 16)
+    assert!(
+        together <= ram - host_margin,
+        "CPU + GPU hold {together} bytes, more than {}",
+        ram - host_margin
+    );
+    let why = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["setting"] == "shared memory")
+        .expect("a shared-memory reason");
+    assert!(why["why"].as_str().unwrap().contains("shares system RAM"));
+}
+
+/// Metal's default working-set limit caps an Apple GPU below its RAM: 2/3 of a 32 GiB
+/// machine is 21.3 GiB, so Qwen3.5-35B-A3B Q4_K_M (about 20.6 GiB of GPU memory at 8k)
+/// cannot go all on the GPU with the 1 GiB margin; some experts stay with the CPU.
+#[test]
+fn apple_gpu_is_held_to_the_metal_working_set() {
+    let v = rigplan_json(&[
+        "plan",
+        "qwen3.5-35b-a3b:Q4_K_M",
+        "--gpu",
+        "Apple M3 Max",
+        "--ram-gib",
+        "32",
+        "--format",
+        "json",
+    ]);
+    let gpu = v["memory"]["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "gpu")
+        .unwrap()
+        .clone();
+    let limit = (32u64 << 30) / 3 * 2 - (1 << 30);
+    assert!(gpu["total_bytes"].as_u64().unwrap() <= limit, "{gpu}");
+    assert!(
+        v["settings"]["n_cpu_moe"].as_u64().unwrap() > 0,
+        "{}",
+        v["settings"]
+    );
+    let warned = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("iogpu.wired_limit_mb"));
+    assert!(warned, "{}", v["warnings"]);
+}

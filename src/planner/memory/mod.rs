@@ -125,6 +125,20 @@ pub const CUDA_CONTEXT_OVERHEAD: Bytes = Bytes(500 * MIB);
 /// (`fit_params_target`, common/common.h).
 pub const GPU_MARGIN: Bytes = Bytes(1024 * MIB);
 
+/// Metal's default GPU working-set limit (`recommendedMaxWorkingSetSize`) on Apple
+/// silicon, a share of RAM that macOS lets the GPU wire (raised with
+/// `sysctl iogpu.wired_limit_mb`). Measured: 32 GB machines report 21845.34 MB, 2/3
+/// (ggml-org/llama.cpp#2011, ollama/ollama#434, 2023); a 128 GiB M5 Max on macOS 26
+/// reports 107.52 GiB, 84% (antirez/ds4#893, 2026). Below 64 GiB we take 2/3, from
+/// 64 GiB on 84%; between those two machines the fraction is not measured.
+pub fn apple_working_set(total_ram: Bytes) -> Bytes {
+    if total_ram.0 < 64 * crate::units::GIB {
+        Bytes(total_ram.0 / 3 * 2)
+    } else {
+        Bytes(total_ram.0 / 100 * 84)
+    }
+}
+
 /// Host RAM kept for the operating system and everything else on the machine.
 /// A planning choice, not an engine fact: 2 GiB or 6% of RAM, whichever is larger.
 pub fn host_margin(total_ram: Bytes) -> Bytes {
