@@ -223,6 +223,14 @@ pub fn render_table(p: &Plan) -> String {
             Bytes(d.overhead_bytes),
             Bytes(d.margin_bytes)
         );
+        if d.pinned_bytes > 0 {
+            let _ = writeln!(
+                o,
+                "  {:<44} of which {} pinned by the GPU runtime (cannot be swapped out)",
+                "",
+                Bytes(d.pinned_bytes)
+            );
+        }
     }
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);

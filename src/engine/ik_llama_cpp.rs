@@ -341,4 +341,7 @@ pub const ENGINE: EngineInfo = EngineInfo {
     // CMake's own validation (3.28+ knows `120a`), which the pinned CMake floor does not
     // guarantee, so plain `120` is emitted for ik.
     cuda_arch_specific_suffix: false,
+    // ggml/CMakeLists.txt: set(GGML_SCHED_MAX_COPIES "1" ...): pipeline parallelism
+    // keeps one copy of each input, so it costs no memory here.
+    sched_max_copies: 1,
 };

@@ -327,4 +327,6 @@ pub const ENGINE: EngineInfo = EngineInfo {
     // ggml/src/ggml-cuda/CMakeLists.txt itself lists `120a-real`/`121a-real` and notes
     // they "should work with basically any CMake version".
     cuda_arch_specific_suffix: true,
+    // ggml/CMakeLists.txt: set(GGML_SCHED_MAX_COPIES "4" ...).
+    sched_max_copies: 4,
 };

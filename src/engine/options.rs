@@ -210,6 +210,10 @@ pub struct EngineInfo {
     /// Whether `CMAKE_CUDA_ARCHITECTURES` accepts the `120a`-style arch-specific suffix
     /// (needs CMake support; both trees declare cmake_minimum_required 3.14/3.18).
     pub cuda_arch_specific_suffix: bool,
+    /// Copies of every graph input the scheduler keeps when pipeline parallelism is on
+    /// (several GPUs, all layers offloaded, layer split, no tensor overrides): the
+    /// `GGML_SCHED_MAX_COPIES` CMake default, which the build script leaves alone.
+    pub sched_max_copies: u64,
 }
 
 impl EngineInfo {

@@ -590,6 +590,11 @@ pub fn plan_with(
             DeviceId::Cpu => memory::host_margin(Bytes(hw.memory.total_bytes)),
             DeviceId::Gpu(_) => memory::GPU_MARGIN,
         };
+        let pinned = if *d == DeviceId::Cpu {
+            memory::pinned_host_bytes(&cand.placement, &cand.memory, s.mmap)
+        } else {
+            Bytes::ZERO
+        };
         devices.push(DeviceMemory {
             name: device_name(hw, *d),
             kind: kind.into(),
@@ -600,6 +605,7 @@ pub fn plan_with(
             overhead_bytes: b.overhead.0,
             total_bytes: b.total().0,
             margin_bytes: margin.0,
+            pinned_bytes: pinned.0,
         });
     }
     if s.mmap

@@ -73,6 +73,10 @@ pub struct DeviceMemory {
     /// Safety margin kept free on this device.
     #[serde(default)]
     pub margin_bytes: u64,
+    /// Host memory page-locked by the GPU runtime (part of `total_bytes`, CPU only): the
+    /// host compute buffer, and CPU-resident weights loaded without mmap.
+    #[serde(default)]
+    pub pinned_bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

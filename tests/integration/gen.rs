@@ -531,6 +531,7 @@ fn gpu_plan(model: &str, name: &str, gib_per_gpu: u64) -> rigplan::planner::plan
         overhead_bytes: 0,
         total_bytes: gib_per_gpu << 30,
         margin_bytes: 0,
+        pinned_bytes: 0,
     };
     p.memory.devices.push(gpu(0));
     p.memory.devices.push(gpu(1));

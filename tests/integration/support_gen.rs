@@ -110,6 +110,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
                 overhead_bytes: 0,
                 total_bytes: 11 << 20,
                 margin_bytes: 0,
+                pinned_bytes: 0,
             }],
         },
         performance: Performance {

@@ -124,9 +124,48 @@ pub fn layer_stage(
     Bytes(acts + attn + cast)
 }
 
-/// Host compute buffer when the output layer runs elsewhere: the token-embedding lookup
-/// result and its copy for upload (the input layer always stays on the CPU,
-/// `dev_input = cpu_dev` in `llama_model::load_tensors`).
-pub fn host_input_stage(spec: &ModelSpec, cfg: &MemoryConfig) -> Bytes {
-    Bytes(2 * F32 * spec.n_embd * cfg.graph_tokens())
+/// Bytes of the attention masks of one graph: one mask per distinct KV width (the full
+/// cache, and the sliding-window cache where the model has one), `n_kv x n_tokens`, F16
+/// with flash attention and F32 without (`build_attn_inp_kq_mask`, src/llama-graph.cpp).
+/// `kv_widths` are the cell counts of the attention layers (recurrent layers have none).
+pub fn mask_bytes(cfg: &MemoryConfig, kv_widths: &[u64]) -> Bytes {
+    let mut widths: Vec<u64> = kv_widths.iter().copied().filter(|c| *c > 0).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let elem = if cfg.flash_attn { F16 } else { F32 };
+    Bytes(widths.iter().sum::<u64>() * cfg.graph_tokens() * elem)
+}
+
+/// One token's hidden state per graph token: what crosses a device boundary.
+pub fn activation_bytes(spec: &ModelSpec, cfg: &MemoryConfig) -> Bytes {
+    Bytes(F32 * spec.n_embd * cfg.graph_tokens())
+}
+
+/// Host compute buffer when no block runs on the CPU: the token-embedding lookup (the
+/// input layer always stays on the CPU, `dev_input = cpu_dev` in
+/// `llama_model::load_tensors`) and the graph inputs, which the scheduler places on the
+/// CPU backend (`GGML_TENSOR_FLAG_INPUT` in `ggml_backend_sched_backend_id_from_cur`,
+/// ggml/src/ggml-backend.cpp) — the masks, kept `copies` times under pipeline
+/// parallelism. With a GPU this buffer is pinned host memory (`CUDA_Host`,
+/// `ggml_backend_dev_host_buffer_type` in `llama_context::llama_context`).
+/// Published check (shared/calibration rows 3 and 10, Llama-3-8B, n_ctx 8192, ubatch
+/// 512, no flash attention): 8 MiB of embeddings + one 16 MiB F32 mask = 24.01 MiB on one
+/// GPU; with two GPUs and 4 copies, 8 + 4 x 16 = 72.02 MiB.
+pub fn host_input_stage(spec: &ModelSpec, cfg: &MemoryConfig, masks: Bytes, copies: u64) -> Bytes {
+    activation_bytes(spec, cfg) + Bytes(masks.0 * copies.max(1))
+}
+
+/// Extra compute buffer on a GPU under pipeline parallelism: the scheduler keeps
+/// `copies` copies of every input a split receives from another backend (the masks and
+/// the incoming hidden state), one of which the plain layer stage already counts.
+/// Published check: the 2-GPU Llama-3-8B breakdown (row 10) has 640 MiB per GPU against
+/// 560 MiB on one GPU (row 3), +80 MiB; this gives 3 x (16 + 8) = 72 MiB.
+pub fn pipeline_copies_stage(
+    spec: &ModelSpec,
+    cfg: &MemoryConfig,
+    masks: Bytes,
+    copies: u64,
+) -> Bytes {
+    let extra = copies.saturating_sub(1);
+    Bytes(extra * (masks.0 + activation_bytes(spec, cfg).0))
 }

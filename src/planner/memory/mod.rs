@@ -153,6 +153,23 @@ use crate::model::ModelSpec;
 use crate::planner::layout::DeviceId;
 use weights::Placement;
 
+/// Input copies the scheduler keeps: the engine's `GGML_SCHED_MAX_COPIES` when pipeline
+/// parallelism is on, else 1. Mainline `llama_context::llama_context` (and ik's
+/// `llama_new_context_with_model`) enable it with more than one GPU, every layer
+/// offloaded, a layer split, the KV cache offloaded and no tensor overrides (which
+/// `--n-cpu-moe` and `-ot` are).
+pub fn pipeline_copies(spec: &ModelSpec, placement: &Placement, cfg: &MemoryConfig) -> u64 {
+    let on = placement.gpus.len() > 1
+        && placement.n_gpu_layers > spec.n_layer
+        && placement.n_cpu_moe == 0
+        && placement.expert_overrides.is_empty();
+    if on {
+        crate::engine::info(cfg.engine).sched_max_copies
+    } else {
+        1
+    }
+}
+
 /// Per-device bytes for one placement and context configuration, as the engine will
 /// allocate them (weights, KV, compute) plus the runtime overhead the engine does not
 /// count (CUDA context per GPU). Devices are returned CPU first, then GPUs in order.
@@ -176,7 +193,15 @@ pub fn breakdown(
         }
     }
     let mut max_cells: Vec<(DeviceId, u64)> = Vec::new();
-    for l in kv::per_layer(spec, cfg)? {
+    let kv_layers = kv::per_layer(spec, cfg)?;
+    let widths: Vec<u64> = kv_layers
+        .iter()
+        .filter(|l| l.attention > Bytes::ZERO)
+        .map(|l| l.cells)
+        .collect();
+    let masks = compute::mask_bytes(cfg, &widths);
+    let copies = pipeline_copies(spec, placement, cfg);
+    for l in kv_layers {
         let d = map.layer(l.layer);
         if let Some(s) = slot(&mut devs, d) {
             s.kv += l.total();
@@ -201,7 +226,12 @@ pub fn breakdown(
             .unwrap_or(0);
         let gpu = matches!(d, DeviceId::Gpu(_));
         let layer = if runs_layers {
-            compute::layer_stage(spec, cfg, ffn_width, cells, gpu)
+            let pipelined = if gpu {
+                compute::pipeline_copies_stage(spec, cfg, masks, copies)
+            } else {
+                Bytes::ZERO
+            };
+            compute::layer_stage(spec, cfg, ffn_width, cells, gpu) + pipelined
         } else if *d == DeviceId::Cpu && cpu_has_experts {
             compute::layer_stage(spec, cfg, ffn_width, 0, false)
         } else {
@@ -210,7 +240,7 @@ pub fn breakdown(
         let stage = if *d == out_dev {
             compute::output_stage(spec, cfg).max(layer)
         } else if *d == DeviceId::Cpu {
-            compute::host_input_stage(spec, cfg).max(layer)
+            compute::host_input_stage(spec, cfg, masks, copies).max(layer)
         } else {
             layer
         };
@@ -220,4 +250,26 @@ pub fn breakdown(
         }
     }
     Ok(devs)
+}
+
+/// Host bytes the GPU runtime page-locks for a placement that uses GPUs: the CPU's
+/// compute buffer (allocated from the first GPU's host buffer type, `CUDA_Host`, in
+/// `llama_context::llama_context`) and, when the model is not memory-mapped, the
+/// CPU-resident weights, which both engines then load into that pinned buffer type too
+/// (mainline `make_cpu_buft_list` puts the host buffer type first unless `--no-host`,
+/// and `llama_model_loader::load_all_data` only swaps it for the CPU type under mmap;
+/// ik_llama.cpp `llama_default_buffer_type_cpu(true)`). Pinned pages cannot be swapped
+/// or evicted. Zero without GPUs.
+pub fn pinned_host_bytes(
+    placement: &Placement,
+    mem: &[(DeviceId, DeviceBytes)],
+    mmap: bool,
+) -> Bytes {
+    if placement.gpus.is_empty() || placement.n_gpu_layers == 0 {
+        return Bytes::ZERO;
+    }
+    mem.iter()
+        .filter(|(d, _)| *d == DeviceId::Cpu)
+        .map(|(_, b)| b.compute + if mmap { Bytes::ZERO } else { b.weights })
+        .sum()
 }
