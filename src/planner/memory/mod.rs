@@ -113,11 +113,14 @@ impl DeviceBytes {
     }
 }
 
-/// CUDA context, cuBLAS workspace and driver allocations per GPU, outside anything
-/// llama.cpp accounts for. Source: llama.cpp's own `common_fit_print` reports this as
-/// "unaccounted" (total - free - self, common/fit.cpp); on CUDA 12 desktop cards it is
-/// typically 300–500 MiB (ggml-org/llama.cpp discussions of `--fit`, and the seeds'
-/// nvidia-smi readings). We take the upper end.
+/// CUDA context, cuBLAS handles and the backend's memory pool per GPU, outside anything
+/// llama.cpp accounts for. llama.cpp reports it as "unaccounted" in its memory
+/// breakdown (total = free + self + unaccounted, common/fit.cpp), but published tables
+/// fold in other processes' VRAM, so they bound it only loosely. The context alone is
+/// about 300 MB with CUDA >= 11.7's lazy kernel loading and was over 1000 MB before
+/// (NVIDIA's ptrblck, pytorch/pytorch#107667); we add room for cuBLAS and the pool and
+/// take 500 MiB. Not measured on a GPU by this project yet: `rigplan tune` on a real
+/// card reads the free memory and is the check.
 pub const CUDA_CONTEXT_OVERHEAD: Bytes = Bytes(500 * MIB);
 
 /// Free memory the planner keeps on every GPU beyond its own estimate. Source: the
