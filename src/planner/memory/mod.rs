@@ -119,8 +119,7 @@ impl DeviceBytes {
 /// fold in other processes' VRAM, so they bound it only loosely. The context alone is
 /// about 300 MB with CUDA >= 11.7's lazy kernel loading and was over 1000 MB before
 /// (NVIDIA's ptrblck, pytorch/pytorch#107667); we add room for cuBLAS and the pool and
-/// take 500 MiB. Not measured on a GPU by this project yet: `rigplan tune` on a real
-/// card reads the free memory and is the check.
+/// take 500 MiB. Not yet measured on a GPU by this project.
 pub const CUDA_CONTEXT_OVERHEAD: Bytes = Bytes(500 * MIB);
 
 /// Free memory the planner keeps on every GPU beyond its own estimate. Source: the
