@@ -108,6 +108,9 @@ pub struct PointEntry {
     pub ubatch: Option<u32>,
     #[serde(default)]
     pub cache_type: Option<String>,
+    /// Flash attention as the measurement ran it (absent: on, the engines' 2026 default).
+    #[serde(default)]
+    pub flash_attn: Option<bool>,
     pub test: String,
     #[serde(default)]
     pub n: Option<u32>,
@@ -193,7 +196,7 @@ impl CalibrationData {
             parallel: 1,
             split_mode: "layer".into(),
             tensor_split: vec![],
-            flash_attn: true,
+            flash_attn: p.flash_attn.unwrap_or(true),
             mlock: false,
             mmap: true,
             override_tensors: vec![],

@@ -6,6 +6,7 @@
 //! layer, thread barriers per CPU layer, a synchronisation plus an activation copy at
 //! every device change, and host work per token. Must not decide placements.
 
+use super::attention;
 use super::devices::{
     cpu_effective_bandwidth, gpu_effective_bandwidth, gpu_peak_bandwidth, oversubscription_factor,
     pcie_bytes_per_s, ram_label,
@@ -32,6 +33,7 @@ pub(crate) fn decode_time(
     let ik = engine == EngineKind::IkLlamaCpp;
     let parallel_gpus = is_tensor_parallel(settings) && gpu_count(layout) > 1;
     let mut gpu_read_times = Vec::new();
+    let depth = layout.depth_tokens as f64;
 
     for d in &layout.devices {
         let weight = d.active_weight_bytes_per_token.as_u64() as f64;
@@ -58,6 +60,14 @@ pub(crate) fn decode_time(
                         * f.gpu_layer_overhead_s
                         * ratio,
                 );
+                if !settings.flash_attn {
+                    let units = d.layers as f64 * attention::extra_kernel_units(facts);
+                    b.add(
+                        "attention scores without flash attention",
+                        attention::decode_score_bytes(facts, d.layers, depth) / bw
+                            + units * f.gpu_layer_overhead_s * ratio,
+                    );
+                }
             }
             DeviceId::Cpu => {
                 let threads = settings.threads.max(1);
@@ -81,6 +91,14 @@ pub(crate) fn decode_time(
                     "CPU thread synchronisation",
                     units * f.cpu_layer_overhead_s * ratio * slow,
                 );
+                if !settings.flash_attn {
+                    let units = d.layers as f64 * attention::extra_kernel_units(facts);
+                    b.add(
+                        "attention scores without flash attention",
+                        attention::decode_score_bytes(facts, d.layers, depth) / bw
+                            + units * f.cpu_layer_overhead_s * ratio * slow,
+                    );
+                }
             }
         }
     }

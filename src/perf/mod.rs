@@ -12,6 +12,7 @@
 //! This module is pure: no files (the calibration data is compiled in), no clock, no
 //! devices. It never chooses a placement — the planner does, calling [`predict`].
 
+pub mod attention;
 pub mod calibration;
 pub mod decode;
 pub mod devices;
@@ -183,6 +184,11 @@ pub struct ModelFacts {
     pub n_embd: u64,
     pub token_embedding_bytes: f64,
     pub is_moe: bool,
+    /// Mean query heads of the softmax-attention blocks (the width of the score tensor).
+    pub attention_heads: f64,
+    /// Share of the softmax-attention blocks that use a sliding window, and the window.
+    pub swa_attention_share: f64,
+    pub swa_window: Option<f64>,
 }
 
 impl ModelFacts {
@@ -203,7 +209,7 @@ impl ModelFacts {
             .filter(|l| l.attention == AttentionKind::Recurrent)
             .count();
         let expert_bytes: u64 = blocks.iter().map(|l| l.expert_bytes.as_u64()).sum();
-        let attention = blocks
+        let attention_blocks: Vec<_> = blocks
             .iter()
             .filter(|l| {
                 matches!(
@@ -211,7 +217,8 @@ impl ModelFacts {
                     AttentionKind::Full | AttentionKind::SlidingWindow
                 )
             })
-            .count();
+            .collect();
+        let attention = attention_blocks.len();
         let is_moe = spec.is_moe();
         ModelFacts {
             moe_layer_fraction: if blocks.is_empty() {
@@ -243,6 +250,25 @@ impl ModelFacts {
             n_embd: spec.n_embd,
             token_embedding_bytes: spec.bytes_of(TensorClass::TokenEmbedding).as_u64() as f64,
             is_moe,
+            attention_heads: if attention > 0 {
+                attention_blocks
+                    .iter()
+                    .map(|l| l.n_head as f64)
+                    .sum::<f64>()
+                    / attention as f64
+            } else {
+                0.0
+            },
+            swa_attention_share: if attention > 0 {
+                attention_blocks
+                    .iter()
+                    .filter(|l| l.attention == AttentionKind::SlidingWindow)
+                    .count() as f64
+                    / attention as f64
+            } else {
+                0.0
+            },
+            swa_window: spec.n_swa.map(|w| w as f64),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! over PCIe per ubatch and the GPU computes them — why a larger ubatch helps hybrid
 //! pp. Must not decide placements.
 
+use super::attention;
 use super::devices::{
     cpu_effective_bandwidth, cpu_peak_flops, gpu_effective_bandwidth, gpu_effective_flops,
 };
@@ -76,6 +77,12 @@ pub(crate) fn prefill_time(
                     "per-layer kernel overhead",
                     d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s,
                 );
+                if !settings.flash_attn {
+                    b.add(
+                        "attention scores without flash attention",
+                        attention::prefill_score_bytes(facts, d.layers, depth, u) / bw,
+                    );
+                }
             }
             DeviceId::Cpu => {
                 let host_weights =
@@ -106,6 +113,12 @@ pub(crate) fn prefill_time(
                         let (bw, assumption) = cpu_effective_bandwidth(hw, threads, f);
                         b.assume(assumption);
                         b.add("weight streaming from system RAM", host_weights / bw);
+                        if !settings.flash_attn {
+                            b.add(
+                                "attention scores without flash attention",
+                                attention::prefill_score_bytes(facts, d.layers, depth, u) / bw,
+                            );
+                        }
                     }
                 }
             }

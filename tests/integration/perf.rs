@@ -277,3 +277,43 @@ mod compare_cli {
             .code(2);
     }
 }
+
+/// Flash attention off costs little at a short context and a lot of prompt speed deep in
+/// a long one (the unfused path writes an F32 score tensor of n_kv x n_tokens x n_head
+/// per layer, `perf::attention`). Same machine, model and placement; only `-fa` differs.
+#[test]
+fn flash_attention_matters_at_depth() {
+    let speeds = |ctx: &str, fa: &str| {
+        let v: serde_json::Value = crate::support::run_json(crate::support::rigplan().args([
+            "plan",
+            "llama-3.1-8b:Q4_K_M",
+            "--gpu",
+            "RTX 3090",
+            "--ctx",
+            ctx,
+            "--flash-attn",
+            fa,
+            "--format",
+            "json",
+        ]));
+        let p = &v["performance"];
+        (
+            p["tg_tokens_per_s"].as_f64().unwrap(),
+            p["pp_tokens_per_s"].as_f64().unwrap(),
+        )
+    };
+    let (tg_on, pp_on) = speeds("2048", "on");
+    let (tg_off, pp_off) = speeds("2048", "off");
+    assert!(
+        tg_off < tg_on && tg_off > 0.95 * tg_on,
+        "{tg_off} vs {tg_on}"
+    );
+    assert!(
+        pp_off < pp_on && pp_off > 0.85 * pp_on,
+        "{pp_off} vs {pp_on}"
+    );
+    let (tg_on, pp_on) = speeds("65536", "on");
+    let (tg_off, pp_off) = speeds("65536", "off");
+    assert!(tg_off < 0.95 * tg_on, "{tg_off} vs {tg_on}");
+    assert!(pp_off < 0.6 * pp_on, "{pp_off} vs {pp_on}");
+}
