@@ -262,6 +262,11 @@ pub fn render_table(p: &Plan) -> String {
                 s.extras.attention_max_batch.unwrap_or(0)
             ),
             "muge" => "on".into(),
+            "cache_ram" => s
+                .extras
+                .cache_ram_mib
+                .map(|m| format!("{m} MiB"))
+                .unwrap_or_default(),
             _ => String::new(),
         }
     };

@@ -159,6 +159,10 @@ fn extras_args(w: &mut ArgWriter, s: &Settings) {
     if x.merge_up_gate_experts {
         w.switch(OptionKind::MergeUpGateExperts);
     }
+    if let Some(mib) = x.cache_ram_mib {
+        // 0 is meaningful here (disable), so not `num`, which skips zero.
+        w.push(OptionKind::CacheRam, &mib.to_string());
+    }
 }
 
 /// Options both tools share, in the same order.

@@ -147,6 +147,14 @@ const OPTIONS: &[OptionSpec] = &[
     o(K::Port, Tool::Server, "--port", &[], V::Integer),
     o(K::ApiKeyFile, Tool::Server, "--api-key-file", &[], V::Path),
     o(K::Alias, Tool::Server, "-a", &["--alias"], V::Text),
+    // common/common.cpp `gpt_params_find_arg`: `-cram`/`--cache-ram N` (MiB, default 8192).
+    o(
+        K::CacheRam,
+        Tool::Server,
+        "-cram",
+        &["--cache-ram"],
+        V::Integer,
+    ),
     // llama-bench, examples/llama-bench/llama-bench.cpp parse_cmd_params
     o(K::Model, Tool::Bench, "-m", &["--model"], V::Path),
     o(

@@ -131,6 +131,14 @@ const OPTIONS: &[OptionSpec] = &[
         &["--override-tensor"],
         V::Overrides(","),
     ),
+    // `-cram/--cache-ram N` (MiB; default 8192, -1 no limit, 0 disables), server and cli.
+    o(
+        K::CacheRam,
+        Tool::Server,
+        "-cram",
+        &["--cache-ram"],
+        V::Integer,
+    ),
     o(K::Host, Tool::Server, "--host", &[], V::Text),
     o(K::Port, Tool::Server, "--port", &[], V::Integer),
     o(K::ApiKeyFile, Tool::Server, "--api-key-file", &[], V::Path),

@@ -53,6 +53,8 @@ pub enum OptionKind {
     AttnMaxBatch,
     /// ik `-muge` (server switch, bench `0|1`): merge up/gate expert tensors.
     MergeUpGateExperts,
+    /// `-cram/--cache-ram N` (server): the prompt cache's cap in host RAM, MiB.
+    CacheRam,
     /// llama-bench prompt length `-p`.
     BenchPrompt,
     /// llama-bench generation length `-n`.

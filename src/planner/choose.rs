@@ -620,9 +620,16 @@ pub fn plan_with(
     }
     let host_free = host_budget - cpu;
     if host_free < memory::SERVER_CACHE_RAM_DEFAULT {
-        warnings.push(format!(
-            "llama-server's prompt cache (--cache-ram, default 8192 MiB) may grow beyond the {host_free} of RAM left; lower it"
-        ));
+        let mib = memory::server_cache_ram_cap(host_free);
+        s.extras.cache_ram_mib = Some(mib);
+        reasons.push(Reason {
+            setting: "cache_ram".into(),
+            why: if mib == 0 {
+                format!("--cache-ram 0: only {host_free} of RAM is left after the plan, too little for llama-server's prompt cache, so it is disabled")
+            } else {
+                format!("--cache-ram {mib}: llama-server's prompt cache (default 8192 MiB) would outgrow the {host_free} of RAM the plan leaves")
+            },
+        });
     }
     if hw.gpus.is_empty() {
         warnings.push("no GPU in this hardware description: CPU-only plan".into());

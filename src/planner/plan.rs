@@ -56,6 +56,10 @@ pub struct EngineExtras {
     /// ik_llama.cpp `-muge`: merge up/gate expert tensors.
     #[serde(default)]
     pub merge_up_gate_experts: bool,
+    /// llama-server `--cache-ram N` (MiB) when the default 8192 MiB prompt cache would
+    /// not fit in the RAM the plan leaves; `Some(0)` disables the cache.
+    #[serde(default)]
+    pub cache_ram_mib: Option<u64>,
 }
 
 /// Memory on one device.

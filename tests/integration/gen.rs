@@ -42,6 +42,7 @@ fn every_option_variants() -> Vec<Settings> {
             mla: Some(3),
             attention_max_batch: Some(512),
             merge_up_gate_experts: true,
+            cache_ram_mib: Some(1024),
         },
     };
     let mut v = vec![full.clone()];
@@ -54,6 +55,8 @@ fn every_option_variants() -> Vec<Settings> {
             s.flash_attn = false;
             s.cache_type_k = "f16".into();
             s.cache_type_v = "f16".into();
+            // --cache-ram 0 disables the prompt cache: zero must be emitted, not dropped.
+            s.extras.cache_ram_mib = Some(0);
         }
         v.push(s);
     }

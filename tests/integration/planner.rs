@@ -561,3 +561,45 @@ fn apple_gpu_is_held_to_the_metal_working_set() {
         .any(|w| w.as_str().unwrap().contains("iogpu.wired_limit_mb"));
     assert!(warned, "{}", v["warnings"]);
 }
+
+/// The host side includes llama-server's prompt cache (`--cache-ram`, default 8192 MiB).
+/// On the 16 GB RTX 3070 rig the plan leaves less RAM than that, so it caps the cache at
+/// what is left (rounded down to 256 MiB) instead of only warning; on the 128 GB Xeon
+/// the default fits and nothing is emitted.
+#[test]
+fn prompt_cache_is_capped_to_the_ram_the_plan_leaves() {
+    let v = rigplan_json(&["plan", "--hardware", "desktop-3070-8gb", "--format", "json"]);
+    let args: Vec<&str> = v["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args
+        .iter()
+        .position(|a| *a == "-cram")
+        .expect("-cram emitted");
+    let cap_mib: u64 = args[at + 1].parse().unwrap();
+    let cpu = &v["memory"]["devices"][0];
+    let ram = cpu["capacity_bytes"].as_u64().unwrap();
+    let left = ram - cpu["margin_bytes"].as_u64().unwrap() - cpu["total_bytes"].as_u64().unwrap();
+    assert!(cap_mib > 0 && cap_mib % 256 == 0, "{cap_mib}");
+    assert!(
+        cap_mib << 20 <= left && left - (cap_mib << 20) < 256 << 20,
+        "{cap_mib} MiB vs {left} bytes left"
+    );
+    assert!(cap_mib < 8192);
+
+    let v = rigplan_json(&[
+        "plan",
+        "--hardware",
+        "xeon-e5-2620v4-cpu",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        !v["args"].as_array().unwrap().iter().any(|a| a == "-cram"),
+        "{}",
+        v["command"]
+    );
+}

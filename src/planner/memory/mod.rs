@@ -151,6 +151,18 @@ pub fn host_margin(total_ram: Bytes) -> Bytes {
 /// `cache_ram_mib` in common/common.h). It grows only as prompts are cached.
 pub const SERVER_CACHE_RAM_DEFAULT: Bytes = Bytes(8192 * MIB);
 
+/// The `--cache-ram` cap (MiB) for the RAM a plan leaves free: what is left, rounded
+/// down to 256 MiB; below 512 MiB the cache is not worth keeping and is disabled (0). A
+/// planning choice: one cached 32k-token prompt of a small-KV model is a few hundred MiB.
+pub fn server_cache_ram_cap(left: Bytes) -> u64 {
+    let mib = left.0 / MIB / 256 * 256;
+    if mib < 512 {
+        0
+    } else {
+        mib
+    }
+}
+
 use crate::model::ModelSpec;
 use crate::planner::layout::DeviceId;
 use weights::Placement;
