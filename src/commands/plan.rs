@@ -277,7 +277,15 @@ pub fn render_table(p: &Plan) -> String {
     if !p.alternatives.is_empty() {
         let _ = writeln!(o, "\nalternatives:");
         for a in &p.alternatives {
-            let _ = writeln!(o, "  - {} → {:.1} tok/s", a.summary, a.tg_tokens_per_s);
+            let quality = a
+                .mean_kld
+                .map(|k| format!(", quality KLD {k:.3}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  - {} → {:.1} tok/s{quality}",
+                a.summary, a.tg_tokens_per_s
+            );
         }
     }
     if !p.warnings.is_empty() {

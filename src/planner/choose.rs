@@ -19,7 +19,7 @@ use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
 use crate::hardware::HardwareSnapshot;
 use crate::model::ModelSpec;
-use crate::perf::quality::{choose_quant, ChoiceRules, Preference, QuantCandidate};
+use crate::perf::quality::{choose_quant, quant_quality, ChoiceRules, Preference, QuantCandidate};
 use crate::planner::layout::DeviceId;
 use crate::units::Bytes;
 
@@ -700,6 +700,7 @@ pub fn plan_with(
             quant: spec.quant.clone(),
             tg_tokens_per_s: r.cand.speed.tg_tokens_per_s,
             pp_tokens_per_s: r.cand.speed.pp_tokens_per_s,
+            mean_kld: spec_kld(spec),
         });
         if alternatives.len() >= 3 {
             break;
@@ -760,6 +761,12 @@ pub fn plan_with(
         warnings,
         alternatives,
     })
+}
+
+/// Mean KLD of a model's quant, for the alternatives (None without a quant label).
+fn spec_kld(spec: &ModelSpec) -> Option<f64> {
+    let q = spec.quant.as_deref()?;
+    quant_quality(q, Some(bits_per_weight(spec))).map(|q| q.mean_kld)
 }
 
 /// File bits per weight of one quant of a model: what the `speed` floor is measured in.
@@ -868,7 +875,7 @@ pub fn plan_variants(
                 why,
             },
         );
-        for (_, p) in plans.iter().take(4) {
+        for (bits, p) in plans.iter().take(4) {
             let delta = (p.performance.tg_tokens_per_s
                 / chosen.performance.tg_tokens_per_s.max(1e-9)
                 - 1.0)
@@ -886,6 +893,12 @@ pub fn plan_variants(
                 quant: p.settings.quant.clone(),
                 tg_tokens_per_s: p.performance.tg_tokens_per_s,
                 pp_tokens_per_s: p.performance.pp_tokens_per_s,
+                mean_kld: p
+                    .settings
+                    .quant
+                    .as_deref()
+                    .and_then(|q| quant_quality(q, Some(*bits)))
+                    .map(|q| q.mean_kld),
             });
         }
     } else if req.quant.is_some() {

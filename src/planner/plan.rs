@@ -121,6 +121,10 @@ pub struct Alternative {
     pub quant: Option<String>,
     pub tg_tokens_per_s: f64,
     pub pp_tokens_per_s: f64,
+    /// Quality of the alternative's quant: mean KL divergence to F16 (lower is better),
+    /// from `perf::quality` (measured, or interpolated from bits per weight).
+    #[serde(default)]
+    pub mean_kld: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

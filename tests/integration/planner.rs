@@ -603,3 +603,25 @@ fn prompt_cache_is_capped_to_the_ram_the_plan_leaves() {
         v["command"]
     );
 }
+
+/// Issue 5: "plan shows the top alternatives with their predicted speed and quality".
+/// Every alternative quant carries its mean KLD (perf::quality), and more bits per
+/// weight never means a worse KLD among them.
+#[test]
+fn alternatives_carry_speed_and_quality() {
+    let v = rigplan_json(&["plan", "--hardware", "z440-2x3060", "--format", "json"]);
+    let alts = v["alternatives"].as_array().unwrap();
+    assert!(alts.len() >= 3, "{alts:?}");
+    let mut by_quant: Vec<(String, f64)> = Vec::new();
+    for a in alts {
+        assert!(a["tg_tokens_per_s"].as_f64().unwrap() > 0.0, "{a}");
+        let kld = a["mean_kld"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no quality: {a}"));
+        by_quant.push((a["quant"].as_str().unwrap().to_string(), kld));
+    }
+    let kld = |q: &str| by_quant.iter().find(|(x, _)| x == q).map(|(_, k)| *k);
+    // The quant alternatives are the neighbours in bits per weight of the chosen Q4_K_M.
+    let (q5, q3) = (kld("Q5_K_M").unwrap(), kld("Q3_K_M").unwrap());
+    assert!(q5 < q3, "Q5_K_M {q5} vs Q3_K_M {q3}");
+}
