@@ -432,6 +432,97 @@ mod tests {
         }
     }
 
+    /// Parameter counts match llama.cpp's `print_info: model params` for real files of
+    /// these models (printed to 0.01 B): gpt-oss-120b 116.83 B
+    /// (https://github.com/ggml-org/llama.cpp/issues/15253 and a public LM Studio log of the
+    /// same lmstudio-community file); Llama-3.2-3B 3.21 B
+    /// (https://github.com/geerlingguy/ai-benchmarks/issues/53, llama-bench); Llama-3.1-8B
+    /// 8.03 B (llama.cpp loads of Ollama's llama3.1:8b blob sha256-667b0c19..., in public logs).
+    #[test]
+    fn parameter_counts_match_print_info() {
+        for (id, want) in [
+            ("gpt-oss-120b", 116.83),
+            ("llama-3.2-3b", 3.21),
+            ("llama-3.1-8b", 8.03),
+        ] {
+            let s = find(id).unwrap().spec(None).unwrap();
+            let got = s.total_parameters() as f64 / 1e9;
+            assert!((got - want).abs() < 0.006, "{id}: {got:.3} B vs {want} B");
+        }
+    }
+
+    /// GLM-4.5-Air's GGUF prints "model params = 110.469 B"
+    /// (https://github.com/ikawrakow/ik_llama.cpp/issues/749). The catalog spec is short by
+    /// exactly the two optional MTP tensors synth.rs does not emit, nextn.embed_tokens and
+    /// nextn.shared_head_head ({n_embd, n_vocab} each, listed in that log): this pins the
+    /// known gap to those two tensors, so any other drift in the entry fails here.
+    #[test]
+    fn glm_parameter_gap_is_the_two_optional_nextn_tensors() {
+        let s = find("glm-4.5-air").unwrap().spec(None).unwrap();
+        let missing = 2 * 4096 * 151_552;
+        let got = (s.total_parameters() + missing) as f64 / 1e9;
+        assert!((got - 110.469).abs() < 0.0006, "{got:.4} B");
+    }
+
+    /// Tensor count per ggml type equals what llama.cpp's loader listed for real files:
+    /// gpt-oss-120b MXFP4 (https://github.com/ggml-org/llama.cpp/issues/15253: f32 433,
+    /// q8_0 146, mxfp4 108); Ollama's llama3.2 Q4_K_M blob sha256-dde5aa3f... (f32 58, q4_K
+    /// 168, q6_K 29) and llama3.1:8b blob sha256-667b0c19... (f32 66, q4_K 193, q6_K 33), from
+    /// llama.cpp load logs of those blobs quoted in public repositories.
+    #[test]
+    fn tensor_types_match_published_files() {
+        type TypeCounts = &'static [(&'static str, usize)];
+        let cases: [(&str, &str, TypeCounts); 3] = [
+            (
+                "gpt-oss-120b",
+                "MXFP4",
+                &[("F32", 433), ("Q8_0", 146), ("MXFP4", 108)],
+            ),
+            (
+                "llama-3.2-3b",
+                "Q4_K_M",
+                &[("F32", 58), ("Q4_K", 168), ("Q6_K", 29)],
+            ),
+            (
+                "llama-3.1-8b",
+                "Q4_K_M",
+                &[("F32", 66), ("Q4_K", 193), ("Q6_K", 33)],
+            ),
+        ];
+        for (id, quant, want) in cases {
+            let s = find(id).unwrap().spec(Some(quant)).unwrap();
+            let total: usize = want.iter().map(|(_, n)| n).sum();
+            assert_eq!(s.tensors.len(), total, "{id} {quant} tensor count");
+            for (ty, n) in want {
+                let got = s
+                    .tensors
+                    .iter()
+                    .filter(|t| t.ggml_type.name() == *ty)
+                    .count();
+                assert_eq!(got, *n, "{id} {quant} {ty}");
+            }
+        }
+    }
+
+    /// A GGUF file is its tensor bytes plus a header, for Llama 3 about 7.8 MB (128,256 token
+    /// strings and 280,147 merges). Ollama's Q4_K_M and F16 files of Llama-3.1-8B share one
+    /// header, so both must exceed the computed tensor bytes by the same amount, to the byte;
+    /// the Llama-3.2-3B file by a header of the same kind. Sizes: the `[[files]]` entries.
+    #[test]
+    fn llama_files_are_tensor_bytes_plus_a_tokenizer_header() {
+        let header = |id: &str, quant: &str| {
+            let e = find(id).unwrap();
+            let file = e.files.iter().find(|f| f.quant == quant).unwrap();
+            let tensors = e.spec(Some(quant)).unwrap().total_bytes().0;
+            file.size_bytes as i64 - tensors as i64
+        };
+        let q4 = header("llama-3.1-8b", "Q4_K_M");
+        assert_eq!(q4, header("llama-3.1-8b", "F16"));
+        for h in [q4, header("llama-3.2-3b", "Q4_K_M")] {
+            assert!(h > 7_000_000 && h < 8_000_000, "header {h} bytes");
+        }
+    }
+
     /// A named non-standard file keeps its base's types and totals its published size.
     #[test]
     fn named_files_scale_to_their_published_size() {
