@@ -370,6 +370,12 @@ fn glm4moe_layer(o: &mut Out, p: &ArchParams, il: usize, mtp: bool) {
     }
     if mtp {
         nextn(o, il, e);
+        // GLM's converter also keeps the MTP layer's own embedding and head, which the
+        // loader creates as optional (models/glm4-moe.cpp: nextn.embed_tokens and
+        // nextn.shared_head_head, {n_embd, n_vocab}); the GLM-4.5-Air GGUF listed in
+        // ikawrakow/ik_llama.cpp#749 has both.
+        o.l(il, "nextn.embed_tokens.weight", &[e, p.n_vocab]);
+        o.l(il, "nextn.shared_head_head.weight", &[e, p.n_vocab]);
     }
 }
 
