@@ -6,6 +6,7 @@
 //! result generators render; `roofline` is the default speed scorer.
 
 pub mod choose;
+pub mod expert_overrides;
 pub mod layout;
 pub mod memory;
 pub mod placement;
