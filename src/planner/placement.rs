@@ -587,3 +587,156 @@ pub fn search(
     });
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::GgmlType;
+
+    fn b(v: &[(u32, u64)]) -> Vec<(u32, Bytes)> {
+        v.iter().map(|(l, x)| (*l, Bytes(*x))).collect()
+    }
+
+    #[test]
+    fn picks_few_blocks_and_little_excess() {
+        // Equal blocks of 100, 250 over: 100 + 100 leave 50 missing, then the smallest
+        // block covering 50 (any 100; the lowest index) -> 300 freed by 3 blocks.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 100), (1, 100), (2, 100), (3, 100)]), Bytes(250)),
+            vec![0, 1, 2]
+        );
+        // 170 over: the largest (120) first, then the smallest covering the 50 left is
+        // block 3 (80): 200 freed, not 220 with block 1.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 120), (1, 100), (2, 100), (3, 80)]), Bytes(170)),
+            vec![0, 3]
+        );
+        // 90 over: one block covers it; the smallest that does (100), not the 120.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 120), (1, 100), (2, 100), (3, 80)]), Bytes(90)),
+            vec![1]
+        );
+        assert!(pick_expert_layers(&b(&[(0, 100)]), Bytes::ZERO).is_empty());
+        // Not enough experts: everything there is, and no block without experts.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 10), (1, 0)]), Bytes(50)),
+            vec![0]
+        );
+    }
+
+    fn rig(name: &str) -> HardwareSnapshot {
+        crate::hardware::presets::get(name).unwrap().unwrap()
+    }
+
+    fn qwen35(quant: &str) -> ModelSpec {
+        crate::model::catalog::find("qwen3.5-35b-a3b")
+            .unwrap()
+            .spec(Some(quant))
+            .unwrap()
+    }
+
+    fn cfg() -> MemoryConfig {
+        MemoryConfig::mainline(8192, GgmlType::from_name("F16").unwrap(), true)
+    }
+
+    fn routed_in_ram(spec: &ModelSpec, p: &Placement) -> Bytes {
+        let map = weights::DeviceMap::new(spec, p);
+        spec.tensors
+            .iter()
+            .filter(|t| t.class == TensorClass::RoutedExperts)
+            .filter(|t| weights::tensor_device(p, &map, t) == Some(DeviceId::Cpu))
+            .map(|t| t.bytes)
+            .sum()
+    }
+
+    /// Qwen3.5-35B-A3B Q6_K on 2 x RTX 3060 12 GB: each GPU gives up experts of its own
+    /// blocks only, ends within its budget, and would not fit with one block fewer; the
+    /// experts it sends to RAM are fewer bytes than the first `--n-cpu-moe` that fits.
+    #[test]
+    fn each_gpu_is_filled_to_its_own_budget() {
+        let (spec, hw, cfg) = (qwen35("Q6_K"), rig("z440-2x3060"), cfg());
+        let fills = expert_fill_candidates(&spec, &hw, &cfg, &PlacementPins::default()).unwrap();
+        let p = fills
+            .iter()
+            .find(|p| p.expert_overrides.iter().all(|(_, d)| *d == DeviceId::Cpu))
+            .unwrap();
+        assert_eq!(p.n_cpu_moe, 0);
+        let map = weights::DeviceMap::new(&spec, p);
+        let mem = memory::breakdown(&spec, p, &cfg).unwrap();
+        for g in [DeviceId::Gpu(0), DeviceId::Gpu(1)] {
+            let total = mem.iter().find(|(d, _)| *d == g).unwrap().1.total();
+            assert!(
+                total <= budget(&hw, g),
+                "{g:?}: {total} over {}",
+                budget(&hw, g)
+            );
+            let own: Vec<u32> = p
+                .expert_overrides
+                .iter()
+                .map(|(il, _)| *il)
+                .filter(|il| map.layer(*il) == g)
+                .collect();
+            assert!(!own.is_empty(), "{g:?} gives up experts of its own blocks");
+            // One block fewer from this GPU and it no longer fits.
+            let mut fewer = p.clone();
+            fewer.expert_overrides.retain(|(il, _)| *il != own[0]);
+            let m2 = memory::breakdown(&spec, &fewer, &cfg).unwrap();
+            let t2 = m2.iter().find(|(d, _)| *d == g).unwrap().1.total();
+            assert!(t2 > budget(&hw, g), "{g:?} fits without block {}", own[0]);
+        }
+        let base = Placement {
+            expert_overrides: Vec::new(),
+            ..p.clone()
+        };
+        let ncmoe = first_fitting(0, spec.n_layer, |m| {
+            Ok(shortfall(
+                &spec,
+                &hw,
+                &Placement {
+                    n_cpu_moe: m,
+                    ..base.clone()
+                },
+                &cfg,
+            )? == Bytes::ZERO)
+        })
+        .unwrap()
+        .unwrap();
+        let with_ncmoe = Placement {
+            n_cpu_moe: ncmoe,
+            ..base
+        };
+        assert!(
+            routed_in_ram(&spec, p) < routed_in_ram(&spec, &with_ncmoe),
+            "-ot {} of {} blocks in RAM vs --n-cpu-moe {ncmoe}: {}",
+            routed_in_ram(&spec, p),
+            p.expert_overrides.len(),
+            routed_in_ram(&spec, &with_ncmoe)
+        );
+    }
+
+    #[test]
+    fn no_fill_with_one_gpu_pins_or_room() {
+        let cfg = cfg();
+        let one = rig("desktop-3070-8gb");
+        let spec = qwen35("Q4_K_M");
+        assert!(
+            expert_fill_candidates(&spec, &one, &cfg, &PlacementPins::default())
+                .unwrap()
+                .is_empty()
+        );
+        let two = rig("z440-2x3060");
+        let pinned = PlacementPins {
+            n_cpu_moe: Some(4),
+            ..Default::default()
+        };
+        assert!(expert_fill_candidates(&qwen35("Q6_K"), &two, &cfg, &pinned)
+            .unwrap()
+            .is_empty());
+        // Q4_K_M fits the two GPUs whole: nothing to move.
+        assert!(
+            expert_fill_candidates(&spec, &two, &cfg, &PlacementPins::default())
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
