@@ -176,6 +176,17 @@ pub fn plan_with(
     req: &PlanRequest,
     scorer: &Scorer<'_>,
 ) -> Result<Plan, PlanError> {
+    plan_with_layout(spec, hw, req, scorer).map(|(plan, _)| plan)
+}
+
+/// [`plan_with`], also returning the [`Layout`](crate::planner::layout::Layout) of the
+/// chosen placement (what `tune` predicts its neighbours on; the Plan does not carry it).
+pub fn plan_with_layout(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+    scorer: &Scorer<'_>,
+) -> Result<(Plan, crate::planner::layout::Layout), PlanError> {
     if spec.n_layer == 0 || spec.layers.is_empty() {
         return Err(PlanError::Invalid(format!(
             "model '{}' has no layers",
@@ -798,7 +809,8 @@ pub fn plan_with(
     let args = crate::engine::launch_args(engine, &s, &model_path, None);
     let command = crate::generate::shell::command_line("llama-server", &args);
 
-    Ok(Plan {
+    let layout = cand.layout.clone();
+    let plan = Plan {
         model: ModelRef {
             name: spec.name.clone(),
             architecture: spec.architecture.clone(),
@@ -824,7 +836,8 @@ pub fn plan_with(
         reasons,
         warnings,
         alternatives,
-    })
+    };
+    Ok((plan, layout))
 }
 
 /// File bits per weight of one quant of a model: what the `speed` floor is measured in.

@@ -122,9 +122,40 @@ pub fn patterns(
     Ok(out)
 }
 
+/// The blocks one value written by [`patterns`] names (`^blk\.(3|4)\.…=CPU` -> 3, 4);
+/// empty for any other pattern.
+pub fn blocks_in(pattern: &str) -> Vec<u32> {
+    let Some(rest) = pattern.strip_prefix("^blk\\.") else {
+        return Vec::new();
+    };
+    let Some((ids, _)) = rest.split_once("\\.") else {
+        return Vec::new();
+    };
+    let ids = ids
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .unwrap_or(ids);
+    let parsed: Option<Vec<u32>> = ids.split('|').map(|x| x.parse().ok()).collect();
+    parsed.unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_read_back_from_patterns() {
+        assert_eq!(
+            blocks_in("^blk\\.(3|4|17)\\.ffn_(down|gate|up)_exps\\.=CPU"),
+            vec![3, 4, 17]
+        );
+        assert_eq!(
+            blocks_in("^blk\\.0\\.ffn_(down|gate|up)_exps\\.=CUDA1"),
+            vec![0]
+        );
+        assert!(blocks_in("blk\\.1\\.ffn_.*_exps=CPU").is_empty());
+        assert!(blocks_in("^blk\\.(a|1)\\.x=CPU").is_empty());
+    }
 
     #[test]
     fn base_names_and_their_regex() {

@@ -220,3 +220,40 @@ fn per_gpu_fill_beats_n_cpu_moe_on_the_dual_3060() {
     assert!(gains[0] > 0.99, "{report}");
     assert!(gains[1] > 1.2, "{report}");
 }
+
+/// ik_llama.cpp spreads `--n-cpu-moe N` over the GPUs of a layer split (its
+/// `create_tensors_helper` constructor), unlike mainline's blocks 0..N that the plan
+/// models: for ik on two GPUs the same blocks are written as an explicit `-ot` pattern.
+#[test]
+fn ik_multi_gpu_n_cpu_moe_is_written_as_explicit_blocks() {
+    use rigplan::planner::{plan, PlanRequest};
+    let (_, hw) = sp::seed_rigs()
+        .into_iter()
+        .find(|(n, _)| *n == "z440-2x3060")
+        .unwrap();
+    let spec = sp::catalog_spec("qwen3.5-35b-a3b", "Q5_K_M");
+    let req = PlanRequest {
+        engine: EngineKind::IkLlamaCpp,
+        n_cpu_moe: Some(6),
+        ..Default::default()
+    };
+    let p = plan(&spec, &hw, &req).unwrap();
+    assert_eq!(p.settings.n_cpu_moe, 0, "{:?}", p.args);
+    assert_eq!(
+        p.settings.override_tensors,
+        vec!["^blk\\.(0|1|2|3|4|5)\\.ffn_(down|gate|up)_exps\\.=CPU".to_string()]
+    );
+    assert!(!p.args.iter().any(|a| a == "--n-cpu-moe" || a == "-ncmoe"));
+    // Mainline keeps --n-cpu-moe: it means blocks 0..N there.
+    let main = plan(
+        &spec,
+        &hw,
+        &PlanRequest {
+            engine: EngineKind::LlamaCpp,
+            ..req
+        },
+    )
+    .unwrap();
+    assert_eq!(main.settings.n_cpu_moe, 6);
+    assert!(main.settings.override_tensors.is_empty());
+}
