@@ -131,6 +131,45 @@ fn check_against_engine(
         missing.is_empty() && extra_moved.is_empty(),
         "{id}: patterns {on_cpu:?}: engine missed {missing:?}, moved beyond the plan {extra_moved:?}"
     );
+    // The exported command line, read back by a POSIX shell, carries the same values.
+    let exported = rigplan()
+        .args([
+            "export",
+            m.path.to_str().unwrap(),
+            "--hardware",
+            "z440-2x3060",
+        ])
+        .args(extra)
+        .args(["--as", "command", "--engine-bin"])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(
+        exported.status.success(),
+        "export: {}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let line = String::from_utf8(exported.stdout).unwrap();
+    let argv = Command::new("sh")
+        .args([
+            "-c",
+            "eval \"set -- $1\"; for a; do printf '%s\\n' \"$a\"; done",
+            "sh",
+            line.trim(),
+        ])
+        .output()
+        .unwrap();
+    let argv: Vec<String> = String::from_utf8(argv.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let shell_ot: Vec<String> = argv
+        .windows(2)
+        .filter(|w| w[0] == "-ot" || w[0] == "--override-tensor")
+        .map(|w| w[1].clone())
+        .collect();
+    assert_eq!(shell_ot, ot, "{line}");
     eprintln!(
         "{id}:{quant} {extra:?}: {} expert tensors overridden by {ot:?}, as planned",
         engine.len()
