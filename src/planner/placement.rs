@@ -714,6 +714,63 @@ mod tests {
         );
     }
 
+    /// The per-token path and the host-expert bytes follow the overrides, not only
+    /// `--n-cpu-moe`: every moved block is a round trip, to the CPU or to the other GPU.
+    #[test]
+    fn layout_counts_round_trips_of_moved_experts() {
+        let (spec, cfg) = (qwen35("Q6_K"), cfg());
+        let all = Placement {
+            n_gpu_layers: spec.n_layer + 1,
+            gpus: vec![0, 1],
+            tensor_split: vec![1.0, 1.0],
+            n_cpu_moe: 0,
+            expert_overrides: Vec::new(),
+        };
+        let lay = |p: &Placement| {
+            let mem = memory::breakdown(&spec, p, &cfg).unwrap();
+            layout_for(&spec, p, &cfg, &mem)
+        };
+        // CPU (input) -> GPU 0 -> GPU 1: two crossings.
+        assert_eq!(lay(&all).boundary_crossings, 2);
+        // Block 3 (GPU 0) to the CPU, block 30 (GPU 1) to GPU 0: two round trips more.
+        let moved = Placement {
+            expert_overrides: vec![(3, DeviceId::Cpu), (30, DeviceId::Gpu(0))],
+            ..all.clone()
+        };
+        let l = lay(&moved);
+        assert_eq!(l.boundary_crossings, 6);
+        // Qwen3.5-35B-A3B Q6_K: 630 MiB of experts per block (rigplan inspect), of which
+        // only block 3's are in RAM under a GPU block.
+        let per_block = spec.layers[3].expert_bytes;
+        assert_eq!(l.host_experts_offloaded_bytes, per_block);
+        assert_eq!(
+            l.device(DeviceId::Cpu).unwrap().routed_expert_bytes,
+            per_block
+        );
+    }
+
+    /// A GPU that runs no block but holds another block's experts reserves a layer stage
+    /// for their matmuls.
+    #[test]
+    fn a_gpu_holding_only_experts_gets_a_compute_buffer() {
+        let (spec, cfg) = (qwen35("Q6_K"), cfg());
+        let p = Placement {
+            n_gpu_layers: spec.n_layer + 1,
+            gpus: vec![0, 1],
+            // Every block on GPU 0.
+            tensor_split: vec![1.0, 0.0],
+            n_cpu_moe: 0,
+            expert_overrides: vec![(3, DeviceId::Gpu(1))],
+        };
+        let mem = memory::breakdown(&spec, &p, &cfg).unwrap();
+        let g1 = &mem.iter().find(|(d, _)| *d == DeviceId::Gpu(1)).unwrap().1;
+        assert_eq!(
+            g1.weights.0,
+            memory::pad_to(spec.layers[3].expert_bytes.0, 128)
+        );
+        assert!(g1.compute > Bytes::ZERO);
+    }
+
     #[test]
     fn no_fill_with_one_gpu_pins_or_room() {
         let cfg = cfg();
