@@ -334,10 +334,21 @@ fn placement_summary(plan: &Plan) -> String {
     } else {
         "GPU".into()
     };
+    // Blocks whose experts per-GPU `-ot` patterns move (to RAM or another GPU).
+    let moved: usize = s
+        .override_tensors
+        .iter()
+        .map(|o| crate::planner::expert_overrides::blocks_in(o).len())
+        .sum();
     if s.n_cpu_moe > 0 {
         format!(
             "-ngl {} on {on}, experts of {} layers in RAM",
             s.n_gpu_layers, s.n_cpu_moe
+        )
+    } else if moved > 0 {
+        format!(
+            "-ngl {} on {on}, experts of {moved} layers moved by -ot",
+            s.n_gpu_layers
         )
     } else {
         format!("-ngl {} on {on}", s.n_gpu_layers)

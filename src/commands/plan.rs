@@ -242,7 +242,14 @@ pub fn render_table(p: &Plan) -> String {
     let value = |name: &str| -> String {
         match name {
             "quant" => s.quant.clone().unwrap_or_default(),
+            "placement" if !s.override_tensors.is_empty() => format!(
+                "-ngl {} --n-cpu-moe {} + {} -ot",
+                s.n_gpu_layers,
+                s.n_cpu_moe,
+                s.override_tensors.len()
+            ),
             "placement" => format!("-ngl {} --n-cpu-moe {}", s.n_gpu_layers, s.n_cpu_moe),
+            "override_tensors" => s.override_tensors.join(" "),
             "n_gpu_layers" => s.n_gpu_layers.to_string(),
             "n_cpu_moe" => s.n_cpu_moe.to_string(),
             "ctx" => s.ctx.to_string(),

@@ -82,6 +82,23 @@ mod tests {
     }
 
     #[test]
+    fn override_tensor_regexes_survive_the_shell() {
+        // A per-GPU `-ot` value: alternation `|`, escaped dots, `^`, parentheses.
+        let ot = "^blk\\.(3|4|17)\\.ffn_(down|gate|up)_exps\\.=CPU";
+        assert_eq!(
+            shell_quote(ot),
+            "'^blk\\.(3|4|17)\\.ffn_(down|gate|up)_exps\\.=CPU'"
+        );
+        // Read back by a real POSIX shell as the same single argument.
+        let line = command_line("printf", &["%s".to_string(), ot.to_string()]);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), ot);
+    }
+
+    #[test]
     fn command_line_quotes_every_word() {
         let args = vec!["-m".to_string(), "my model.gguf".to_string()];
         assert_eq!(

@@ -218,5 +218,10 @@ mod tests {
             "\"say \\\"hi\\\"\\\\\""
         );
         assert!(exec_word("a\nb", "x").is_err());
+        // An `-ot` regex: systemd unescapes `\\` to `\` inside double quotes.
+        assert_eq!(
+            exec_word("^blk\\.(3|17)\\.ffn_(down|gate|up)_exps\\.=CUDA1", "x").unwrap(),
+            "\"^blk\\\\.(3|17)\\\\.ffn_(down|gate|up)_exps\\\\.=CUDA1\""
+        );
     }
 }

@@ -183,7 +183,8 @@ fn cpu_active_expert_bytes(d: &DeviceLoad, facts: &ModelFacts) -> f64 {
     }
 }
 
-/// Blocks that run on a GPU but whose experts the CPU computes (`--n-cpu-moe`).
+/// Blocks that run on a GPU but whose experts the CPU computes (`--n-cpu-moe` or `-ot`
+/// overrides: `Layout::host_experts_offloaded_bytes` counts both).
 fn expert_only_layers(layout: &Layout, facts: &ModelFacts) -> f64 {
     if facts.expert_bytes_per_moe_layer > 0.0 {
         layout.host_experts_offloaded_bytes.as_u64() as f64 / facts.expert_bytes_per_moe_layer

@@ -6,6 +6,8 @@
 //! memory per device, predicted speed, one reason per setting, warnings and runners-up.
 //! No files, no devices, no clock.
 
+use super::expert_overrides;
+use super::memory::weights::{layer_device, Placement};
 use super::memory::{self, MemoryConfig};
 use super::placement::{self, Candidate, PlacementPins};
 use super::plan::{
@@ -90,13 +92,63 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
     } else {
         format!(" on GPU {}", p.gpus[0])
     };
-    if all && p.n_cpu_moe > 0 {
+    let moves = expert_moves(p, spec);
+    if all && !moves.is_empty() {
+        let from = |home: &DeviceId| match home {
+            DeviceId::Gpu(g) => format!("GPU {g}"),
+            DeviceId::Cpu => "the CPU".to_string(),
+        };
+        let in_ram: Vec<String> = moves
+            .iter()
+            .filter(|(_, d, _)| *d == DeviceId::Cpu)
+            .map(|(home, _, n)| format!("{n} of {}", from(home)))
+            .collect();
+        let in_ram_total: u32 = moves
+            .iter()
+            .filter(|(_, d, _)| *d == DeviceId::Cpu)
+            .map(|(_, _, n)| n)
+            .sum();
+        let mut parts: Vec<String> = Vec::new();
+        if in_ram_total > 0 {
+            parts.push(format!(
+                "experts of {in_ram_total} layers in RAM ({})",
+                in_ram.join(", ")
+            ));
+        }
+        for (home, dest, n) in moves.iter().filter(|(_, d, _)| *d != DeviceId::Cpu) {
+            if let DeviceId::Gpu(g) = dest {
+                parts.push(format!("experts of {n} {} layers on GPU {g}", from(home)));
+            }
+        }
+        format!("all layers{gpus}, {} by -ot", parts.join(", "))
+    } else if all && p.n_cpu_moe > 0 {
         format!("all layers{gpus}, experts of {} layers in RAM", p.n_cpu_moe)
     } else if all {
         format!("everything{gpus}")
     } else {
         format!("{} of {} layers{gpus}", p.n_gpu_layers, spec.n_layer + 1)
     }
+}
+
+/// Blocks whose routed experts `-ot` moves off their block's device, counted per (block
+/// device, expert device), in placement order.
+fn expert_moves(p: &Placement, spec: &ModelSpec) -> Vec<(DeviceId, DeviceId, u32)> {
+    let mut out: Vec<(DeviceId, DeviceId, u32)> = Vec::new();
+    for (il, dest) in p
+        .expert_overrides
+        .iter()
+        .filter(|(il, _)| *il >= p.n_cpu_moe)
+    {
+        let home = layer_device(p, spec.n_layer, *il);
+        if home == *dest {
+            continue;
+        }
+        match out.iter_mut().find(|(h, d, _)| *h == home && d == dest) {
+            Some((_, _, n)) => *n += 1,
+            None => out.push((home, *dest, 1)),
+        }
+    }
+    out
 }
 
 /// Plans with the speed model (`perf::predict`).
@@ -130,6 +182,17 @@ pub fn plan_with(
     req: &PlanRequest,
     scorer: &Scorer<'_>,
 ) -> Result<Plan, PlanError> {
+    plan_with_layout(spec, hw, req, scorer).map(|(plan, _)| plan)
+}
+
+/// [`plan_with`], also returning the [`Layout`](crate::planner::layout::Layout) of the
+/// chosen placement (what `tune` predicts its neighbours on; the Plan does not carry it).
+pub fn plan_with_layout(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+    scorer: &Scorer<'_>,
+) -> Result<(Plan, crate::planner::layout::Layout), PlanError> {
     if spec.n_layer == 0 || spec.layers.is_empty() {
         return Err(PlanError::Invalid(format!(
             "model '{}' has no layers",
@@ -349,7 +412,7 @@ pub fn plan_with(
 
     let Choice {
         mut cand,
-        cfg: _,
+        cfg: best_cfg,
         settings: mut s,
     } = best;
     // Threads by predicted speed on the chosen layout: the speed model saturates CPU
@@ -401,6 +464,27 @@ pub fn plan_with(
     } else {
         "none".into()
     };
+    s.override_tensors = expert_overrides::patterns(spec, hw, p).map_err(PlanError::Invalid)?;
+    // ik_llama.cpp spreads `--n-cpu-moe N` over the GPUs of a layer split, in proportion
+    // to their blocks and from the last block down (`create_tensors_helper` constructor,
+    // src/llama-load-tensors.cpp), not over blocks 0..N as mainline and this plan do:
+    // there the same blocks are named explicitly.
+    if engine == EngineKind::IkLlamaCpp
+        && p.n_cpu_moe > 0
+        && p.n_cpu_moe < spec.n_layer
+        && p.gpus.len() > 1
+        && s.split_mode == "layer"
+    {
+        let mut explicit = p.clone();
+        explicit.expert_overrides = (0..p.n_cpu_moe)
+            .map(|il| (il, DeviceId::Cpu))
+            .chain(p.expert_overrides.iter().copied())
+            .collect();
+        explicit.n_cpu_moe = 0;
+        s.override_tensors =
+            expert_overrides::patterns(spec, hw, &explicit).map_err(PlanError::Invalid)?;
+        s.n_cpu_moe = 0;
+    }
     // Host side: CPU-resident weights + KV + compute against RAM.
     let cpu = cand
         .memory
@@ -436,7 +520,14 @@ pub fn plan_with(
     if spec.is_moe() {
         reasons.push(Reason {
             setting: "n_cpu_moe".into(),
-            why: if p.n_cpu_moe == 0 {
+            why: if p.n_cpu_moe == 0 && !s.override_tensors.is_empty() {
+                "0: the experts that leave the GPUs are named per block with -ot instead (override_tensors)".into()
+            } else if s.n_cpu_moe == 0 && p.n_cpu_moe > 0 {
+                format!(
+                    "routed experts of the first {} layers stay in RAM, named with -ot: ik_llama.cpp would spread --n-cpu-moe over the GPUs of a layer split",
+                    p.n_cpu_moe
+                )
+            } else if p.n_cpu_moe == 0 {
                 "no routed experts need to stay in system RAM".into()
             } else {
                 format!(
@@ -444,6 +535,34 @@ pub fn plan_with(
                     p.n_cpu_moe, spec.expert_used, spec.expert_count
                 )
             },
+        });
+    }
+    if !p.expert_overrides.is_empty() {
+        // The best `--n-cpu-moe` placement this search also scored, for comparison.
+        let ncmoe = runners
+            .iter()
+            .filter(|r| r.cand.placement.expert_overrides.is_empty())
+            .filter(|r| r.cand.placement.n_cpu_moe > 0 && r.cand.placement.gpus.len() > 1)
+            .filter(|r| r.cfg == best_cfg)
+            .max_by(|a, b| {
+                a.cand
+                    .speed
+                    .tg_tokens_per_s
+                    .total_cmp(&b.cand.speed.tg_tokens_per_s)
+            });
+        let versus = match ncmoe {
+            Some(r) => format!(
+                "; predicted {:.1} tok/s against {:.1} with --n-cpu-moe {} (same cache and ubatch), which takes every expert from the first layers",
+                cand.speed.tg_tokens_per_s, r.cand.speed.tg_tokens_per_s, r.cand.placement.n_cpu_moe
+            ),
+            None => String::new(),
+        };
+        reasons.push(Reason {
+            setting: "override_tensors".into(),
+            why: format!(
+                "each GPU filled to its own budget: the routed experts of just enough of its own layers move out ({}){versus}",
+                summary(&cand, spec)
+            ),
         });
     }
     reasons.push(Reason {
@@ -734,7 +853,8 @@ pub fn plan_with(
     let args = crate::engine::launch_args(engine, &s, &model_path, None);
     let command = crate::generate::shell::command_line("llama-server", &args);
 
-    Ok(Plan {
+    let layout = cand.layout.clone();
+    let plan = Plan {
         model: ModelRef {
             name: spec.name.clone(),
             architecture: spec.architecture.clone(),
@@ -760,7 +880,8 @@ pub fn plan_with(
         reasons,
         warnings,
         alternatives,
-    })
+    };
+    Ok((plan, layout))
 }
 
 /// Mean KLD of a model's quant, for the alternatives (None without a quant label).

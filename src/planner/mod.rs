@@ -6,6 +6,7 @@
 //! result generators render; `roofline` is the default speed scorer.
 
 pub mod choose;
+pub mod expert_overrides;
 pub mod layout;
 pub mod memory;
 pub mod placement;
@@ -15,7 +16,8 @@ pub mod roofline;
 pub mod settings;
 
 pub use choose::{
-    perf_scorer, plan, plan_quants, plan_roofline, plan_variants, plan_with, PlanError,
+    perf_scorer, plan, plan_quants, plan_roofline, plan_variants, plan_with, plan_with_layout,
+    PlanError,
 };
 pub use plan::{DeviceMemory, Plan, Reason, Settings};
 pub use request::{resolve, PlanRequest};

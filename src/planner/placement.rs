@@ -4,8 +4,11 @@
 //! Candidates: everything on the GPU(s); for MoE, all layers on the GPUs with the routed
 //! experts of the first N layers in system RAM (`-ngl 999 --n-cpu-moe N`, N searched);
 //! partial `-ngl` (dense models, and MoE for comparison); multi-GPU layer split weighted
-//! by free memory (`--tensor-split`); CPU only. Each candidate becomes a
-//! [`Layout`] and is ranked by the scorer passed in. Pure: no I/O.
+//! by free memory (`--tensor-split`); for MoE on several GPUs, the same split with each
+//! GPU filled to its own budget by moving the routed experts of just enough of *its*
+//! layers to the CPU or to a GPU with room (`-ot`, [`expert_fill_candidates`]); CPU
+//! only. Each candidate becomes a [`Layout`] and is ranked by the scorer passed in.
+//! Pure: no I/O.
 
 use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::{ModelSpec, TensorClass};
@@ -159,14 +162,19 @@ pub fn layout_for(
             active_params,
         });
     }
-    // Device changes along the per-token path: input (CPU) -> layers -> output.
+    // Device changes along the per-token path: input (CPU) -> layers -> output. A layer
+    // whose routed experts live elsewhere (`--n-cpu-moe`, `-ot`) goes there and back:
+    // the scheduler runs a matmul where its weight lives (ggml_backend_sched).
+    let experts = expert_devices(spec, p, &map);
     let mut path: Vec<DeviceId> = vec![DeviceId::Cpu];
     for il in 0..=spec.n_layer {
-        path.push(map.layer(il));
-        if il < spec.n_layer && il < p.n_cpu_moe && spec.is_moe() {
-            // experts of this layer run on the CPU: out and back.
-            path.push(DeviceId::Cpu);
-            path.push(map.layer(il));
+        let home = map.layer(il);
+        path.push(home);
+        if let Some(Some(e)) = experts.get(il as usize) {
+            if *e != home {
+                path.push(*e);
+                path.push(home);
+            }
         }
     }
     path.dedup();
@@ -187,6 +195,27 @@ pub fn layout_for(
         depth_tokens: depth,
         n_embd: spec.n_embd,
     }
+}
+
+/// The device holding each block's routed experts (`None`: no routed experts loaded).
+pub fn expert_devices(
+    spec: &ModelSpec,
+    p: &Placement,
+    map: &weights::DeviceMap,
+) -> Vec<Option<DeviceId>> {
+    let mut out = vec![None; spec.n_layer as usize];
+    for t in spec
+        .tensors
+        .iter()
+        .filter(|t| t.class == TensorClass::RoutedExperts)
+    {
+        if let (Some(il), Some(d)) = (t.layer, weights::tensor_device(p, map, t)) {
+            if let Some(slot) = out.get_mut(il as usize) {
+                *slot = Some(d);
+            }
+        }
+    }
+    out
 }
 
 /// Evaluates one placement: memory, fit and speed.
@@ -390,12 +419,187 @@ pub fn candidates(
             }
         }
     }
+    out.extend(expert_fill_candidates(spec, hw, cfg, pins)?);
     if pins.ngl.unwrap_or(0) == 0 {
         let mut cpu = Placement::cpu_only();
         cpu.n_cpu_moe = pins.n_cpu_moe.unwrap_or(0);
         out.push(cpu);
     }
     out.retain(|p| p.n_gpu_layers > 0 || p.gpus.is_empty() || pins.ngl == Some(0));
+    Ok(out)
+}
+
+/// Routed-expert bytes of each block on `gpu` whose experts still live there, as the GPU
+/// buffer holds them (each tensor padded to the GPU buffer alignment, `weights::alignment`).
+fn gpu_expert_bytes(
+    spec: &ModelSpec,
+    p: &Placement,
+    map: &weights::DeviceMap,
+    gpu: DeviceId,
+) -> Vec<(u32, Bytes)> {
+    let mut out: Vec<(u32, Bytes)> = Vec::new();
+    for t in spec
+        .tensors
+        .iter()
+        .filter(|t| t.class == TensorClass::RoutedExperts)
+    {
+        let Some(il) = t.layer else { continue };
+        if map.layer(il) != gpu || weights::tensor_device(p, map, t) != Some(gpu) {
+            continue;
+        }
+        let b = Bytes(memory::pad_to(t.bytes.0, weights::alignment(gpu)));
+        match out.iter_mut().find(|(l, _)| *l == il) {
+            Some((_, v)) => *v += b,
+            None => out.push((il, b)),
+        }
+    }
+    out
+}
+
+/// The blocks whose experts should leave a GPU that is `over` bytes over its budget,
+/// from `layers` (block, expert bytes). What leaves costs CPU (or other-GPU) reads in
+/// proportion to its bytes plus one round trip per block, so the pick frees at least
+/// `over` with as few blocks and as little excess as it cheaply can: the largest blocks
+/// first, and the last pick the smallest block that covers what is still missing. Ties
+/// go to the lower block index (as `--n-cpu-moe` would). Returns fewer bytes than `over`
+/// only when the GPU's experts are exhausted.
+fn pick_expert_layers(layers: &[(u32, Bytes)], over: Bytes) -> Vec<u32> {
+    let mut pool: Vec<(u32, Bytes)> = layers
+        .iter()
+        .copied()
+        .filter(|(_, b)| *b > Bytes::ZERO)
+        .collect();
+    let mut picked = Vec::new();
+    let mut missing = over;
+    while missing > Bytes::ZERO && !pool.is_empty() {
+        let covering = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, b))| *b >= missing)
+            .min_by_key(|(_, (il, b))| (*b, *il))
+            .map(|(i, _)| i);
+        let i = match covering {
+            Some(i) => i,
+            None => pool
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, (il, b))| (*b, std::cmp::Reverse(*il)))
+                .map(|(i, _)| i)
+                .unwrap_or(0),
+        };
+        let (il, b) = pool.swap_remove(i);
+        picked.push(il);
+        missing = missing - b;
+    }
+    picked.sort_unstable();
+    picked
+}
+
+/// Per-GPU expert fill for MoE models on several GPUs: the layer split as the engine
+/// makes it, then on every GPU over its budget the routed experts of just enough of
+/// *that GPU's* blocks move out (`-ot`), so each GPU is filled to its own budget instead
+/// of `--n-cpu-moe` emptying the first GPU. Two variants: everything that leaves goes to
+/// the CPU; or, where another GPU has room for a block's experts, to that GPU (VRAM
+/// reads, at the price of a GPU↔GPU round trip). Nothing with one GPU (`--n-cpu-moe` is
+/// equivalent there) or when `-ngl`/`--n-cpu-moe` are pinned.
+pub fn expert_fill_candidates(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    cfg: &MemoryConfig,
+    pins: &PlacementPins,
+) -> Result<Vec<Placement>, String> {
+    let all = spec.n_layer + 1;
+    if !spec.is_moe()
+        || hw.gpus.len() < 2
+        || pins.n_cpu_moe.is_some()
+        || pins.ngl.is_some_and(|n| n < all)
+    {
+        return Ok(Vec::new());
+    }
+    let Some((gpus, split)) = gpu_layouts(spec, hw, pins)
+        .into_iter()
+        .find(|(g, _)| g.len() > 1)
+    else {
+        return Ok(Vec::new());
+    };
+    let base = Placement {
+        n_gpu_layers: all,
+        gpus: gpus.clone(),
+        tensor_split: split,
+        n_cpu_moe: 0,
+        expert_overrides: Vec::new(),
+    };
+    let map = weights::DeviceMap::new(spec, &base);
+    let over_and_spare = |p: &Placement| -> Result<Vec<(DeviceId, Bytes, Bytes)>, String> {
+        Ok(memory::breakdown(spec, p, cfg)?
+            .into_iter()
+            .filter(|(d, _)| matches!(d, DeviceId::Gpu(_)))
+            .map(|(d, b)| (d, b.total() - budget(hw, d), budget(hw, d) - b.total()))
+            .collect())
+    };
+    let first = over_and_spare(&base)?;
+    if first.iter().all(|(_, over, _)| *over == Bytes::ZERO) {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    // Experts can only be sent to a GPU the engine's `-ot` can name.
+    let spills = if super::expert_overrides::gpus_nameable(hw, &base) {
+        &[false, true][..]
+    } else {
+        &[false][..]
+    };
+    for &spill in spills {
+        let mut p = base.clone();
+        let mut spare: Vec<(DeviceId, Bytes)> = first
+            .iter()
+            .filter(|(_, over, _)| *over == Bytes::ZERO)
+            .map(|(d, _, s)| (*d, *s))
+            .collect();
+        // The first round sizes every GPU's excess; later rounds correct what an estimate
+        // missed (a receiving GPU that ends up over gives its own experts to the CPU).
+        let mut state = first.clone();
+        for _round in 0..3 {
+            let mut changed = false;
+            for (gpu, over, _) in &state {
+                if *over == Bytes::ZERO {
+                    continue;
+                }
+                let layers = gpu_expert_bytes(spec, &p, &map, *gpu);
+                for il in pick_expert_layers(&layers, *over) {
+                    let bytes = layers
+                        .iter()
+                        .find(|(l, _)| *l == il)
+                        .map(|(_, b)| *b)
+                        .unwrap_or(Bytes::ZERO);
+                    let mut dest = DeviceId::Cpu;
+                    if spill {
+                        let roomiest = spare
+                            .iter_mut()
+                            .filter(|(d, s)| d != gpu && *s >= bytes)
+                            .max_by_key(|(_, s)| *s);
+                        if let Some((d, s)) = roomiest {
+                            *s = *s - bytes;
+                            dest = *d;
+                        }
+                    }
+                    p.expert_overrides.push((il, dest));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+            state = over_and_spare(&p)?;
+            if state.iter().all(|(_, over, _)| *over == Bytes::ZERO) {
+                break;
+            }
+        }
+        p.expert_overrides.sort_unstable();
+        let spilled = p.expert_overrides.iter().any(|(_, d)| *d != DeviceId::Cpu);
+        if !p.expert_overrides.is_empty() && (!spill || spilled) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
     Ok(out)
 }
 
@@ -424,4 +628,214 @@ pub fn search(
             .then(a.shortfall.cmp(&b.shortfall))
     });
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::GgmlType;
+
+    fn b(v: &[(u32, u64)]) -> Vec<(u32, Bytes)> {
+        v.iter().map(|(l, x)| (*l, Bytes(*x))).collect()
+    }
+
+    #[test]
+    fn picks_few_blocks_and_little_excess() {
+        // Equal blocks of 100, 250 over: 100 + 100 leave 50 missing, then the smallest
+        // block covering 50 (any 100; the lowest index) -> 300 freed by 3 blocks.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 100), (1, 100), (2, 100), (3, 100)]), Bytes(250)),
+            vec![0, 1, 2]
+        );
+        // 170 over: the largest (120) first, then the smallest covering the 50 left is
+        // block 3 (80): 200 freed, not 220 with block 1.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 120), (1, 100), (2, 100), (3, 80)]), Bytes(170)),
+            vec![0, 3]
+        );
+        // 90 over: one block covers it; the smallest that does (100), not the 120.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 120), (1, 100), (2, 100), (3, 80)]), Bytes(90)),
+            vec![1]
+        );
+        assert!(pick_expert_layers(&b(&[(0, 100)]), Bytes::ZERO).is_empty());
+        // Not enough experts: everything there is, and no block without experts.
+        assert_eq!(
+            pick_expert_layers(&b(&[(0, 10), (1, 0)]), Bytes(50)),
+            vec![0]
+        );
+    }
+
+    fn rig(name: &str) -> HardwareSnapshot {
+        crate::hardware::presets::get(name).unwrap().unwrap()
+    }
+
+    fn qwen35(quant: &str) -> ModelSpec {
+        crate::model::catalog::find("qwen3.5-35b-a3b")
+            .unwrap()
+            .spec(Some(quant))
+            .unwrap()
+    }
+
+    fn cfg() -> MemoryConfig {
+        MemoryConfig::mainline(8192, GgmlType::from_name("F16").unwrap(), true)
+    }
+
+    fn routed_in_ram(spec: &ModelSpec, p: &Placement) -> Bytes {
+        let map = weights::DeviceMap::new(spec, p);
+        spec.tensors
+            .iter()
+            .filter(|t| t.class == TensorClass::RoutedExperts)
+            .filter(|t| weights::tensor_device(p, &map, t) == Some(DeviceId::Cpu))
+            .map(|t| t.bytes)
+            .sum()
+    }
+
+    /// Qwen3.5-35B-A3B Q6_K on 2 x RTX 3060 12 GB: each GPU gives up experts of its own
+    /// blocks only, ends within its budget, and would not fit with one block fewer; the
+    /// experts it sends to RAM are fewer bytes than the first `--n-cpu-moe` that fits.
+    #[test]
+    fn each_gpu_is_filled_to_its_own_budget() {
+        let (spec, hw, cfg) = (qwen35("Q6_K"), rig("z440-2x3060"), cfg());
+        let fills = expert_fill_candidates(&spec, &hw, &cfg, &PlacementPins::default()).unwrap();
+        let p = fills
+            .iter()
+            .find(|p| p.expert_overrides.iter().all(|(_, d)| *d == DeviceId::Cpu))
+            .unwrap();
+        assert_eq!(p.n_cpu_moe, 0);
+        let map = weights::DeviceMap::new(&spec, p);
+        let mem = memory::breakdown(&spec, p, &cfg).unwrap();
+        for g in [DeviceId::Gpu(0), DeviceId::Gpu(1)] {
+            let total = mem.iter().find(|(d, _)| *d == g).unwrap().1.total();
+            assert!(
+                total <= budget(&hw, g),
+                "{g:?}: {total} over {}",
+                budget(&hw, g)
+            );
+            let own: Vec<u32> = p
+                .expert_overrides
+                .iter()
+                .map(|(il, _)| *il)
+                .filter(|il| map.layer(*il) == g)
+                .collect();
+            assert!(!own.is_empty(), "{g:?} gives up experts of its own blocks");
+            // One block fewer from this GPU and it no longer fits.
+            let mut fewer = p.clone();
+            fewer.expert_overrides.retain(|(il, _)| *il != own[0]);
+            let m2 = memory::breakdown(&spec, &fewer, &cfg).unwrap();
+            let t2 = m2.iter().find(|(d, _)| *d == g).unwrap().1.total();
+            assert!(t2 > budget(&hw, g), "{g:?} fits without block {}", own[0]);
+        }
+        let base = Placement {
+            expert_overrides: Vec::new(),
+            ..p.clone()
+        };
+        let ncmoe = first_fitting(0, spec.n_layer, |m| {
+            Ok(shortfall(
+                &spec,
+                &hw,
+                &Placement {
+                    n_cpu_moe: m,
+                    ..base.clone()
+                },
+                &cfg,
+            )? == Bytes::ZERO)
+        })
+        .unwrap()
+        .unwrap();
+        let with_ncmoe = Placement {
+            n_cpu_moe: ncmoe,
+            ..base
+        };
+        assert!(
+            routed_in_ram(&spec, p) < routed_in_ram(&spec, &with_ncmoe),
+            "-ot {} of {} blocks in RAM vs --n-cpu-moe {ncmoe}: {}",
+            routed_in_ram(&spec, p),
+            p.expert_overrides.len(),
+            routed_in_ram(&spec, &with_ncmoe)
+        );
+    }
+
+    /// The per-token path and the host-expert bytes follow the overrides, not only
+    /// `--n-cpu-moe`: every moved block is a round trip, to the CPU or to the other GPU.
+    #[test]
+    fn layout_counts_round_trips_of_moved_experts() {
+        let (spec, cfg) = (qwen35("Q6_K"), cfg());
+        let all = Placement {
+            n_gpu_layers: spec.n_layer + 1,
+            gpus: vec![0, 1],
+            tensor_split: vec![1.0, 1.0],
+            n_cpu_moe: 0,
+            expert_overrides: Vec::new(),
+        };
+        let lay = |p: &Placement| {
+            let mem = memory::breakdown(&spec, p, &cfg).unwrap();
+            layout_for(&spec, p, &cfg, &mem)
+        };
+        // CPU (input) -> GPU 0 -> GPU 1: two crossings.
+        assert_eq!(lay(&all).boundary_crossings, 2);
+        // Block 3 (GPU 0) to the CPU, block 30 (GPU 1) to GPU 0: two round trips more.
+        let moved = Placement {
+            expert_overrides: vec![(3, DeviceId::Cpu), (30, DeviceId::Gpu(0))],
+            ..all.clone()
+        };
+        let l = lay(&moved);
+        assert_eq!(l.boundary_crossings, 6);
+        // Qwen3.5-35B-A3B Q6_K: 630 MiB of experts per block (rigplan inspect), of which
+        // only block 3's are in RAM under a GPU block.
+        let per_block = spec.layers[3].expert_bytes;
+        assert_eq!(l.host_experts_offloaded_bytes, per_block);
+        assert_eq!(
+            l.device(DeviceId::Cpu).unwrap().routed_expert_bytes,
+            per_block
+        );
+    }
+
+    /// A GPU that runs no block but holds another block's experts reserves a layer stage
+    /// for their matmuls.
+    #[test]
+    fn a_gpu_holding_only_experts_gets_a_compute_buffer() {
+        let (spec, cfg) = (qwen35("Q6_K"), cfg());
+        let p = Placement {
+            n_gpu_layers: spec.n_layer + 1,
+            gpus: vec![0, 1],
+            // Every block on GPU 0.
+            tensor_split: vec![1.0, 0.0],
+            n_cpu_moe: 0,
+            expert_overrides: vec![(3, DeviceId::Gpu(1))],
+        };
+        let mem = memory::breakdown(&spec, &p, &cfg).unwrap();
+        let g1 = &mem.iter().find(|(d, _)| *d == DeviceId::Gpu(1)).unwrap().1;
+        assert_eq!(
+            g1.weights.0,
+            memory::pad_to(spec.layers[3].expert_bytes.0, 128)
+        );
+        assert!(g1.compute > Bytes::ZERO);
+    }
+
+    #[test]
+    fn no_fill_with_one_gpu_pins_or_room() {
+        let cfg = cfg();
+        let one = rig("desktop-3070-8gb");
+        let spec = qwen35("Q4_K_M");
+        assert!(
+            expert_fill_candidates(&spec, &one, &cfg, &PlacementPins::default())
+                .unwrap()
+                .is_empty()
+        );
+        let two = rig("z440-2x3060");
+        let pinned = PlacementPins {
+            n_cpu_moe: Some(4),
+            ..Default::default()
+        };
+        assert!(expert_fill_candidates(&qwen35("Q6_K"), &two, &cfg, &pinned)
+            .unwrap()
+            .is_empty());
+        // Q4_K_M fits the two GPUs whole: nothing to move.
+        assert!(
+            expert_fill_candidates(&spec, &two, &cfg, &PlacementPins::default())
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! The baseline tune starts from: the planner's plan for this model and machine, and the
 //! speed model (`perf::predict`) evaluated on that plan's placement for every neighbour.
 //!
-//! [`plan_baseline`] runs `planner::plan_with` with `perf::predict` as the scorer and keeps
-//! the [`Layout`] of the chosen placement (the Plan itself does not carry it).
+//! [`plan_baseline`] runs `planner::plan_with_layout` with `perf::predict` as the scorer
+//! and keeps the [`Layout`] of the chosen placement (the Plan itself does not carry it).
 //! [`PerfSpeedModel`] then predicts each measured configuration with the real speed model,
 //! on that layout, at llama-bench's conditions (tg at depth ≈ n_gen/2, not the plan's
 //! half-context depth). Pure: no files, no clock, no processes.
@@ -17,31 +17,17 @@ use crate::planner::layout::Layout;
 use crate::planner::plan::{Performance, Plan, Settings};
 use crate::planner::request::PlanRequest;
 use crate::planner::roofline::Speed;
-use crate::planner::{plan_with, PlanError};
+use crate::planner::{plan_with_layout, PlanError};
 use crate::tune::calibration::AssumedBandwidths;
 use crate::tune::config::BenchConfig;
 use crate::tune::predict::SpeedModel;
 use crate::units::Bytes;
-use std::cell::RefCell;
-use std::rc::Rc;
 
 /// The plan and the layout of its placement.
 #[derive(Clone, Debug)]
 pub struct Baseline {
     pub plan: Plan,
     pub layout: Layout,
-}
-
-/// Do two settings describe the same placement and memory configuration?
-fn same_placement(a: &Settings, b: &Settings) -> bool {
-    a.n_gpu_layers == b.n_gpu_layers
-        && a.n_cpu_moe == b.n_cpu_moe
-        && a.ctx == b.ctx
-        && a.cache_type_k == b.cache_type_k
-        && a.cache_type_v == b.cache_type_v
-        && a.ubatch == b.ubatch
-        && a.tensor_split == b.tensor_split
-        && a.override_tensors == b.override_tensors
 }
 
 /// Plans with `perf::predict` as the scorer and returns the plan with its layout.
@@ -51,28 +37,10 @@ pub fn plan_baseline(
     req: &PlanRequest,
 ) -> Result<Baseline, PlanError> {
     let engine = req.engine;
-    // The planner's Scorer is a `'static` trait object: it owns a copy of the spec and a
-    // shared list of the layouts it scored.
-    let owned_spec = Rc::new(spec.clone());
-    let seen: Rc<RefCell<Vec<(Settings, Layout)>>> = Rc::new(RefCell::new(Vec::new()));
-    let record = Rc::clone(&seen);
     let scorer = move |layout: &Layout, hw: &HardwareSnapshot, settings: &Settings| {
-        record.borrow_mut().push((settings.clone(), layout.clone()));
-        Speed::from(perf::predict(layout, hw, settings, &owned_spec, engine))
+        Speed::from(perf::predict(layout, hw, settings, spec, engine))
     };
-    let plan = plan_with(spec, hw, req, &scorer)?;
-    let layout = seen
-        .borrow()
-        .iter()
-        .rev()
-        .find(|(s, _)| same_placement(s, &plan.settings))
-        .map(|(_, l)| l.clone())
-        .ok_or_else(|| {
-            PlanError::Invalid(format!(
-                "the planner chose a placement it never scored (ngl {}, n-cpu-moe {})",
-                plan.settings.n_gpu_layers, plan.settings.n_cpu_moe
-            ))
-        })?;
+    let (plan, layout) = plan_with_layout(spec, hw, req, &scorer)?;
     Ok(Baseline { plan, layout })
 }
 
@@ -168,6 +136,24 @@ mod tests {
         one.threads = 1;
         assert!(model.predict(&one).tg_tokens_per_s < at_plan);
         assert!(model.assumed_bandwidths().cpu_gbs.unwrap() > 0.0);
+    }
+
+    /// A GPU plan with per-GPU `-ot` overrides: the baseline is the chosen placement's
+    /// own layout (experts of GPU blocks in RAM), not a CPU-only one.
+    #[test]
+    fn baseline_of_a_gpu_plan_with_expert_overrides() {
+        let spec = crate::model::catalog::find("qwen3.5-35b-a3b")
+            .unwrap()
+            .spec(Some("Q6_K"))
+            .unwrap();
+        let hw = load("z440-2x3060").unwrap();
+        let b = plan_baseline(&spec, &hw, &PlanRequest::default()).unwrap();
+        assert!(!b.plan.settings.override_tensors.is_empty());
+        assert!(b.layout.host_experts_offloaded_bytes > Bytes::ZERO);
+        assert_eq!(b.layout.devices.len(), 3);
+        let model = PerfSpeedModel::new(&spec, &hw, EngineKind::LlamaCpp, &b, 16);
+        let at_plan = model.predict(&BenchConfig::from_settings(&b.plan.settings));
+        assert!(at_plan.tg_tokens_per_s >= b.plan.performance.tg_tokens_per_s * 0.999);
     }
 
     #[test]

@@ -38,7 +38,14 @@ impl KnobValue {
                 c.ubatch = *u;
                 c.batch = c.batch.max(*u);
             }
-            KnobValue::NCpuMoe(n) => c.n_cpu_moe = *n,
+            KnobValue::NCpuMoe(n) => {
+                c.n_cpu_moe = *n;
+                // One expert-placement mechanism at a time: `--n-cpu-moe` replaces a
+                // plan's per-GPU `-ot` patterns rather than stacking on them.
+                if *n > 0 {
+                    c.override_tensors.clear();
+                }
+            }
             KnobValue::KvTypes(k, v) => {
                 c.cache_type_k = k.clone();
                 c.cache_type_v = v.clone();
@@ -138,8 +145,23 @@ pub fn neighbourhood(base: &BenchConfig, facts: &NeighbourhoodFacts) -> SearchSp
         // ±k and ±2k layers of experts, k about 1/16 of the MoE blocks (at least one).
         let k = (facts.moe_layers / 16).max(1);
         let mut v = vec![KnobValue::NCpuMoe(base.n_cpu_moe)];
-        for delta in [-(k as i64), k as i64, -2 * k as i64, 2 * k as i64] {
-            let n = base.n_cpu_moe as i64 + delta;
+        // A plan with per-GPU `-ot` patterns: the `--n-cpu-moe` alternatives start at the
+        // number of blocks those patterns move (all taken from the first blocks instead).
+        let moved: u32 = base
+            .override_tensors
+            .iter()
+            .map(|o| crate::planner::expert_overrides::blocks_in(o).len() as u32)
+            .sum();
+        let (centre, deltas) = if moved > 0 {
+            (moved, [0, k as i64, 2 * k as i64, 3 * k as i64])
+        } else {
+            (
+                base.n_cpu_moe,
+                [-(k as i64), k as i64, -2 * k as i64, 2 * k as i64],
+            )
+        };
+        for delta in deltas {
+            let n = centre as i64 + delta;
             if (0..=facts.moe_layers as i64).contains(&n) {
                 push_unique(&mut v, KnobValue::NCpuMoe(n as u32));
             }
@@ -617,6 +639,30 @@ mod tests {
         assert!(s.dimensions.iter().any(|d| d.name == "split_mode"));
         let lm = s.dimensions.iter().find(|d| d.name == "load_mode").unwrap();
         assert!(lm.values.contains(&KnobValue::Load(LoadMode::MmapMlock)));
+    }
+
+    /// A plan with per-GPU `-ot` patterns moving 11 blocks: the `--n-cpu-moe`
+    /// alternatives start at 11 and replace the patterns instead of stacking on them.
+    #[test]
+    fn expert_overrides_are_replaced_not_stacked() {
+        let mut f = facts();
+        f.moe_layers = 40;
+        f.gpus = 2;
+        let mut b = base();
+        b.override_tensors = vec![
+            "^blk\\.(0|1|2|3|4|5|21|22|23|24)\\.ffn_(down|gate|up)_exps\\.=CPU".into(),
+            "^blk\\.25\\.ffn_(down|gate|up)_exps\\.=CUDA0".into(),
+        ];
+        let s = neighbourhood(&b, &f);
+        let moe = s.dimensions.iter().find(|d| d.name == "n_cpu_moe").unwrap();
+        // k = 40/16 = 2: the plan (0, keeping -ot), then 11, 13, 15, 17.
+        assert_eq!(
+            moe.values,
+            [0, 11, 13, 15, 17].map(KnobValue::NCpuMoe).to_vec()
+        );
+        assert_eq!(moe.values[0].apply(&b).override_tensors, b.override_tensors);
+        let n = moe.values[1].apply(&b);
+        assert_eq!((n.n_cpu_moe, n.override_tensors.len()), (11, 0));
     }
 
     #[test]

@@ -226,11 +226,13 @@ pub fn breakdown(
         }
     }
     let out_dev = map.output();
-    let cpu_has_experts = placement.n_cpu_moe > 0
-        || placement
-            .expert_overrides
-            .iter()
-            .any(|(_, d)| *d == DeviceId::Cpu);
+    // A device holding routed experts of blocks it does not run computes those experts'
+    // matmuls (the scheduler runs an op where its weight lives), so it needs a layer
+    // stage even if it runs no block itself.
+    let holds_experts = |d: DeviceId| {
+        (d == DeviceId::Cpu && placement.n_cpu_moe > 0)
+            || placement.expert_overrides.iter().any(|(_, x)| *x == d)
+    };
     for (d, b) in devs.iter_mut() {
         let runs_layers = map.runs_blocks(*d);
         let cells = max_cells
@@ -246,7 +248,7 @@ pub fn breakdown(
                 Bytes::ZERO
             };
             compute::layer_stage(spec, cfg, ffn_width, cells, gpu) + pipelined
-        } else if *d == DeviceId::Cpu && cpu_has_experts {
+        } else if holds_experts(*d) {
             compute::layer_stage(spec, cfg, ffn_width, 0, false)
         } else {
             Bytes::ZERO

@@ -17,7 +17,7 @@ use crate::units::Bytes;
 
 /// Buffer alignment each tensor is padded to (ggml CPU buffer: `TENSOR_ALIGNMENT` 32,
 /// ggml/src/ggml-impl.h; CUDA buffers align to 128, ggml-cuda.cu).
-fn alignment(dev: DeviceId) -> u64 {
+pub(crate) fn alignment(dev: DeviceId) -> u64 {
     match dev {
         DeviceId::Cpu => 32,
         DeviceId::Gpu(_) => 128,
