@@ -6,18 +6,20 @@
 //! memory per device, predicted speed, one reason per setting, warnings and runners-up.
 //! No files, no devices, no clock.
 
+use super::memory::weights::GpuSplit;
 use super::memory::{self, MemoryConfig};
 use super::placement::{self, Candidate, PlacementPins};
 use super::plan::{
     Alternative, DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Reason,
     Settings,
 };
-use super::request::{PlanRequest, UseCase};
+use super::request::{PlanRequest, SplitMode, UseCase};
 use super::roofline::{self, Scorer};
 use super::settings;
+use crate::engine::split_modes::{self, SplitContext};
 use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
-use crate::hardware::HardwareSnapshot;
+use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::ModelSpec;
 use crate::perf::quality::{choose_quant, ChoiceRules, Preference, QuantCandidate};
 use crate::planner::layout::DeviceId;
@@ -79,7 +81,9 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
         return "CPU only".into();
     }
     let all = p.n_gpu_layers > spec.n_layer;
-    let gpus = if p.gpus.len() > 1 {
+    let gpus = if p.is_parallel() {
+        format!(" tensor-parallel over {} GPUs", p.gpus.len())
+    } else if p.gpus.len() > 1 {
         format!(" split over {} GPUs", p.gpus.len())
     } else {
         format!(" on GPU {}", p.gpus[0])
@@ -91,6 +95,51 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
     } else {
         format!("{} of {} layers{gpus}", p.n_gpu_layers, spec.n_layer + 1)
     }
+}
+
+/// The multi-GPU split the user pinned, as the placement search sees it.
+fn pinned_gpu_split(req: &PlanRequest) -> Option<GpuSplit> {
+    match req.split_mode? {
+        SplitMode::Tensor | SplitMode::Graph => Some(GpuSplit::Parallel),
+        SplitMode::None | SplitMode::Layer | SplitMode::Row | SplitMode::Attn => {
+            Some(GpuSplit::Layer)
+        }
+    }
+}
+
+/// A pinned split mode the engine would refuse (or silently replace) here is bad input.
+fn check_pinned_split(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+) -> Result<(), PlanError> {
+    let Some(m) = req.split_mode else {
+        return Ok(());
+    };
+    if matches!(m, SplitMode::None | SplitMode::Layer) {
+        return Ok(());
+    }
+    let vendors: Vec<GpuVendor> = hw.gpus.iter().map(|g| g.vendor).collect();
+    let ctx = SplitContext {
+        architecture: &spec.architecture,
+        gpu_vendors: &vendors,
+        flash_attn: req.flash_attn.unwrap_or(true),
+        cpu_experts: req.n_cpu_moe.is_some_and(|n| n > 0),
+    };
+    match split_modes::check(req.engine, m.name(), &ctx) {
+        Some(why) => Err(PlanError::Invalid(why)),
+        None => Ok(()),
+    }
+}
+
+/// Best fitting candidate of the other multi-GPU split kind than `top`'s, if any.
+fn other_split<'a>(cands: &'a [Candidate], top: &Candidate) -> Option<&'a Candidate> {
+    cands.iter().find(|c| {
+        c.fits()
+            && c.placement.gpus.len() > 1
+            && c.placement.n_gpu_layers > 0
+            && c.placement.is_parallel() != top.placement.is_parallel()
+    })
 }
 
 /// Plans with the speed model (`perf::predict`).
@@ -130,6 +179,7 @@ pub fn plan_with(
             spec.name
         )));
     }
+    check_pinned_split(spec, hw, req)?;
     let mut reasons: Vec<Reason> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     let engine = req.engine;
@@ -179,6 +229,7 @@ pub fn plan_with(
         ngl: req.ngl,
         n_cpu_moe: req.n_cpu_moe,
         tensor_split: req.tensor_split.clone(),
+        gpu_split: pinned_gpu_split(req),
     };
     let (threads, threads_why) = match req.threads {
         Some(t) => (t, "pinned".to_string()),
@@ -292,6 +343,20 @@ pub fn plan_with(
                         runners.push(choice);
                     }
                 }
+                // The best of the other multi-GPU split kind, so the split_mode reason
+                // and the alternatives can compare layer and tensor-parallel splits.
+                if let Some(o) = cands.first().and_then(|top| other_split(&cands, top)) {
+                    if !runners
+                        .iter()
+                        .any(|r| summary(&r.cand, spec) == summary(o, spec))
+                    {
+                        runners.push(Choice {
+                            cand: o.clone(),
+                            cfg,
+                            settings: draft.clone(),
+                        });
+                    }
+                }
                 // Runners-up of other shapes from this search.
                 let mut seen = 0;
                 for c in cands.iter().skip(1).filter(|c| c.fits()) {
@@ -346,6 +411,20 @@ pub fn plan_with(
         cfg: _,
         settings: mut s,
     } = best;
+    // The split mode comes from the chosen candidate: the engine's tensor-parallel mode
+    // for a parallel placement, else a layer split (or the pinned row/attn variant, laid
+    // out as a layer split), `none` on one GPU.
+    let multi_gpu = cand.placement.gpus.len() > 1 && cand.placement.n_gpu_layers > 0;
+    s.split_mode = if cand.placement.is_parallel() {
+        split_modes::parallel_mode(engine).name.into()
+    } else if multi_gpu {
+        match req.split_mode {
+            Some(m @ (SplitMode::Row | SplitMode::Attn | SplitMode::None)) => m.name().into(),
+            _ => "layer".into(),
+        }
+    } else {
+        "none".into()
+    };
     // Threads by predicted speed on the chosen layout: the speed model saturates CPU
     // bandwidth with thread count and charges SMT oversubscription, so fewer threads
     // than cores can win on a starved memory system. Ties (within 2%) keep the default.
@@ -389,11 +468,6 @@ pub fn plan_with(
         p.tensor_split.clone()
     } else {
         Vec::new()
-    };
-    s.split_mode = if p.gpus.len() > 1 {
-        req.split_mode.map(|m| m.name()).unwrap_or("layer").into()
-    } else {
-        "none".into()
     };
     // Host side: CPU-resident weights + KV + compute against RAM.
     let cpu = cand
@@ -510,7 +584,7 @@ pub fn plan_with(
     if s.gpu_indices.len() > 1 {
         reasons.push(Reason {
             setting: "split_mode".into(),
-            why: format!("layer split weighted by free memory ({:?})", s.tensor_split),
+            why: split_mode_why(&cand, &runners, &s, req, engine, spec),
         });
     }
     reasons.push(Reason {
@@ -615,13 +689,21 @@ pub fn plan_with(
     if hw.gpus.is_empty() {
         warnings.push("no GPU in this hardware description: CPU-only plan".into());
     }
-    if matches!(req.split_mode, Some(m) if m != super::request::SplitMode::Layer && m != super::request::SplitMode::None)
-        && s.gpu_indices.len() > 1
-    {
+    if matches!(req.split_mode, Some(SplitMode::Row | SplitMode::Attn)) && s.gpu_indices.len() > 1 {
         warnings.push(format!(
-            "--split-mode {}: memory is estimated as for a layer split; row/graph splits spread each layer's matrices and buffers differently",
+            "--split-mode {}: memory is estimated as for a layer split; this split spreads each layer's matrices and buffers differently",
             s.split_mode
         ));
+    }
+    if cand.placement.is_parallel()
+        && cand.placement.n_cpu_moe > 0
+        && engine == EngineKind::IkLlamaCpp
+    {
+        // src/llama.cpp llama_init_from_model: graph scheduling only without tensor
+        // overrides (which --n-cpu-moe adds) unless -smgs forces it.
+        warnings.push(
+            "-sm graph with experts in RAM: ik_llama.cpp turns its split-mode-graph scheduler off when tensors are overridden (--n-cpu-moe), so the gain over a layer split may be smaller than predicted".into(),
+        );
     }
     if hw.gpus.iter().any(|g| g.unified_memory) {
         warnings.push(
@@ -717,6 +799,57 @@ pub fn plan_with(
         warnings,
         alternatives,
     })
+}
+
+/// Why this split mode: pinned, or the predicted tg of the layer split against the
+/// tensor-parallel split (the best fitting candidate of each kind that was scored).
+fn split_mode_why(
+    cand: &Candidate,
+    runners: &[Choice],
+    s: &Settings,
+    req: &PlanRequest,
+    engine: EngineKind,
+    spec: &ModelSpec,
+) -> String {
+    let parallel_name = split_modes::parallel_mode(engine).name;
+    let other = runners
+        .iter()
+        .filter(|r| {
+            r.cand.placement.gpus.len() > 1
+                && r.cand.placement.n_gpu_layers > 0
+                && r.cand.placement.is_parallel() != cand.placement.is_parallel()
+        })
+        .max_by(|a, b| {
+            a.cand
+                .speed
+                .tg_tokens_per_s
+                .total_cmp(&b.cand.speed.tg_tokens_per_s)
+        });
+    let tg = cand.speed.tg_tokens_per_s;
+    let head = if req.split_mode.is_some() {
+        "pinned; ".to_string()
+    } else {
+        String::new()
+    };
+    let shares = format!("{:?}", s.tensor_split);
+    match (cand.placement.is_parallel(), other) {
+        (true, Some(o)) => format!(
+            "{head}{parallel_name}: tensor-parallel split (every layer cut across the GPUs by {shares}) predicted {tg:.1} tok/s against {:.1} for the best layer split ({})",
+            o.cand.speed.tg_tokens_per_s,
+            summary(&o.cand, spec)
+        ),
+        (true, None) => format!(
+            "{head}{parallel_name}: tensor-parallel split by {shares}, predicted {tg:.1} tok/s; no layer split fits"
+        ),
+        (false, Some(o)) => format!(
+            "{head}layer split weighted by free memory ({shares}): predicted {tg:.1} tok/s against {:.1} for -sm {parallel_name} ({})",
+            o.cand.speed.tg_tokens_per_s,
+            summary(&o.cand, spec)
+        ),
+        (false, None) => format!(
+            "{head}layer split weighted by free memory ({shares}); no -sm {parallel_name} placement of {engine} fits or runs this architecture here"
+        ),
+    }
 }
 
 /// File bits per weight of one quant of a model: what the `speed` floor is measured in.
