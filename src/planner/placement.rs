@@ -521,10 +521,8 @@ pub fn parallel_candidates(
             if fits(&full)? {
                 out.push(full);
             } else if spec.is_moe() {
-                match first_fitting(1, spec.n_layer, |m| fits(&mk(all, m)))? {
-                    Some(m) => out.push(mk(all, m)),
-                    None => out.push(mk(all, spec.n_layer)),
-                }
+                let m = fewest_expert_layers_in_ram(spec, hw, cfg, &full)?;
+                out.push(mk(all, m));
             } else {
                 match first_fitting(1, all - 1, |k| fits(&mk(all - k, 0)))? {
                     Some(k) => out.push(mk(all - k, 0)),
@@ -534,6 +532,51 @@ pub fn parallel_candidates(
         }
     }
     Ok(out)
+}
+
+/// The fewest `--n-cpu-moe` layers that make a parallel placement fit. Moving the
+/// experts of layer `l` to RAM frees `share x expert bytes of l` on every GPU, so the
+/// count each GPU's overshoot needs is a lower bound; it is then checked with the full
+/// accounting and raised until it fits (usually once), instead of a bisection.
+fn fewest_expert_layers_in_ram(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    cfg: &MemoryConfig,
+    full: &Placement,
+) -> Result<u32, String> {
+    let mem = memory::breakdown(spec, full, cfg)?;
+    let mut per_layer = vec![0u64; spec.n_layer as usize];
+    for t in spec
+        .tensors
+        .iter()
+        .filter(|t| t.class == TensorClass::RoutedExperts)
+    {
+        if let Some(b) = t.layer.and_then(|il| per_layer.get_mut(il as usize)) {
+            *b += t.bytes.0;
+        }
+    }
+    let mut need = 0u32;
+    for ((d, b), (_, share)) in mem
+        .iter()
+        .filter(|(d, _)| *d != DeviceId::Cpu)
+        .zip(split::shares(full))
+    {
+        let miss = (b.total() - budget(hw, *d)).0;
+        let (mut freed, mut m) = (0u64, 0u32);
+        while freed < miss && (m as usize) < per_layer.len() {
+            freed += (per_layer[m as usize] as f64 * share) as u64;
+            m += 1;
+        }
+        need = need.max(m);
+    }
+    let with = |m: u32| Placement {
+        n_cpu_moe: m,
+        ..full.clone()
+    };
+    while need < spec.n_layer && shortfall(spec, hw, &with(need), cfg)? > Bytes::ZERO {
+        need += 1;
+    }
+    Ok(need)
 }
 
 /// Evaluates the candidates; returns them best first (fitting ones before the rest).

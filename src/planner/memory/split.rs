@@ -187,12 +187,22 @@ pub fn kv_by_device(
     map: &DeviceMap,
     depth: u64,
 ) -> Result<Vec<(DeviceId, Bytes, Bytes)>, String> {
+    Ok(kv_split(&kv::per_layer(spec, cfg)?, p, map, depth))
+}
+
+/// [`kv_by_device`] from already computed per-layer cache sizes.
+fn kv_split(
+    layers: &[kv::LayerKv],
+    p: &Placement,
+    map: &DeviceMap,
+    depth: u64,
+) -> Vec<(DeviceId, Bytes, Bytes)> {
     let shares = shares(p);
     let mut out: Vec<(DeviceId, Bytes, Bytes)> = vec![(DeviceId::Cpu, Bytes::ZERO, Bytes::ZERO)];
     for (d, _) in &shares {
         out.push((*d, Bytes::ZERO, Bytes::ZERO));
     }
-    for l in kv::per_layer(spec, cfg)? {
+    for l in layers {
         let mut read = l.recurrent.0;
         if let Some(per_cell) = l.attention.0.checked_div(l.cells) {
             read += per_cell * depth.min(l.cells);
@@ -208,7 +218,7 @@ pub fn kv_by_device(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// Per-device bytes of a parallel placement, as [`super::breakdown`] reports them: CPU
@@ -228,12 +238,12 @@ pub fn breakdown(
             b.weights += w.resident;
         }
     }
-    for (d, alloc, _) in kv_by_device(spec, p, cfg, &map, 0)? {
+    let layers = kv::per_layer(spec, cfg)?;
+    for (d, alloc, _) in kv_split(&layers, p, &map, 0) {
         if let Some((_, b)) = devs.iter_mut().find(|(x, _)| *x == d) {
             b.kv += alloc;
         }
     }
-    let layers = kv::per_layer(spec, cfg)?;
     let max_cells = |on_gpu: bool| -> u64 {
         layers
             .iter()
