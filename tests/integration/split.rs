@@ -1,9 +1,12 @@
 //! Multi-GPU split modes end to end: the split mode of a 2-GPU plan is the faster of the
 //! layer and tensor-parallel candidates, pinned split modes the engine would refuse exit
-//! 2 naming the pin, and the `-sm` values a plan emits pass the built engines' parsers.
+//! 2 naming the pin, and the `-sm` values a plan emits pass the built engines' parsers
+//! (llama-server and llama-bench of both engines).
 
 use crate::support::{rigplan, run_json};
 use crate::support_gguf::{cached_ik_llama_bin, llama_bin};
+use rigplan::engine::{bench_args, BenchOptions, EngineKind};
+use rigplan::planner::plan::Settings;
 use serde_json::Value;
 use std::process::Command;
 
@@ -200,12 +203,46 @@ fn plan_args(engine: &str, split: &str, gpu_build: bool) -> Vec<String> {
     args
 }
 
+/// llama-bench arguments for the same plan (the engine tables render the settings).
+fn bench_plan_args(engine: &str, split: &str, gpu_build: bool) -> Vec<String> {
+    let p = plan(&[
+        "qwen3.5-27b:Q4_K_M",
+        "--engine",
+        engine,
+        "--split-mode",
+        split,
+    ]);
+    let mut s: Settings = serde_json::from_value(p["settings"].clone()).unwrap();
+    assert_eq!(s.split_mode, split);
+    if !gpu_build {
+        s.tensor_split.clear();
+    }
+    let kind = EngineKind::parse(engine).unwrap();
+    let opts = BenchOptions {
+        n_prompt: 8,
+        n_gen: 4,
+        repetitions: 1,
+        output: "json".into(),
+    };
+    let args = bench_args(kind, &s, "/nonexistent-rigplan-split.gguf", &opts);
+    assert!(
+        args.windows(2).any(|w| w[0] == "-sm" && w[1] == split),
+        "{args:?}"
+    );
+    args
+}
+
 fn parser_accepts(bin: &std::path::Path, args: &[String], loaded_marker: &str) {
-    let out = Command::new(bin.join("llama-server"))
-        .args(args)
-        .args(["--port", "0"])
-        .output()
-        .unwrap();
+    parser_accepts_in(bin, "llama-server", args, loaded_marker);
+}
+
+fn parser_accepts_in(bin: &std::path::Path, exe: &str, args: &[String], loaded_marker: &str) {
+    let mut cmd = Command::new(bin.join(exe));
+    cmd.args(args);
+    if exe == "llama-server" {
+        cmd.args(["--port", "0"]);
+    }
+    let out = cmd.output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -216,8 +253,8 @@ fn parser_accepts(bin: &std::path::Path, args: &[String], loaded_marker: &str) {
             || l.contains("invalid parameter")
             || l.contains("invalid value")
     });
-    assert!(complaint.is_none(), "{args:?}: {complaint:?}");
-    assert!(text.contains(loaded_marker), "{args:?}: {text}");
+    assert!(complaint.is_none(), "{exe} {args:?}: {complaint:?}");
+    assert!(text.contains(loaded_marker), "{exe} {args:?}: {text}");
 }
 
 #[test]
@@ -227,6 +264,8 @@ fn mainline_server_parses_a_tensor_split_plan() {
     // llama_max_devices() entries, so the split stays in even on a CPU build.
     let args = plan_args("llama.cpp", "tensor", true);
     parser_accepts(&bin, &args, "failed to load model");
+    let bench = bench_plan_args("llama.cpp", "tensor", true);
+    parser_accepts_in(&bin, "llama-bench", &bench, "failed to load model");
 }
 
 #[test]
@@ -241,4 +280,6 @@ fn ik_server_parses_a_graph_split_plan_where_a_build_is_cached() {
     let gpu_build = String::from_utf8_lossy(&help.stdout).contains("-ngl");
     let args = plan_args("ik_llama.cpp", "graph", gpu_build);
     parser_accepts(&bin, &args, "failed to load model");
+    let bench = bench_plan_args("ik_llama.cpp", "graph", gpu_build);
+    parser_accepts_in(&bin, "llama-bench", &bench, "failed to load model");
 }
