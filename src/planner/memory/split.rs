@@ -471,6 +471,36 @@ mod tests {
     }
 
     #[test]
+    fn layout_gives_each_gpu_its_share_of_reads_and_every_gpu_layer() {
+        let s = spec();
+        let p = placement(1, vec![1.0, 1.0]);
+        let cfg = MemoryConfig::mainline(4096, GgmlType::from_name("F16").unwrap(), true);
+        let mem = breakdown(&s, &p, &cfg).unwrap();
+        let l = crate::planner::placement::layout_for(&s, &p, &cfg, &mem);
+        let mib = 1u64 << 20;
+        for g in [DeviceId::Gpu(0), DeviceId::Gpu(1)] {
+            let d = l.device(g).unwrap();
+            // Both blocks run on both GPUs.
+            assert_eq!(d.layers, 2);
+            // Reads: block 0 attention 4/2 MiB (its experts are in RAM), block 1
+            // attention 2 MiB + experts 64/8x2/2 = 8 MiB, output 32/2 MiB, 3 norms whole.
+            assert_eq!(
+                d.active_weight_bytes_per_token,
+                Bytes(2 * mib + 2 * mib + 8 * mib + 16 * mib + 3 * 8192)
+            );
+            // KV read at depth n_ctx/2 = 2048 cells x 2048 B x 2 layers, halved.
+            assert_eq!(d.kv_read_bytes_per_token, Bytes(4 * mib));
+        }
+        let cpu = l.device(DeviceId::Cpu).unwrap();
+        assert_eq!(cpu.layers, 0);
+        assert_eq!(cpu.active_weight_bytes_per_token, Bytes(16 * mib));
+        assert_eq!(cpu.routed_expert_bytes, Bytes(64 * mib));
+        // Path: input (CPU) -> GPUs -> block 0's experts (CPU) -> GPUs: 3 crossings.
+        assert_eq!(l.boundary_crossings, 3);
+        assert_eq!(l.host_experts_offloaded_bytes, Bytes(64 * mib));
+    }
+
+    #[test]
     fn kv_cache_is_cut_by_heads_on_every_gpu() {
         let s = spec();
         let p = placement(0, vec![1.0, 1.0]);
