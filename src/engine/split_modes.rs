@@ -39,6 +39,9 @@ pub struct SplitModeSpec {
     pub needs_flash_attn: bool,
     /// Routed experts kept in system RAM (`--n-cpu-moe`) still work with it.
     pub allows_cpu_experts: bool,
+    /// A parallel split also cuts the output matrix over the GPUs (otherwise it stays
+    /// whole on the output layer's GPU).
+    pub splits_output: bool,
     /// Where the rules were read.
     pub source: &'static str,
 }
@@ -51,6 +54,7 @@ const MAINLINE: &[SplitModeSpec] = &[
         min_gpus: 0,
         needs_flash_attn: false,
         allows_cpu_experts: true,
+        splits_output: false,
         source: "src/llama.cpp llama_prepare_model_devices (keeps main_gpu only)",
     },
     SplitModeSpec {
@@ -59,6 +63,7 @@ const MAINLINE: &[SplitModeSpec] = &[
         min_gpus: 0,
         needs_flash_attn: false,
         allows_cpu_experts: true,
+        splits_output: false,
         source: "src/llama-model.cpp llama_model_base::load_tensors (get_layer_buft_list)",
     },
     SplitModeSpec {
@@ -67,6 +72,7 @@ const MAINLINE: &[SplitModeSpec] = &[
         min_gpus: 2,
         needs_flash_attn: false,
         allows_cpu_experts: true,
+        splits_output: false,
         source: "src/llama-model.cpp make_gpu_buft_list (ggml_backend_split_buffer_type)",
     },
     // src/llama.cpp llama_prepare_model_devices wraps every GPU in one meta device;
@@ -80,6 +86,8 @@ const MAINLINE: &[SplitModeSpec] = &[
         min_gpus: 2,
         needs_flash_attn: true,
         allows_cpu_experts: true,
+        // llama_meta_device_get_split_state: `output.weight` GGML_BACKEND_SPLIT_AXIS_1.
+        splits_output: true,
         source: "src/llama.cpp llama_prepare_model_devices, src/llama-model.cpp llama_meta_device_get_split_state",
     },
 ];
@@ -92,6 +100,7 @@ const IK: &[SplitModeSpec] = &[
         min_gpus: 0,
         needs_flash_attn: false,
         allows_cpu_experts: true,
+        splits_output: false,
         source: "src/llama.cpp llm_load_tensors",
     },
     SplitModeSpec {
@@ -100,6 +109,7 @@ const IK: &[SplitModeSpec] = &[
         min_gpus: 0,
         needs_flash_attn: false,
         allows_cpu_experts: true,
+        splits_output: false,
         source: "src/llama.cpp llm_load_tensors",
     },
     SplitModeSpec {
@@ -108,18 +118,22 @@ const IK: &[SplitModeSpec] = &[
         min_gpus: 2,
         needs_flash_attn: false,
         allows_cpu_experts: true,
+        splits_output: false,
         source: "src/llama.cpp llm_load_tensors (LLAMA_SPLIT_MODE_ATTN)",
     },
     // src/llama.cpp llm_load_tensors throws "not possible to use split mode 'graph' with
     // less than 2 devices"; src/llama-load-tensors.cpp create_tensors_helper keeps the
     // experts of the first `--n-cpu-moe` layers in CPU buffers for graph split too (the
-    // `ml.ncmoe` branch) and leaves host-buffer tensors unsplit.
+    // `ml.ncmoe` branch) and leaves host-buffer tensors unsplit. The output matrix is
+    // created in `ctx_output` (create_embd_output's `use_ctx_split` defaults to false and
+    // no loader sets it), so it stays whole on the output layer's GPU.
     SplitModeSpec {
         name: "graph",
         kind: SplitKind::Parallel,
         min_gpus: 2,
         needs_flash_attn: false,
         allows_cpu_experts: true,
+        splits_output: false,
         source: "src/llama.cpp llm_load_tensors, src/llama-load-tensors.cpp create_tensors_helper::create_tensors",
     },
 ];

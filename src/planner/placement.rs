@@ -168,7 +168,7 @@ fn parallel_layout_for(
 ) -> Layout {
     let depth = cfg.n_ctx / 2;
     let map = weights::DeviceMap::new(spec, p);
-    let w = split::weights(spec, p, &map);
+    let w = split::weights(spec, p, &map, split::output_is_split(cfg));
     let kv = split::kv_by_device(spec, p, cfg, &map, depth).unwrap_or_default();
     let on_cpu = |il: u32| map.layer(il) == DeviceId::Cpu;
     let cpu_blocks = (0..spec.n_layer).filter(|il| on_cpu(*il)).count() as u32;

@@ -13,9 +13,11 @@
 //!   `--tensor-split` (equal without it), rounded to whole heads / 128-element blocks.
 //! - ik `create_tensors_helper::create_tensors` (src/llama-load-tensors.cpp, the
 //!   LLAMA_SPLIT_MODE_GRAPH block): `create_split` cuts wq/wk/wv/wo by heads, ffn and
-//!   `*_exps`/`*_shexp` by `n_ff` rows, the output by vocabulary rows, proportionally to
-//!   `model.splits` while steering the running per-GPU total towards those proportions;
-//!   norms and the router (`prepare_split_tensors(-1, ...)`) are mirrored. Layers whose
+//!   `*_exps`/`*_shexp` by `n_ff` rows, proportionally to `model.splits` while steering
+//!   the running per-GPU total towards those proportions; norms and the router
+//!   (`prepare_split_tensors(-1, ...)`) are mirrored. The output matrix and its norm are
+//!   created in `ctx_output` (`create_embd_output`, `use_ctx_split` never set) and stay
+//!   whole on the output layer's GPU. Layers whose
 //!   buffer is host memory ("not splitting layer ... because buffer type is host") and
 //!   experts kept in RAM by `--n-cpu-moe` (the `ml.ncmoe` overrides) are not split. The
 //!   KV cache follows the wk/wv splits (`llama_kv_cache_init`, src/llama.cpp,
@@ -30,6 +32,7 @@
 
 use super::weights::{tensor_device, DeviceMap, Placement};
 use super::{compute, kv, pad_to, DeviceBytes, MemoryConfig, CUDA_CONTEXT_OVERHEAD};
+use crate::engine::split_modes;
 use crate::model::{ModelSpec, TensorClass, TensorSpec};
 use crate::planner::layout::DeviceId;
 use crate::units::Bytes;
@@ -110,8 +113,20 @@ fn part(total: u64, share: f64) -> u64 {
     (total as f64 * share).round() as u64
 }
 
-/// Weights per device (CPU first, then the GPUs in placement order).
-pub fn weights(spec: &ModelSpec, p: &Placement, map: &DeviceMap) -> Vec<DeviceWeights> {
+/// Whether the engine's parallel split also cuts the output matrix (mainline) or keeps
+/// it whole on the output layer's GPU (ik), from `engine::split_modes`.
+pub fn output_is_split(cfg: &MemoryConfig) -> bool {
+    split_modes::parallel_mode(cfg.engine).splits_output
+}
+
+/// Weights per device (CPU first, then the GPUs in placement order). `split_output`:
+/// see [`output_is_split`].
+pub fn weights(
+    spec: &ModelSpec,
+    p: &Placement,
+    map: &DeviceMap,
+    split_output: bool,
+) -> Vec<DeviceWeights> {
     let shares = shares(p);
     let mut out: Vec<DeviceWeights> = vec![DeviceWeights::empty(DeviceId::Cpu)];
     for (d, _) in &shares {
@@ -138,8 +153,20 @@ pub fn weights(spec: &ModelSpec, p: &Placement, map: &DeviceMap) -> Vec<DeviceWe
                 }
             }
             DeviceId::Gpu(_) => {
+                let output_side = matches!(t.class, TensorClass::Output | TensorClass::OutputNorm);
                 for (g, s) in &shares {
-                    let s = if is_split(t) { *s } else { 1.0 };
+                    let s = if output_side && !split_output {
+                        // ik: output matrix and norm whole on the output layer's GPU.
+                        if *g == d {
+                            1.0
+                        } else {
+                            continue;
+                        }
+                    } else if is_split(t) {
+                        *s
+                    } else {
+                        1.0
+                    };
                     let w = slot(out, *g);
                     w.resident += Bytes(pad_to(part(bytes, s), GPU_ALIGNMENT));
                     w.active += Bytes(part(active, s));
@@ -233,7 +260,8 @@ pub fn breakdown(
     for g in &p.gpus {
         devs.push((DeviceId::Gpu(*g), DeviceBytes::default()));
     }
-    for w in weights(spec, p, &map) {
+    let split_output = output_is_split(cfg);
+    for w in weights(spec, p, &map, split_output) {
         if let Some((_, b)) = devs.iter_mut().find(|(d, _)| *d == w.device) {
             b.weights += w.resident;
         }
@@ -266,7 +294,10 @@ pub fn breakdown(
                 } else {
                     Bytes::ZERO
                 };
-                b.compute = if output_on_gpu {
+                // The logits are computed where the output matrix lives: on every GPU
+                // when it is split, else on the output layer's GPU only.
+                let has_output = output_on_gpu && (split_output || *d == map.output());
+                b.compute = if has_output {
                     compute::output_stage(spec, cfg).max(layer)
                 } else {
                     layer
@@ -429,7 +460,7 @@ mod tests {
         let s = spec();
         let p = placement(0, vec![1.0, 1.0]);
         let map = DeviceMap::new(&s, &p);
-        let w = weights(&s, &p, &map);
+        let w = weights(&s, &p, &map, true);
         let mib = 1u64 << 20;
         // GPU: per block (2 + 2 + 64) MiB / 2 = 34 MiB, two blocks 68 MiB; output 32 / 2
         // = 16 MiB; mirrored: 2 attn_norm + output_norm = 3 x 8192 B each.
@@ -452,11 +483,40 @@ mod tests {
     }
 
     #[test]
+    fn ik_keeps_the_output_whole_on_the_output_layers_gpu() {
+        let s = spec();
+        let p = placement(0, vec![1.0, 1.0]);
+        let map = DeviceMap::new(&s, &p);
+        assert_eq!(map.output(), DeviceId::Gpu(1));
+        let w = weights(&s, &p, &map, false);
+        let mib = 1u64 << 20;
+        let g0 = w.iter().find(|x| x.device == DeviceId::Gpu(0)).unwrap();
+        let g1 = w.iter().find(|x| x.device == DeviceId::Gpu(1)).unwrap();
+        // Blocks halved as before (68 MiB each GPU) with the 2 attn norms mirrored; the
+        // 32 MiB output and its 8 KiB norm only on GPU 1.
+        assert_eq!(g0.resident, Bytes(68 * mib + 2 * 8192));
+        assert_eq!(g1.resident, Bytes(68 * mib + 32 * mib + 3 * 8192));
+        let mut cfg = MemoryConfig::mainline(4096, GgmlType::from_name("F16").unwrap(), true);
+        cfg.engine = crate::engine::EngineKind::IkLlamaCpp;
+        assert!(!output_is_split(&cfg));
+        // A Qwen-sized vocabulary makes the logits (n_vocab x ubatch F32) the larger stage.
+        let mut s = s;
+        s.n_vocab = 151_936;
+        let mem = breakdown(&s, &p, &cfg).unwrap();
+        // The logits buffer only where the output lives: GPU 0 reserves the layer stage
+        // alone, GPU 1 the larger of it and the output stage.
+        let layer = compute::layer_stage(&s, &cfg, compute::ffn_activation_width(&s), 4096, true);
+        assert_eq!(mem[1].1.compute, layer);
+        assert_eq!(mem[2].1.compute, compute::output_stage(&s, &cfg).max(layer));
+        assert!(compute::output_stage(&s, &cfg) > layer);
+    }
+
+    #[test]
     fn experts_in_ram_stay_whole_on_the_cpu_and_shares_follow_tensor_split() {
         let s = spec();
         let p = placement(1, vec![3.0, 1.0]);
         let map = DeviceMap::new(&s, &p);
-        let w = weights(&s, &p, &map);
+        let w = weights(&s, &p, &map, true);
         let mib = 1u64 << 20;
         // CPU: embeddings 32 MiB + block 0's experts 64 MiB, reading 64/8x2 = 16 MiB.
         assert_eq!(w[0].resident, Bytes(96 * mib));
