@@ -95,9 +95,9 @@ pub(crate) fn decode_time(
         // the default, PR #1080) is asked for. Checked against published ik sweep-bench
         // figures on 2x3090 (no calibration point: none gives both splits for a model,
         // quant and build we can describe): Qwen3-30B-A3B graph "on par" with layer at
-        // short context only with -sas, +18% at 40k (PR #1080) — predicted -28% at 2k,
-        // -5% at 32k without -sas; Qwen3.5-27B "very significant" gains once recurrent
-        // layers are split too (PR #1388; +4% before it, PR #1331) — predicted +14%.
+        // short context only with -sas, +18% at 40k (PR #1080) — predicted -29% at 2k,
+        // -7% at 32k without -sas; Qwen3.5-27B "very significant" gains once recurrent
+        // layers are split too (PR #1388; +4% before it, PR #1331) — predicted +10%.
         let slowest = gpu_read_times.iter().copied().fold(0.0, f64::max);
         b.add("weight reads (GPUs in parallel)", slowest);
         let hop = hop_seconds(f, hw, facts);
@@ -199,6 +199,6 @@ fn gpu_count(layout: &Layout) -> usize {
         .count()
 }
 
-fn is_tensor_parallel(settings: &Settings) -> bool {
+pub(crate) fn is_tensor_parallel(settings: &Settings) -> bool {
     matches!(settings.split_mode.as_str(), "row" | "graph" | "tensor")
 }
