@@ -119,25 +119,31 @@ pub(crate) fn decode_time(
     b.finish()
 }
 
-/// Spec-sheet-only time per token: every active byte at peak bandwidth, nothing else.
-pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot) -> f64 {
-    layout
-        .devices
-        .iter()
-        .map(|d| {
-            let bytes = (d.active_weight_bytes_per_token.as_u64()
-                + d.kv_read_bytes_per_token.as_u64()) as f64;
-            let peak = match d.device {
-                DeviceId::Gpu(i) => hw
-                    .gpus
-                    .get(i as usize)
-                    .map(|g| gpu_peak_bandwidth(g).0)
-                    .unwrap_or(f64::INFINITY),
-                DeviceId::Cpu => ram_peak(hw),
-            };
-            bytes / peak
-        })
-        .sum()
+/// Spec-sheet-only time per token: every active byte at peak bandwidth, nothing else;
+/// under a tensor-parallel split the GPUs read at the same time (the slowest counts).
+pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot, settings: &Settings) -> f64 {
+    let parallel = is_tensor_parallel(settings) && gpu_count(layout) > 1;
+    let times = layout.devices.iter().map(|d| {
+        let bytes =
+            (d.active_weight_bytes_per_token.as_u64() + d.kv_read_bytes_per_token.as_u64()) as f64;
+        let peak = match d.device {
+            DeviceId::Gpu(i) => hw
+                .gpus
+                .get(i as usize)
+                .map(|g| gpu_peak_bandwidth(g).0)
+                .unwrap_or(f64::INFINITY),
+            DeviceId::Cpu => ram_peak(hw),
+        };
+        (d.device, bytes / peak)
+    });
+    let (mut gpus, mut total) = (0.0f64, 0.0);
+    for (dev, t) in times {
+        match dev {
+            DeviceId::Gpu(_) if parallel => gpus = gpus.max(t),
+            _ => total += t,
+        }
+    }
+    total + gpus
 }
 
 fn ram_peak(hw: &HardwareSnapshot) -> f64 {

@@ -83,6 +83,12 @@ fn the_split_mode_is_the_faster_of_layer_and_graph_by_prediction() {
             .collect();
         assert_eq!(kv.len(), 2);
         assert!(kv[0].abs_diff(kv[1]) <= kv[0] / 100, "{model}: {kv:?}");
+        // The spec-sheet ceiling reads the GPUs in parallel too: it stays above the
+        // prediction.
+        let ceiling = graph["performance"]["ceiling_tg_tokens_per_s"]
+            .as_f64()
+            .unwrap();
+        assert!(ceiling > tg(&graph), "{model}: {ceiling} vs {}", tg(&graph));
         let warnings = graph["warnings"].to_string();
         assert!(
             !warnings.contains("estimated as for a layer split"),
