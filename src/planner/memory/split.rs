@@ -85,29 +85,6 @@ pub struct DeviceWeights {
     pub active_params: u64,
 }
 
-impl DeviceWeights {
-    fn empty(device: DeviceId) -> DeviceWeights {
-        DeviceWeights {
-            device,
-            resident: Bytes::ZERO,
-            active: Bytes::ZERO,
-            routed: Bytes::ZERO,
-            active_params: 0,
-        }
-    }
-}
-
-fn slot(out: &mut Vec<DeviceWeights>, d: DeviceId) -> &mut DeviceWeights {
-    let i = match out.iter().position(|w| w.device == d) {
-        Some(i) => i,
-        None => {
-            out.push(DeviceWeights::empty(d));
-            out.len() - 1
-        }
-    };
-    &mut out[i]
-}
-
 /// Bytes (and parameters) of `total` that `share` of the GPUs take.
 fn part(total: u64, share: f64) -> u64 {
     (total as f64 * share).round() as u64
@@ -127,64 +104,58 @@ pub fn weights(
     map: &DeviceMap,
     split_output: bool,
 ) -> Vec<DeviceWeights> {
-    let shares = shares(p);
-    let mut out: Vec<DeviceWeights> = vec![DeviceWeights::empty(DeviceId::Cpu)];
-    for (d, _) in &shares {
-        slot(&mut out, *d);
+    /// Sums of one bucket: resident, read per token, routed experts, active parameters.
+    #[derive(Default)]
+    struct Sum {
+        resident: u64,
+        active: u64,
+        routed: u64,
+        params: u64,
     }
+    // CPU-resident, cut across the GPUs, copied onto every GPU, whole on the output GPU.
+    let (mut cpu, mut cut, mut copied, mut at_output) = (
+        Sum::default(),
+        Sum::default(),
+        Sum::default(),
+        Sum::default(),
+    );
     let used = u64::from(spec.expert_used.max(1));
     let count = u64::from(spec.expert_count.max(1));
-    let add = |out: &mut Vec<DeviceWeights>, d: DeviceId, t: &TensorSpec, bytes: u64| {
-        let routed = t.class == TensorClass::RoutedExperts;
+    let mut add = |d: DeviceId, t: &TensorSpec, class: TensorClass, bytes: u64| {
         let params: u64 = t.dims.iter().product();
-        let (active, params) = match t.class {
-            TensorClass::TokenEmbedding => (0, 0),
-            TensorClass::RoutedExperts => (bytes / count * used, params / count * used),
-            _ => (bytes, params),
+        let (active, params, routed) = match class {
+            TensorClass::TokenEmbedding => (0, 0, 0),
+            TensorClass::RoutedExperts => (bytes / count * used, params / count * used, bytes),
+            _ => (bytes, params, 0),
         };
-        match d {
-            DeviceId::Cpu => {
-                let w = slot(out, d);
-                w.resident += Bytes(pad_to(bytes, CPU_ALIGNMENT));
-                w.active += Bytes(active);
-                w.active_params += params;
-                if routed {
-                    w.routed += Bytes(bytes);
-                }
-            }
+        let (sum, align) = match d {
+            DeviceId::Cpu => (&mut cpu, CPU_ALIGNMENT),
             DeviceId::Gpu(_) => {
-                let output_side = matches!(t.class, TensorClass::Output | TensorClass::OutputNorm);
-                for (g, s) in &shares {
-                    let s = if output_side && !split_output {
-                        // ik: output matrix and norm whole on the output layer's GPU.
-                        if *g == d {
-                            1.0
-                        } else {
-                            continue;
-                        }
-                    } else if is_split(t) {
-                        *s
-                    } else {
-                        1.0
-                    };
-                    let w = slot(out, *g);
-                    w.resident += Bytes(pad_to(part(bytes, s), GPU_ALIGNMENT));
-                    w.active += Bytes(part(active, s));
-                    w.active_params += part(params, s);
-                    if routed {
-                        w.routed += Bytes(part(bytes, s));
-                    }
-                }
+                let output_side = matches!(class, TensorClass::Output | TensorClass::OutputNorm);
+                let sum = if output_side && !split_output {
+                    // ik: output matrix and norm whole on the output layer's GPU.
+                    &mut at_output
+                } else if is_split(t) {
+                    &mut cut
+                } else {
+                    &mut copied
+                };
+                (sum, GPU_ALIGNMENT)
             }
-        }
+        };
+        // Each tensor (or slice: within one alignment unit of its share) is padded.
+        sum.resident += pad_to(bytes, align);
+        sum.active += active;
+        sum.routed += routed;
+        sum.params += params;
     };
     for t in &spec.tensors {
         if let Some(d) = tensor_device(p, map, t) {
-            add(&mut out, d, t, t.bytes.0);
+            add(d, t, t.class, t.bytes.0);
         }
     }
     // Tied output: the engine duplicates the embedding as the output matrix on the
-    // output device (`TENSOR_DUPLICATED`), where it is split like `output.weight`.
+    // output device (`TENSOR_DUPLICATED`), where it is placed like `output.weight`.
     let tied = spec.tied_output_bytes();
     let embedding = spec
         .tensors
@@ -194,13 +165,24 @@ pub fn weights(
         tied > Bytes::ZERO && map.output() != DeviceId::Cpu,
         embedding,
     ) {
-        let as_output = TensorSpec {
-            name: "output.weight".into(),
-            class: TensorClass::Output,
-            bytes: tied,
-            ..e.clone()
-        };
-        add(&mut out, map.output(), &as_output, tied.0);
+        add(map.output(), e, TensorClass::Output, tied.0);
+    }
+    let mut out = vec![DeviceWeights {
+        device: DeviceId::Cpu,
+        resident: Bytes(cpu.resident),
+        active: Bytes(cpu.active),
+        routed: Bytes(cpu.routed),
+        active_params: cpu.params,
+    }];
+    for (g, s) in shares(p) {
+        let here = if g == map.output() { 1 } else { 0 };
+        out.push(DeviceWeights {
+            device: g,
+            resident: Bytes(part(cut.resident, s) + copied.resident + here * at_output.resident),
+            active: Bytes(part(cut.active, s) + copied.active + here * at_output.active),
+            routed: Bytes(part(cut.routed, s) + copied.routed + here * at_output.routed),
+            active_params: part(cut.params, s) + copied.params + here * at_output.params,
+        });
     }
     out
 }
