@@ -2,7 +2,7 @@
 //!
 //! Per device: the weight bytes it reads per token plus its KV/state reads, over its
 //! effective bandwidth; devices run in sequence for a layer split, in parallel (with two
-//! all-reduce hops per layer) for row/graph split. Fixed costs: kernel launches per GPU
+//! all-reduce hops per GPU layer) for row/graph/tensor split. Fixed costs: kernel launches per GPU
 //! layer, thread barriers per CPU layer, a synchronisation plus an activation copy at
 //! every device change, and host work per token. Must not decide placements.
 
@@ -104,12 +104,29 @@ pub(crate) fn decode_time(
     }
 
     if parallel_gpus {
-        // Row/graph split: GPUs read their slices at the same time; two all-reduces per
-        // layer (after attention and after the FFN) cross the link.
+        // Tensor-parallel split (mainline `-sm tensor`, ik `-sm graph`): GPUs read their
+        // slices at the same time; two all-reduces per GPU layer (after attention and
+        // after the FFN: ik PR #1080 "synchronization between the GPUs (2 times per
+        // layer)"; mainline ggml-backend-meta.cpp all-reduces each layer's partial
+        // outputs) cross the link. Kernel launches stay summed over the GPUs above: one
+        // host thread issues both GPUs' kernels unless ik's async scheduler (`-sas`, not
+        // the default, PR #1080) is asked for. Checked against published ik sweep-bench
+        // figures on 2x3090 (no calibration point: none gives both splits for a model,
+        // quant and build we can describe): Qwen3-30B-A3B graph "on par" with layer at
+        // short context only with -sas, +18% at 40k (PR #1080) — predicted -29% at 2k,
+        // -7% at 32k without -sas; Qwen3.5-27B "very significant" gains once recurrent
+        // layers are split too (PR #1388; +4% before it, PR #1331) — predicted +10%.
         let slowest = gpu_read_times.iter().copied().fold(0.0, f64::max);
         b.add("weight reads (GPUs in parallel)", slowest);
         let hop = hop_seconds(f, hw, facts);
-        b.add("GPU↔GPU all-reduce hops", 2.0 * facts.n_layer as f64 * hop);
+        let gpu_layers = layout
+            .devices
+            .iter()
+            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
+            .map(|d| d.layers)
+            .max()
+            .unwrap_or(facts.n_layer);
+        b.add("GPU↔GPU all-reduce hops", 2.0 * gpu_layers as f64 * hop);
     }
 
     b.add(
@@ -120,25 +137,31 @@ pub(crate) fn decode_time(
     b.finish()
 }
 
-/// Spec-sheet-only time per token: every active byte at peak bandwidth, nothing else.
-pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot) -> f64 {
-    layout
-        .devices
-        .iter()
-        .map(|d| {
-            let bytes = (d.active_weight_bytes_per_token.as_u64()
-                + d.kv_read_bytes_per_token.as_u64()) as f64;
-            let peak = match d.device {
-                DeviceId::Gpu(i) => hw
-                    .gpus
-                    .get(i as usize)
-                    .map(|g| gpu_peak_bandwidth(g).0)
-                    .unwrap_or(f64::INFINITY),
-                DeviceId::Cpu => ram_peak(hw),
-            };
-            bytes / peak
-        })
-        .sum()
+/// Spec-sheet-only time per token: every active byte at peak bandwidth, nothing else;
+/// under a tensor-parallel split the GPUs read at the same time (the slowest counts).
+pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot, settings: &Settings) -> f64 {
+    let parallel = is_tensor_parallel(settings) && gpu_count(layout) > 1;
+    let times = layout.devices.iter().map(|d| {
+        let bytes =
+            (d.active_weight_bytes_per_token.as_u64() + d.kv_read_bytes_per_token.as_u64()) as f64;
+        let peak = match d.device {
+            DeviceId::Gpu(i) => hw
+                .gpus
+                .get(i as usize)
+                .map(|g| gpu_peak_bandwidth(g).0)
+                .unwrap_or(f64::INFINITY),
+            DeviceId::Cpu => ram_peak(hw),
+        };
+        (d.device, bytes / peak)
+    });
+    let (mut gpus, mut total) = (0.0f64, 0.0);
+    for (dev, t) in times {
+        match dev {
+            DeviceId::Gpu(_) if parallel => gpus = gpus.max(t),
+            _ => total += t,
+        }
+    }
+    total + gpus
 }
 
 fn ram_peak(hw: &HardwareSnapshot) -> f64 {
@@ -201,6 +224,6 @@ fn gpu_count(layout: &Layout) -> usize {
         .count()
 }
 
-fn is_tensor_parallel(settings: &Settings) -> bool {
+pub(crate) fn is_tensor_parallel(settings: &Settings) -> bool {
     matches!(settings.split_mode.as_str(), "row" | "graph" | "tensor")
 }

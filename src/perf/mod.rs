@@ -112,7 +112,7 @@ pub fn predict_from_facts(
 ) -> Prediction {
     let tg = decode::decode_time(f, layout, hw, settings, facts, engine);
     let pp = prefill::prefill_time(f, layout, hw, settings, facts, engine);
-    let ceiling = decode::ceiling_seconds(layout, hw);
+    let ceiling = decode::ceiling_seconds(layout, hw, settings);
 
     let tg_s = tg.total();
     let tg_shares = tg.shares.clone();

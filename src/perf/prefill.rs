@@ -1,7 +1,9 @@
 //! Prefill (pp): seconds per ubatch of prompt tokens for a placement.
 //!
 //! Compute-bound: 2 FLOPs per active parameter per token plus attention over the
-//! context, over each device's effective throughput, devices in sequence. Weights are
+//! context, over each device's effective throughput, devices in sequence (the GPUs at
+//! the same time under a tensor-parallel split, plus two activation all-reduces per
+//! GPU layer). Weights are
 //! streamed once per ubatch from the memory they live in. When GPUs are present and the
 //! ubatch reaches the engine's op-offload threshold, host-resident weights are copied
 //! over PCIe per ubatch and the GPU computes them — why a larger ubatch helps hybrid
@@ -51,6 +53,16 @@ pub(crate) fn prefill_time(
         DeviceId::Cpu => None,
     });
     let offload = first_gpu.is_some() && effective_ubatch(settings) >= OP_OFFLOAD_MIN_BATCH;
+    let parallel = super::decode::is_tensor_parallel(settings)
+        && layout
+            .devices
+            .iter()
+            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
+            .count()
+            > 1;
+    // Tensor-parallel split: the GPUs compute their slices at the same time, so the
+    // slowest GPU counts (collected here, added after the loop).
+    let mut gpu_times: Vec<f64> = Vec::new();
 
     for d in &layout.devices {
         // Attention over the context: QK^T and PV, 2 FLOPs each per element, for the
@@ -63,26 +75,25 @@ pub(crate) fn prefill_time(
                 let Some(gpu) = hw.gpus.get(i as usize) else {
                     continue;
                 };
-                b.add(
-                    format!("matmuls on {}", gpu.name),
-                    flops / gpu_effective_flops(gpu, f),
-                );
                 let (bw, assumption) = gpu_effective_bandwidth(gpu, f);
                 b.assume(assumption);
-                b.add(
-                    "weight streaming from VRAM",
-                    d.weight_bytes.as_u64() as f64 / bw,
-                );
-                b.add(
-                    "per-layer kernel overhead",
-                    d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s,
-                );
-                if !settings.flash_attn {
-                    b.add(
-                        "attention scores without flash attention",
-                        attention::prefill_score_bytes(facts, d.layers, depth, u) / bw,
-                    );
+                let matmuls = flops / gpu_effective_flops(gpu, f);
+                let streaming = d.weight_bytes.as_u64() as f64 / bw;
+                let overhead =
+                    d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s;
+                let scores = if settings.flash_attn {
+                    0.0
+                } else {
+                    attention::prefill_score_bytes(facts, d.layers, depth, u) / bw
+                };
+                if parallel {
+                    gpu_times.push(matmuls + streaming + overhead + scores);
+                    continue;
                 }
+                b.add(format!("matmuls on {}", gpu.name), matmuls);
+                b.add("weight streaming from VRAM", streaming);
+                b.add("per-layer kernel overhead", overhead);
+                b.add("attention scores without flash attention", scores);
             }
             DeviceId::Cpu => {
                 let host_weights =
@@ -123,6 +134,29 @@ pub(crate) fn prefill_time(
                 }
             }
         }
+    }
+    if parallel {
+        // Published check (ik sweep-bench, 2x3090): Qwen3-30B-A3B graph pp +29% over layer
+        // at short context, +64% at 40k (PR #1080) — predicted +25% at 2k, +10% at 32k;
+        // Qwen3.5-27B +10% with recurrent layers unsplit (PR #1331), more once split
+        // (PR #1388) — predicted +52%.
+        b.add(
+            "matmuls on the GPUs in parallel",
+            gpu_times.iter().copied().fold(0.0, f64::max),
+        );
+        // Two all-reduces per GPU layer, each moving the ubatch's F32 activations
+        // (`u x n_embd x 4` bytes) over the slowest link, plus a synchronisation.
+        let gpu_layers = layout
+            .devices
+            .iter()
+            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
+            .map(|d| d.layers)
+            .max()
+            .unwrap_or(0) as f64;
+        let link = super::decode::slowest_link(&hw.gpus, f);
+        let bytes = u * facts.n_embd as f64 * 4.0;
+        let per = f.boundary_sync_s + if link > 0.0 { bytes / link } else { 0.0 };
+        b.add("GPU↔GPU all-reduces", 2.0 * gpu_layers * per);
     }
     // Each device change is a synchronisation per ubatch (activations are small
     // relative to the ubatch's compute).

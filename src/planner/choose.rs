@@ -7,19 +7,20 @@
 //! No files, no devices, no clock.
 
 use super::expert_overrides;
-use super::memory::weights::{layer_device, Placement};
+use super::memory::weights::{layer_device, GpuSplit, Placement};
 use super::memory::{self, MemoryConfig};
 use super::placement::{self, Candidate, PlacementPins};
 use super::plan::{
     Alternative, DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Reason,
     Settings,
 };
-use super::request::{PlanRequest, UseCase};
+use super::request::{PlanRequest, SplitMode, UseCase};
 use super::roofline::{self, Scorer};
 use super::settings;
+use crate::engine::split_modes::{self, SplitContext};
 use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
-use crate::hardware::HardwareSnapshot;
+use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::ModelSpec;
 use crate::perf::quality::{choose_quant, quant_quality, ChoiceRules, Preference, QuantCandidate};
 use crate::planner::layout::DeviceId;
@@ -87,7 +88,9 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
         return "CPU only".into();
     }
     let all = p.n_gpu_layers > spec.n_layer;
-    let gpus = if p.gpus.len() > 1 {
+    let gpus = if p.is_parallel() {
+        format!(" tensor-parallel over {} GPUs", p.gpus.len())
+    } else if p.gpus.len() > 1 {
         format!(" split over {} GPUs", p.gpus.len())
     } else {
         format!(" on GPU {}", p.gpus[0])
@@ -151,6 +154,74 @@ fn expert_moves(p: &Placement, spec: &ModelSpec) -> Vec<(DeviceId, DeviceId, u32
     out
 }
 
+/// The multi-GPU split the user pinned, as the placement search sees it.
+fn pinned_gpu_split(req: &PlanRequest) -> Option<GpuSplit> {
+    match req.split_mode? {
+        SplitMode::Tensor | SplitMode::Graph => Some(GpuSplit::Parallel),
+        SplitMode::None | SplitMode::Layer | SplitMode::Row | SplitMode::Attn => {
+            Some(GpuSplit::Layer)
+        }
+    }
+}
+
+/// A pinned split mode the engine would refuse (or silently replace) here is bad input.
+fn check_pinned_split(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+) -> Result<(), PlanError> {
+    let Some(m) = req.split_mode else {
+        return Ok(());
+    };
+    if matches!(m, SplitMode::None | SplitMode::Layer) {
+        return Ok(());
+    }
+    let vendors: Vec<GpuVendor> = hw.gpus.iter().map(|g| g.vendor).collect();
+    let ctx = SplitContext {
+        architecture: &spec.architecture,
+        gpu_vendors: &vendors,
+        flash_attn: req.flash_attn.unwrap_or(true),
+        cpu_experts: req.n_cpu_moe.is_some_and(|n| n > 0),
+    };
+    match split_modes::check(req.engine, m.name(), &ctx) {
+        Some(why) => Err(PlanError::Invalid(why)),
+        None => Ok(()),
+    }
+}
+
+/// An experimental split mode (mainline `-sm tensor`) leads only when it is predicted
+/// `EXPERIMENTAL_MIN_GAIN` faster than the best fitting established placement; otherwise
+/// that placement moves to the front. A pinned split mode is left alone.
+fn prefer_established_split(cands: &mut [Candidate], engine: EngineKind, pinned: bool) {
+    let Some(top) = cands.first() else {
+        return;
+    };
+    let experimental =
+        top.placement.is_parallel() && split_modes::parallel_mode(engine).experimental;
+    if pinned || !experimental || !top.fits() {
+        return;
+    }
+    let established = cands
+        .iter()
+        .position(|c| c.fits() && !c.placement.is_parallel());
+    if let Some(i) = established {
+        let gain = top.speed.tg_tokens_per_s / cands[i].speed.tg_tokens_per_s.max(1e-9);
+        if gain < split_modes::EXPERIMENTAL_MIN_GAIN {
+            cands[..=i].rotate_right(1);
+        }
+    }
+}
+
+/// Best fitting candidate of the other multi-GPU split kind than `top`'s, if any.
+fn other_split<'a>(cands: &'a [Candidate], top: &Candidate) -> Option<&'a Candidate> {
+    cands.iter().find(|c| {
+        c.fits()
+            && c.placement.gpus.len() > 1
+            && c.placement.n_gpu_layers > 0
+            && c.placement.is_parallel() != top.placement.is_parallel()
+    })
+}
+
 /// Plans with the speed model (`perf::predict`).
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
     let scorer = perf_scorer(spec, req.engine);
@@ -199,6 +270,7 @@ pub fn plan_with_layout(
             spec.name
         )));
     }
+    check_pinned_split(spec, hw, req)?;
     let mut reasons: Vec<Reason> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     let engine = req.engine;
@@ -248,6 +320,7 @@ pub fn plan_with_layout(
         ngl: req.ngl,
         n_cpu_moe: req.n_cpu_moe,
         tensor_split: req.tensor_split.clone(),
+        gpu_split: pinned_gpu_split(req),
     };
     let (threads, threads_why) = match req.threads {
         Some(t) => (t, "pinned".to_string()),
@@ -318,8 +391,9 @@ pub fn plan_with_layout(
                     gpu_indices: Vec::new(),
                     extras: Default::default(),
                 };
-                let cands = placement::search(spec, hw, &cfg, &draft, &pins, scorer)
+                let mut cands = placement::search(spec, hw, &cfg, &draft, &pins, scorer)
                     .map_err(PlanError::Invalid)?;
+                prefer_established_split(&mut cands, engine, req.split_mode.is_some());
                 for c in cands.iter().take(1) {
                     if !c.fits() {
                         let better = closest.as_ref().is_none_or(|b| c.shortfall < b.shortfall);
@@ -359,6 +433,20 @@ pub fn plan_with_layout(
                         best = Some(choice);
                     } else {
                         runners.push(choice);
+                    }
+                }
+                // The best of the other multi-GPU split kind, so the split_mode reason
+                // and the alternatives can compare layer and tensor-parallel splits.
+                if let Some(o) = cands.first().and_then(|top| other_split(&cands, top)) {
+                    if !runners
+                        .iter()
+                        .any(|r| summary(&r.cand, spec) == summary(o, spec))
+                    {
+                        runners.push(Choice {
+                            cand: o.clone(),
+                            cfg,
+                            settings: draft.clone(),
+                        });
                     }
                 }
                 // Runners-up of other shapes from this search.
@@ -415,6 +503,20 @@ pub fn plan_with_layout(
         cfg: best_cfg,
         settings: mut s,
     } = best;
+    // The split mode comes from the chosen candidate: the engine's tensor-parallel mode
+    // for a parallel placement, else a layer split (or the pinned row/attn variant, laid
+    // out as a layer split), `none` on one GPU.
+    let multi_gpu = cand.placement.gpus.len() > 1 && cand.placement.n_gpu_layers > 0;
+    s.split_mode = if cand.placement.is_parallel() {
+        split_modes::parallel_mode(engine).name.into()
+    } else if multi_gpu {
+        match req.split_mode {
+            Some(m @ (SplitMode::Row | SplitMode::Attn | SplitMode::None)) => m.name().into(),
+            _ => "layer".into(),
+        }
+    } else {
+        "none".into()
+    };
     // Threads by predicted speed on the chosen layout: the speed model saturates CPU
     // bandwidth with thread count and charges SMT oversubscription, so fewer threads
     // than cores can win on a starved memory system. Ties (within 2%) keep the default.
@@ -458,11 +560,6 @@ pub fn plan_with_layout(
         p.tensor_split.clone()
     } else {
         Vec::new()
-    };
-    s.split_mode = if p.gpus.len() > 1 {
-        req.split_mode.map(|m| m.name()).unwrap_or("layer").into()
-    } else {
-        "none".into()
     };
     s.override_tensors = expert_overrides::patterns(spec, hw, p).map_err(PlanError::Invalid)?;
     // ik_llama.cpp spreads `--n-cpu-moe N` over the GPUs of a layer split, in proportion
@@ -635,7 +732,7 @@ pub fn plan_with_layout(
     if s.gpu_indices.len() > 1 {
         reasons.push(Reason {
             setting: "split_mode".into(),
-            why: format!("layer split weighted by free memory ({:?})", s.tensor_split),
+            why: split_mode_why(&cand, &runners, &s, req, engine, spec),
         });
     }
     reasons.push(Reason {
@@ -753,13 +850,27 @@ pub fn plan_with_layout(
     if hw.gpus.is_empty() {
         warnings.push("no GPU in this hardware description: CPU-only plan".into());
     }
-    if matches!(req.split_mode, Some(m) if m != super::request::SplitMode::Layer && m != super::request::SplitMode::None)
-        && s.gpu_indices.len() > 1
-    {
+    if matches!(req.split_mode, Some(SplitMode::Row | SplitMode::Attn)) && s.gpu_indices.len() > 1 {
         warnings.push(format!(
-            "--split-mode {}: memory is estimated as for a layer split; row/graph splits spread each layer's matrices and buffers differently",
+            "--split-mode {}: memory is estimated as for a layer split; this split spreads each layer's matrices and buffers differently",
             s.split_mode
         ));
+    }
+    if cand.placement.is_parallel() && split_modes::parallel_mode(engine).experimental {
+        warnings.push(format!(
+            "-sm {} is marked EXPERIMENTAL in this {engine}; `--split-mode layer` plans the established layer split",
+            split_modes::parallel_mode(engine).name
+        ));
+    }
+    if cand.placement.is_parallel()
+        && cand.placement.n_cpu_moe > 0
+        && engine == EngineKind::IkLlamaCpp
+    {
+        // src/llama.cpp llama_init_from_model: graph scheduling only without tensor
+        // overrides (which --n-cpu-moe adds) unless -smgs forces it.
+        warnings.push(
+            "-sm graph with experts in RAM: ik_llama.cpp turns its split-mode-graph scheduler off when tensors are overridden (--n-cpu-moe), so the gain over a layer split may be smaller than predicted".into(),
+        );
     }
     if let Some(g) = hw
         .gpus
@@ -888,6 +999,66 @@ pub fn plan_with_layout(
 fn spec_kld(spec: &ModelSpec) -> Option<f64> {
     let q = spec.quant.as_deref()?;
     quant_quality(q, Some(bits_per_weight(spec))).map(|q| q.mean_kld)
+}
+
+/// Why this split mode: pinned, or the predicted tg of the layer split against the
+/// tensor-parallel split (the best fitting candidate of each kind that was scored).
+fn split_mode_why(
+    cand: &Candidate,
+    runners: &[Choice],
+    s: &Settings,
+    req: &PlanRequest,
+    engine: EngineKind,
+    spec: &ModelSpec,
+) -> String {
+    let parallel_name = split_modes::parallel_mode(engine).name;
+    let other = runners
+        .iter()
+        .filter(|r| {
+            r.cand.placement.gpus.len() > 1
+                && r.cand.placement.n_gpu_layers > 0
+                && r.cand.placement.is_parallel() != cand.placement.is_parallel()
+        })
+        .max_by(|a, b| {
+            a.cand
+                .speed
+                .tg_tokens_per_s
+                .total_cmp(&b.cand.speed.tg_tokens_per_s)
+        });
+    let tg = cand.speed.tg_tokens_per_s;
+    let head = if req.split_mode.is_some() {
+        "pinned; ".to_string()
+    } else {
+        String::new()
+    };
+    let shares = format!("{:?}", s.tensor_split);
+    match (cand.placement.is_parallel(), other) {
+        (true, Some(o)) => format!(
+            "{head}{parallel_name}: tensor-parallel split (every layer cut across the GPUs by {shares}) predicted {tg:.1} tok/s against {:.1} for the best layer split ({})",
+            o.cand.speed.tg_tokens_per_s,
+            summary(&o.cand, spec)
+        ),
+        (true, None) => format!(
+            "{head}{parallel_name}: tensor-parallel split by {shares}, predicted {tg:.1} tok/s; no layer split fits"
+        ),
+        (false, Some(o)) => {
+            let o_tg = o.cand.speed.tg_tokens_per_s;
+            let mut why = format!(
+                "{head}layer split weighted by free memory ({shares}): predicted {tg:.1} tok/s against {o_tg:.1} for -sm {parallel_name} ({})",
+                summary(&o.cand, spec)
+            );
+            if o_tg > tg && split_modes::parallel_mode(engine).experimental {
+                why.push_str(&format!(
+                    "; -sm {parallel_name} is marked EXPERIMENTAL by this engine, so it must be predicted {:.0}% faster to be chosen",
+                    (split_modes::EXPERIMENTAL_MIN_GAIN - 1.0) * 100.0
+                ));
+            }
+            why
+        }
+        (false, None) => format!(
+            "{head}layer split weighted by free memory ({shares}); no -sm {parallel_name} placement of {engine} fits or runs this architecture here"
+        ),
+    }
 }
 
 /// File bits per weight of one quant of a model: what the `speed` floor is measured in.
@@ -1032,4 +1203,70 @@ pub fn plan_variants(
         );
     }
     Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::layout::Layout;
+    use crate::planner::memory::weights::{GpuSplit, Placement};
+    use crate::planner::roofline::Speed;
+
+    fn cand(parallel: bool, tg: f64, fits: bool) -> Candidate {
+        Candidate {
+            placement: Placement {
+                n_gpu_layers: 41,
+                gpus: vec![0, 1],
+                gpu_split: if parallel {
+                    GpuSplit::Parallel
+                } else {
+                    GpuSplit::Layer
+                },
+                ..Default::default()
+            },
+            memory: Vec::new(),
+            layout: Layout {
+                devices: Vec::new(),
+                boundary_crossings: 0,
+                host_experts_offloaded_bytes: Bytes::ZERO,
+                depth_tokens: 0,
+                n_embd: 0,
+            },
+            speed: Speed {
+                tg_tokens_per_s: tg,
+                pp_tokens_per_s: 0.0,
+                bottleneck: String::new(),
+                ceiling_tg_tokens_per_s: None,
+            },
+            shortfall: if fits { Bytes::ZERO } else { Bytes(1) },
+            short_device: None,
+        }
+    }
+
+    fn tgs(c: &[Candidate]) -> Vec<f64> {
+        c.iter().map(|c| c.speed.tg_tokens_per_s).collect()
+    }
+
+    #[test]
+    fn experimental_split_must_win_by_ten_percent() {
+        // mainline -sm tensor (experimental) 8% ahead of the best layer split: the layer
+        // split leads, the rest keeps its order.
+        let mut c = vec![
+            cand(true, 54.0, true),
+            cand(false, 51.0, false),
+            cand(false, 50.0, true),
+        ];
+        prefer_established_split(&mut c, EngineKind::LlamaCpp, false);
+        assert_eq!(tgs(&c), [50.0, 54.0, 51.0]);
+        // 20% ahead: it stays first.
+        let mut c = vec![cand(true, 60.0, true), cand(false, 50.0, true)];
+        prefer_established_split(&mut c, EngineKind::LlamaCpp, false);
+        assert_eq!(tgs(&c), [60.0, 50.0]);
+        // Pinned, or ik's graph split (not experimental): untouched.
+        let mut c = vec![cand(true, 54.0, true), cand(false, 50.0, true)];
+        prefer_established_split(&mut c, EngineKind::LlamaCpp, true);
+        assert_eq!(tgs(&c), [54.0, 50.0]);
+        prefer_established_split(&mut c, EngineKind::IkLlamaCpp, false);
+        assert_eq!(tgs(&c), [54.0, 50.0]);
+    }
 }

@@ -6,14 +6,19 @@
 //! partial `-ngl` (dense models, and MoE for comparison); multi-GPU layer split weighted
 //! by free memory (`--tensor-split`); for MoE on several GPUs, the same split with each
 //! GPU filled to its own budget by moving the routed experts of just enough of *its*
-//! layers to the CPU or to a GPU with room (`-ot`, [`expert_fill_candidates`]); CPU
-//! only. Each candidate becomes a [`Layout`] and is ranked by the scorer passed in.
+//! layers to the CPU or to a GPU with room (`-ot`, [`expert_fill_candidates`]); with two
+//! or more GPUs and an engine and architecture that support it, the same shapes as a
+//! tensor-parallel split (mainline `-sm tensor`, ik `-sm graph`; [`parallel_candidates`]);
+//! CPU only. Each candidate becomes a [`Layout`] and is ranked by the scorer passed in.
 //! Pure: no I/O.
 
+use crate::engine::split_modes::{self, SplitContext};
 use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::{ModelSpec, TensorClass};
 use crate::planner::layout::{DeviceId, DeviceLoad, Layout};
-use crate::planner::memory::{self, weights, weights::Placement, DeviceBytes, MemoryConfig};
+use crate::planner::memory::{
+    self, split, weights, weights::GpuSplit, weights::Placement, DeviceBytes, MemoryConfig,
+};
 use crate::planner::plan::Settings;
 use crate::planner::roofline::{Scorer, Speed};
 use crate::units::Bytes;
@@ -101,6 +106,9 @@ pub fn layout_for(
     cfg: &MemoryConfig,
     mem: &[(DeviceId, DeviceBytes)],
 ) -> Layout {
+    if p.is_parallel() {
+        return parallel_layout_for(spec, p, cfg, mem);
+    }
     let depth = cfg.n_ctx / 2;
     let map = weights::DeviceMap::new(spec, p);
     let active = weights::active_bytes_by_device(spec, p, &map);
@@ -197,6 +205,81 @@ pub fn layout_for(
     }
 }
 
+/// [`layout_for`] of a tensor-parallel placement: every GPU holds and reads its share of
+/// each GPU layer (`memory::split`) and runs every GPU layer, so each GPU's `layers` is
+/// the number of GPU blocks; the GPUs count as one stop on the per-token path (their
+/// per-layer all-reduces are the speed model's business, `perf::decode`).
+fn parallel_layout_for(
+    spec: &ModelSpec,
+    p: &Placement,
+    cfg: &MemoryConfig,
+    mem: &[(DeviceId, DeviceBytes)],
+) -> Layout {
+    let depth = cfg.n_ctx / 2;
+    let map = weights::DeviceMap::new(spec, p);
+    let w = split::weights(spec, p, &map, split::output_is_split(cfg));
+    let kv = split::kv_by_device(spec, p, cfg, &map, depth).unwrap_or_default();
+    let on_cpu = |il: u32| map.layer(il) == DeviceId::Cpu;
+    let cpu_blocks = (0..spec.n_layer).filter(|il| on_cpu(*il)).count() as u32;
+    let gpu_blocks = spec.n_layer - cpu_blocks;
+    let mut devices = Vec::new();
+    for (d, b) in mem {
+        let (act, routed, params) = w
+            .iter()
+            .find(|x| x.device == *d)
+            .map(|x| (x.active, x.routed, x.active_params))
+            .unwrap_or((Bytes::ZERO, Bytes::ZERO, 0));
+        let kv_read = kv
+            .iter()
+            .find(|(x, _, _)| x == d)
+            .map(|(_, _, r)| *r)
+            .unwrap_or(Bytes::ZERO);
+        devices.push(DeviceLoad {
+            device: *d,
+            weight_bytes: b.weights,
+            active_weight_bytes_per_token: act,
+            routed_expert_bytes: routed,
+            kv_bytes: b.kv,
+            kv_read_bytes_per_token: kv_read,
+            compute_bytes: b.compute,
+            layers: if *d == DeviceId::Cpu {
+                cpu_blocks
+            } else {
+                gpu_blocks
+            },
+            active_params: params,
+        });
+    }
+    // Per-token path with the GPUs as one stop: input (CPU) -> blocks -> output.
+    let stop = |il: u32| on_cpu(il);
+    let mut path: Vec<bool> = vec![true];
+    for il in 0..=spec.n_layer {
+        path.push(stop(il));
+        if il < spec.n_layer && il < p.n_cpu_moe && spec.is_moe() {
+            path.push(true);
+            path.push(stop(il));
+        }
+    }
+    path.dedup();
+    let host_experts: Bytes = spec
+        .tensors
+        .iter()
+        .filter(|t| t.class == TensorClass::RoutedExperts)
+        .filter(|t| {
+            weights::tensor_device(p, &map, t) == Some(DeviceId::Cpu)
+                && t.layer.is_some_and(|il| !on_cpu(il))
+        })
+        .map(|t| t.bytes)
+        .sum();
+    Layout {
+        devices,
+        boundary_crossings: path.len().saturating_sub(1) as u32,
+        host_experts_offloaded_bytes: host_experts,
+        depth_tokens: depth,
+        n_embd: spec.n_embd,
+    }
+}
+
 /// The device holding each block's routed experts (`None`: no routed experts loaded).
 pub fn expert_devices(
     spec: &ModelSpec,
@@ -237,7 +320,16 @@ pub fn evaluate(
         }
     }
     let layout = layout_for(spec, &p, cfg, &mem);
-    let speed = scorer(&layout, hw, settings);
+    // The speed model reads the split mode from the settings.
+    let speed = if p.is_parallel() {
+        let s = Settings {
+            split_mode: split_modes::parallel_mode(cfg.engine).name.into(),
+            ..settings.clone()
+        };
+        scorer(&layout, hw, &s)
+    } else {
+        scorer(&layout, hw, settings)
+    };
     Ok(Candidate {
         placement: p,
         memory: mem,
@@ -262,6 +354,9 @@ pub struct PlacementPins {
     pub ngl: Option<u32>,
     pub n_cpu_moe: Option<u32>,
     pub tensor_split: Option<Vec<f64>>,
+    /// Pinned multi-GPU split: `Some(Layer)` for `-sm layer|none|row|attn`,
+    /// `Some(Parallel)` for the engine's tensor-parallel mode; `None` lets speed choose.
+    pub gpu_split: Option<GpuSplit>,
 }
 
 /// Shortfall of a placement (zero when every device fits), without scoring it.
@@ -362,6 +457,7 @@ pub fn candidates(
             tensor_split: split.clone(),
             n_cpu_moe: ncmoe,
             expert_overrides: Vec::new(),
+            gpu_split: GpuSplit::Layer,
         };
         let fits = |p: &Placement| -> Result<bool, String> {
             Ok(shortfall(spec, hw, p, cfg)? == Bytes::ZERO)
@@ -420,6 +516,16 @@ pub fn candidates(
         }
     }
     out.extend(expert_fill_candidates(spec, hw, cfg, pins)?);
+    // Tensor-parallel shapes (a separate helper: see its doc); a pinned split keeps only
+    // its own kind of multi-GPU candidate.
+    match pins.gpu_split {
+        Some(GpuSplit::Parallel) => {
+            out.retain(|p| p.gpus.is_empty() || p.n_gpu_layers == 0);
+            out.extend(parallel_candidates(spec, hw, cfg, pins)?);
+        }
+        Some(GpuSplit::Layer) => {}
+        None => out.extend(parallel_candidates(spec, hw, cfg, pins)?),
+    }
     if pins.ngl.unwrap_or(0) == 0 {
         let mut cpu = Placement::cpu_only();
         cpu.n_cpu_moe = pins.n_cpu_moe.unwrap_or(0);
@@ -528,6 +634,7 @@ pub fn expert_fill_candidates(
         tensor_split: split,
         n_cpu_moe: 0,
         expert_overrides: Vec::new(),
+        gpu_split: GpuSplit::Layer,
     };
     let map = weights::DeviceMap::new(spec, &base);
     let over_and_spare = |p: &Placement| -> Result<Vec<(DeviceId, Bytes, Bytes)>, String> {
@@ -601,6 +708,122 @@ pub fn expert_fill_candidates(
         }
     }
     Ok(out)
+}
+
+/// Whether the engine would run its tensor-parallel split for this model on these GPUs
+/// with this context configuration (`engine::split_modes`).
+pub fn parallel_split_possible(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    cfg: &MemoryConfig,
+) -> bool {
+    let vendors: Vec<GpuVendor> = hw.gpus.iter().map(|g| g.vendor).collect();
+    split_modes::parallel_supported(
+        cfg.engine,
+        &SplitContext {
+            architecture: &spec.architecture,
+            gpu_vendors: &vendors,
+            flash_attn: cfg.flash_attn,
+            cpu_experts: false,
+        },
+    )
+}
+
+/// Tensor-parallel candidates over all GPUs (mainline `-sm tensor`, ik `-sm graph`),
+/// when the engine supports it for this architecture: everything on the GPUs; for MoE
+/// the fewest `--n-cpu-moe` layers that fit (both engines keep those experts whole in
+/// RAM under a parallel split, see `engine::split_modes`); for dense models the most
+/// `-ngl` layers that fit. At most two placements, so the search stays cheap.
+pub fn parallel_candidates(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    cfg: &MemoryConfig,
+    pins: &PlacementPins,
+) -> Result<Vec<Placement>, String> {
+    if hw.gpus.len() < 2 || !parallel_split_possible(spec, hw, cfg) {
+        return Ok(Vec::new());
+    }
+    let gpus: Vec<u32> = hw.gpus.iter().map(|g| g.index).collect();
+    let split = pins
+        .tensor_split
+        .clone()
+        .unwrap_or_else(|| split_by_free(hw, &gpus));
+    let all = spec.n_layer + 1;
+    let mk = |ngl: u32, ncmoe: u32| Placement {
+        n_gpu_layers: ngl,
+        gpus: gpus.clone(),
+        tensor_split: split.clone(),
+        n_cpu_moe: ncmoe,
+        expert_overrides: Vec::new(),
+        gpu_split: GpuSplit::Parallel,
+    };
+    let fits =
+        |p: &Placement| -> Result<bool, String> { Ok(shortfall(spec, hw, p, cfg)? == Bytes::ZERO) };
+    let mut out = Vec::new();
+    match (pins.ngl, pins.n_cpu_moe) {
+        (Some(n), m) => out.push(mk(n.min(all), m.unwrap_or(0).min(spec.n_layer))),
+        (None, Some(m)) => out.push(mk(all, m.min(spec.n_layer))),
+        (None, None) => {
+            let full = mk(all, 0);
+            if fits(&full)? {
+                out.push(full);
+            } else if spec.is_moe() {
+                let m = fewest_expert_layers_in_ram(spec, hw, cfg, &full)?;
+                out.push(mk(all, m));
+            } else {
+                match first_fitting(1, all - 1, |k| fits(&mk(all - k, 0)))? {
+                    Some(k) => out.push(mk(all - k, 0)),
+                    None => out.push(full),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The fewest `--n-cpu-moe` layers that make a parallel placement fit. Moving the
+/// experts of layer `l` to RAM frees `share x expert bytes of l` on every GPU, so the
+/// count each GPU's overshoot needs is a lower bound; it is then checked with the full
+/// accounting and raised until it fits (usually once), instead of a bisection.
+fn fewest_expert_layers_in_ram(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    cfg: &MemoryConfig,
+    full: &Placement,
+) -> Result<u32, String> {
+    let mem = memory::breakdown(spec, full, cfg)?;
+    let mut per_layer = vec![0u64; spec.n_layer as usize];
+    for t in spec
+        .tensors
+        .iter()
+        .filter(|t| t.class == TensorClass::RoutedExperts)
+    {
+        if let Some(b) = t.layer.and_then(|il| per_layer.get_mut(il as usize)) {
+            *b += t.bytes.0;
+        }
+    }
+    let mut need = 0u32;
+    for ((d, b), (_, share)) in mem
+        .iter()
+        .filter(|(d, _)| *d != DeviceId::Cpu)
+        .zip(split::shares(full))
+    {
+        let miss = (b.total() - budget(hw, *d)).0;
+        let (mut freed, mut m) = (0u64, 0u32);
+        while freed < miss && (m as usize) < per_layer.len() {
+            freed += (per_layer[m as usize] as f64 * share) as u64;
+            m += 1;
+        }
+        need = need.max(m);
+    }
+    let with = |m: u32| Placement {
+        n_cpu_moe: m,
+        ..full.clone()
+    };
+    while need < spec.n_layer && shortfall(spec, hw, &with(need), cfg)? > Bytes::ZERO {
+        need += 1;
+    }
+    Ok(need)
 }
 
 /// Evaluates the candidates; returns them best first (fitting ones before the rest).
@@ -767,6 +990,7 @@ mod tests {
             tensor_split: vec![1.0, 1.0],
             n_cpu_moe: 0,
             expert_overrides: Vec::new(),
+            gpu_split: GpuSplit::Layer,
         };
         let lay = |p: &Placement| {
             let mem = memory::breakdown(&spec, p, &cfg).unwrap();
@@ -803,6 +1027,7 @@ mod tests {
             tensor_split: vec![1.0, 0.0],
             n_cpu_moe: 0,
             expert_overrides: vec![(3, DeviceId::Gpu(1))],
+            gpu_split: GpuSplit::Layer,
         };
         let mem = memory::breakdown(&spec, &p, &cfg).unwrap();
         let g1 = &mem.iter().find(|(d, _)| *d == DeviceId::Gpu(1)).unwrap().1;

@@ -192,10 +192,12 @@ pub fn resolve(pins: &PinArgs) -> Result<PlanRequest, UserError> {
             "none" => SplitMode::None,
             "layer" => SplitMode::Layer,
             "row" => SplitMode::Row,
+            "tensor" => SplitMode::Tensor,
+            "attn" => SplitMode::Attn,
             "graph" => SplitMode::Graph,
             _ => {
                 return Err(bad(format!(
-                    "--split-mode '{m}': expected none, layer, row or graph"
+                    "--split-mode '{m}': expected none, layer, row, tensor (llama.cpp), attn or graph (ik_llama.cpp)"
                 )))
             }
         });

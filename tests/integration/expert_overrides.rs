@@ -10,7 +10,7 @@ use rigplan::engine::EngineKind;
 use rigplan::gguf::GgmlType;
 use rigplan::model::{ModelSpec, TensorClass};
 use rigplan::planner::expert_overrides;
-use rigplan::planner::memory::weights::{tensor_device, DeviceMap, Placement};
+use rigplan::planner::memory::weights::{tensor_device, DeviceMap, GpuSplit, Placement};
 use rigplan::planner::memory::MemoryConfig;
 use rigplan::planner::placement::{expert_fill_candidates, PlacementPins};
 use rigplan::planner::Plan;
@@ -198,7 +198,17 @@ fn engine_overrides_exactly_the_planned_expert_tensors() {
     );
     assert!(ot.iter().any(|o| o.ends_with("=CUDA1")), "{ot:?}");
     assert!(ot.iter().any(|o| o.ends_with("=CPU")), "{ot:?}");
-    let (_, ot) = check_against_engine("gemma-4-26b-a4b", "Q8_0", &[], PlacementPins::default());
+    // Pinned to a layer split: on this rig the tensor-parallel hybrid (`-sm tensor` with
+    // `--n-cpu-moe`) is predicted faster for Gemma, and that plan has no `-ot` to check.
+    let (_, ot) = check_against_engine(
+        "gemma-4-26b-a4b",
+        "Q8_0",
+        &["--split-mode", "layer"],
+        PlacementPins {
+            gpu_split: Some(GpuSplit::Layer),
+            ..Default::default()
+        },
+    );
     assert!(ot.iter().all(|o| o.contains("gate_up")), "{ot:?}");
 }
 
@@ -234,7 +244,10 @@ fn per_gpu_fill_beats_n_cpu_moe_on_the_dual_3060() {
         let best = |with_ot: bool| {
             cands
                 .iter()
-                .filter(|c| c.fits() && c.placement.gpus.len() == 2)
+                // Layer splits only: the question is -ot against --n-cpu-moe on the
+                // same split (a tensor-parallel split spreads --n-cpu-moe over both GPUs
+                // by itself, and competes in the plan as its own candidate).
+                .filter(|c| c.fits() && c.placement.gpus.len() == 2 && !c.placement.is_parallel())
                 .filter(|c| c.placement.expert_overrides.is_empty() != with_ot)
                 .filter(|c| with_ot || c.placement.n_cpu_moe > 0)
                 .map(|c| (c.speed.tg_tokens_per_s, c.placement.clone()))

@@ -9,6 +9,7 @@
 
 pub mod compute;
 pub mod kv;
+pub mod split;
 pub mod weights;
 
 use crate::engine::EngineKind;
@@ -187,11 +188,15 @@ pub fn pipeline_copies(spec: &ModelSpec, placement: &Placement, cfg: &MemoryConf
 /// Per-device bytes for one placement and context configuration, as the engine will
 /// allocate them (weights, KV, compute) plus the runtime overhead the engine does not
 /// count (CUDA context per GPU). Devices are returned CPU first, then GPUs in order.
+/// A tensor-parallel placement is laid out by [`split::breakdown`].
 pub fn breakdown(
     spec: &ModelSpec,
     placement: &Placement,
     cfg: &MemoryConfig,
 ) -> Result<Vec<(DeviceId, DeviceBytes)>, String> {
+    if placement.is_parallel() {
+        return split::breakdown(spec, placement, cfg);
+    }
     let mut devs: Vec<(DeviceId, DeviceBytes)> = vec![(DeviceId::Cpu, DeviceBytes::default())];
     for g in &placement.gpus {
         devs.push((DeviceId::Gpu(*g), DeviceBytes::default()));

@@ -24,8 +24,19 @@ pub(crate) fn alignment(dev: DeviceId) -> u64 {
     }
 }
 
+/// How the used GPUs share the GPU layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GpuSplit {
+    /// Whole layers per GPU in turn (`-sm layer`), by the `--tensor-split` proportions.
+    #[default]
+    Layer,
+    /// Every GPU layer cut across all GPUs, which run it together (mainline
+    /// `-sm tensor`, ik `-sm graph`): memory by `memory::split`.
+    Parallel,
+}
+
 /// A placement: which layers and experts go where.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Placement {
     /// `-ngl`: trailing layers on GPUs (the output counts as one more).
     pub n_gpu_layers: u32,
@@ -37,9 +48,16 @@ pub struct Placement {
     pub n_cpu_moe: u32,
     /// `-ot` routed-expert overrides for single layers beyond `n_cpu_moe`.
     pub expert_overrides: Vec<(u32, DeviceId)>,
+    /// Layer split or tensor-parallel split over `gpus`.
+    pub gpu_split: GpuSplit,
 }
 
 impl Placement {
+    /// True for a tensor-parallel split over two or more GPUs.
+    pub fn is_parallel(&self) -> bool {
+        self.gpu_split == GpuSplit::Parallel && self.gpus.len() > 1 && self.n_gpu_layers > 0
+    }
+
     pub fn cpu_only() -> Placement {
         Placement {
             n_gpu_layers: 0,
@@ -47,6 +65,7 @@ impl Placement {
             tensor_split: Vec::new(),
             n_cpu_moe: 0,
             expert_overrides: Vec::new(),
+            gpu_split: GpuSplit::Layer,
         }
     }
 }
