@@ -272,7 +272,7 @@ pub fn assign_types(
     // (src/llama-model-loader.h `weight_name_comparer`: by block number, non-block
     // tensors first, then by name); the attn_v / ffn_down counters depend on it.
     let mut order: Vec<usize> = (0..tensors.len()).collect();
-    order.sort_by(|&a, &b| weight_order(tensors[a].name, tensors[b].name));
+    order.sort_by_cached_key(|&i| weight_order_key(tensors[i].name));
     let mut out: Vec<Option<GgmlType>> = vec![None; tensors.len()];
     for i in order {
         let s = &tensors[i];
@@ -295,10 +295,11 @@ pub fn assign_types(
 }
 
 /// `weight_name_comparer` (src/llama-model-loader.h).
-fn weight_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let la = crate::model::classify::layer_of(a).map_or(-1, i64::from);
-    let lb = crate::model::classify::layer_of(b).map_or(-1, i64::from);
-    la.cmp(&lb).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+fn weight_order_key(name: &str) -> (i64, &[u8]) {
+    (
+        crate::model::classify::layer_of(name).map_or(-1, i64::from),
+        name.as_bytes(),
+    )
 }
 
 struct State {
