@@ -119,13 +119,7 @@ pub(crate) fn decode_time(
         let slowest = gpu_read_times.iter().copied().fold(0.0, f64::max);
         b.add("weight reads (GPUs in parallel)", slowest);
         let hop = hop_seconds(f, hw, facts);
-        let gpu_layers = layout
-            .devices
-            .iter()
-            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
-            .map(|d| d.layers)
-            .max()
-            .unwrap_or(facts.n_layer);
+        let gpu_layers = layout.max_gpu_layers().unwrap_or(facts.n_layer);
         b.add("GPU↔GPU all-reduce hops", 2.0 * gpu_layers as f64 * hop);
     }
 

@@ -146,13 +146,7 @@ pub(crate) fn prefill_time(
         );
         // Two all-reduces per GPU layer, each moving the ubatch's F32 activations
         // (`u x n_embd x 4` bytes) over the slowest link, plus a synchronisation.
-        let gpu_layers = layout
-            .devices
-            .iter()
-            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
-            .map(|d| d.layers)
-            .max()
-            .unwrap_or(0) as f64;
+        let gpu_layers = layout.max_gpu_layers().unwrap_or(0) as f64;
         let link = super::decode::slowest_link(&hw.gpus, f);
         let bytes = u * facts.n_embd as f64 * 4.0;
         let per = f.boundary_sync_s + if link > 0.0 { bytes / link } else { 0.0 };

@@ -61,4 +61,13 @@ impl Layout {
     pub fn device(&self, id: DeviceId) -> Option<&DeviceLoad> {
         self.devices.iter().find(|d| d.device == id)
     }
+
+    /// The most blocks any one GPU runs (every GPU block under a tensor-parallel split).
+    pub fn max_gpu_layers(&self) -> Option<u32> {
+        self.devices
+            .iter()
+            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
+            .map(|d| d.layers)
+            .max()
+    }
 }

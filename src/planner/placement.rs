@@ -170,39 +170,57 @@ pub fn layout_for(
             active_params,
         });
     }
-    // Device changes along the per-token path: input (CPU) -> layers -> output. A layer
-    // whose routed experts live elsewhere (`--n-cpu-moe`, `-ot`) goes there and back:
-    // the scheduler runs a matmul where its weight lives (ggml_backend_sched).
-    let experts = expert_devices(spec, p, &map);
+    Layout {
+        devices,
+        boundary_crossings: path_crossings(spec, p, &map, false),
+        host_experts_offloaded_bytes: host_expert_bytes(spec, p, &map),
+        depth_tokens: depth,
+        n_embd: spec.n_embd,
+    }
+}
+
+/// Device changes along the per-token path: input (CPU) -> blocks -> output. A block
+/// whose routed experts live elsewhere (`--n-cpu-moe`, `-ot`) goes there and back: the
+/// scheduler runs a matmul where its weight lives (ggml_backend_sched). Under a
+/// tensor-parallel split (`gpus_as_one`) all GPUs run every GPU block together and count
+/// as one stop; their all-reduces are the speed model's business (`perf::decode`).
+fn path_crossings(
+    spec: &ModelSpec,
+    p: &Placement,
+    map: &weights::DeviceMap,
+    gpus_as_one: bool,
+) -> u32 {
+    let stop = |d: DeviceId| match d {
+        DeviceId::Gpu(_) if gpus_as_one => DeviceId::Gpu(0),
+        d => d,
+    };
+    let experts = expert_devices(spec, p, map);
     let mut path: Vec<DeviceId> = vec![DeviceId::Cpu];
     for il in 0..=spec.n_layer {
-        let home = map.layer(il);
+        let home = stop(map.layer(il));
         path.push(home);
         if let Some(Some(e)) = experts.get(il as usize) {
-            if *e != home {
-                path.push(*e);
+            if stop(*e) != home {
+                path.push(stop(*e));
                 path.push(home);
             }
         }
     }
     path.dedup();
-    let host_experts: Bytes = spec
-        .tensors
+    path.len().saturating_sub(1) as u32
+}
+
+/// Routed-expert bytes kept in system RAM while their block runs on a GPU.
+fn host_expert_bytes(spec: &ModelSpec, p: &Placement, map: &weights::DeviceMap) -> Bytes {
+    spec.tensors
         .iter()
         .filter(|t| t.class == TensorClass::RoutedExperts)
         .filter(|t| {
-            weights::tensor_device(p, &map, t) == Some(DeviceId::Cpu)
+            weights::tensor_device(p, map, t) == Some(DeviceId::Cpu)
                 && t.layer.is_some_and(|il| map.layer(il) != DeviceId::Cpu)
         })
         .map(|t| t.bytes)
-        .sum();
-    Layout {
-        devices,
-        boundary_crossings: path.len().saturating_sub(1) as u32,
-        host_experts_offloaded_bytes: host_experts,
-        depth_tokens: depth,
-        n_embd: spec.n_embd,
-    }
+        .sum()
 }
 
 /// [`layout_for`] of a tensor-parallel placement: every GPU holds and reads its share of
@@ -250,31 +268,10 @@ fn parallel_layout_for(
             active_params: params,
         });
     }
-    // Per-token path with the GPUs as one stop: input (CPU) -> blocks -> output.
-    let stop = |il: u32| on_cpu(il);
-    let mut path: Vec<bool> = vec![true];
-    for il in 0..=spec.n_layer {
-        path.push(stop(il));
-        if il < spec.n_layer && il < p.n_cpu_moe && spec.is_moe() {
-            path.push(true);
-            path.push(stop(il));
-        }
-    }
-    path.dedup();
-    let host_experts: Bytes = spec
-        .tensors
-        .iter()
-        .filter(|t| t.class == TensorClass::RoutedExperts)
-        .filter(|t| {
-            weights::tensor_device(p, &map, t) == Some(DeviceId::Cpu)
-                && t.layer.is_some_and(|il| !on_cpu(il))
-        })
-        .map(|t| t.bytes)
-        .sum();
     Layout {
         devices,
-        boundary_crossings: path.len().saturating_sub(1) as u32,
-        host_experts_offloaded_bytes: host_experts,
+        boundary_crossings: path_crossings(spec, p, &map, true),
+        host_experts_offloaded_bytes: host_expert_bytes(spec, p, &map),
         depth_tokens: depth,
         n_embd: spec.n_embd,
     }
