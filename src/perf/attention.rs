@@ -52,6 +52,20 @@ pub fn prefill_score_bytes(facts: &ModelFacts, layers: u32, depth: f64, ubatch: 
         * SCORE_PASSES
 }
 
+/// Extra decode seconds per token without flash attention on a device running
+/// `layers` blocks: the score traffic over `bandwidth` (bytes/s) plus the extra kernels
+/// at `kernel_unit_s` seconds per kernel unit (the device's per-layer overhead).
+pub fn decode_seconds(
+    facts: &ModelFacts,
+    layers: u32,
+    depth: f64,
+    bandwidth: f64,
+    kernel_unit_s: f64,
+) -> f64 {
+    decode_score_bytes(facts, layers, depth) / bandwidth
+        + layers as f64 * extra_kernel_units(facts) * kernel_unit_s
+}
+
 /// Extra kernel units per block without flash attention.
 pub fn extra_kernel_units(facts: &ModelFacts) -> f64 {
     facts.attention_layer_fraction * EXTRA_KERNELS_PER_LAYER / KERNELS_PER_UNIT

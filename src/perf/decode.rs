@@ -61,11 +61,15 @@ pub(crate) fn decode_time(
                         * ratio,
                 );
                 if !settings.flash_attn {
-                    let units = d.layers as f64 * attention::extra_kernel_units(facts);
                     b.add(
                         "attention scores without flash attention",
-                        attention::decode_score_bytes(facts, d.layers, depth) / bw
-                            + units * f.gpu_layer_overhead_s * ratio,
+                        attention::decode_seconds(
+                            facts,
+                            d.layers,
+                            depth,
+                            bw,
+                            f.gpu_layer_overhead_s * ratio,
+                        ),
                     );
                 }
             }
@@ -92,11 +96,15 @@ pub(crate) fn decode_time(
                     units * f.cpu_layer_overhead_s * ratio * slow,
                 );
                 if !settings.flash_attn {
-                    let units = d.layers as f64 * attention::extra_kernel_units(facts);
                     b.add(
                         "attention scores without flash attention",
-                        attention::decode_score_bytes(facts, d.layers, depth) / bw
-                            + units * f.cpu_layer_overhead_s * ratio * slow,
+                        attention::decode_seconds(
+                            facts,
+                            d.layers,
+                            depth,
+                            bw,
+                            f.cpu_layer_overhead_s * ratio * slow,
+                        ),
                     );
                 }
             }
@@ -210,7 +218,7 @@ fn expert_only_layers(layout: &Layout, facts: &ModelFacts) -> f64 {
     }
 }
 
-fn gpu_count(layout: &Layout) -> usize {
+pub(crate) fn gpu_count(layout: &Layout) -> usize {
     layout
         .devices
         .iter()

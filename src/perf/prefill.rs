@@ -53,13 +53,8 @@ pub(crate) fn prefill_time(
         DeviceId::Cpu => None,
     });
     let offload = first_gpu.is_some() && effective_ubatch(settings) >= OP_OFFLOAD_MIN_BATCH;
-    let parallel = super::decode::is_tensor_parallel(settings)
-        && layout
-            .devices
-            .iter()
-            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
-            .count()
-            > 1;
+    let parallel =
+        super::decode::is_tensor_parallel(settings) && super::decode::gpu_count(layout) > 1;
     // Tensor-parallel split: the GPUs compute their slices at the same time, so the
     // slowest GPU counts (collected here, added after the loop).
     let mut gpu_times: Vec<f64> = Vec::new();

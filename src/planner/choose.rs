@@ -877,15 +877,9 @@ pub fn plan_with_layout(
         .iter()
         .find(|g| g.unified_memory && cand.placement.gpus.contains(&g.index))
     {
-        let together: Bytes = cand
-            .memory
-            .iter()
-            .filter(|(d, _)| match d {
-                DeviceId::Cpu => true,
-                DeviceId::Gpu(i) => hw.gpus.iter().any(|x| x.index == *i && x.unified_memory),
-            })
-            .map(|(_, b)| b.total())
-            .sum();
+        let together = placement::shared_ram_bytes(hw, &cand.memory)
+            .map(|(t, _)| t)
+            .unwrap_or(Bytes::ZERO);
         reasons.push(Reason {
             setting: "shared memory".into(),
             why: format!(
@@ -997,8 +991,12 @@ pub fn plan_with_layout(
 
 /// Mean KLD of a model's quant, for the alternatives (None without a quant label).
 fn spec_kld(spec: &ModelSpec) -> Option<f64> {
-    let q = spec.quant.as_deref()?;
-    quant_quality(q, Some(bits_per_weight(spec))).map(|q| q.mean_kld)
+    quant_kld(spec.quant.as_deref(), bits_per_weight(spec))
+}
+
+/// Mean KLD of a quant label at `bits` per weight (`perf::quality`).
+fn quant_kld(quant: Option<&str>, bits: f64) -> Option<f64> {
+    quant_quality(quant?, Some(bits)).map(|q| q.mean_kld)
 }
 
 /// Why this split mode: pinned, or the predicted tg of the layer split against the
@@ -1185,12 +1183,7 @@ pub fn plan_variants(
                 quant: p.settings.quant.clone(),
                 tg_tokens_per_s: p.performance.tg_tokens_per_s,
                 pp_tokens_per_s: p.performance.pp_tokens_per_s,
-                mean_kld: p
-                    .settings
-                    .quant
-                    .as_deref()
-                    .and_then(|q| quant_quality(q, Some(*bits)))
-                    .map(|q| q.mean_kld),
+                mean_kld: quant_kld(p.settings.quant.as_deref(), *bits),
             });
         }
     } else if req.quant.is_some() {

@@ -65,6 +65,31 @@ pub fn budget(hw: &HardwareSnapshot, dev: DeviceId) -> Bytes {
     }
 }
 
+/// What the devices that share system RAM hold together (the CPU side plus every
+/// unified-memory GPU), and a unified GPU that holds some of it; `None` when no
+/// unified-memory GPU holds anything.
+pub fn shared_ram_bytes(
+    hw: &HardwareSnapshot,
+    mem: &[(DeviceId, DeviceBytes)],
+) -> Option<(Bytes, DeviceId)> {
+    let unified = |i: u32| hw.gpus.iter().any(|g| g.index == i && g.unified_memory);
+    let mut together = Bytes::ZERO;
+    let mut gpu = None;
+    for (d, b) in mem {
+        match d {
+            DeviceId::Cpu => together += b.total(),
+            DeviceId::Gpu(i) if unified(*i) => {
+                together += b.total();
+                if b.total() > Bytes::ZERO {
+                    gpu = Some(*d);
+                }
+            }
+            DeviceId::Gpu(_) => {}
+        }
+    }
+    gpu.map(|d| (together, d))
+}
+
 /// How much the devices that share system RAM miss it by together, and the device to
 /// blame. DESIGN.md: "A GPU with unified memory (Apple, Strix Halo, GB10) shares
 /// `--ram-gib` with the CPU" — so the host side plus every unified-memory GPU must fit in
@@ -73,28 +98,8 @@ pub fn shared_ram_shortfall(
     hw: &HardwareSnapshot,
     mem: &[(DeviceId, DeviceBytes)],
 ) -> (Bytes, Option<DeviceId>) {
-    let unified: Vec<u32> = hw
-        .gpus
-        .iter()
-        .filter(|g| g.unified_memory)
-        .map(|g| g.index)
-        .collect();
-    let mut together = Bytes::ZERO;
-    let mut blame = None;
-    for (d, b) in mem {
-        match d {
-            DeviceId::Cpu => together += b.total(),
-            DeviceId::Gpu(i) if unified.contains(i) => {
-                together += b.total();
-                if b.total() > Bytes::ZERO {
-                    blame = Some(*d);
-                }
-            }
-            DeviceId::Gpu(_) => {}
-        }
-    }
-    match blame {
-        Some(d) => (together - budget(hw, DeviceId::Cpu), Some(d)),
+    match shared_ram_bytes(hw, mem) {
+        Some((together, d)) => (together - budget(hw, DeviceId::Cpu), Some(d)),
         None => (Bytes::ZERO, None),
     }
 }

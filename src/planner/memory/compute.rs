@@ -127,9 +127,13 @@ pub fn layer_stage(
 /// Bytes of the attention masks of one graph: one mask per distinct KV width (the full
 /// cache, and the sliding-window cache where the model has one), `n_kv x n_tokens`, F16
 /// with flash attention and F32 without (`build_attn_inp_kq_mask`, src/llama-graph.cpp).
-/// `kv_widths` are the cell counts of the attention layers (recurrent layers have none).
-pub fn mask_bytes(cfg: &MemoryConfig, kv_widths: &[u64]) -> Bytes {
-    let mut widths: Vec<u64> = kv_widths.iter().copied().filter(|c| *c > 0).collect();
+/// Only attention layers count (recurrent layers have no mask).
+pub fn mask_bytes(cfg: &MemoryConfig, kv_layers: &[super::kv::LayerKv]) -> Bytes {
+    let mut widths: Vec<u64> = kv_layers
+        .iter()
+        .filter(|l| l.attention > Bytes::ZERO && l.cells > 0)
+        .map(|l| l.cells)
+        .collect();
     widths.sort_unstable();
     widths.dedup();
     let elem = if cfg.flash_attn { F16 } else { F32 };

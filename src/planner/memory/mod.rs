@@ -213,12 +213,7 @@ pub fn breakdown(
     }
     let mut max_cells: Vec<(DeviceId, u64)> = Vec::new();
     let kv_layers = kv::per_layer(spec, cfg)?;
-    let widths: Vec<u64> = kv_layers
-        .iter()
-        .filter(|l| l.attention > Bytes::ZERO)
-        .map(|l| l.cells)
-        .collect();
-    let masks = compute::mask_bytes(cfg, &widths);
+    let masks = compute::mask_bytes(cfg, &kv_layers);
     let copies = pipeline_copies(spec, placement, cfg);
     for l in kv_layers {
         let d = map.layer(l.layer);

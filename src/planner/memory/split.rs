@@ -262,12 +262,7 @@ pub fn breakdown(
             .max()
             .unwrap_or(0)
     };
-    let widths: Vec<u64> = layers
-        .iter()
-        .filter(|l| l.attention > Bytes::ZERO)
-        .map(|l| l.cells)
-        .collect();
-    let masks = compute::mask_bytes(cfg, &widths);
+    let masks = compute::mask_bytes(cfg, &layers);
     let ffn_width = compute::ffn_activation_width(spec);
     let gpu_blocks = (0..spec.n_layer).any(|il| map.layer(il) != DeviceId::Cpu);
     let cpu_blocks = map.runs_blocks(DeviceId::Cpu);
