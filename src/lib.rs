@@ -30,6 +30,7 @@ pub mod gguf;
 pub mod hardware;
 pub mod model;
 pub mod perf;
+pub mod plan;
 pub mod planner;
 pub mod tune;
 pub mod units;

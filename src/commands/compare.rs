@@ -21,8 +21,9 @@ use crate::perf;
 use crate::perf::quality::{
     choose_quant, quant_quality, ChoiceRules, Preference, QuantCandidate, BALANCED_KLD_WEIGHT,
 };
+use crate::plan::Plan;
 use crate::planner::request::{resolve as resolve_pins, PlanRequest, Prefer};
-use crate::planner::{plan_with, Plan, PlanError};
+use crate::planner::{plan_with, PlanError};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
 
@@ -54,7 +55,7 @@ pub struct RowPlan {
     pub pp_tokens_per_s: f64,
     pub bottleneck: String,
     pub quant_choice: String,
-    pub settings: crate::planner::Settings,
+    pub settings: crate::plan::Settings,
 }
 
 #[derive(Serialize)]

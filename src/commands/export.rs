@@ -13,7 +13,7 @@ use crate::error::user_error;
 use crate::generate::build_script::default_prefix_suffix;
 use crate::generate::launch::Launch;
 use crate::generate::{command, llama_swap, script, systemd};
-use crate::planner::plan::Plan;
+use crate::plan::Plan;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {

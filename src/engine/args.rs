@@ -9,7 +9,7 @@
 
 use super::options::{OptionKind, Tool, ValueSyntax};
 use super::{info, EngineKind};
-use crate::planner::plan::Settings;
+use crate::plan::Settings;
 
 /// Server-only options: where it listens and how clients reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 
 use crate::engine::{launch_args, unsupported_settings, EngineKind, ServerOptions};
 use crate::error::user_error;
-use crate::planner::plan::Plan;
+use crate::plan::Plan;
 use std::net::IpAddr;
 
 /// Which device nodes the server needs (systemd `DeviceAllow`).

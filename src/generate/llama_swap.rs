@@ -11,7 +11,7 @@
 use super::launch::Launch;
 use super::shell::shell_quote;
 use crate::error::user_error;
-use crate::planner::plan::Plan;
+use crate::plan::Plan;
 use std::collections::BTreeMap;
 
 /// Keys this generator writes, by level, for tests against the schema.

@@ -18,8 +18,8 @@ use crate::hardware::{
 use crate::model::spec::{
     AttentionKind, EngineSupport, LayerSpec, ModelSpec, RecurrentState, TensorClass, TensorSpec,
 };
-use crate::planner::layout::{DeviceId, DeviceLoad, Layout};
-use crate::planner::plan::Settings;
+use crate::plan::Settings;
+use crate::plan::{DeviceId, DeviceLoad, Layout};
 use crate::units::Bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -449,10 +449,10 @@ fn build_layout(m: &ModelEntry, p: &PointEntry, hw: &HardwareSnapshot, depth: u6
     let first_gpu_block = n - gpu_blocks;
     let device_of_block = |i: usize| -> DeviceId {
         if i < first_gpu_block || g == 0 {
-            DeviceId::Cpu
+            DeviceId::CPU
         } else {
             let k = (i - first_gpu_block) * g / gpu_blocks.max(1);
-            DeviceId::Gpu(k.min(g - 1) as u32)
+            DeviceId::gpu(k.min(g - 1) as u32)
         }
     };
     let mut accs: Vec<(DeviceId, Acc)> = Vec::new();
@@ -466,15 +466,15 @@ fn build_layout(m: &ModelEntry, p: &PointEntry, hw: &HardwareSnapshot, depth: u6
         }
     }
     // Token embeddings: CPU, looked up (not read in full).
-    let cpu = acc(&mut accs, DeviceId::Cpu);
+    let cpu = acc(&mut accs, DeviceId::CPU);
     accs[cpu].1.weight += m.embedding_params * bpp;
 
-    let mut path = vec![DeviceId::Cpu];
+    let mut path = vec![DeviceId::CPU];
     let mut host_experts = 0.0;
     for (i, kind) in kinds.iter().enumerate() {
         let dev = device_of_block(i);
         let experts_on_cpu = (i as u32) < p.n_cpu_moe;
-        let expert_dev = if experts_on_cpu { DeviceId::Cpu } else { dev };
+        let expert_dev = if experts_on_cpu { DeviceId::CPU } else { dev };
         let di = acc(&mut accs, dev);
         let a = &mut accs[di].1;
         a.layers += 1;
@@ -495,7 +495,7 @@ fn build_layout(m: &ModelEntry, p: &PointEntry, hw: &HardwareSnapshot, depth: u6
             BlockKind::Recurrent => {
                 let s = m.recurrent_state_bytes as f64;
                 let d = if p.recurrent_on_cpu {
-                    DeviceId::Cpu
+                    DeviceId::CPU
                 } else {
                     dev
                 };
@@ -525,9 +525,9 @@ fn build_layout(m: &ModelEntry, p: &PointEntry, hw: &HardwareSnapshot, depth: u6
         }
     }
     let out_dev = if output_on_gpu {
-        DeviceId::Gpu((g - 1) as u32)
+        DeviceId::gpu((g - 1) as u32)
     } else {
-        DeviceId::Cpu
+        DeviceId::CPU
     };
     let oi = acc(&mut accs, out_dev);
     accs[oi].1.active += output_params * bpp;
@@ -766,8 +766,8 @@ mod tests {
         let data = load().unwrap();
         let p = data.point.iter().find(|p| p.id == "seed001-t8").unwrap();
         let s = data.scenario(p).unwrap();
-        let gpu = s.layout.device(DeviceId::Gpu(0)).unwrap();
-        let cpu = s.layout.device(DeviceId::Cpu).unwrap();
+        let gpu = s.layout.device(DeviceId::gpu(0)).unwrap();
+        let cpu = s.layout.device(DeviceId::CPU).unwrap();
         assert_eq!(gpu.layers, 26);
         assert_eq!(cpu.layers, 14);
         assert_eq!(s.layout.boundary_crossings, 1);

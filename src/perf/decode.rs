@@ -15,8 +15,8 @@ use super::factors::Factors;
 use super::{Breakdown, ModelFacts};
 use crate::engine::EngineKind;
 use crate::hardware::{GpuInfo, HardwareSnapshot};
-use crate::planner::layout::{DeviceId, DeviceLoad, Layout};
-use crate::planner::plan::Settings;
+use crate::plan::Settings;
+use crate::plan::{DeviceLoad, Layout, Unit};
 
 /// Bytes per activation element crossing a device boundary (F32 activations).
 const ACTIVATION_BYTES_PER_ELEMENT: f64 = 4.0;
@@ -38,8 +38,8 @@ pub(crate) fn decode_time(
     for d in &layout.devices {
         let weight = d.active_weight_bytes_per_token.as_u64() as f64;
         let kv = d.kv_read_bytes_per_token.as_u64() as f64;
-        match d.device {
-            DeviceId::Gpu(i) => {
+        match d.device.unit {
+            Unit::Gpu(i) => {
                 let Some(gpu) = hw.gpus.get(i as usize) else {
                     b.assume(Some(format!("GPU {i} is not in the hardware snapshot")));
                     continue;
@@ -73,7 +73,7 @@ pub(crate) fn decode_time(
                     );
                 }
             }
-            DeviceId::Cpu => {
+            Unit::Cpu => {
                 let threads = settings.threads.max(1);
                 let (bw, assumption) = cpu_effective_bandwidth(hw, threads, f);
                 b.assume(assumption);
@@ -146,20 +146,20 @@ pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot, settings: 
     let times = layout.devices.iter().map(|d| {
         let bytes =
             (d.active_weight_bytes_per_token.as_u64() + d.kv_read_bytes_per_token.as_u64()) as f64;
-        let peak = match d.device {
-            DeviceId::Gpu(i) => hw
+        let peak = match d.device.unit {
+            Unit::Gpu(i) => hw
                 .gpus
                 .get(i as usize)
                 .map(|g| gpu_peak_bandwidth(g).0)
                 .unwrap_or(f64::INFINITY),
-            DeviceId::Cpu => ram_peak(hw),
+            Unit::Cpu => ram_peak(hw),
         };
         (d.device, bytes / peak)
     });
     let (mut gpus, mut total) = (0.0f64, 0.0);
     for (dev, t) in times {
-        match dev {
-            DeviceId::Gpu(_) if parallel => gpus = gpus.max(t),
+        match dev.unit {
+            Unit::Gpu(_) if parallel => gpus = gpus.max(t),
             _ => total += t,
         }
     }
@@ -219,11 +219,7 @@ fn expert_only_layers(layout: &Layout, facts: &ModelFacts) -> f64 {
 }
 
 pub(crate) fn gpu_count(layout: &Layout) -> usize {
-    layout
-        .devices
-        .iter()
-        .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
-        .count()
+    layout.devices.iter().filter(|d| d.device.is_gpu()).count()
 }
 
 pub(crate) fn is_tensor_parallel(settings: &Settings) -> bool {

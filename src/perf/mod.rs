@@ -19,12 +19,13 @@ pub mod devices;
 pub mod factors;
 pub mod prefill;
 pub mod quality;
+pub mod roofline;
 
 use crate::engine::EngineKind;
 use crate::hardware::HardwareSnapshot;
 use crate::model::spec::{AttentionKind, ModelSpec, TensorClass};
-use crate::planner::layout::Layout;
-use crate::planner::plan::{Performance, Settings};
+use crate::plan::Layout;
+use crate::plan::{Performance, Settings};
 use factors::{Factors, DEFAULT_FACTORS};
 use serde::Serialize;
 
@@ -150,7 +151,7 @@ pub fn predict_from_facts(
 pub fn scorer(
     spec: &ModelSpec,
     engine: EngineKind,
-) -> impl Fn(&Layout, &HardwareSnapshot, &Settings) -> crate::planner::roofline::Speed + 'static {
+) -> impl Fn(&Layout, &HardwareSnapshot, &Settings) -> crate::plan::Speed + 'static {
     let facts = ModelFacts::of(spec);
     move |layout, hw, settings| {
         predict_from_facts(&DEFAULT_FACTORS, layout, hw, settings, &facts, engine)

@@ -17,8 +17,8 @@ use super::factors::{Factors, OP_OFFLOAD_MIN_BATCH};
 use super::{Breakdown, ModelFacts};
 use crate::engine::EngineKind;
 use crate::hardware::HardwareSnapshot;
-use crate::planner::layout::{DeviceId, Layout};
-use crate::planner::plan::Settings;
+use crate::plan::Settings;
+use crate::plan::{Layout, Unit};
 
 /// llama.cpp's default `-ub` (common/common.h `n_ubatch = 512`).
 const DEFAULT_UBATCH: u32 = 512;
@@ -48,9 +48,9 @@ pub(crate) fn prefill_time(
     let mut b = Breakdown::default();
     let u = effective_ubatch(settings) as f64;
     let depth = layout.depth_tokens as f64;
-    let first_gpu = layout.devices.iter().find_map(|d| match d.device {
-        DeviceId::Gpu(i) => hw.gpus.get(i as usize),
-        DeviceId::Cpu => None,
+    let first_gpu = layout.devices.iter().find_map(|d| match d.device.unit {
+        Unit::Gpu(i) => hw.gpus.get(i as usize),
+        Unit::Cpu => None,
     });
     let offload = first_gpu.is_some() && effective_ubatch(settings) >= OP_OFFLOAD_MIN_BATCH;
     let parallel =
@@ -65,8 +65,8 @@ pub(crate) fn prefill_time(
         let attn_layers = d.layers as f64 * facts.attention_layer_fraction;
         let attn_flops = 4.0 * facts.n_embd as f64 * attn_layers * (depth + u / 2.0) * u;
         let flops = 2.0 * d.active_params as f64 * u + attn_flops;
-        match d.device {
-            DeviceId::Gpu(i) => {
+        match d.device.unit {
+            Unit::Gpu(i) => {
                 let Some(gpu) = hw.gpus.get(i as usize) else {
                     continue;
                 };
@@ -90,7 +90,7 @@ pub(crate) fn prefill_time(
                 b.add("per-layer kernel overhead", overhead);
                 b.add("attention scores without flash attention", scores);
             }
-            DeviceId::Cpu => {
+            Unit::Cpu => {
                 let host_weights =
                     (d.weight_bytes.as_u64() as f64 - facts.token_embedding_bytes).max(0.0);
                 match (offload, first_gpu) {

@@ -10,20 +10,21 @@ use super::expert_overrides;
 use super::memory::weights::{layer_device, GpuSplit, Placement};
 use super::memory::{self, MemoryConfig};
 use super::placement::{self, Candidate, PlacementPins};
-use super::plan::{
-    Alternative, DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Reason,
-    Settings,
-};
 use super::request::{PlanRequest, SplitMode, UseCase};
-use super::roofline::{self, Scorer};
 use super::settings;
+use super::Scorer;
 use crate::engine::split_modes::{self, SplitContext};
 use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
 use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::ModelSpec;
 use crate::perf::quality::{choose_quant, quant_quality, ChoiceRules, Preference, QuantCandidate};
-use crate::planner::layout::DeviceId;
+use crate::perf::roofline;
+use crate::plan::{
+    Alternative, DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Reason,
+    Settings,
+};
+use crate::plan::{DeviceId, Unit};
 use crate::units::Bytes;
 
 /// Why no plan could be made.
@@ -65,9 +66,9 @@ fn all_layers_on_gpu(c: &Candidate, spec: &ModelSpec) -> bool {
 }
 
 fn device_name(hw: &HardwareSnapshot, d: DeviceId) -> String {
-    match d {
-        DeviceId::Cpu => format!("CPU + RAM ({})", hw.cpu.brand),
-        DeviceId::Gpu(i) => hw
+    match d.unit {
+        Unit::Cpu => format!("CPU + RAM ({})", hw.cpu.brand),
+        Unit::Gpu(i) => hw
             .gpus
             .iter()
             .find(|g| g.index == i)
@@ -97,18 +98,18 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
     };
     let moves = expert_moves(p, spec);
     if all && !moves.is_empty() {
-        let from = |home: &DeviceId| match home {
-            DeviceId::Gpu(g) => format!("GPU {g}"),
-            DeviceId::Cpu => "the CPU".to_string(),
+        let from = |home: &DeviceId| match home.unit {
+            Unit::Gpu(g) => format!("GPU {g}"),
+            Unit::Cpu => "the CPU".to_string(),
         };
         let in_ram: Vec<String> = moves
             .iter()
-            .filter(|(_, d, _)| *d == DeviceId::Cpu)
+            .filter(|(_, d, _)| *d == DeviceId::CPU)
             .map(|(home, _, n)| format!("{n} of {}", from(home)))
             .collect();
         let in_ram_total: u32 = moves
             .iter()
-            .filter(|(_, d, _)| *d == DeviceId::Cpu)
+            .filter(|(_, d, _)| *d == DeviceId::CPU)
             .map(|(_, _, n)| n)
             .sum();
         let mut parts: Vec<String> = Vec::new();
@@ -118,8 +119,8 @@ fn summary(c: &Candidate, spec: &ModelSpec) -> String {
                 in_ram.join(", ")
             ));
         }
-        for (home, dest, n) in moves.iter().filter(|(_, d, _)| *d != DeviceId::Cpu) {
-            if let DeviceId::Gpu(g) = dest {
+        for (home, dest, n) in moves.iter().filter(|(_, d, _)| *d != DeviceId::CPU) {
+            if let Some(g) = dest.gpu_index() {
                 parts.push(format!("experts of {n} {} layers on GPU {g}", from(home)));
             }
         }
@@ -241,8 +242,7 @@ pub fn plan_roofline(
 pub fn perf_scorer(
     spec: &ModelSpec,
     engine: EngineKind,
-) -> impl Fn(&crate::planner::layout::Layout, &HardwareSnapshot, &Settings) -> roofline::Speed + '_
-{
+) -> impl Fn(&crate::plan::Layout, &HardwareSnapshot, &Settings) -> crate::plan::Speed + '_ {
     move |l, h, s| crate::perf::predict(l, h, s, spec, engine).into()
 }
 
@@ -256,14 +256,14 @@ pub fn plan_with(
     plan_with_layout(spec, hw, req, scorer).map(|(plan, _)| plan)
 }
 
-/// [`plan_with`], also returning the [`Layout`](crate::planner::layout::Layout) of the
+/// [`plan_with`], also returning the [`Layout`](crate::plan::Layout) of the
 /// chosen placement (what `tune` predicts its neighbours on; the Plan does not carry it).
 pub fn plan_with_layout(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
     req: &PlanRequest,
     scorer: &Scorer<'_>,
-) -> Result<(Plan, crate::planner::layout::Layout), PlanError> {
+) -> Result<(Plan, crate::plan::Layout), PlanError> {
     if spec.n_layer == 0 || spec.layers.is_empty() {
         return Err(PlanError::Invalid(format!(
             "model '{}' has no layers",
@@ -574,7 +574,7 @@ pub fn plan_with_layout(
     {
         let mut explicit = p.clone();
         explicit.expert_overrides = (0..p.n_cpu_moe)
-            .map(|il| (il, DeviceId::Cpu))
+            .map(|il| (il, DeviceId::CPU))
             .chain(p.expert_overrides.iter().copied())
             .collect();
         explicit.n_cpu_moe = 0;
@@ -586,10 +586,10 @@ pub fn plan_with_layout(
     let cpu = cand
         .memory
         .iter()
-        .find(|(d, _)| *d == DeviceId::Cpu)
+        .find(|(d, _)| *d == DeviceId::CPU)
         .map(|(_, b)| b.total())
         .unwrap_or(Bytes::ZERO);
-    let host_budget = placement::budget(hw, DeviceId::Cpu);
+    let host_budget = placement::budget(hw, DeviceId::CPU);
     let (mlock, mlock_why) = settings::mlock(hw, cpu.0, host_budget.0);
     s.mlock = mlock;
     s.mmap = !mlock;
@@ -752,7 +752,7 @@ pub fn plan_with_layout(
             // CPU-heavy: the CPU reads more than a third of the per-token bytes.
             let cpu_read: u64 = cand
                 .layout
-                .device(DeviceId::Cpu)
+                .device(DeviceId::CPU)
                 .map(|d| d.active_weight_bytes_per_token.0)
                 .unwrap_or(0);
             let all_read: u64 = cand
@@ -791,22 +791,22 @@ pub fn plan_with_layout(
 
     let mut devices = Vec::new();
     for (d, b) in &cand.memory {
-        let (kind, cap) = match d {
-            DeviceId::Cpu => ("cpu", hw.memory.total_bytes),
-            DeviceId::Gpu(i) => (
+        let (kind, cap) = match d.unit {
+            Unit::Cpu => ("cpu", hw.memory.total_bytes),
+            Unit::Gpu(i) => (
                 "gpu",
                 hw.gpus
                     .iter()
-                    .find(|g| g.index == *i)
+                    .find(|g| g.index == i)
                     .map(|g| g.vram_bytes)
                     .unwrap_or(0),
             ),
         };
-        let margin = match d {
-            DeviceId::Cpu => memory::host_margin(Bytes(hw.memory.total_bytes)),
-            DeviceId::Gpu(_) => memory::GPU_MARGIN,
+        let margin = match d.unit {
+            Unit::Cpu => memory::host_margin(Bytes(hw.memory.total_bytes)),
+            Unit::Gpu(_) => memory::GPU_MARGIN,
         };
-        let pinned = if *d == DeviceId::Cpu {
+        let pinned = if *d == DeviceId::CPU {
             memory::pinned_host_bytes(&cand.placement, &cand.memory, s.mmap)
         } else {
             Bytes::ZERO
@@ -828,7 +828,7 @@ pub fn plan_with_layout(
         && cand
             .memory
             .iter()
-            .any(|(d, b)| *d == DeviceId::Cpu && b.weights.0 > 0)
+            .any(|(d, b)| *d == DeviceId::CPU && b.weights.0 > 0)
     {
         warnings.push(
             "CPU-resident weights are memory-mapped: they live in the page cache and can be evicted under memory pressure".into(),
@@ -1088,8 +1088,8 @@ pub fn plan_variants(
     let mut plans: Vec<(f64, Plan)> = Vec::new();
     let mut last_err = None;
     // Weights alone beyond every device's budget together cannot fit: skip the search.
-    let all_budgets: Bytes = std::iter::once(DeviceId::Cpu)
-        .chain(hw.gpus.iter().map(|g| DeviceId::Gpu(g.index)))
+    let all_budgets: Bytes = std::iter::once(DeviceId::CPU)
+        .chain(hw.gpus.iter().map(|g| DeviceId::gpu(g.index)))
         .map(|d| placement::budget(hw, d))
         .sum();
     let smallest = specs
@@ -1201,9 +1201,9 @@ pub fn plan_variants(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::layout::Layout;
+    use crate::plan::Layout;
+    use crate::plan::Speed;
     use crate::planner::memory::weights::{GpuSplit, Placement};
-    use crate::planner::roofline::Speed;
 
     fn cand(parallel: bool, tg: f64, fits: bool) -> Candidate {
         Candidate {

@@ -15,15 +15,15 @@
 
 use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::{ModelSpec, TensorClass};
-use crate::planner::layout::DeviceId;
+use crate::plan::{DeviceId, Unit};
 use crate::planner::memory::weights::Placement;
 
 /// The engine's buffer-type name for a device of this placement, or `None` for a GPU
 /// whose backend has no per-device buffer type rigplan can name.
 pub fn buffer_type(hw: &HardwareSnapshot, p: &Placement, d: DeviceId) -> Option<String> {
-    let i = match d {
-        DeviceId::Cpu => return Some("CPU".into()),
-        DeviceId::Gpu(i) => i,
+    let i = match d.unit {
+        Unit::Cpu => return Some("CPU".into()),
+        Unit::Gpu(i) => i,
     };
     // The launch scripts expose exactly `p.gpus` (CUDA_VISIBLE_DEVICES), so the engine
     // numbers them by position.
@@ -40,7 +40,7 @@ pub fn buffer_type(hw: &HardwareSnapshot, p: &Placement, d: DeviceId) -> Option<
 pub fn gpus_nameable(hw: &HardwareSnapshot, p: &Placement) -> bool {
     p.gpus
         .iter()
-        .all(|g| buffer_type(hw, p, DeviceId::Gpu(*g)).is_some())
+        .all(|g| buffer_type(hw, p, DeviceId::gpu(*g)).is_some())
 }
 
 /// The name part after `blk.N.` and before the next `.` (`ffn_up_exps`).

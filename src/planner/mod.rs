@@ -7,18 +7,20 @@
 
 pub mod choose;
 pub mod expert_overrides;
-pub mod layout;
 pub mod memory;
 pub mod placement;
-pub mod plan;
 pub mod request;
-pub mod roofline;
 pub mod settings;
 
 pub use choose::{
     perf_scorer, plan, plan_quants, plan_roofline, plan_variants, plan_with, plan_with_layout,
     PlanError,
 };
-pub use plan::{DeviceMemory, Plan, Reason, Settings};
 pub use request::{resolve, PlanRequest};
-pub use roofline::Speed;
+
+use crate::hardware::HardwareSnapshot;
+use crate::plan::{Layout, Settings, Speed};
+
+/// A speed scorer: the planner ranks placements with whatever it is given
+/// (`perf::scorer` in production, `perf::roofline::roofline` or a test's own).
+pub type Scorer<'a> = dyn Fn(&Layout, &HardwareSnapshot, &Settings) -> Speed + 'a;

@@ -15,12 +15,11 @@
 use crate::engine::split_modes::{self, SplitContext};
 use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::{ModelSpec, TensorClass};
-use crate::planner::layout::{DeviceId, DeviceLoad, Layout};
+use crate::plan::{DeviceId, DeviceLoad, Layout, Settings, Speed, Unit};
 use crate::planner::memory::{
     self, split, weights, weights::GpuSplit, weights::Placement, DeviceBytes, MemoryConfig,
 };
-use crate::planner::plan::Settings;
-use crate::planner::roofline::{Scorer, Speed};
+use crate::planner::Scorer;
 use crate::units::Bytes;
 
 /// One evaluated candidate.
@@ -45,12 +44,12 @@ impl Candidate {
 /// Usable bytes per device: free (or total) memory minus the margin. An Apple GPU is
 /// also held to Metal's working-set limit ([`memory::apple_working_set`]).
 pub fn budget(hw: &HardwareSnapshot, dev: DeviceId) -> Bytes {
-    match dev {
-        DeviceId::Cpu => {
+    match dev.unit {
+        Unit::Cpu => {
             let total = Bytes(hw.memory.total_bytes);
             total - memory::host_margin(total)
         }
-        DeviceId::Gpu(i) => hw
+        Unit::Gpu(i) => hw
             .gpus
             .iter()
             .find(|g| g.index == i)
@@ -76,15 +75,15 @@ pub fn shared_ram_bytes(
     let mut together = Bytes::ZERO;
     let mut gpu = None;
     for (d, b) in mem {
-        match d {
-            DeviceId::Cpu => together += b.total(),
-            DeviceId::Gpu(i) if unified(*i) => {
+        match d.unit {
+            Unit::Cpu => together += b.total(),
+            Unit::Gpu(i) if unified(i) => {
                 together += b.total();
                 if b.total() > Bytes::ZERO {
                     gpu = Some(*d);
                 }
             }
-            DeviceId::Gpu(_) => {}
+            Unit::Gpu(_) => {}
         }
     }
     gpu.map(|d| (together, d))
@@ -99,7 +98,7 @@ pub fn shared_ram_shortfall(
     mem: &[(DeviceId, DeviceBytes)],
 ) -> (Bytes, Option<DeviceId>) {
     match shared_ram_bytes(hw, mem) {
-        Some((together, d)) => (together - budget(hw, DeviceId::Cpu), Some(d)),
+        Some((together, d)) => (together - budget(hw, DeviceId::CPU), Some(d)),
         None => (Bytes::ZERO, None),
     }
 }
@@ -195,12 +194,15 @@ fn path_crossings(
     map: &weights::DeviceMap,
     gpus_as_one: bool,
 ) -> u32 {
-    let stop = |d: DeviceId| match d {
-        DeviceId::Gpu(_) if gpus_as_one => DeviceId::Gpu(0),
-        d => d,
+    let stop = |d: DeviceId| {
+        if gpus_as_one && d.is_gpu() {
+            DeviceId::gpu(0)
+        } else {
+            d
+        }
     };
     let experts = expert_devices(spec, p, map);
-    let mut path: Vec<DeviceId> = vec![DeviceId::Cpu];
+    let mut path: Vec<DeviceId> = vec![DeviceId::CPU];
     for il in 0..=spec.n_layer {
         let home = stop(map.layer(il));
         path.push(home);
@@ -221,8 +223,8 @@ fn host_expert_bytes(spec: &ModelSpec, p: &Placement, map: &weights::DeviceMap) 
         .iter()
         .filter(|t| t.class == TensorClass::RoutedExperts)
         .filter(|t| {
-            weights::tensor_device(p, map, t) == Some(DeviceId::Cpu)
-                && t.layer.is_some_and(|il| map.layer(il) != DeviceId::Cpu)
+            weights::tensor_device(p, map, t) == Some(DeviceId::CPU)
+                && t.layer.is_some_and(|il| map.layer(il) != DeviceId::CPU)
         })
         .map(|t| t.bytes)
         .sum()
@@ -242,7 +244,7 @@ fn parallel_layout_for(
     let map = weights::DeviceMap::new(spec, p);
     let w = split::weights(spec, p, &map, split::output_is_split(cfg));
     let kv = split::kv_by_device(spec, p, cfg, &map, depth).unwrap_or_default();
-    let on_cpu = |il: u32| map.layer(il) == DeviceId::Cpu;
+    let on_cpu = |il: u32| map.layer(il) == DeviceId::CPU;
     let cpu_blocks = (0..spec.n_layer).filter(|il| on_cpu(*il)).count() as u32;
     let gpu_blocks = spec.n_layer - cpu_blocks;
     let mut devices = Vec::new();
@@ -265,7 +267,7 @@ fn parallel_layout_for(
             kv_bytes: b.kv,
             kv_read_bytes_per_token: kv_read,
             compute_bytes: b.compute,
-            layers: if *d == DeviceId::Cpu {
+            layers: if *d == DeviceId::CPU {
                 cpu_blocks
             } else {
                 gpu_blocks
@@ -346,7 +348,7 @@ pub fn evaluate(
 /// split does (`llama_model::load_tensors`), in GiB rounded to one decimal.
 fn split_by_free(hw: &HardwareSnapshot, gpus: &[u32]) -> Vec<f64> {
     gpus.iter()
-        .map(|i| (budget(hw, DeviceId::Gpu(*i)).gib() * 10.0).round() / 10.0)
+        .map(|i| (budget(hw, DeviceId::gpu(*i)).gib() * 10.0).round() / 10.0)
         .collect()
 }
 
@@ -627,7 +629,7 @@ pub fn expert_fill_candidates(
     let over_and_spare = |p: &Placement| -> Result<Vec<(DeviceId, Bytes, Bytes)>, String> {
         Ok(memory::breakdown(spec, p, cfg)?
             .into_iter()
-            .filter(|(d, _)| matches!(d, DeviceId::Gpu(_)))
+            .filter(|(d, _)| d.is_gpu())
             .map(|(d, b)| (d, b.total() - budget(hw, d), budget(hw, d) - b.total()))
             .collect())
     };
@@ -665,7 +667,7 @@ pub fn expert_fill_candidates(
                         .find(|(l, _)| *l == il)
                         .map(|(_, b)| *b)
                         .unwrap_or(Bytes::ZERO);
-                    let mut dest = DeviceId::Cpu;
+                    let mut dest = DeviceId::CPU;
                     if spill {
                         let roomiest = spare
                             .iter_mut()
@@ -689,7 +691,7 @@ pub fn expert_fill_candidates(
             }
         }
         p.expert_overrides.sort_unstable();
-        let spilled = p.expert_overrides.iter().any(|(_, d)| *d != DeviceId::Cpu);
+        let spilled = p.expert_overrides.iter().any(|(_, d)| *d != DeviceId::CPU);
         if !p.expert_overrides.is_empty() && (!spill || spilled) && !out.contains(&p) {
             out.push(p);
         }
@@ -792,7 +794,7 @@ fn fewest_expert_layers_in_ram(
     let mut need = 0u32;
     for ((d, b), (_, share)) in mem
         .iter()
-        .filter(|(d, _)| *d != DeviceId::Cpu)
+        .filter(|(d, _)| *d != DeviceId::CPU)
         .zip(split::shares(full))
     {
         let miss = (b.total() - budget(hw, *d)).0;
@@ -896,7 +898,7 @@ mod tests {
         spec.tensors
             .iter()
             .filter(|t| t.class == TensorClass::RoutedExperts)
-            .filter(|t| weights::tensor_device(p, &map, t) == Some(DeviceId::Cpu))
+            .filter(|t| weights::tensor_device(p, &map, t) == Some(DeviceId::CPU))
             .map(|t| t.bytes)
             .sum()
     }
@@ -910,12 +912,12 @@ mod tests {
         let fills = expert_fill_candidates(&spec, &hw, &cfg, &PlacementPins::default()).unwrap();
         let p = fills
             .iter()
-            .find(|p| p.expert_overrides.iter().all(|(_, d)| *d == DeviceId::Cpu))
+            .find(|p| p.expert_overrides.iter().all(|(_, d)| *d == DeviceId::CPU))
             .unwrap();
         assert_eq!(p.n_cpu_moe, 0);
         let map = weights::DeviceMap::new(&spec, p);
         let mem = memory::breakdown(&spec, p, &cfg).unwrap();
-        for g in [DeviceId::Gpu(0), DeviceId::Gpu(1)] {
+        for g in [DeviceId::gpu(0), DeviceId::gpu(1)] {
             let total = mem.iter().find(|(d, _)| *d == g).unwrap().1.total();
             assert!(
                 total <= budget(&hw, g),
@@ -987,7 +989,7 @@ mod tests {
         assert_eq!(lay(&all).boundary_crossings, 2);
         // Block 3 (GPU 0) to the CPU, block 30 (GPU 1) to GPU 0: two round trips more.
         let moved = Placement {
-            expert_overrides: vec![(3, DeviceId::Cpu), (30, DeviceId::Gpu(0))],
+            expert_overrides: vec![(3, DeviceId::CPU), (30, DeviceId::gpu(0))],
             ..all.clone()
         };
         let l = lay(&moved);
@@ -997,7 +999,7 @@ mod tests {
         let per_block = spec.layers[3].expert_bytes;
         assert_eq!(l.host_experts_offloaded_bytes, per_block);
         assert_eq!(
-            l.device(DeviceId::Cpu).unwrap().routed_expert_bytes,
+            l.device(DeviceId::CPU).unwrap().routed_expert_bytes,
             per_block
         );
     }
@@ -1013,11 +1015,11 @@ mod tests {
             // Every block on GPU 0.
             tensor_split: vec![1.0, 0.0],
             n_cpu_moe: 0,
-            expert_overrides: vec![(3, DeviceId::Gpu(1))],
+            expert_overrides: vec![(3, DeviceId::gpu(1))],
             gpu_split: GpuSplit::Layer,
         };
         let mem = memory::breakdown(&spec, &p, &cfg).unwrap();
-        let g1 = &mem.iter().find(|(d, _)| *d == DeviceId::Gpu(1)).unwrap().1;
+        let g1 = &mem.iter().find(|(d, _)| *d == DeviceId::gpu(1)).unwrap().1;
         assert_eq!(
             g1.weights.0,
             memory::pad_to(spec.layers[3].expert_bytes.0, 128)

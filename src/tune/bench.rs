@@ -11,7 +11,7 @@
 use crate::engine::{bench_args, BenchOptions, EngineKind};
 use crate::error::{user_error, Unsatisfiable};
 use crate::generate::build_script::default_prefix_suffix;
-use crate::planner::Settings;
+use crate::plan::Settings;
 use crate::tune::config::BenchConfig;
 use crate::units::TokensPerSec;
 use anyhow::Context;

@@ -9,7 +9,7 @@
 //! machine on DATE from N runs". Fitting is pure; only `save`/`load` touch files.
 
 use crate::hardware::HardwareSnapshot;
-use crate::planner::plan::{Performance, Settings};
+use crate::plan::{Performance, Settings};
 use crate::tune::history::{data_dir, machine_hash, HistoryRecord};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -195,7 +195,7 @@ pub fn load_for(snapshot: &HardwareSnapshot) -> anyhow::Result<Option<Calibratio
 /// `tune::calibration::apply_saved(&snapshot, &mut plan)?`.
 pub fn apply_saved(
     snapshot: &HardwareSnapshot,
-    plan: &mut crate::planner::Plan,
+    plan: &mut crate::plan::Plan,
 ) -> anyhow::Result<Option<Calibration>> {
     let cal = load_for(snapshot)?;
     if let Some(c) = &cal {

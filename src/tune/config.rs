@@ -6,7 +6,7 @@
 //! engine module turns those into llama-bench arguments) and for the winner's export.
 //! Plain data: no process is started here.
 
-use crate::planner::Settings;
+use crate::plan::Settings;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -4,7 +4,7 @@
 //! implements it with `perf::predict`; tests implement it with fixed numbers. Nothing
 //! here predicts anything itself.
 
-use crate::planner::plan::Performance;
+use crate::plan::Performance;
 use crate::tune::calibration::AssumedBandwidths;
 use crate::tune::config::BenchConfig;
 

@@ -5,7 +5,7 @@
 //! (`runs[]`, `best`, `plan`, extra keys allowed); [`render_table`] is its human form.
 //! Building the report is pure; printing is the command's job.
 
-use crate::planner::Settings;
+use crate::plan::Settings;
 use crate::tune::bench::RunResult;
 use crate::tune::calibration::Calibration;
 use crate::tune::config::BenchConfig;

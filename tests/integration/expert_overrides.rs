@@ -9,11 +9,11 @@ use crate::support_planner as sp;
 use rigplan::engine::EngineKind;
 use rigplan::gguf::GgmlType;
 use rigplan::model::{ModelSpec, TensorClass};
+use rigplan::plan::Plan;
 use rigplan::planner::expert_overrides;
 use rigplan::planner::memory::weights::{tensor_device, DeviceMap, GpuSplit, Placement};
 use rigplan::planner::memory::MemoryConfig;
 use rigplan::planner::placement::{expert_fill_candidates, PlacementPins};
-use rigplan::planner::Plan;
 use std::collections::BTreeSet;
 use std::process::Command;
 

@@ -6,7 +6,7 @@ use crate::support_gen::*;
 use rigplan::engine::{
     bench_args, info, launch_args, BenchOptions, EngineKind, ServerOptions, Tool,
 };
-use rigplan::planner::plan::{EngineExtras, Settings};
+use rigplan::plan::{EngineExtras, Settings};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -512,7 +512,7 @@ fn stderr(o: &std::process::Output) -> String {
 }
 
 /// A 2-GPU plan with mlock and CPU-resident experts, for environment and unit checks.
-fn gpu_plan(model: &str, name: &str, gib_per_gpu: u64) -> rigplan::planner::plan::Plan {
+fn gpu_plan(model: &str, name: &str, gib_per_gpu: u64) -> rigplan::plan::Plan {
     let mut s = settings_cpu();
     s.n_gpu_layers = 999;
     s.n_cpu_moe = 4;
@@ -524,7 +524,7 @@ fn gpu_plan(model: &str, name: &str, gib_per_gpu: u64) -> rigplan::planner::plan
     s.cache_type_k = "q8_0".into();
     s.cache_type_v = "q8_0".into();
     let mut p = plan_for(model, name, s);
-    let gpu = |i: u32| rigplan::planner::plan::DeviceMemory {
+    let gpu = |i: u32| rigplan::plan::DeviceMemory {
         name: format!("CUDA{i} NVIDIA GeForce RTX 3060 12GB"),
         kind: "gpu".into(),
         capacity_bytes: 12 << 30,

@@ -50,7 +50,7 @@ fn experts_in_ram_beat_the_seed_partial_ngl_on_the_3070() {
     let pb = predict_detailed(&b.layout, &b.hw, &b.settings, &b.spec, b.engine);
     let gpu = |s: &calibration::Scenario| {
         s.layout
-            .device(rigplan::planner::layout::DeviceId::Gpu(0))
+            .device(rigplan::plan::DeviceId::gpu(0))
             .unwrap()
             .weight_bytes
             .as_u64()

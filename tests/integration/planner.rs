@@ -5,7 +5,7 @@ use crate::support_model::entry;
 use crate::support_planner as sp;
 use rigplan::gguf::GgmlType;
 use rigplan::model::ModelSpec;
-use rigplan::planner::layout::DeviceId;
+use rigplan::plan::DeviceId;
 use rigplan::planner::memory::{self, weights::Placement, MemoryConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,7 +99,7 @@ fn memory_model_agrees_with_llama_fit_params() {
                 let (e_model, e_ctx, e_compute) = fit_print(&bin, path, ctx, kv);
                 let cfg = MemoryConfig::mainline(ctx, GgmlType::from_name(kv).unwrap(), true);
                 let devs = memory::breakdown(&m.spec, &Placement::cpu_only(), &cfg).unwrap();
-                let cpu = &devs.iter().find(|(d, _)| *d == DeviceId::Cpu).unwrap().1;
+                let cpu = &devs.iter().find(|(d, _)| *d == DeviceId::CPU).unwrap().1;
                 let line = format!(
                     "{} ctx={ctx} kv={kv}: weights {:.0}/{e_model} kv {:.0}/{e_ctx} compute {:.0}/{e_compute} MiB (ours/engine)",
                     m.spec.architecture,
@@ -339,8 +339,8 @@ fn saved_plan_round_trips() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let printed: rigplan::planner::Plan = serde_json::from_slice(&out.stdout).unwrap();
-    let saved: rigplan::planner::Plan =
+    let printed: rigplan::plan::Plan = serde_json::from_slice(&out.stdout).unwrap();
+    let saved: rigplan::plan::Plan =
         toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(printed.settings, saved.settings);
     assert_eq!(printed.memory, saved.memory);
@@ -441,7 +441,7 @@ fn gpu_memory_matches_published_cuda_breakdowns() {
 /// the default (all physical cores, which still speed up prompt processing) stands.
 #[test]
 fn threads_follow_predicted_speed() {
-    use rigplan::planner::roofline::Speed;
+    use rigplan::plan::Speed;
     let spec = sp::catalog_spec("llama-3.1-8b", "Q4_K_M");
     let (_, mut hw) = sp::seed_rigs()
         .into_iter()
@@ -450,9 +450,9 @@ fn threads_follow_predicted_speed() {
     hw.cpu.physical_cores = 16;
     hw.cpu.threads = 32;
     let req = rigplan::planner::PlanRequest::default();
-    let peaked = |_: &rigplan::planner::layout::Layout,
+    let peaked = |_: &rigplan::plan::Layout,
                   _: &rigplan::hardware::HardwareSnapshot,
-                  s: &rigplan::planner::Settings| Speed {
+                  s: &rigplan::plan::Settings| Speed {
         tg_tokens_per_s: if s.threads == 4 { 12.0 } else { 6.0 },
         pp_tokens_per_s: f64::from(s.threads),
         bottleneck: "test".into(),

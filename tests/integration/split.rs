@@ -6,7 +6,7 @@
 use crate::support::{rigplan, run_json};
 use crate::support_gguf::{cached_ik_llama_bin, llama_bin};
 use rigplan::engine::{bench_args, BenchOptions, EngineKind};
-use rigplan::planner::plan::Settings;
+use rigplan::plan::Settings;
 use serde_json::Value;
 use std::process::Command;
 

@@ -4,9 +4,7 @@
 
 #![allow(dead_code)]
 
-use rigplan::planner::plan::{
-    DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Settings,
-};
+use rigplan::plan::{DeviceMemory, EngineRef, MemoryReport, ModelRef, Performance, Plan, Settings};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

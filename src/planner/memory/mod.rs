@@ -165,7 +165,7 @@ pub fn server_cache_ram_cap(left: Bytes) -> u64 {
 }
 
 use crate::model::ModelSpec;
-use crate::planner::layout::DeviceId;
+use crate::plan::DeviceId;
 use weights::Placement;
 
 /// Input copies the scheduler keeps: the engine's `GGML_SCHED_MAX_COPIES` when pipeline
@@ -197,9 +197,9 @@ pub fn breakdown(
     if placement.is_parallel() {
         return split::breakdown(spec, placement, cfg);
     }
-    let mut devs: Vec<(DeviceId, DeviceBytes)> = vec![(DeviceId::Cpu, DeviceBytes::default())];
+    let mut devs: Vec<(DeviceId, DeviceBytes)> = vec![(DeviceId::CPU, DeviceBytes::default())];
     for g in &placement.gpus {
-        devs.push((DeviceId::Gpu(*g), DeviceBytes::default()));
+        devs.push((DeviceId::gpu(*g), DeviceBytes::default()));
     }
     fn slot(devs: &mut [(DeviceId, DeviceBytes)], d: DeviceId) -> Option<&mut DeviceBytes> {
         devs.iter_mut().find(|(x, _)| *x == d).map(|(_, b)| b)
@@ -230,7 +230,7 @@ pub fn breakdown(
     // matmuls (the scheduler runs an op where its weight lives), so it needs a layer
     // stage even if it runs no block itself.
     let holds_experts = |d: DeviceId| {
-        (d == DeviceId::Cpu && placement.n_cpu_moe > 0)
+        (d == DeviceId::CPU && placement.n_cpu_moe > 0)
             || placement.expert_overrides.iter().any(|(_, x)| *x == d)
     };
     for (d, b) in devs.iter_mut() {
@@ -240,7 +240,7 @@ pub fn breakdown(
             .find(|(x, _)| x == d)
             .map(|(_, c)| *c)
             .unwrap_or(0);
-        let gpu = matches!(d, DeviceId::Gpu(_));
+        let gpu = d.is_gpu();
         let layer = if runs_layers {
             let pipelined = if gpu {
                 compute::pipeline_copies_stage(spec, cfg, masks, copies)
@@ -255,7 +255,7 @@ pub fn breakdown(
         };
         let stage = if *d == out_dev {
             compute::output_stage(spec, cfg).max(layer)
-        } else if *d == DeviceId::Cpu {
+        } else if *d == DeviceId::CPU {
             compute::host_input_stage(spec, cfg, masks, copies).max(layer)
         } else {
             layer
@@ -285,7 +285,7 @@ pub fn pinned_host_bytes(
         return Bytes::ZERO;
     }
     mem.iter()
-        .filter(|(d, _)| *d == DeviceId::Cpu)
+        .filter(|(d, _)| *d == DeviceId::CPU)
         .map(|(_, b)| b.compute + if mmap { Bytes::ZERO } else { b.weights })
         .sum()
 }

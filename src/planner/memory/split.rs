@@ -34,7 +34,7 @@ use super::weights::{tensor_device, DeviceMap, Placement};
 use super::{compute, kv, pad_to, DeviceBytes, MemoryConfig, CUDA_CONTEXT_OVERHEAD};
 use crate::engine::split_modes;
 use crate::model::{ModelSpec, TensorClass, TensorSpec};
-use crate::planner::layout::DeviceId;
+use crate::plan::{DeviceId, Unit};
 use crate::units::Bytes;
 
 /// CUDA buffer alignment (ggml-cuda.cu `ggml_backend_cuda_buffer_type_get_alignment`).
@@ -56,7 +56,7 @@ pub fn shares(p: &Placement) -> Vec<(DeviceId, f64)> {
     p.gpus
         .iter()
         .zip(raw)
-        .map(|(g, s)| (DeviceId::Gpu(*g), s / sum))
+        .map(|(g, s)| (DeviceId::gpu(*g), s / sum))
         .collect()
 }
 
@@ -128,9 +128,9 @@ pub fn weights(
             TensorClass::RoutedExperts => (bytes / count * used, params / count * used, bytes),
             _ => (bytes, params, 0),
         };
-        let (sum, align) = match d {
-            DeviceId::Cpu => (&mut cpu, CPU_ALIGNMENT),
-            DeviceId::Gpu(_) => {
+        let (sum, align) = match d.unit {
+            Unit::Cpu => (&mut cpu, CPU_ALIGNMENT),
+            Unit::Gpu(_) => {
                 let output_side = matches!(class, TensorClass::Output | TensorClass::OutputNorm);
                 let sum = if output_side && !split_output {
                     // ik: output matrix and norm whole on the output layer's GPU.
@@ -162,13 +162,13 @@ pub fn weights(
         .iter()
         .find(|t| t.class == TensorClass::TokenEmbedding);
     if let (true, Some(e)) = (
-        tied > Bytes::ZERO && map.output() != DeviceId::Cpu,
+        tied > Bytes::ZERO && map.output() != DeviceId::CPU,
         embedding,
     ) {
         add(map.output(), e, TensorClass::Output, tied.0);
     }
     let mut out = vec![DeviceWeights {
-        device: DeviceId::Cpu,
+        device: DeviceId::CPU,
         resident: Bytes(cpu.resident),
         active: Bytes(cpu.active),
         routed: Bytes(cpu.routed),
@@ -207,7 +207,7 @@ fn kv_split(
     depth: u64,
 ) -> Vec<(DeviceId, Bytes, Bytes)> {
     let shares = shares(p);
-    let mut out: Vec<(DeviceId, Bytes, Bytes)> = vec![(DeviceId::Cpu, Bytes::ZERO, Bytes::ZERO)];
+    let mut out: Vec<(DeviceId, Bytes, Bytes)> = vec![(DeviceId::CPU, Bytes::ZERO, Bytes::ZERO)];
     for (d, _) in &shares {
         out.push((*d, Bytes::ZERO, Bytes::ZERO));
     }
@@ -216,9 +216,9 @@ fn kv_split(
         if let Some(per_cell) = l.attention.0.checked_div(l.cells) {
             read += per_cell * depth.min(l.cells);
         }
-        let targets: Vec<(DeviceId, f64)> = match map.layer(l.layer) {
-            DeviceId::Cpu => vec![(DeviceId::Cpu, 1.0)],
-            DeviceId::Gpu(_) => shares.clone(),
+        let targets: Vec<(DeviceId, f64)> = match map.layer(l.layer).unit {
+            Unit::Cpu => vec![(DeviceId::CPU, 1.0)],
+            Unit::Gpu(_) => shares.clone(),
         };
         for (d, s) in targets {
             if let Some(e) = out.iter_mut().find(|(x, _, _)| *x == d) {
@@ -238,9 +238,9 @@ pub fn breakdown(
     cfg: &MemoryConfig,
 ) -> Result<Vec<(DeviceId, DeviceBytes)>, String> {
     let map = DeviceMap::new(spec, p);
-    let mut devs: Vec<(DeviceId, DeviceBytes)> = vec![(DeviceId::Cpu, DeviceBytes::default())];
+    let mut devs: Vec<(DeviceId, DeviceBytes)> = vec![(DeviceId::CPU, DeviceBytes::default())];
     for g in &p.gpus {
-        devs.push((DeviceId::Gpu(*g), DeviceBytes::default()));
+        devs.push((DeviceId::gpu(*g), DeviceBytes::default()));
     }
     let split_output = output_is_split(cfg);
     for w in weights(spec, p, &map, split_output) {
@@ -257,21 +257,21 @@ pub fn breakdown(
     let max_cells = |on_gpu: bool| -> u64 {
         layers
             .iter()
-            .filter(|l| (map.layer(l.layer) != DeviceId::Cpu) == on_gpu)
+            .filter(|l| (map.layer(l.layer) != DeviceId::CPU) == on_gpu)
             .map(|l| l.cells)
             .max()
             .unwrap_or(0)
     };
     let masks = compute::mask_bytes(cfg, &layers);
     let ffn_width = compute::ffn_activation_width(spec);
-    let gpu_blocks = (0..spec.n_layer).any(|il| map.layer(il) != DeviceId::Cpu);
-    let cpu_blocks = map.runs_blocks(DeviceId::Cpu);
+    let gpu_blocks = (0..spec.n_layer).any(|il| map.layer(il) != DeviceId::CPU);
+    let cpu_blocks = map.runs_blocks(DeviceId::CPU);
     let cpu_experts =
-        p.n_cpu_moe > 0 || p.expert_overrides.iter().any(|(_, d)| *d == DeviceId::Cpu);
-    let output_on_gpu = map.output() != DeviceId::Cpu;
+        p.n_cpu_moe > 0 || p.expert_overrides.iter().any(|(_, d)| *d == DeviceId::CPU);
+    let output_on_gpu = map.output() != DeviceId::CPU;
     for (d, b) in devs.iter_mut() {
-        match d {
-            DeviceId::Gpu(_) => {
+        match d.unit {
+            Unit::Gpu(_) => {
                 let layer = if gpu_blocks {
                     compute::layer_stage(spec, cfg, ffn_width, max_cells(true), true)
                 } else {
@@ -287,7 +287,7 @@ pub fn breakdown(
                 };
                 b.overhead = CUDA_CONTEXT_OVERHEAD;
             }
-            DeviceId::Cpu => {
+            Unit::Cpu => {
                 let layer = if cpu_blocks {
                     compute::layer_stage(spec, cfg, ffn_width, max_cells(false), false)
                 } else if cpu_experts {
@@ -449,7 +449,7 @@ mod tests {
         // GPU: per block (2 + 2 + 64) MiB / 2 = 34 MiB, two blocks 68 MiB; output 32 / 2
         // = 16 MiB; mirrored: 2 attn_norm + output_norm = 3 x 8192 B each.
         let gpu = 68 * mib + 16 * mib + 3 * 8192;
-        for g in [DeviceId::Gpu(0), DeviceId::Gpu(1)] {
+        for g in [DeviceId::gpu(0), DeviceId::gpu(1)] {
             let d = w.iter().find(|x| x.device == g).unwrap();
             assert_eq!(d.resident, Bytes(gpu));
             // Read per token: attention 2 MiB per block, experts 64 / 8 x 2 = 16 MiB per
@@ -462,7 +462,7 @@ mod tests {
         }
         // CPU: the token embeddings only (32 MiB, 32-byte aligned already), none read.
         let cpu = &w[0];
-        assert_eq!(cpu.device, DeviceId::Cpu);
+        assert_eq!(cpu.device, DeviceId::CPU);
         assert_eq!((cpu.resident, cpu.active), (Bytes(32 * mib), Bytes::ZERO));
     }
 
@@ -471,11 +471,11 @@ mod tests {
         let s = spec();
         let p = placement(0, vec![1.0, 1.0]);
         let map = DeviceMap::new(&s, &p);
-        assert_eq!(map.output(), DeviceId::Gpu(1));
+        assert_eq!(map.output(), DeviceId::gpu(1));
         let w = weights(&s, &p, &map, false);
         let mib = 1u64 << 20;
-        let g0 = w.iter().find(|x| x.device == DeviceId::Gpu(0)).unwrap();
-        let g1 = w.iter().find(|x| x.device == DeviceId::Gpu(1)).unwrap();
+        let g0 = w.iter().find(|x| x.device == DeviceId::gpu(0)).unwrap();
+        let g1 = w.iter().find(|x| x.device == DeviceId::gpu(1)).unwrap();
         // Blocks halved as before (68 MiB each GPU) with the 2 attn norms mirrored; the
         // 32 MiB output and its 8 KiB norm only on GPU 1.
         assert_eq!(g0.resident, Bytes(68 * mib + 2 * 8192));
@@ -508,8 +508,8 @@ mod tests {
         assert_eq!(w[0].routed, Bytes(64 * mib));
         // GPU 0 takes 3/4: block 0 attention 4 MiB, block 1 68 MiB, output 32 MiB
         // = 104 MiB x 3/4 = 78 MiB; GPU 1 26 MiB; each + 3 norms.
-        let g0 = w.iter().find(|x| x.device == DeviceId::Gpu(0)).unwrap();
-        let g1 = w.iter().find(|x| x.device == DeviceId::Gpu(1)).unwrap();
+        let g0 = w.iter().find(|x| x.device == DeviceId::gpu(0)).unwrap();
+        let g1 = w.iter().find(|x| x.device == DeviceId::gpu(1)).unwrap();
         assert_eq!(g0.resident, Bytes(78 * mib + 3 * 8192));
         assert_eq!(g1.resident, Bytes(26 * mib + 3 * 8192));
     }
@@ -522,7 +522,7 @@ mod tests {
         let mem = breakdown(&s, &p, &cfg).unwrap();
         let l = crate::planner::placement::layout_for(&s, &p, &cfg, &mem);
         let mib = 1u64 << 20;
-        for g in [DeviceId::Gpu(0), DeviceId::Gpu(1)] {
+        for g in [DeviceId::gpu(0), DeviceId::gpu(1)] {
             let d = l.device(g).unwrap();
             // Both blocks run on both GPUs.
             assert_eq!(d.layers, 2);
@@ -535,7 +535,7 @@ mod tests {
             // KV read at depth n_ctx/2 = 2048 cells x 2048 B x 2 layers, halved.
             assert_eq!(d.kv_read_bytes_per_token, Bytes(4 * mib));
         }
-        let cpu = l.device(DeviceId::Cpu).unwrap();
+        let cpu = l.device(DeviceId::CPU).unwrap();
         assert_eq!(cpu.layers, 0);
         assert_eq!(cpu.active_weight_bytes_per_token, Bytes(16 * mib));
         assert_eq!(cpu.routed_expert_bytes, Bytes(64 * mib));
@@ -555,7 +555,7 @@ mod tests {
         let kv: Vec<u64> = mem.iter().map(|(_, b)| b.kv.0).collect();
         assert_eq!(kv, vec![0, 8 << 20, 8 << 20]);
         for (d, b) in &mem[1..] {
-            assert!(matches!(d, DeviceId::Gpu(_)));
+            assert!(d.is_gpu());
             assert_eq!(b.overhead, CUDA_CONTEXT_OVERHEAD);
             assert!(b.compute > Bytes::ZERO);
         }

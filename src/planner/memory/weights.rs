@@ -12,15 +12,15 @@
 //! counted again there, as the engine's memory breakdown does. Pure counting.
 
 use crate::model::{ModelSpec, TensorClass, TensorSpec};
-use crate::planner::layout::DeviceId;
+use crate::plan::{DeviceId, Unit};
 use crate::units::Bytes;
 
 /// Buffer alignment each tensor is padded to (ggml CPU buffer: `TENSOR_ALIGNMENT` 32,
 /// ggml/src/ggml-impl.h; CUDA buffers align to 128, ggml-cuda.cu).
 pub(crate) fn alignment(dev: DeviceId) -> u64 {
-    match dev {
-        DeviceId::Cpu => 32,
-        DeviceId::Gpu(_) => 128,
+    match dev.unit {
+        Unit::Cpu => 32,
+        Unit::Gpu(_) => 128,
     }
 }
 
@@ -73,14 +73,14 @@ impl Placement {
 /// Which device runs block `il` (`il == n_layer` is the output layer).
 pub fn layer_device(p: &Placement, n_layer: u32, il: u32) -> DeviceId {
     if p.gpus.is_empty() || p.n_gpu_layers == 0 {
-        return DeviceId::Cpu;
+        return DeviceId::CPU;
     }
     let total = i64::from(n_layer) + 1;
     let start = (total - i64::from(p.n_gpu_layers)).max(0);
     let act = i64::from(p.n_gpu_layers).min(total);
     let il = i64::from(il);
     if il < start || il - start >= act {
-        return DeviceId::Cpu;
+        return DeviceId::CPU;
     }
     let shares: Vec<f64> = if p.tensor_split.len() == p.gpus.len() {
         p.tensor_split.clone()
@@ -94,10 +94,10 @@ pub fn layer_device(p: &Placement, n_layer: u32, il: u32) -> DeviceId {
         acc += s / sum;
         // upper_bound: the first split point strictly greater than x.
         if acc > x {
-            return DeviceId::Gpu(p.gpus[i]);
+            return DeviceId::gpu(p.gpus[i]);
         }
     }
-    DeviceId::Gpu(*p.gpus.last().unwrap_or(&0))
+    DeviceId::gpu(*p.gpus.last().unwrap_or(&0))
 }
 
 /// `layer_device` for every block and the output, computed once per placement.
@@ -134,12 +134,12 @@ impl DeviceMap {
         self.devices
             .get(il as usize)
             .copied()
-            .unwrap_or(DeviceId::Cpu)
+            .unwrap_or(DeviceId::CPU)
     }
 
     /// The output layer's device.
     pub fn output(&self) -> DeviceId {
-        self.devices.last().copied().unwrap_or(DeviceId::Cpu)
+        self.devices.last().copied().unwrap_or(DeviceId::CPU)
     }
 
     /// True if any block (not the output) runs on `d`.
@@ -155,11 +155,11 @@ pub fn tensor_device(p: &Placement, map: &DeviceMap, t: &TensorSpec) -> Option<D
         return None;
     }
     match (t.class, t.layer) {
-        (TensorClass::TokenEmbedding, _) => Some(DeviceId::Cpu),
+        (TensorClass::TokenEmbedding, _) => Some(DeviceId::CPU),
         (TensorClass::Output | TensorClass::OutputNorm, _) => Some(map.output()),
         (TensorClass::RoutedExperts, Some(il)) => {
             if il < p.n_cpu_moe {
-                return Some(DeviceId::Cpu);
+                return Some(DeviceId::CPU);
             }
             if let Some((_, d)) = p.expert_overrides.iter().find(|(l, _)| *l == il) {
                 return Some(*d);
@@ -168,7 +168,7 @@ pub fn tensor_device(p: &Placement, map: &DeviceMap, t: &TensorSpec) -> Option<D
         }
         (_, Some(il)) => Some(map.layer(il)),
         // Other global tensors (rope_freqs...) are tiny and belong to the input side.
-        (_, None) => Some(DeviceId::Cpu),
+        (_, None) => Some(DeviceId::CPU),
     }
 }
 
@@ -193,10 +193,10 @@ pub fn bytes_by_device(spec: &ModelSpec, p: &Placement, map: &DeviceMap) -> Vec<
     if tied > Bytes::ZERO {
         let out_dev = map.output();
         let cpu_dup = spec.loaded_weight_bytes() - (spec.total_bytes() - spec.mtp_bytes());
-        if out_dev != DeviceId::Cpu {
+        if out_dev != DeviceId::CPU {
             add(out_dev, tied.0);
         } else if cpu_dup > Bytes::ZERO {
-            add(DeviceId::Cpu, cpu_dup.0);
+            add(DeviceId::CPU, cpu_dup.0);
         }
     }
     out.sort_by_key(|(d, _)| *d);

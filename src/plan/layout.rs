@@ -4,18 +4,9 @@
 //! performance model (`perf`) turns a Layout plus the hardware into predicted speeds.
 //! Neither side needs the other's internals: this is plain data.
 
+use super::DeviceId;
 use crate::units::Bytes;
 use serde::{Deserialize, Serialize};
-
-/// A device that holds tensors and runs part of the graph.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceId {
-    /// System RAM / the CPU backend.
-    Cpu,
-    /// A GPU by its index in `HardwareSnapshot::gpus`.
-    Gpu(u32),
-}
 
 /// What one device holds and reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,7 +57,7 @@ impl Layout {
     pub fn max_gpu_layers(&self) -> Option<u32> {
         self.devices
             .iter()
-            .filter(|d| matches!(d.device, DeviceId::Gpu(_)))
+            .filter(|d| d.device.is_gpu())
             .map(|d| d.layers)
             .max()
     }

@@ -1,4 +1,5 @@
-//! Default speed scorer: a bandwidth roofline, until `perf::predict` replaces it.
+//! A bandwidth roofline: the speed scorer without fitted factors, kept to compare the
+//! fitted model against (`planner::plan_with(.., &perf::roofline::roofline)`).
 //!
 //! Decode is memory-bound (DESIGN.md): per token each device reads its active weight
 //! bytes and its KV cells once, so tg = 1 / sum(bytes_read(dev) / bandwidth(dev)).
@@ -9,33 +10,7 @@
 //! ubatch. Pure arithmetic on a [`Layout`].
 
 use crate::hardware::HardwareSnapshot;
-use crate::planner::layout::{DeviceId, Layout};
-use crate::planner::plan::Settings;
-
-/// Predicted speeds and what limits them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Speed {
-    pub tg_tokens_per_s: f64,
-    pub pp_tokens_per_s: f64,
-    pub bottleneck: String,
-    /// The hardware's decode ceiling for this placement (bandwidth only), when the
-    /// scorer knows it.
-    pub ceiling_tg_tokens_per_s: Option<f64>,
-}
-
-impl From<crate::planner::plan::Performance> for Speed {
-    fn from(p: crate::planner::plan::Performance) -> Speed {
-        Speed {
-            tg_tokens_per_s: p.tg_tokens_per_s,
-            pp_tokens_per_s: p.pp_tokens_per_s,
-            bottleneck: p.bottleneck,
-            ceiling_tg_tokens_per_s: p.ceiling_tg_tokens_per_s,
-        }
-    }
-}
-
-/// A speed scorer: the planner ranks placements with whatever it is given.
-pub type Scorer<'a> = dyn Fn(&Layout, &HardwareSnapshot, &Settings) -> Speed + 'a;
+use crate::plan::{DeviceId, Layout, Settings, Speed, Unit};
 
 const GPU_BW_EFFICIENCY: f64 = 0.75;
 const CPU_BW_EFFICIENCY: f64 = 0.60;
@@ -48,8 +23,8 @@ const HOP_SECONDS: f64 = 30e-6;
 
 /// Effective read bandwidth of a device, bytes/s.
 pub fn effective_bandwidth(hw: &HardwareSnapshot, dev: DeviceId) -> f64 {
-    match dev {
-        DeviceId::Cpu => {
+    match dev.unit {
+        Unit::Cpu => {
             if let Some(m) = hw.memory.measured_bandwidth_gbs {
                 m * 1e9
             } else {
@@ -60,7 +35,7 @@ pub fn effective_bandwidth(hw: &HardwareSnapshot, dev: DeviceId) -> f64 {
                     * CPU_BW_EFFICIENCY
             }
         }
-        DeviceId::Gpu(i) => {
+        Unit::Gpu(i) => {
             hw.gpus
                 .iter()
                 .find(|g| g.index == i)
@@ -92,7 +67,7 @@ fn pcie_bytes_per_s(hw: &HardwareSnapshot) -> f64 {
 /// The roofline scorer.
 pub fn roofline(layout: &Layout, hw: &HardwareSnapshot, settings: &Settings) -> Speed {
     let mut t = 0.0;
-    let mut worst = (0.0, DeviceId::Cpu);
+    let mut worst = (0.0, DeviceId::CPU);
     for d in &layout.devices {
         let bytes = (d.active_weight_bytes_per_token.0 + d.kv_read_bytes_per_token.0) as f64;
         let dt = bytes / effective_bandwidth(hw, d.device).max(1.0);
@@ -104,9 +79,9 @@ pub fn roofline(layout: &Layout, hw: &HardwareSnapshot, settings: &Settings) -> 
     t += f64::from(layout.boundary_crossings) * HOP_SECONDS;
     let tg = if t > 0.0 { 1.0 / t } else { 0.0 };
     let share = if t > 0.0 { worst.0 / t * 100.0 } else { 0.0 };
-    let name = match worst.1 {
-        DeviceId::Cpu => "system RAM".to_string(),
-        DeviceId::Gpu(i) => format!("GPU {i} memory"),
+    let name = match worst.1.unit {
+        Unit::Cpu => "system RAM".to_string(),
+        Unit::Gpu(i) => format!("GPU {i} memory"),
     };
     // Prefill: GPU compute at ~30% of FP16 tensor peak (2 flops per active param per
     // token), plus expert uploads over PCIe per ubatch; CPU-only: ~0.5 TFLOPS per 16
@@ -114,12 +89,7 @@ pub fn roofline(layout: &Layout, hw: &HardwareSnapshot, settings: &Settings) -> 
     let active: u64 = layout.devices.iter().map(|d| d.active_params).sum();
     let gpu_flops: f64 = hw.gpus.iter().filter_map(|g| g.fp16_tflops).sum::<f64>() * 1e12 * 0.3;
     let cpu_flops = f64::from(hw.cpu.physical_cores.max(1)) * 32e9;
-    let flops = if layout
-        .devices
-        .iter()
-        .any(|d| matches!(d.device, DeviceId::Gpu(_)))
-        && gpu_flops > 0.0
-    {
+    let flops = if layout.devices.iter().any(|d| d.device.is_gpu()) && gpu_flops > 0.0 {
         gpu_flops
     } else {
         cpu_flops

@@ -1,0 +1,64 @@
+//! Settings: what a plan chooses for the engine — the values behind every argument of
+//! the launch command, engine-neutral, plus the few engine-specific extras.
+//!
+//! Plain data: the planner fills it, `engine` renders it into argv, `perf` reads the
+//! parts that change speed (threads, batch sizes, split mode, flash attention), `tune`
+//! varies it. Nothing here knows an engine's spelling of an option.
+
+use serde::{Deserialize, Serialize};
+
+/// The chosen engine settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub quant: Option<String>,
+    pub n_gpu_layers: u32,
+    pub n_cpu_moe: u32,
+    pub ctx: u64,
+    pub predict: u64,
+    pub cache_type_k: String,
+    pub cache_type_v: String,
+    pub threads: u32,
+    pub batch: u32,
+    pub ubatch: u32,
+    pub parallel: u32,
+    /// `none`, `layer`, `row`, `graph`, `tensor`.
+    pub split_mode: String,
+    #[serde(default)]
+    pub tensor_split: Vec<f64>,
+    pub flash_attn: bool,
+    pub mlock: bool,
+    pub mmap: bool,
+    /// Extra `-ot PATTERN=DEVICE` overrides beyond `--n-cpu-moe`.
+    #[serde(default)]
+    pub override_tensors: Vec<String>,
+    /// `CUDA_VISIBLE_DEVICES`-style list of GPU indices used, empty for CPU-only.
+    #[serde(default)]
+    pub gpu_indices: Vec<u32>,
+    /// Engine-specific options the planner chose (added by the planner; generators render).
+    #[serde(default)]
+    pub extras: EngineExtras,
+}
+
+/// Engine-specific options. Each is set only for the engine that accepts it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineExtras {
+    /// mainline `--fit off`: the plan is already fitted.
+    #[serde(default)]
+    pub fit_off: bool,
+    /// ik_llama.cpp `-rtr`: repack CPU-resident weights at load (implies no mmap).
+    #[serde(default)]
+    pub run_time_repack: bool,
+    /// ik_llama.cpp `-mla N` for MLA models.
+    #[serde(default)]
+    pub mla: Option<u32>,
+    /// ik_llama.cpp `-amb N` (MiB): caps the attention compute buffer.
+    #[serde(default)]
+    pub attention_max_batch: Option<u32>,
+    /// ik_llama.cpp `-muge`: merge up/gate expert tensors.
+    #[serde(default)]
+    pub merge_up_gate_experts: bool,
+    /// llama-server `--cache-ram N` (MiB) when the default 8192 MiB prompt cache would
+    /// not fit in the RAM the plan leaves; `Some(0)` disables the cache.
+    #[serde(default)]
+    pub cache_ram_mib: Option<u64>,
+}
