@@ -29,6 +29,7 @@ pub mod generate;
 pub mod gguf;
 pub mod hardware;
 pub mod model;
+pub mod ops;
 pub mod perf;
 pub mod plan;
 pub mod planner;

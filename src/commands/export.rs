@@ -10,7 +10,6 @@ use super::build::emit;
 use crate::cli::{ExportArgs, ExportKind};
 use crate::engine::{EngineKind, ServerOptions};
 use crate::error::user_error;
-use crate::generate::build_script::default_prefix_suffix;
 use crate::generate::launch::Launch;
 use crate::generate::{command, llama_swap, script, systemd};
 use crate::plan::Plan;
@@ -169,12 +168,15 @@ fn plan_model(
             std::path::absolute(p).map_err(|e| user_error(format!("MODEL '{model}': {e}")))?;
         req.model_path = Some(utf8(&abs, "MODEL")?);
     }
-    crate::planner::plan_quants(&[resolved.spec], hw, &req).map_err(|e| match e {
-        crate::planner::PlanError::Unsatisfiable(m) => {
-            anyhow::Error::new(crate::error::Unsatisfiable(m))
-        }
-        crate::planner::PlanError::Invalid(m) => user_error(m),
-    })
+    let mut plan =
+        crate::planner::plan_quants(&[resolved.spec], hw, &req).map_err(|e| match e {
+            crate::planner::PlanError::Unsatisfiable(m) => {
+                anyhow::Error::new(crate::error::Unsatisfiable(m))
+            }
+            crate::planner::PlanError::Invalid(m) => user_error(m),
+        })?;
+    crate::ops::plan::attach_launch_command(&mut plan, req.engine);
+    Ok(plan)
 }
 
 fn read_plan(path: &Path) -> anyhow::Result<Plan> {
@@ -210,7 +212,7 @@ fn server_program(
     }
     if let Some(data) = dirs::data_dir() {
         let p: PathBuf = data
-            .join(default_prefix_suffix(engine))
+            .join(crate::engine::info(engine).install_dir_name())
             .join("bin")
             .join(name);
         if p.is_file() {

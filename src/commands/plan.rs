@@ -32,6 +32,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
         PlanError::Invalid(m) => anyhow::Error::new(UserError(m)),
     })?;
+    crate::ops::plan::attach_launch_command(&mut plan, req.engine);
     // A `rigplan tune` calibration saved for this exact machine corrects the predicted
     // speeds and says so ("calibrated on this machine on DATE from N runs").
     crate::tune::calibration::apply_saved(&hw, &mut plan)?;

@@ -23,6 +23,7 @@ use super::options::{
     option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
     Targets, Tool, ValueSyntax as V,
 };
+use super::rules::{KernelTraits, KvRules, MlaCache, MlaMode, PlanningRules};
 use super::EngineKind;
 
 /// `common/common.cpp` `kv_cache_type_from_str`.
@@ -352,4 +353,40 @@ pub const ENGINE: EngineInfo = EngineInfo {
     // ggml/CMakeLists.txt: set(GGML_SCHED_MAX_COPIES "1" ...): pipeline parallelism
     // keeps one copy of each input, so it costs no memory here.
     sched_max_copies: 1,
+    kv: KvRules {
+        // src/llama.cpp `llama_kv_cache_get_padding`: "the FA kernels require padding to
+        // avoid extra runtime boundary checks": 256 with flash attention, else 32.
+        ctx_pad_flash_attn: 256,
+        ctx_pad_no_flash_attn: 32,
+        // src/llama.cpp `llama_kv_cache_init`: one cache of `n_ctx` cells for all
+        // sequences.
+        stream_per_sequence: false,
+        // src/llama.cpp `llama_kv_cache_init`: every attention layer gets `kv_size` cells;
+        // there is no sliding-window cache.
+        sliding_window_cache: false,
+        // src/llama.cpp `llama_kv_cache_init`: V rows of each layer's own `n_embd_v_gqa`.
+        v_at_widest_row_without_flash_attn: false,
+        // src/llama.cpp `llama_kv_cache_init`: MLA layout by `cparams.mla_attn`.
+        mla: MlaCache::ByMlaMode,
+    },
+    planning: PlanningRules {
+        // README and PR #241: `-mla 3` keeps only the latent cache and computes attention
+        // from it; `-amb 512` bounds the attention compute buffer to 512 MiB.
+        mla_mode: Some(MlaMode {
+            mode: 3,
+            attention_max_batch_mib: 512,
+        }),
+        // src/llama-load-tensors.cpp `create_tensors_helper` constructor: `--n-cpu-moe N`
+        // is spread over the GPUs of a layer split in proportion to their blocks, from
+        // the last block down.
+        n_cpu_moe_spreads_over_gpus: true,
+    },
+    kernels: KernelTraits {
+        // common/common.h: `fused_moe_up_gate = true` ("fused up*unary(gate) op for MoE
+        // models"), and the fused norms and delta-net ops of src/llama-build-context.cpp.
+        fused_ops_by_default: true,
+        // ggml/src/iqk/: iqk_mul_mat and the repacked CPU GEMMs (PR #533 "Much faster CPU
+        // prompt processing").
+        own_cpu_matmul_kernels: true,
+    },
 };

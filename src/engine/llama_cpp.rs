@@ -20,6 +20,7 @@ use super::options::{
     option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
     Targets, Tool, ValueSyntax as V,
 };
+use super::rules::{KernelTraits, KvRules, MlaCache, PlanningRules};
 use super::EngineKind;
 
 /// `common/arg.cpp` `kv_cache_types`.
@@ -337,4 +338,32 @@ pub const ENGINE: EngineInfo = EngineInfo {
     cuda_arch_specific_suffix: true,
     // ggml/CMakeLists.txt: set(GGML_SCHED_MAX_COPIES "4" ...).
     sched_max_copies: 4,
+    kv: KvRules {
+        // src/llama-context.cpp: `cparams.n_ctx = GGML_PAD(cparams.n_ctx, 256)` whatever
+        // the attention kernel.
+        ctx_pad_flash_attn: 256,
+        ctx_pad_no_flash_attn: 256,
+        // src/llama-context.cpp: without `kv_unified`, `n_ctx_seq = n_ctx / n_seq_max`,
+        // padded to 256, and one stream per sequence (src/llama-kv-cache.cpp `n_stream`).
+        stream_per_sequence: true,
+        // src/llama-kv-cache-iswa.cpp: `size_swa = GGML_PAD(min(size_base, hparams.n_swa *
+        // (unified ? n_seq_max : 1) + n_ubatch), n_pad)` unless `swa_full`.
+        sliding_window_cache: true,
+        // src/llama-kv-cache.cpp: `v_trans` without flash attention, rows of
+        // `n_embd_v_gqa_max()` so every layer's view has the same stride.
+        v_at_widest_row_without_flash_attn: true,
+        // src/llama-kv-cache.cpp: `has_v = !is_mla`, K rows of `kv_lora_rank + n_rot`.
+        mla: MlaCache::LatentOnly,
+    },
+    planning: PlanningRules {
+        // No `-mla` option: MLA is the cache layout above.
+        mla_mode: None,
+        // common/arg.cpp `--n-cpu-moe N`: one `llm_ffn_exps_block_regex(i)` override to
+        // CPU for each i in 0..N, whatever the split.
+        n_cpu_moe_spreads_over_gpus: false,
+    },
+    kernels: KernelTraits {
+        fused_ops_by_default: false,
+        own_cpu_matmul_kernels: false,
+    },
 };

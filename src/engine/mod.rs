@@ -43,6 +43,7 @@ pub mod args;
 pub mod ik_llama_cpp;
 pub mod llama_cpp;
 pub mod options;
+pub mod rules;
 pub mod split_modes;
 
 pub use args::{bench_args, launch_args, unsupported_settings, BenchOptions, ServerOptions};

@@ -216,6 +216,12 @@ pub struct EngineInfo {
     /// (several GPUs, all layers offloaded, layer split, no tensor overrides): the
     /// `GGML_SCHED_MAX_COPIES` CMake default, which the build script leaves alone.
     pub sched_max_copies: u64,
+    /// How it sizes the KV cache and pads the context.
+    pub kv: super::rules::KvRules,
+    /// How it reads the options the planner writes, where engines differ.
+    pub planning: super::rules::PlanningRules,
+    /// Kernel differences from mainline the speed model charges.
+    pub kernels: super::rules::KernelTraits,
 }
 
 impl EngineInfo {
@@ -233,5 +239,26 @@ impl EngineInfo {
 
     pub fn short_commit(&self) -> &'static str {
         self.commit.get(..9).unwrap_or(self.commit)
+    }
+
+    /// Whether `llama-server` of this version takes an option of this kind.
+    pub fn server_accepts(&self, kind: OptionKind) -> bool {
+        self.option(kind, Tool::Server).is_some()
+    }
+
+    /// What names this pinned version's source, build and install directories
+    /// (`llama-cpp-0c1e57098`).
+    pub fn build_key(&self) -> String {
+        format!(
+            "{}-{}",
+            self.kind.name().replace('.', "-"),
+            self.short_commit()
+        )
+    }
+
+    /// Where `rigplan build` installs this version by default, relative to the XDG data
+    /// directory (`rigplan/llama-cpp-0c1e57098`), so `export` and `tune` find what it built.
+    pub fn install_dir_name(&self) -> String {
+        format!("rigplan/{}", self.build_key())
     }
 }

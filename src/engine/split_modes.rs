@@ -45,6 +45,9 @@ pub struct SplitModeSpec {
     /// The engine's own help calls it experimental: chosen only for a clear predicted
     /// gain ([`EXPERIMENTAL_MIN_GAIN`]), with a warning.
     pub experimental: bool,
+    /// A parallel split whose own scheduler the engine turns off when tensors are
+    /// overridden (`--n-cpu-moe`, `-ot`), so the gain may be smaller than predicted.
+    pub scheduler_off_with_overrides: bool,
     /// Where the rules were read.
     pub source: &'static str,
 }
@@ -65,6 +68,7 @@ const MAINLINE: &[SplitModeSpec] = &[
         allows_cpu_experts: true,
         splits_output: false,
         experimental: false,
+        scheduler_off_with_overrides: false,
         source: "src/llama.cpp llama_prepare_model_devices (keeps main_gpu only)",
     },
     SplitModeSpec {
@@ -75,6 +79,7 @@ const MAINLINE: &[SplitModeSpec] = &[
         allows_cpu_experts: true,
         splits_output: false,
         experimental: false,
+        scheduler_off_with_overrides: false,
         source: "src/llama-model.cpp llama_model_base::load_tensors (get_layer_buft_list)",
     },
     SplitModeSpec {
@@ -85,6 +90,7 @@ const MAINLINE: &[SplitModeSpec] = &[
         allows_cpu_experts: true,
         splits_output: false,
         experimental: false,
+        scheduler_off_with_overrides: false,
         source: "src/llama-model.cpp make_gpu_buft_list (ggml_backend_split_buffer_type)",
     },
     // src/llama.cpp llama_prepare_model_devices wraps every GPU in one meta device;
@@ -103,6 +109,7 @@ const MAINLINE: &[SplitModeSpec] = &[
         // common/arg.cpp `-sm` help: "tensor: split weights and KV across GPUs
         // (parallelized, EXPERIMENTAL)".
         experimental: true,
+        scheduler_off_with_overrides: false,
         source: "src/llama.cpp llama_prepare_model_devices, src/llama-model.cpp llama_meta_device_get_split_state",
     },
 ];
@@ -117,6 +124,7 @@ const IK: &[SplitModeSpec] = &[
         allows_cpu_experts: true,
         splits_output: false,
         experimental: false,
+        scheduler_off_with_overrides: false,
         source: "src/llama.cpp llm_load_tensors",
     },
     SplitModeSpec {
@@ -127,6 +135,7 @@ const IK: &[SplitModeSpec] = &[
         allows_cpu_experts: true,
         splits_output: false,
         experimental: false,
+        scheduler_off_with_overrides: false,
         source: "src/llama.cpp llm_load_tensors",
     },
     SplitModeSpec {
@@ -137,6 +146,7 @@ const IK: &[SplitModeSpec] = &[
         allows_cpu_experts: true,
         splits_output: false,
         experimental: false,
+        scheduler_off_with_overrides: false,
         source: "src/llama.cpp llm_load_tensors (LLAMA_SPLIT_MODE_ATTN)",
     },
     // src/llama.cpp llm_load_tensors throws "not possible to use split mode 'graph' with
@@ -153,6 +163,9 @@ const IK: &[SplitModeSpec] = &[
         allows_cpu_experts: true,
         splits_output: false,
         experimental: false,
+        // src/llama.cpp llama_init_from_model: the split-mode-graph scheduler runs only
+        // without tensor overrides (which --n-cpu-moe adds), unless -smgs forces it.
+        scheduler_off_with_overrides: true,
         source: "src/llama.cpp llm_load_tensors, src/llama-load-tensors.cpp create_tensors_helper::create_tensors",
     },
 ];

@@ -392,7 +392,7 @@ pub fn build_script(req: &BuildRequest<'_>) -> anyhow::Result<String> {
     let e = info(req.engine);
     let defines = cmake_defines(req)?;
     let backends = backends(req.hardware, e)?;
-    let key = format!("{}-{}", e.kind.name().replace('.', "-"), e.short_commit());
+    let key = e.build_key();
     let mut checks = Vec::new();
     let mut configure_env = Vec::new();
     for b in &backends {
@@ -519,16 +519,6 @@ fn describe_target(hw: &HardwareSnapshot) -> String {
         parts.push("no GPU".to_string());
     }
     parts.join(" + ")
-}
-
-/// The default install prefix `rigplan build` uses, relative to the XDG data directory.
-pub fn default_prefix_suffix(engine: EngineKind) -> String {
-    let e = info(engine);
-    format!(
-        "rigplan/{}-{}",
-        e.kind.name().replace('.', "-"),
-        e.short_commit()
-    )
 }
 
 #[cfg(test)]

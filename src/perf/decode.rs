@@ -30,7 +30,8 @@ pub(crate) fn decode_time(
     engine: EngineKind,
 ) -> Breakdown {
     let mut b = Breakdown::default();
-    let ik = engine == EngineKind::IkLlamaCpp;
+    // An engine with fused kernels pays its own fitted per-layer overhead ratio.
+    let fused = crate::engine::info(engine).kernels.fused_ops_by_default;
     let parallel_gpus = is_tensor_parallel(settings) && gpu_count(layout) > 1;
     let mut gpu_read_times = Vec::new();
     let depth = layout.depth_tokens as f64;
@@ -52,7 +53,7 @@ pub(crate) fn decode_time(
                     b.add(format!("weight reads from {} VRAM", gpu.name), weight / bw);
                     b.add("KV cache reads", kv / bw);
                 }
-                let ratio = if ik { f.ik_gpu_overhead_ratio } else { 1.0 };
+                let ratio = if fused { f.ik_gpu_overhead_ratio } else { 1.0 };
                 b.add(
                     "GPU kernel launches",
                     d.layers as f64
@@ -88,7 +89,7 @@ pub(crate) fn decode_time(
                     (weight - experts) / bw,
                 );
                 b.add("KV cache reads", kv / bw);
-                let ratio = if ik { f.ik_cpu_overhead_ratio } else { 1.0 };
+                let ratio = if fused { f.ik_cpu_overhead_ratio } else { 1.0 };
                 let units = d.layers as f64 * facts.kernel_units_per_layer(f)
                     + expert_only_layers(layout, facts) * f.moe_kernel_units;
                 b.add(

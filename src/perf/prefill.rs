@@ -108,7 +108,9 @@ pub(crate) fn prefill_time(
                     }
                     _ => {
                         let threads = settings.threads.max(1);
-                        let speedup = if engine == EngineKind::IkLlamaCpp {
+                        let own_kernels =
+                            crate::engine::info(engine).kernels.own_cpu_matmul_kernels;
+                        let speedup = if own_kernels {
                             f.ik_cpu_pp_speedup
                         } else {
                             1.0

@@ -15,7 +15,8 @@
 use crate::engine::split_modes::{self, SplitContext};
 use crate::hardware::{GpuVendor, HardwareSnapshot};
 use crate::model::{ModelSpec, TensorClass};
-use crate::plan::{DeviceId, DeviceLoad, Layout, Settings, Speed, Unit};
+use crate::plan::{DeviceId, DeviceLoad, Layout, Settings, Speed};
+use crate::planner::devices::Devices;
 use crate::planner::memory::{
     self, split, weights, weights::GpuSplit, weights::Placement, DeviceBytes, MemoryConfig,
 };
@@ -38,68 +39,6 @@ pub struct Candidate {
 impl Candidate {
     pub fn fits(&self) -> bool {
         self.shortfall == Bytes::ZERO
-    }
-}
-
-/// Usable bytes per device: free (or total) memory minus the margin. An Apple GPU is
-/// also held to Metal's working-set limit ([`memory::apple_working_set`]).
-pub fn budget(hw: &HardwareSnapshot, dev: DeviceId) -> Bytes {
-    match dev.unit {
-        Unit::Cpu => {
-            let total = Bytes(hw.memory.total_bytes);
-            total - memory::host_margin(total)
-        }
-        Unit::Gpu(i) => hw
-            .gpus
-            .iter()
-            .find(|g| g.index == i)
-            .map(|g| {
-                let mut usable = Bytes(g.vram_free_bytes.unwrap_or(g.vram_bytes));
-                if g.vendor == GpuVendor::Apple {
-                    usable = usable.min(memory::apple_working_set(Bytes(hw.memory.total_bytes)));
-                }
-                usable - memory::GPU_MARGIN
-            })
-            .unwrap_or(Bytes::ZERO),
-    }
-}
-
-/// What the devices that share system RAM hold together (the CPU side plus every
-/// unified-memory GPU), and a unified GPU that holds some of it; `None` when no
-/// unified-memory GPU holds anything.
-pub fn shared_ram_bytes(
-    hw: &HardwareSnapshot,
-    mem: &[(DeviceId, DeviceBytes)],
-) -> Option<(Bytes, DeviceId)> {
-    let unified = |i: u32| hw.gpus.iter().any(|g| g.index == i && g.unified_memory);
-    let mut together = Bytes::ZERO;
-    let mut gpu = None;
-    for (d, b) in mem {
-        match d.unit {
-            Unit::Cpu => together += b.total(),
-            Unit::Gpu(i) if unified(i) => {
-                together += b.total();
-                if b.total() > Bytes::ZERO {
-                    gpu = Some(*d);
-                }
-            }
-            Unit::Gpu(_) => {}
-        }
-    }
-    gpu.map(|d| (together, d))
-}
-
-/// How much the devices that share system RAM miss it by together, and the device to
-/// blame. DESIGN.md: "A GPU with unified memory (Apple, Strix Halo, GB10) shares
-/// `--ram-gib` with the CPU" — so the host side plus every unified-memory GPU must fit in
-/// RAM minus the host margin, on top of each device's own budget.
-pub fn shared_ram_shortfall(
-    hw: &HardwareSnapshot,
-    mem: &[(DeviceId, DeviceBytes)],
-) -> (Bytes, Option<DeviceId>) {
-    match shared_ram_bytes(hw, mem) {
-        Some((together, d)) => (together - budget(hw, DeviceId::CPU), Some(d)),
-        None => (Bytes::ZERO, None),
     }
 }
 
@@ -309,20 +248,14 @@ pub fn expert_devices(
 pub fn evaluate(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
+    devices: &Devices,
     p: Placement,
     cfg: &MemoryConfig,
     settings: &Settings,
     scorer: &Scorer<'_>,
 ) -> Result<Candidate, String> {
     let mem = memory::breakdown(spec, &p, cfg)?;
-    let (mut shortfall, mut short_device) = shared_ram_shortfall(hw, &mem);
-    for (d, b) in &mem {
-        let miss = b.total() - budget(hw, *d);
-        if miss > shortfall {
-            shortfall = miss;
-            short_device = Some(*d);
-        }
-    }
+    let (shortfall, short_device) = devices.shortfall(&mem);
     let layout = layout_for(spec, &p, cfg, &mem);
     // The speed model reads the split mode from the settings.
     let speed = if p.is_parallel() {
@@ -346,9 +279,9 @@ pub fn evaluate(
 
 /// Free-memory shares for a layer split (`--tensor-split`), as the engine's default
 /// split does (`llama_model::load_tensors`), in GiB rounded to one decimal.
-fn split_by_free(hw: &HardwareSnapshot, gpus: &[u32]) -> Vec<f64> {
+fn split_by_free(devices: &Devices, gpus: &[u32]) -> Vec<f64> {
     gpus.iter()
-        .map(|i| (budget(hw, DeviceId::gpu(*i)).gib() * 10.0).round() / 10.0)
+        .map(|i| (devices.budget(DeviceId::gpu(*i)).gib() * 10.0).round() / 10.0)
         .collect()
 }
 
@@ -366,18 +299,12 @@ pub struct PlacementPins {
 /// Shortfall of a placement (zero when every device fits), without scoring it.
 pub fn shortfall(
     spec: &ModelSpec,
-    hw: &HardwareSnapshot,
+    devices: &Devices,
     p: &Placement,
     cfg: &MemoryConfig,
 ) -> Result<Bytes, String> {
     let mem = memory::breakdown(spec, p, cfg)?;
-    let shared = shared_ram_shortfall(hw, &mem).0;
-    Ok(mem
-        .iter()
-        .map(|(d, b)| b.total() - budget(hw, *d))
-        .max()
-        .unwrap_or(Bytes::ZERO)
-        .max(shared))
+    Ok(devices.shortfall(&mem).0)
 }
 
 /// The GPU sets and split proportions worth trying: all GPUs with a split by free
@@ -385,7 +312,11 @@ pub fn shortfall(
 /// its experts first under `--n-cpu-moe`, were tried here before the per-GPU `-ot` fill
 /// existed; over 72 rig × model × quant × engine plans they no longer changed a single
 /// outcome and cost a third of the planning time, so they are gone.)
-fn gpu_layouts(hw: &HardwareSnapshot, pins: &PlacementPins) -> Vec<(Vec<u32>, Vec<f64>)> {
+fn gpu_layouts(
+    hw: &HardwareSnapshot,
+    devices: &Devices,
+    pins: &PlacementPins,
+) -> Vec<(Vec<u32>, Vec<f64>)> {
     let every: Vec<u32> = hw.gpus.iter().map(|g| g.index).collect();
     let mut out = Vec::new();
     if every.is_empty() {
@@ -394,7 +325,7 @@ fn gpu_layouts(hw: &HardwareSnapshot, pins: &PlacementPins) -> Vec<(Vec<u32>, Ve
     match &pins.tensor_split {
         Some(ts) => out.push((every.clone(), ts.clone())),
         None if every.len() > 1 => {
-            let base = split_by_free(hw, &every);
+            let base = split_by_free(devices, &every);
             out.push((every.clone(), base.clone()));
             for g in &every {
                 out.push((vec![*g], Vec::new()));
@@ -433,6 +364,7 @@ fn first_fitting(
 pub fn candidates(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
+    devices: &Devices,
     cfg: &MemoryConfig,
     pins: &PlacementPins,
 ) -> Result<Vec<Placement>, String> {
@@ -442,7 +374,7 @@ pub fn candidates(
     // Set once the all-GPU layout is known to hold everything: single-GPU layouts then
     // cannot do better.
     let mut base_holds_all = false;
-    for (gpus, split) in gpu_layouts(hw, pins) {
+    for (gpus, split) in gpu_layouts(hw, devices, pins) {
         let mk = |ngl: u32, ncmoe: u32| Placement {
             n_gpu_layers: ngl,
             gpus: gpus.clone(),
@@ -452,7 +384,7 @@ pub fn candidates(
             gpu_split: GpuSplit::Layer,
         };
         let fits = |p: &Placement| -> Result<bool, String> {
-            Ok(shortfall(spec, hw, p, cfg)? == Bytes::ZERO)
+            Ok(shortfall(spec, devices, p, cfg)? == Bytes::ZERO)
         };
         let is_base = gpus.len() == n_all_gpus && out.is_empty();
         if !is_base && base_holds_all {
@@ -507,16 +439,16 @@ pub fn candidates(
             }
         }
     }
-    out.extend(expert_fill_candidates(spec, hw, cfg, pins)?);
+    out.extend(expert_fill_candidates(spec, hw, devices, cfg, pins)?);
     // Tensor-parallel shapes (a separate helper: see its doc); a pinned split keeps only
     // its own kind of multi-GPU candidate.
     match pins.gpu_split {
         Some(GpuSplit::Parallel) => {
             out.retain(|p| p.gpus.is_empty() || p.n_gpu_layers == 0);
-            out.extend(parallel_candidates(spec, hw, cfg, pins)?);
+            out.extend(parallel_candidates(spec, hw, devices, cfg, pins)?);
         }
         Some(GpuSplit::Layer) => {}
-        None => out.extend(parallel_candidates(spec, hw, cfg, pins)?),
+        None => out.extend(parallel_candidates(spec, hw, devices, cfg, pins)?),
     }
     if pins.ngl.unwrap_or(0) == 0 {
         let mut cpu = Placement::cpu_only();
@@ -603,6 +535,7 @@ fn pick_expert_layers(layers: &[(u32, Bytes)], over: Bytes) -> Vec<u32> {
 pub fn expert_fill_candidates(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
+    devices: &Devices,
     cfg: &MemoryConfig,
     pins: &PlacementPins,
 ) -> Result<Vec<Placement>, String> {
@@ -614,7 +547,10 @@ pub fn expert_fill_candidates(
     {
         return Ok(Vec::new());
     }
-    let Some((gpus, split)) = gpu_layouts(hw, pins).into_iter().find(|(g, _)| g.len() > 1) else {
+    let Some((gpus, split)) = gpu_layouts(hw, devices, pins)
+        .into_iter()
+        .find(|(g, _)| g.len() > 1)
+    else {
         return Ok(Vec::new());
     };
     let base = Placement {
@@ -630,7 +566,13 @@ pub fn expert_fill_candidates(
         Ok(memory::breakdown(spec, p, cfg)?
             .into_iter()
             .filter(|(d, _)| d.is_gpu())
-            .map(|(d, b)| (d, b.total() - budget(hw, d), budget(hw, d) - b.total()))
+            .map(|(d, b)| {
+                (
+                    d,
+                    b.total() - devices.budget(d),
+                    devices.budget(d) - b.total(),
+                )
+            })
             .collect())
     };
     let first = over_and_spare(&base)?;
@@ -726,6 +668,7 @@ pub fn parallel_split_possible(
 pub fn parallel_candidates(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
+    devices: &Devices,
     cfg: &MemoryConfig,
     pins: &PlacementPins,
 ) -> Result<Vec<Placement>, String> {
@@ -736,7 +679,7 @@ pub fn parallel_candidates(
     let split = pins
         .tensor_split
         .clone()
-        .unwrap_or_else(|| split_by_free(hw, &gpus));
+        .unwrap_or_else(|| split_by_free(devices, &gpus));
     let all = spec.n_layer + 1;
     let mk = |ngl: u32, ncmoe: u32| Placement {
         n_gpu_layers: ngl,
@@ -746,8 +689,9 @@ pub fn parallel_candidates(
         expert_overrides: Vec::new(),
         gpu_split: GpuSplit::Parallel,
     };
-    let fits =
-        |p: &Placement| -> Result<bool, String> { Ok(shortfall(spec, hw, p, cfg)? == Bytes::ZERO) };
+    let fits = |p: &Placement| -> Result<bool, String> {
+        Ok(shortfall(spec, devices, p, cfg)? == Bytes::ZERO)
+    };
     let mut out = Vec::new();
     match (pins.ngl, pins.n_cpu_moe) {
         (Some(n), m) => out.push(mk(n.min(all), m.unwrap_or(0).min(spec.n_layer))),
@@ -757,7 +701,7 @@ pub fn parallel_candidates(
             if fits(&full)? {
                 out.push(full);
             } else if spec.is_moe() {
-                let m = fewest_expert_layers_in_ram(spec, hw, cfg, &full)?;
+                let m = fewest_expert_layers_in_ram(spec, devices, cfg, &full)?;
                 out.push(mk(all, m));
             } else {
                 match first_fitting(1, all - 1, |k| fits(&mk(all - k, 0)))? {
@@ -776,7 +720,7 @@ pub fn parallel_candidates(
 /// accounting and raised until it fits (usually once), instead of a bisection.
 fn fewest_expert_layers_in_ram(
     spec: &ModelSpec,
-    hw: &HardwareSnapshot,
+    devices: &Devices,
     cfg: &MemoryConfig,
     full: &Placement,
 ) -> Result<u32, String> {
@@ -797,7 +741,7 @@ fn fewest_expert_layers_in_ram(
         .filter(|(d, _)| *d != DeviceId::CPU)
         .zip(split::shares(full))
     {
-        let miss = (b.total() - budget(hw, *d)).0;
+        let miss = (b.total() - devices.budget(*d)).0;
         let (mut freed, mut m) = (0u64, 0u32);
         while freed < miss && (m as usize) < per_layer.len() {
             freed += (per_layer[m as usize] as f64 * share) as u64;
@@ -809,7 +753,7 @@ fn fewest_expert_layers_in_ram(
         n_cpu_moe: m,
         ..full.clone()
     };
-    while need < spec.n_layer && shortfall(spec, hw, &with(need), cfg)? > Bytes::ZERO {
+    while need < spec.n_layer && shortfall(spec, devices, &with(need), cfg)? > Bytes::ZERO {
         need += 1;
     }
     Ok(need)
@@ -819,14 +763,15 @@ fn fewest_expert_layers_in_ram(
 pub fn search(
     spec: &ModelSpec,
     hw: &HardwareSnapshot,
+    devices: &Devices,
     cfg: &MemoryConfig,
     settings: &Settings,
     pins: &PlacementPins,
     scorer: &Scorer<'_>,
 ) -> Result<Vec<Candidate>, String> {
     let mut out = Vec::new();
-    for p in candidates(spec, hw, cfg, pins)? {
-        out.push(evaluate(spec, hw, p, cfg, settings, scorer)?);
+    for p in candidates(spec, hw, devices, cfg, pins)? {
+        out.push(evaluate(spec, hw, devices, p, cfg, settings, scorer)?);
     }
     out.sort_by(|a, b| {
         b.fits()
@@ -909,7 +854,14 @@ mod tests {
     #[test]
     fn each_gpu_is_filled_to_its_own_budget() {
         let (spec, hw, cfg) = (qwen35("Q6_K"), rig("z440-2x3060"), cfg());
-        let fills = expert_fill_candidates(&spec, &hw, &cfg, &PlacementPins::default()).unwrap();
+        let fills = expert_fill_candidates(
+            &spec,
+            &hw,
+            &Devices::local(&hw),
+            &cfg,
+            &PlacementPins::default(),
+        )
+        .unwrap();
         let p = fills
             .iter()
             .find(|p| p.expert_overrides.iter().all(|(_, d)| *d == DeviceId::CPU))
@@ -920,9 +872,9 @@ mod tests {
         for g in [DeviceId::gpu(0), DeviceId::gpu(1)] {
             let total = mem.iter().find(|(d, _)| *d == g).unwrap().1.total();
             assert!(
-                total <= budget(&hw, g),
+                total <= Devices::local(&hw).budget(g),
                 "{g:?}: {total} over {}",
-                budget(&hw, g)
+                Devices::local(&hw).budget(g)
             );
             let own: Vec<u32> = p
                 .expert_overrides
@@ -936,7 +888,11 @@ mod tests {
             fewer.expert_overrides.retain(|(il, _)| *il != own[0]);
             let m2 = memory::breakdown(&spec, &fewer, &cfg).unwrap();
             let t2 = m2.iter().find(|(d, _)| *d == g).unwrap().1.total();
-            assert!(t2 > budget(&hw, g), "{g:?} fits without block {}", own[0]);
+            assert!(
+                t2 > Devices::local(&hw).budget(g),
+                "{g:?} fits without block {}",
+                own[0]
+            );
         }
         let base = Placement {
             expert_overrides: Vec::new(),
@@ -945,7 +901,7 @@ mod tests {
         let ncmoe = first_fitting(0, spec.n_layer, |m| {
             Ok(shortfall(
                 &spec,
-                &hw,
+                &Devices::local(&hw),
                 &Placement {
                     n_cpu_moe: m,
                     ..base.clone()
@@ -1032,24 +988,38 @@ mod tests {
         let cfg = cfg();
         let one = rig("desktop-3070-8gb");
         let spec = qwen35("Q4_K_M");
-        assert!(
-            expert_fill_candidates(&spec, &one, &cfg, &PlacementPins::default())
-                .unwrap()
-                .is_empty()
-        );
+        assert!(expert_fill_candidates(
+            &spec,
+            &one,
+            &Devices::local(&one),
+            &cfg,
+            &PlacementPins::default()
+        )
+        .unwrap()
+        .is_empty());
         let two = rig("z440-2x3060");
         let pinned = PlacementPins {
             n_cpu_moe: Some(4),
             ..Default::default()
         };
-        assert!(expert_fill_candidates(&qwen35("Q6_K"), &two, &cfg, &pinned)
-            .unwrap()
-            .is_empty());
+        assert!(expert_fill_candidates(
+            &qwen35("Q6_K"),
+            &two,
+            &Devices::local(&two),
+            &cfg,
+            &pinned
+        )
+        .unwrap()
+        .is_empty());
         // Q4_K_M fits the two GPUs whole: nothing to move.
-        assert!(
-            expert_fill_candidates(&spec, &two, &cfg, &PlacementPins::default())
-                .unwrap()
-                .is_empty()
-        );
+        assert!(expert_fill_candidates(
+            &spec,
+            &two,
+            &Devices::local(&two),
+            &cfg,
+            &PlacementPins::default()
+        )
+        .unwrap()
+        .is_empty());
     }
 }

@@ -7,6 +7,8 @@ use crate::cli::PinArgs;
 use crate::engine::EngineKind;
 use crate::error::UserError;
 use crate::gguf::GgmlType;
+use crate::perf::quality::Preference;
+use crate::planner::memory::weights::GpuSplit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UseCase {
@@ -44,6 +46,17 @@ pub enum Prefer {
     Balanced,
 }
 
+impl Prefer {
+    /// The quant-choice rule of `perf::quality` this preference asks for.
+    pub fn preference(self) -> Preference {
+        match self {
+            Prefer::Speed => Preference::Speed,
+            Prefer::Quality => Preference::Quality,
+            Prefer::Balanced => Preference::Balanced,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SplitMode {
     None,
@@ -59,6 +72,18 @@ pub enum SplitMode {
 }
 
 impl SplitMode {
+    /// How the placement search lays the GPUs out under this split: the engine's
+    /// tensor-parallel mode for `tensor`/`graph`, whole layers per GPU otherwise
+    /// (`row` and `attn` are estimated as a layer split).
+    pub fn gpu_split(self) -> GpuSplit {
+        match self {
+            SplitMode::Tensor | SplitMode::Graph => GpuSplit::Parallel,
+            SplitMode::None | SplitMode::Layer | SplitMode::Row | SplitMode::Attn => {
+                GpuSplit::Layer
+            }
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             SplitMode::None => "none",

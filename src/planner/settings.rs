@@ -1,8 +1,232 @@
-//! Settings the planner chooses besides placement: threads, batch sizes, memory locking,
-//! and engine extras. Small pure functions, each returning the value and a one-line
-//! reason.
+//! Stage 2: the settings for the chosen placement — split mode, threads (by predicted
+//! speed), the placement's own options (`-ngl`, `--n-cpu-moe`, `-ot`, `--tensor-split`),
+//! memory locking, the engine extras its planning rules call for, and the prompt-cache
+//! cap. Each decision is a small pure function; [`settle`] applies them in order and
+//! keeps the words that justify the ones whose reason is computed here (threads, mlock).
+//!
+//! Engine differences come from the engine's description (`engine::info`): which options
+//! it has, how it reads `--n-cpu-moe`, which `-mla` mode to ask for. Nothing here reads
+//! a file, a device or the clock.
 
+use super::devices::Devices;
+use super::expert_overrides;
+use super::memory::weights::Placement;
+use super::memory::{self, MemoryConfig};
+use super::placement::Candidate;
+use super::request::{PlanRequest, SplitMode};
+use super::search::Choice;
+use super::{PlanError, Scorer};
+use crate::engine::{self, split_modes, EngineKind, OptionKind};
 use crate::hardware::HardwareSnapshot;
+use crate::model::ModelSpec;
+use crate::plan::{DeviceId, EngineExtras, Layout, Settings, Speed};
+use crate::units::Bytes;
+
+/// The chosen placement with its final settings.
+#[derive(Clone, Debug)]
+pub struct Settled {
+    /// The candidate, its speed re-predicted with the chosen thread count.
+    pub cand: Candidate,
+    pub cfg: MemoryConfig,
+    pub settings: Settings,
+    /// Why this many threads.
+    pub threads_why: String,
+    /// Why memory is (or is not) locked.
+    pub mlock_why: String,
+    /// Host RAM the plan leaves free: the CPU's budget minus what the CPU side holds.
+    pub host_free: Bytes,
+}
+
+/// Applies the stage's decisions in order to the search's best choice. `threads` is the
+/// default thread count and its reason (pinned, or [`threads`]).
+pub fn settle(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    devices: &Devices,
+    req: &PlanRequest,
+    best: Choice,
+    (threads, threads_why): (u32, String),
+    scorer: &Scorer<'_>,
+) -> Result<Settled, PlanError> {
+    let Choice {
+        mut cand,
+        cfg,
+        settings: mut s,
+    } = best;
+    s.split_mode = split_mode(&cand.placement, req);
+    let mut threads_why = threads_why;
+    if req.threads.is_none() {
+        if let Some((t, speed, why)) = fewer_threads(hw, &cand, &s, threads, scorer) {
+            s.threads = t;
+            cand.speed = speed;
+            threads_why = why;
+        }
+    }
+    placement_settings(&mut s, spec, hw, req.engine, &cand.placement)?;
+    let host = cand
+        .memory
+        .iter()
+        .find(|(d, _)| *d == DeviceId::CPU)
+        .map(|(_, b)| b.total())
+        .unwrap_or(Bytes::ZERO);
+    let host_budget = devices.budget(DeviceId::CPU);
+    let (mlock, mlock_why) = mlock(hw, host.0, host_budget.0);
+    s.mlock = mlock;
+    s.mmap = !mlock;
+    s.extras = engine_extras(spec, req.engine, &cand.layout);
+    if s.extras.run_time_repack {
+        // Repacked rows are copied into RAM at load: no mmap.
+        s.mmap = false;
+    }
+    let host_free = host_budget - host;
+    s.extras.cache_ram_mib = cache_ram_cap(host_free);
+    Ok(Settled {
+        cand,
+        cfg,
+        settings: s,
+        threads_why,
+        mlock_why,
+        host_free,
+    })
+}
+
+/// The engine's tensor-parallel mode for a parallel placement, else a layer split (or
+/// the pinned row/attn variant, laid out as a layer split) over several GPUs, `none` on
+/// one GPU.
+pub fn split_mode(p: &Placement, req: &PlanRequest) -> String {
+    if p.is_parallel() {
+        split_modes::parallel_mode(req.engine).name.into()
+    } else if p.gpus.len() > 1 && p.n_gpu_layers > 0 {
+        match req.split_mode {
+            Some(m @ (SplitMode::Row | SplitMode::Attn | SplitMode::None)) => m.name().into(),
+            _ => "layer".into(),
+        }
+    } else {
+        "none".into()
+    }
+}
+
+/// Fewer threads than `n` by predicted speed on the chosen layout: the speed model
+/// saturates CPU bandwidth with thread count and charges SMT oversubscription, so fewer
+/// threads than cores can win on a starved memory system. Tries n/4, n/2 and 3n/4; one
+/// must beat all `n` by more than 2% (ties keep the default). Returns the count, its
+/// speed and the reason.
+pub fn fewer_threads(
+    hw: &HardwareSnapshot,
+    cand: &Candidate,
+    s: &Settings,
+    n: u32,
+    scorer: &Scorer<'_>,
+) -> Option<(u32, Speed, String)> {
+    let default_tg = cand.speed.tg_tokens_per_s;
+    let n = n.max(1);
+    let mut options: Vec<u32> = vec![n / 4, n / 2, (3 * n) / 4];
+    options.retain(|&t| t >= 1 && t < n);
+    options.dedup();
+    let mut best = (n, cand.speed.clone());
+    for t in options {
+        let trial = Settings {
+            threads: t,
+            ..s.clone()
+        };
+        let speed = scorer(&cand.layout, hw, &trial);
+        if speed.tg_tokens_per_s > best.1.tg_tokens_per_s.max(default_tg * 1.02) {
+            best = (t, speed);
+        }
+    }
+    (best.0 != n).then(|| {
+        let why = format!(
+            "{} threads: predicted {:.1} tok/s against {default_tg:.1} with all {n} cores (the memory system saturates first)",
+            best.0, best.1.tg_tokens_per_s
+        );
+        (best.0, best.1, why)
+    })
+}
+
+/// The placement's own options: `-ngl` (999 for every layer and the output), `--n-cpu-moe`,
+/// the GPUs used and their `--tensor-split`, and `-ot` patterns for experts moved per
+/// block. An engine that spreads `--n-cpu-moe` over the GPUs of a layer split (ik
+/// `create_tensors_helper`, src/llama-load-tensors.cpp) gets those blocks named with `-ot`
+/// instead, so it holds the experts this plan counted.
+fn placement_settings(
+    s: &mut Settings,
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    engine: EngineKind,
+    p: &Placement,
+) -> Result<(), PlanError> {
+    s.n_gpu_layers = if p.n_gpu_layers > spec.n_layer {
+        999
+    } else {
+        p.n_gpu_layers
+    };
+    s.n_cpu_moe = p.n_cpu_moe;
+    s.gpu_indices = if p.n_gpu_layers > 0 {
+        p.gpus.clone()
+    } else {
+        Vec::new()
+    };
+    s.tensor_split = if p.gpus.len() > 1 {
+        p.tensor_split.clone()
+    } else {
+        Vec::new()
+    };
+    s.override_tensors = expert_overrides::patterns(spec, hw, p).map_err(PlanError::Invalid)?;
+    let spreads = engine::info(engine).planning.n_cpu_moe_spreads_over_gpus;
+    if spreads
+        && p.n_cpu_moe > 0
+        && p.n_cpu_moe < spec.n_layer
+        && p.gpus.len() > 1
+        && s.split_mode == "layer"
+    {
+        let mut explicit = p.clone();
+        explicit.expert_overrides = (0..p.n_cpu_moe)
+            .map(|il| (il, DeviceId::CPU))
+            .chain(p.expert_overrides.iter().copied())
+            .collect();
+        explicit.n_cpu_moe = 0;
+        s.override_tensors =
+            expert_overrides::patterns(spec, hw, &explicit).map_err(PlanError::Invalid)?;
+        s.n_cpu_moe = 0;
+    }
+    Ok(())
+}
+
+/// The engine-specific options the plan uses, each only where the engine has it:
+/// `--fit off` where the engine fits layers to free memory itself (the plan is already
+/// fitted); `-rtr` when the CPU reads more than a third of each token's weight bytes
+/// (repacked rows are faster); the engine's `-mla` mode and `-amb` cap on an MLA model;
+/// `-muge` (merged up/gate expert matmuls) on an MoE model.
+pub fn engine_extras(spec: &ModelSpec, engine: EngineKind, layout: &Layout) -> EngineExtras {
+    let e = engine::info(engine);
+    let mut x = EngineExtras {
+        fit_off: e.server_accepts(OptionKind::Fit),
+        ..Default::default()
+    };
+    if e.server_accepts(OptionKind::RunTimeRepack) {
+        let cpu_read = layout
+            .device(DeviceId::CPU)
+            .map_or(0, |d| d.active_weight_bytes_per_token.0);
+        let all_read: u64 = layout
+            .devices
+            .iter()
+            .map(|d| d.active_weight_bytes_per_token.0)
+            .sum();
+        x.run_time_repack = cpu_read * 3 > all_read;
+    }
+    if let (Some(m), Some(_)) = (e.planning.mla_mode, spec.mla) {
+        x.mla = Some(m.mode);
+        x.attention_max_batch = Some(m.attention_max_batch_mib);
+    }
+    x.merge_up_gate_experts = spec.is_moe() && e.server_accepts(OptionKind::MergeUpGateExperts);
+    x
+}
+
+/// `--cache-ram N` when llama-server's default prompt cache would outgrow the RAM the
+/// plan leaves (`memory::server_cache_ram_cap`; 0 disables it), else the default.
+pub fn cache_ram_cap(host_free: Bytes) -> Option<u64> {
+    (host_free < memory::SERVER_CACHE_RAM_DEFAULT).then(|| memory::server_cache_ram_cap(host_free))
+}
 
 /// Threads = physical cores, never SMT siblings; on hybrid Intel CPUs the P-cores only
 /// (DESIGN.md domain facts; a seed measured 16 SMT threads 8x slower than 8).

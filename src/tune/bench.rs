@@ -10,7 +10,6 @@
 
 use crate::engine::{bench_args, BenchOptions, EngineKind};
 use crate::error::{user_error, Unsatisfiable};
-use crate::generate::build_script::default_prefix_suffix;
 use crate::plan::Settings;
 use crate::tune::config::BenchConfig;
 use crate::units::TokensPerSec;
@@ -90,7 +89,7 @@ pub struct BenchSearchPath {
 
 impl BenchSearchPath {
     /// The usual places: `RIGPLAN_LLAMA_BIN`, the prefix `rigplan build` installs into
-    /// under the user's data directory (`generate::build_script::default_prefix_suffix`,
+    /// under the user's data directory (`engine::EngineInfo::install_dir_name`,
     /// as `export` finds llama-server), then PATH.
     pub fn from_env(engine_bin: Option<PathBuf>, engine: EngineKind) -> BenchSearchPath {
         let mut install_dirs = Vec::new();
@@ -98,7 +97,10 @@ impl BenchSearchPath {
             install_dirs.push(PathBuf::from(dir));
         }
         if let Some(data) = dirs::data_dir() {
-            install_dirs.push(data.join(default_prefix_suffix(engine)).join("bin"));
+            install_dirs.push(
+                data.join(crate::engine::info(engine).install_dir_name())
+                    .join("bin"),
+            );
         }
         BenchSearchPath {
             engine_bin,

@@ -10,6 +10,7 @@ use rigplan::engine::EngineKind;
 use rigplan::gguf::GgmlType;
 use rigplan::model::{ModelSpec, TensorClass};
 use rigplan::plan::Plan;
+use rigplan::planner::devices::Devices;
 use rigplan::planner::expert_overrides;
 use rigplan::planner::memory::weights::{tensor_device, DeviceMap, GpuSplit, Placement};
 use rigplan::planner::memory::MemoryConfig;
@@ -31,7 +32,7 @@ fn cfg_of(plan: &Plan) -> MemoryConfig {
         type_v: GgmlType::from_name(&s.cache_type_v.to_ascii_uppercase()).unwrap(),
         flash_attn: s.flash_attn,
         swa_full: false,
-        ik_mla: 0,
+        mla_mode: 0,
     }
 }
 
@@ -99,7 +100,8 @@ fn check_against_engine(
         .into_iter()
         .find(|(n, _)| *n == "z440-2x3060")
         .unwrap();
-    let cands = expert_fill_candidates(&m.spec, &hw, &cfg_of(&plan), &pins).unwrap();
+    let cands =
+        expert_fill_candidates(&m.spec, &hw, &Devices::local(&hw), &cfg_of(&plan), &pins).unwrap();
     let p = cands
         .iter()
         .find(|p| expert_overrides::patterns(&m.spec, &hw, p).unwrap() == ot)
@@ -219,8 +221,9 @@ fn engine_overrides_exactly_the_planned_expert_tensors() {
 /// empty) and loses clearly; at Q5_K_M the two are within a few percent.
 #[test]
 fn per_gpu_fill_beats_n_cpu_moe_on_the_dual_3060() {
+    use rigplan::perf::scorer as perf_scorer;
     use rigplan::planner::placement::search;
-    use rigplan::planner::{perf_scorer, plan, PlanRequest};
+    use rigplan::planner::{plan, PlanRequest};
     let (_, hw) = sp::seed_rigs()
         .into_iter()
         .find(|(n, _)| *n == "z440-2x3060")
@@ -235,6 +238,7 @@ fn per_gpu_fill_beats_n_cpu_moe_on_the_dual_3060() {
         let cands = search(
             &spec,
             &hw,
+            &Devices::local(&hw),
             &cfg_of(&chosen),
             &chosen.settings,
             &PlacementPins::default(),
@@ -289,7 +293,9 @@ fn ik_multi_gpu_n_cpu_moe_is_written_as_explicit_blocks() {
         n_cpu_moe: Some(6),
         ..Default::default()
     };
-    let p = plan(&spec, &hw, &req).unwrap();
+    let mut p = plan(&spec, &hw, &req).unwrap();
+    rigplan::ops::plan::attach_launch_command(&mut p, req.engine);
+    assert!(p.args.iter().any(|a| a == "-ot"), "{:?}", p.args);
     assert_eq!(p.settings.n_cpu_moe, 0, "{:?}", p.args);
     assert_eq!(
         p.settings.override_tensors,

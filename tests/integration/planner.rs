@@ -458,7 +458,8 @@ fn threads_follow_predicted_speed() {
         bottleneck: "test".into(),
         ceiling_tg_tokens_per_s: None,
     };
-    let plan = rigplan::planner::plan_with(&spec, &hw, &req, &peaked).unwrap();
+    let mut plan = rigplan::planner::plan_with(&spec, &hw, &req, &peaked).unwrap();
+    rigplan::ops::plan::attach_launch_command(&mut plan, req.engine);
     assert_eq!(plan.settings.threads, 4);
     assert_eq!(plan.performance.tg_tokens_per_s, 12.0);
     let why = &plan

@@ -17,7 +17,7 @@
 //! by its `-mla` mode. This module only counts; it places nothing.
 
 use super::MemoryConfig;
-use crate::engine::EngineKind;
+use crate::engine::rules::MlaCache;
 use crate::gguf::GgmlType;
 use crate::model::{AttentionKind, LayerSpec, ModelSpec};
 use crate::units::Bytes;
@@ -52,7 +52,7 @@ fn row(t: GgmlType, width: u64) -> Result<u64, String> {
 /// Cells a sliding-window layer holds (`llama_kv_cache_iswa` constructor).
 pub fn swa_cells(spec: &ModelSpec, cfg: &MemoryConfig) -> u64 {
     let (cells, _) = cfg.cells_and_streams();
-    if cfg.swa_full || cfg.engine == EngineKind::IkLlamaCpp {
+    if cfg.swa_full || !cfg.kv_rules().sliding_window_cache {
         return cells;
     }
     let Some(n_swa) = spec.n_swa else {
@@ -103,14 +103,14 @@ pub fn per_layer(spec: &ModelSpec, cfg: &MemoryConfig) -> Result<Vec<LayerKv>, S
                 };
                 let per_cell = if spec.mla.is_some() {
                     let w = mla_width(spec, l);
-                    match cfg.engine {
-                        EngineKind::LlamaCpp => row(cfg.type_k, w)?,
-                        EngineKind::IkLlamaCpp if cfg.ik_mla == 0 => {
+                    match cfg.kv_rules().mla {
+                        MlaCache::LatentOnly => row(cfg.type_k, w)?,
+                        MlaCache::ByMlaMode if cfg.mla_mode == 0 => {
                             row(cfg.type_k, l.n_embd_k_gqa)? + row(cfg.type_v, l.n_embd_v_gqa)?
                         }
-                        EngineKind::IkLlamaCpp => {
+                        MlaCache::ByMlaMode => {
                             let kv_lora = spec.mla.map(|m| m.kv_lora_rank).unwrap_or(0);
-                            let v = if cfg.ik_mla == 1 && !cfg.flash_attn {
+                            let v = if cfg.mla_mode == 1 && !cfg.flash_attn {
                                 row(cfg.type_v, kv_lora)?
                             } else {
                                 0
@@ -119,11 +119,12 @@ pub fn per_layer(spec: &ModelSpec, cfg: &MemoryConfig) -> Result<Vec<LayerKv>, S
                         }
                     }
                 } else {
-                    let v_width = if !cfg.flash_attn && cfg.engine == EngineKind::LlamaCpp {
-                        v_max
-                    } else {
-                        l.n_embd_v_gqa
-                    };
+                    let v_width =
+                        if !cfg.flash_attn && cfg.kv_rules().v_at_widest_row_without_flash_attn {
+                            v_max
+                        } else {
+                            l.n_embd_v_gqa
+                        };
                     row(cfg.type_k, l.n_embd_k_gqa)? + row(cfg.type_v, v_width)?
                 };
                 out.push(LayerKv {
@@ -172,6 +173,7 @@ pub fn read_per_token(spec: &ModelSpec, cfg: &MemoryConfig, depth: u64) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::EngineKind;
     use crate::model::{EngineSupport, RecurrentState};
 
     fn layer(i: u32, attention: AttentionKind, kv_heads: u64, head: u64) -> LayerSpec {

@@ -12,6 +12,7 @@ pub mod kv;
 pub mod split;
 pub mod weights;
 
+use crate::engine::rules::KvRules;
 use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
 use crate::units::{Bytes, MIB};
@@ -35,8 +36,9 @@ pub struct MemoryConfig {
     pub flash_attn: bool,
     /// `--swa-full`: sliding-window layers keep the whole context.
     pub swa_full: bool,
-    /// ik_llama.cpp `-mla` mode (0 = off); ignored by mainline.
-    pub ik_mla: u32,
+    /// The `-mla` mode the plan passes (0 = none); an engine whose MLA cache is
+    /// latent-only (`engine::rules::MlaCache`) has no such option and ignores it.
+    pub mla_mode: u32,
 }
 
 impl MemoryConfig {
@@ -53,34 +55,38 @@ impl MemoryConfig {
             type_v: type_kv,
             flash_attn,
             swa_full: false,
-            ik_mla: 0,
+            mla_mode: 0,
         }
     }
 
-    /// The context the engine actually allocates.
-    ///
-    /// Mainline: `llama_context` pads `n_ctx` to 256 (`GGML_PAD(cparams.n_ctx, 256)`,
-    /// src/llama-context.cpp) and, without a unified cache, pads `n_ctx / n_seq_max` to
-    /// 256 again. ik_llama.cpp pads to 256 with flash attention and to 32 without
-    /// (`llama_kv_cache_get_padding`, src/llama.cpp).
+    /// The engine's KV-cache rules (`engine::rules::KvRules`).
+    pub fn kv_rules(&self) -> &'static KvRules {
+        &crate::engine::info(self.engine).kv
+    }
+
+    /// The context the engine actually allocates: `n_ctx` padded as the engine pads it
+    /// (`KvRules::ctx_pad_*`; mainline 256, ik_llama.cpp 256 with flash attention and 32
+    /// without).
     pub fn padded_ctx(&self) -> u64 {
-        let pad = match self.engine {
-            EngineKind::LlamaCpp => 256,
-            EngineKind::IkLlamaCpp if self.flash_attn => 256,
-            EngineKind::IkLlamaCpp => 32,
+        let rules = self.kv_rules();
+        let pad = if self.flash_attn {
+            rules.ctx_pad_flash_attn
+        } else {
+            rules.ctx_pad_no_flash_attn
         };
         pad_to(self.n_ctx.max(1), pad)
     }
 
-    /// Cells per KV stream (`n_ctx_seq`) and the number of streams.
+    /// Cells per KV stream (`n_ctx_seq`) and the number of streams: with one stream per
+    /// sequence (mainline without `--kv-unified`), `n_ctx / n_seq` padded to 256 again
+    /// (src/llama-context.cpp).
     pub fn cells_and_streams(&self) -> (u64, u64) {
         let n_ctx = self.padded_ctx();
         let n_seq = self.n_seq.max(1);
-        match self.engine {
-            EngineKind::LlamaCpp if !self.kv_unified && n_seq > 1 => {
-                (pad_to((n_ctx / n_seq).max(1), 256), n_seq)
-            }
-            _ => (n_ctx, 1),
+        if self.kv_rules().stream_per_sequence && !self.kv_unified && n_seq > 1 {
+            (pad_to((n_ctx / n_seq).max(1), 256), n_seq)
+        } else {
+            (n_ctx, 1)
         }
     }
 
