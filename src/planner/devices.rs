@@ -141,10 +141,7 @@ impl Devices {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rig(name: &str) -> HardwareSnapshot {
-        crate::hardware::presets::get(name).unwrap().unwrap()
-    }
+    use crate::planner::testing::rig;
 
     fn bytes(total: u64) -> DeviceBytes {
         DeviceBytes {

@@ -451,3 +451,192 @@ fn metal_working_set(f: &Facts) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineKind;
+    use crate::planner::testing::{model, rig, rig_with_gpu, stages, Staged};
+
+    /// The explanation of one request, with the stages it came from. `rig_name` is a
+    /// preset, `M4 Max` (64 GiB, unified memory), or `memlock 8 MiB` (the 8 GB 3070 rig
+    /// with RLIMIT_MEMLOCK at 8 MiB).
+    fn explained(
+        id: &str,
+        quant: &str,
+        rig_name: &str,
+        req: PlanRequest,
+    ) -> (Vec<Reason>, Vec<String>) {
+        let spec = model(id, quant);
+        let hw = match rig_name {
+            "M4 Max" => rig_with_gpu("M4 Max", 64),
+            "memlock 8 MiB" => {
+                let mut hw = rig("desktop-3070-8gb");
+                hw.memory.memlock_limit_bytes = Some(8 << 20);
+                hw
+            }
+            preset => rig(preset),
+        };
+        let Staged {
+            devices,
+            space,
+            found,
+            settled,
+        } = stages(&spec, &hw, &req);
+        let f = Facts {
+            spec: &spec,
+            hw: &hw,
+            devices: &devices,
+            req: &req,
+            space: &space,
+            settled: &settled,
+            runners: &found.runners,
+        };
+        // Each table entry explains the setting it is named after.
+        for (name, r) in REASONS {
+            if let Some(r) = r(&f) {
+                assert_eq!(r.setting, *name);
+            }
+        }
+        (reasons(&f), warnings(&f))
+    }
+
+    /// (model, quant, rig, request) and what it should give.
+    type Case<T> = ((&'static str, &'static str, &'static str, PlanRequest), T);
+
+    fn settings_of(r: &[Reason]) -> Vec<&str> {
+        r.iter().map(|r| r.setting.as_str()).collect()
+    }
+
+    #[test]
+    fn one_reason_per_setting_that_applies() {
+        let ik = PlanRequest {
+            engine: EngineKind::IkLlamaCpp,
+            ..Default::default()
+        };
+        let base = [
+            "placement",
+            "n_gpu_layers",
+            "ctx",
+            "predict",
+            "cache_type_k/v",
+            "flash_attn",
+            "threads",
+            "batch/ubatch",
+            "parallel",
+        ];
+        let with = |extra: &[&'static str]| -> Vec<&'static str> {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            v
+        };
+        // (model, quant, rig, request) -> reasons in order
+        let cases: Vec<Case<Vec<&str>>> = vec![
+            (
+                (
+                    "llama-3.1-8b",
+                    "Q4_K_M",
+                    "desktop-3090",
+                    PlanRequest::default(),
+                ),
+                with(&["mlock/mmap", "fit"]),
+            ),
+            (
+                ("llama-3.1-8b", "Q4_K_M", "xeon-e5-2620v4-cpu", ik.clone()),
+                with(&["mlock/mmap", "rtr"]),
+            ),
+            (
+                (
+                    "qwen3.5-35b-a3b",
+                    "Q4_K_M",
+                    "z440-2x3060",
+                    PlanRequest::default(),
+                ),
+                {
+                    let mut v = with(&["split_mode", "mlock/mmap", "fit"]);
+                    v.insert(2, "n_cpu_moe");
+                    v
+                },
+            ),
+            (
+                ("qwen3.5-35b-a3b", "IQ3_XXS", "desktop-3070-8gb", ik.clone()),
+                {
+                    let mut v = with(&["mlock/mmap", "muge", "cache_ram"]);
+                    v.insert(2, "n_cpu_moe");
+                    v
+                },
+            ),
+            (
+                ("qwen3.5-27b", "IQ4_XS", "M4 Max", ik.clone()),
+                with(&["mlock/mmap", "shared memory"]),
+            ),
+        ];
+        for ((id, quant, rig_name, req), want) in cases {
+            let (r, _) = explained(id, quant, rig_name, req);
+            assert_eq!(settings_of(&r), want, "{id}:{quant} on {rig_name}");
+        }
+    }
+
+    #[test]
+    fn warnings_that_apply() {
+        // (model, quant, rig, request) -> the start of each warning, in order
+        let cases: Vec<Case<Vec<&str>>> = vec![
+            (
+                (
+                    "llama-3.1-8b",
+                    "Q4_K_M",
+                    "desktop-3090",
+                    PlanRequest::default(),
+                ),
+                vec![],
+            ),
+            (
+                (
+                    "llama-3.1-8b",
+                    "Q4_K_M",
+                    "xeon-e5-2620v4-cpu",
+                    PlanRequest {
+                        ctx: Some(262144),
+                        ..Default::default()
+                    },
+                ),
+                vec![
+                    "--ctx 262144 is beyond the model's trained context of 131072",
+                    "no GPU in this hardware description",
+                ],
+            ),
+            (
+                (
+                    "qwen3.5-35b-a3b",
+                    "IQ3_XXS",
+                    "memlock 8 MiB",
+                    PlanRequest::default(),
+                ),
+                vec!["CPU-resident weights are memory-mapped"],
+            ),
+            (
+                ("qwen3.5-27b", "IQ4_XS", "M4 Max", PlanRequest::default()),
+                vec!["Metal lets the GPU wire about 53.8 GiB of 64.0 GiB RAM by default"],
+            ),
+            (
+                (
+                    "qwen3.5-27b",
+                    "Q4_K_M",
+                    "z440-2x3060",
+                    PlanRequest {
+                        split_mode: Some(SplitMode::Tensor),
+                        ..Default::default()
+                    },
+                ),
+                vec!["-sm tensor is marked EXPERIMENTAL in this llama.cpp"],
+            ),
+        ];
+        for ((id, quant, rig_name, req), want) in cases {
+            let (_, w) = explained(id, quant, rig_name, req);
+            assert_eq!(w.len(), want.len(), "{id} on {rig_name}: {w:?}");
+            for (w, start) in w.iter().zip(want) {
+                assert!(w.starts_with(start), "{w} does not start with {start}");
+            }
+        }
+    }
+}

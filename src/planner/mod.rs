@@ -33,6 +33,8 @@ pub mod search;
 pub mod settings;
 pub mod space;
 pub mod summary;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use quants::{plan_quants, plan_variants};
 pub use request::{resolve, PlanRequest};

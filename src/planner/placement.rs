@@ -791,6 +791,7 @@ pub fn search(
 mod tests {
     use super::*;
     use crate::gguf::GgmlType;
+    use crate::planner::testing::rig;
 
     fn b(v: &[(u32, u64)]) -> Vec<(u32, Bytes)> {
         v.iter().map(|(l, x)| (*l, Bytes(*x))).collect()
@@ -823,15 +824,8 @@ mod tests {
         );
     }
 
-    fn rig(name: &str) -> HardwareSnapshot {
-        crate::hardware::presets::get(name).unwrap().unwrap()
-    }
-
     fn qwen35(quant: &str) -> ModelSpec {
-        crate::model::catalog::find("qwen3.5-35b-a3b")
-            .unwrap()
-            .spec(Some(quant))
-            .unwrap()
+        crate::planner::testing::model("qwen3.5-35b-a3b", quant)
     }
 
     fn cfg() -> MemoryConfig {

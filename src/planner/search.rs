@@ -369,10 +369,7 @@ mod tests {
             cand: c,
             cfg: MemoryConfig::mainline(8192, t, true),
             settings: draft_settings(
-                &crate::model::catalog::find("llama-3.1-8b")
-                    .unwrap()
-                    .spec(Some("Q4_K_M"))
-                    .unwrap(),
+                &crate::planner::testing::model("llama-3.1-8b", "Q4_K_M"),
                 &PlanRequest::default(),
                 &SearchSpace {
                     contexts: vec![8192],

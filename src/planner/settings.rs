@@ -270,3 +270,188 @@ pub fn mlock(hw: &HardwareSnapshot, host_bytes: u64, host_budget: u64) -> (bool,
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::memory::weights::GpuSplit;
+    use crate::planner::testing::{model, rig, stages};
+
+    fn placement(gpus: usize, split: GpuSplit, ngl: u32) -> Placement {
+        Placement {
+            n_gpu_layers: ngl,
+            gpus: (0..gpus as u32).collect(),
+            gpu_split: split,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn split_mode_follows_the_placement() {
+        let ik = EngineKind::IkLlamaCpp;
+        let main = EngineKind::LlamaCpp;
+        // (GPUs, split, ngl, engine, pinned) -> -sm
+        let cases = [
+            (0, GpuSplit::Layer, 0, main, None, "none"),
+            (1, GpuSplit::Layer, 41, main, None, "none"),
+            (2, GpuSplit::Layer, 0, main, None, "none"),
+            (2, GpuSplit::Layer, 41, main, None, "layer"),
+            (2, GpuSplit::Layer, 41, main, Some(SplitMode::Row), "row"),
+            (2, GpuSplit::Layer, 41, ik, Some(SplitMode::Attn), "attn"),
+            (
+                2,
+                GpuSplit::Layer,
+                41,
+                main,
+                Some(SplitMode::Layer),
+                "layer",
+            ),
+            (2, GpuSplit::Parallel, 41, main, None, "tensor"),
+            (2, GpuSplit::Parallel, 41, ik, None, "graph"),
+            // A parallel placement on one GPU is a single-GPU plan.
+            (1, GpuSplit::Parallel, 41, ik, None, "none"),
+        ];
+        for (gpus, split, ngl, engine, pinned, want) in cases {
+            let req = PlanRequest {
+                engine,
+                split_mode: pinned,
+                ..Default::default()
+            };
+            let p = placement(gpus, split, ngl);
+            assert_eq!(
+                split_mode(&p, &req),
+                want,
+                "{gpus} GPUs {split:?} {pinned:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fewer_threads_must_beat_all_cores_by_two_percent() {
+        let hw = rig("xeon-e5-2620v4-cpu");
+        let staged = stages(
+            &model("llama-3.1-8b", "Q4_K_M"),
+            &hw,
+            &PlanRequest::default(),
+        );
+        let cand = &staged.settled.cand;
+        let s = &staged.settled.settings;
+        let at = |tg: fn(u32) -> f64| {
+            move |_: &Layout, _: &HardwareSnapshot, s: &Settings| Speed {
+                tg_tokens_per_s: tg(s.threads),
+                pp_tokens_per_s: 0.0,
+                bottleneck: String::new(),
+                ceiling_tg_tokens_per_s: None,
+            }
+        };
+        // The candidate's own speed is the all-cores figure the trials must beat.
+        let mut cand = cand.clone();
+        cand.speed.tg_tokens_per_s = 10.0;
+        // (speed by thread count, n) -> chosen
+        type SpeedByThreads = fn(u32) -> f64;
+        let cases: [(SpeedByThreads, u32, Option<u32>); 5] = [
+            (|t| if t == 4 { 12.0 } else { 6.0 }, 16, Some(4)),
+            (|t| if t == 8 { 10.1 } else { 6.0 }, 16, None),
+            (|t| if t == 8 { 10.3 } else { 6.0 }, 16, Some(8)),
+            (|t| f64::from(t), 16, Some(12)),
+            (|_| 99.0, 1, None),
+        ];
+        for (tg, n, want) in cases {
+            let got = fewer_threads(&hw, &cand, s, n, &at(tg)).map(|(t, _, _)| t);
+            assert_eq!(got, want, "n = {n}");
+        }
+        let (t, speed, why) = fewer_threads(&hw, &cand, s, 16, &at(|t| f64::from(32 - t))).unwrap();
+        assert_eq!((t, speed.tg_tokens_per_s), (4, 28.0));
+        assert!(
+            why.starts_with("4 threads: predicted 28.0 tok/s against 10.0 with all 16 cores"),
+            "{why}"
+        );
+    }
+
+    /// A layout where the CPU reads `cpu` and GPU 0 reads `gpu` weight bytes per token.
+    fn reads(cpu: u64, gpu: u64) -> Layout {
+        let load = |device: DeviceId, bytes: u64| crate::plan::DeviceLoad {
+            device,
+            weight_bytes: Bytes(bytes),
+            active_weight_bytes_per_token: Bytes(bytes),
+            routed_expert_bytes: Bytes::ZERO,
+            kv_bytes: Bytes::ZERO,
+            kv_read_bytes_per_token: Bytes::ZERO,
+            compute_bytes: Bytes::ZERO,
+            layers: 1,
+            active_params: 0,
+        };
+        Layout {
+            devices: vec![load(DeviceId::CPU, cpu), load(DeviceId::gpu(0), gpu)],
+            boundary_crossings: 0,
+            host_experts_offloaded_bytes: Bytes::ZERO,
+            depth_tokens: 0,
+            n_embd: 0,
+        }
+    }
+
+    #[test]
+    fn extras_only_where_the_engine_has_them() {
+        let (main, ik) = (EngineKind::LlamaCpp, EngineKind::IkLlamaCpp);
+        // (model, CPU and GPU bytes read per token, engine) -> (fit off, -rtr, -mla/-amb, -muge)
+        let cases = [
+            ("qwen3.5-35b-a3b", (1, 1), main, (true, false, None, false)),
+            ("qwen3.5-35b-a3b", (1, 1), ik, (false, true, None, true)),
+            ("qwen3.5-35b-a3b", (1, 2), ik, (false, false, None, true)),
+            ("llama-3.1-8b", (0, 1), ik, (false, false, None, false)),
+            ("llama-3.1-8b", (1, 0), ik, (false, true, None, false)),
+            (
+                "deepseek-r1",
+                (1, 0),
+                ik,
+                (false, true, Some((3, 512)), true),
+            ),
+            ("deepseek-r1", (1, 0), main, (true, false, None, false)),
+        ];
+        for (id, (cpu, gpu), engine, want) in cases {
+            let spec = model(id, "Q4_K_M");
+            let x = engine_extras(&spec, engine, &reads(cpu, gpu));
+            let mla = x.mla.zip(x.attention_max_batch);
+            assert_eq!(
+                (x.fit_off, x.run_time_repack, mla, x.merge_up_gate_experts),
+                want,
+                "{id} reading {cpu}:{gpu} with {engine}"
+            );
+        }
+    }
+
+    #[test]
+    fn prompt_cache_is_capped_to_what_the_plan_leaves() {
+        const MIB: u64 = 1 << 20;
+        // RAM left -> --cache-ram
+        let cases = [
+            (Bytes(8192 * MIB), None),
+            (Bytes(8191 * MIB), Some(7936)),
+            (Bytes(600 * MIB), Some(512)),
+            (Bytes(511 * MIB), Some(0)),
+            (Bytes::ZERO, Some(0)),
+        ];
+        for (left, want) in cases {
+            assert_eq!(cache_ram_cap(left), want, "{left}");
+        }
+    }
+
+    #[test]
+    fn ik_names_n_cpu_moe_blocks_on_a_layer_split() {
+        let hw = rig("z440-2x3060");
+        let spec = model("qwen3.5-35b-a3b", "Q5_K_M");
+        // engine -> (--n-cpu-moe, -ot patterns)
+        let cases = [(EngineKind::LlamaCpp, 6, 0), (EngineKind::IkLlamaCpp, 0, 1)];
+        for (engine, ncmoe, patterns) in cases {
+            let req = PlanRequest {
+                engine,
+                n_cpu_moe: Some(6),
+                ..Default::default()
+            };
+            let s = stages(&spec, &hw, &req).settled.settings;
+            assert_eq!(s.n_cpu_moe, ncmoe, "{engine}");
+            assert_eq!(s.override_tensors.len(), patterns, "{engine}");
+            assert_eq!(s.gpu_indices, [0, 1]);
+        }
+    }
+}

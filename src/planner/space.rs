@@ -93,16 +93,10 @@ impl SearchSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planner::testing::rig;
 
     fn spec(id: &str) -> ModelSpec {
-        crate::model::catalog::find(id)
-            .unwrap()
-            .spec(Some("Q4_K_M"))
-            .unwrap()
-    }
-
-    fn rig(name: &str) -> HardwareSnapshot {
-        crate::hardware::presets::get(name).unwrap().unwrap()
+        crate::planner::testing::model(id, "Q4_K_M")
     }
 
     fn names(kv: &[(GgmlType, GgmlType)]) -> Vec<String> {

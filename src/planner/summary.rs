@@ -89,10 +89,7 @@ mod tests {
 
     #[test]
     fn placements_in_words() {
-        let spec = crate::model::catalog::find("qwen3.5-35b-a3b")
-            .unwrap()
-            .spec(Some("Q6_K"))
-            .unwrap();
+        let spec = crate::planner::testing::model("qwen3.5-35b-a3b", "Q6_K");
         let all = spec.n_layer + 1;
         let two = |ncmoe: u32, ot: Vec<(u32, DeviceId)>, split: GpuSplit| Placement {
             n_gpu_layers: all,
