@@ -5,7 +5,9 @@
 # Python build backend used to fetch the engines' PyPI sources), builds both pinned
 # engines once into the user cache (reused on later runs; the first time about 4 min for
 # llama.cpp and 10 min for ik_llama.cpp on 2 cores), then runs every Rust test,
-# engine-agreement and end-to-end tests included.
+# engine-agreement and end-to-end tests included. The tests find the engines through
+# the variables exported here (tests/integration/support_engine.rs); none is skipped
+# for want of an engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,8 @@ if ! python3 -c 'import scikit_build_core' 2>/dev/null; then
 fi
 
 RIGPLAN_LLAMA_BIN="$(scripts/ensure-engine.sh llama.cpp)"
-export RIGPLAN_LLAMA_BIN
+RIGPLAN_LLAMA_SRC="$(scripts/ensure-engine.sh llama.cpp --source-only)"
+export RIGPLAN_LLAMA_BIN RIGPLAN_LLAMA_SRC
 echo "test.sh: llama.cpp binaries in $RIGPLAN_LLAMA_BIN" >&2
 # ik_llama.cpp's llama-server and llama-bench: its parser must accept every option
 # rigplan emits for it, and it must load and run the ik-only quant types.
