@@ -756,7 +756,7 @@ fn qwen35_vocab() -> Vec<(String, MetaValue)> {
 /// to time `rigplan inspect` (issue 2):
 /// `RIGPLAN_VOCAB_TIMING_GGUF=/path cargo test --test integration write_vocab_timing_fixture -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "a tool, not a check: writes the 21 GB sparse timing fixture for issue 2"]
 fn write_vocab_timing_fixture() {
     let path = std::env::var("RIGPLAN_VOCAB_TIMING_GGUF")
         .unwrap_or_else(|_| "/tmp/qwen35moe-q4km-vocab.gguf".into());

@@ -152,7 +152,7 @@ fn inspect_json_has_the_stable_keys() {
 /// Writes the 21 GB sparse qwen3.5-35b-a3b Q4_K_M file used to time `rigplan inspect`
 /// (`RIGPLAN_TIMING_GGUF=/path cargo test --test integration write_timing_fixture -- --ignored`).
 #[test]
-#[ignore]
+#[ignore = "a tool, not a check: writes the 21 GB sparse timing fixture"]
 fn write_timing_fixture() {
     let path =
         std::env::var("RIGPLAN_TIMING_GGUF").unwrap_or_else(|_| "/tmp/qwen35moe-q4km.gguf".into());
