@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/integration/support_engine.rs"]
+mod support_engine;
 #[path = "../tests/integration/support_tune.rs"]
 mod support_tune;
 
@@ -31,7 +33,8 @@ use rigplan::tune::search::{
 use rigplan::tune::{calibration_records, history_records, SessionInfo};
 use rigplan::units::Bytes;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use support_tune::{llama_bin_dir, TinyLlama};
+use support_engine::llama_bin;
+use support_tune::TinyLlama;
 
 fn line(p: &Progress) {
     let t = p.trial;
@@ -74,7 +77,7 @@ fn main() {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let bin = llama_bin_dir().join(LLAMA_BENCH);
+    let bin = llama_bin().join(LLAMA_BENCH);
     let dir = tempfile::tempdir().unwrap();
     let model_path = dir.path().join("tune-bench-llama-q8_0.gguf");
     let shape = TinyLlama::BENCH;

@@ -2,9 +2,12 @@
 # The whole test suite, from a fresh clone on a fresh machine.
 #
 # Installs what the tests need (cmake, a C++ compiler, shellcheck, systemd-analyze, the
-# Python build backend used to fetch the engine's PyPI source), builds the pinned
-# llama.cpp engine once into the user cache (reused on later runs, ~4 min on 2 cores the
-# first time), then runs every Rust test, engine-agreement and end-to-end tests included.
+# Python build backend used to fetch the engines' PyPI sources), builds both pinned
+# engines once into the user cache (reused on later runs; the first time about 4 min for
+# llama.cpp and 10 min for ik_llama.cpp on 2 cores), then runs every Rust test,
+# engine-agreement and end-to-end tests included. The tests find the engines through
+# the variables exported here (tests/integration/support_engine.rs); none is skipped
+# for want of an engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,12 +28,14 @@ if ! python3 -c 'import scikit_build_core' 2>/dev/null; then
 fi
 
 RIGPLAN_LLAMA_BIN="$(scripts/ensure-engine.sh llama.cpp)"
-export RIGPLAN_LLAMA_BIN
+RIGPLAN_LLAMA_SRC="$(scripts/ensure-engine.sh llama.cpp --source-only)"
+export RIGPLAN_LLAMA_BIN RIGPLAN_LLAMA_SRC
 echo "test.sh: llama.cpp binaries in $RIGPLAN_LLAMA_BIN" >&2
-# ik_llama.cpp is too slow to build on 2 cores for every run: its option tables are
-# checked against its argument-parser source instead (a built binary is used if cached).
+# ik_llama.cpp's llama-server and llama-bench: its parser must accept every option
+# rigplan emits for it, and it must load and run the ik-only quant types.
+RIGPLAN_IK_LLAMA_BIN="$(scripts/ensure-engine.sh ik_llama.cpp)"
 RIGPLAN_IK_SRC="$(scripts/ensure-engine.sh ik_llama.cpp --source-only)"
-export RIGPLAN_IK_SRC
-echo "test.sh: ik_llama.cpp source in $RIGPLAN_IK_SRC" >&2
+export RIGPLAN_IK_LLAMA_BIN RIGPLAN_IK_SRC
+echo "test.sh: ik_llama.cpp binaries in $RIGPLAN_IK_LLAMA_BIN" >&2
 
 cargo test --all-targets "$@"

@@ -5,6 +5,7 @@
 //! The build goes to `~/.cache/rigplan/e2e/` so re-runs are incremental (the first run
 //! compiles for several minutes on 2 cores).
 
+use crate::support_engine::llama_source;
 use crate::support_gen::*;
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! the per-GPU fill is compared with `--n-cpu-moe`.
 
 use crate::support::{rigplan, run_json};
-use crate::support_gguf::llama_bin;
+use crate::support_engine::llama_bin;
 use crate::support_model::entry;
 use crate::support_planner as sp;
 use rigplan::engine::EngineKind;

@@ -2,6 +2,7 @@
 //! against their consumers (shellcheck, systemd-analyze, llama-swap's schema), hostile
 //! values through a real shell.
 
+use crate::support_engine::{ik_llama_bin, ik_source, llama_bin, llama_source};
 use crate::support_gen::*;
 use rigplan::engine::{
     bench_args, info, launch_args, BenchOptions, EngineKind, ServerOptions, Tool,
@@ -232,15 +233,12 @@ fn parser_options(source: &str) -> BTreeSet<String> {
     out
 }
 
-/// ik_llama.cpp's built binaries where a cached build exists (`RIGPLAN_IK_LLAMA_BIN`, or
-/// what `scripts/ensure-engine.sh ik_llama.cpp` built): the same `--help` check as for
-/// mainline. Without a build (too slow for every CI run on 2 cores) the option tables are
-/// checked against ik's parser source below, which always runs.
+/// ik_llama.cpp's built binaries (`RIGPLAN_IK_LLAMA_BIN`, or what
+/// `scripts/ensure-engine.sh ik_llama.cpp` builds): the same parser check as for
+/// mainline. The option tables are also checked against ik's parser source below.
 #[test]
-fn ik_parser_accepts_every_emitted_option_where_a_build_is_cached() {
-    let Some(bin) = crate::support_gguf::cached_ik_llama_bin() else {
-        return;
-    };
+fn ik_parser_accepts_every_emitted_option() {
+    let bin = ik_llama_bin();
     // A build without a GPU backend hides the offload options from --help but still
     // parses them (common/common.cpp gates only the listing on
     // llama_supports_gpu_offload()); it refuses a tensor split of more entries than its
@@ -301,31 +299,9 @@ fn ik_parser_accepts_every_emitted_option_where_a_build_is_cached() {
     }
 }
 
-/// The ik_llama.cpp tree: `RIGPLAN_IK_SRC`, else the ensure-engine cache.
-/// `scripts/test.sh` always sets `RIGPLAN_IK_SRC`; a tree promised there must exist, so
-/// the checks below fail rather than skip when it does not.
-fn ik_source() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RIGPLAN_IK_SRC") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.join("common/common.cpp").is_file(),
-            "RIGPLAN_IK_SRC='{}' holds no ik_llama.cpp tree",
-            p.display()
-        );
-        return Some(p);
-    }
-    Some(user_cache(
-        "engines/ik_llama.cpp-ik-llama-cpp-python-0.1.5/src/vendor/ik_llama.cpp",
-    ))
-    .filter(|p| p.join("common/common.cpp").is_file())
-}
-
 #[test]
 fn ik_table_matches_its_argument_parser_source() {
-    let Some(src) = ik_source() else {
-        eprintln!("SKIPPED: no ik_llama.cpp source (set RIGPLAN_IK_SRC or run scripts/ensure-engine.sh ik_llama.cpp)");
-        return;
-    };
+    let src = ik_source();
     let e = info(EngineKind::IkLlamaCpp);
     let server = parser_options(&std::fs::read_to_string(src.join(e.server_arg_source)).unwrap());
     let bench = parser_options(&std::fs::read_to_string(src.join(e.bench_arg_source)).unwrap());
@@ -486,10 +462,7 @@ fn cmake_names_and_targets_exist_in_the_pinned_trees() {
         info(EngineKind::IkLlamaCpp).cmake.cuda_graphs,
         "GGML_CUDA_USE_GRAPHS"
     );
-    match ik_source() {
-        Some(src) => check_cmake(EngineKind::IkLlamaCpp, &src),
-        None => eprintln!("SKIPPED ik CMake check: no ik_llama.cpp source"),
-    }
+    check_cmake(EngineKind::IkLlamaCpp, &ik_source());
 }
 
 // ---- export ---------------------------------------------------------------------------

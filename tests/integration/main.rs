@@ -13,6 +13,7 @@ mod perf;
 mod planner;
 mod split;
 mod support;
+mod support_engine;
 mod support_gen;
 mod support_gguf;
 mod support_model;

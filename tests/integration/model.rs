@@ -2,8 +2,9 @@
 //! `rigplan inspect` on hostile files exits 2 with one line naming the file.
 
 use crate::support::{rigplan, run_json};
+use crate::support_engine::llama_bin;
 use crate::support_model::{
-    entry, llama_bin, llama_loader_tensors, llama_model_mib, loader_mib, write_catalog_model,
+    entry, llama_loader_tensors, llama_model_mib, loader_mib, write_catalog_model,
 };
 use rigplan::gguf::split::open_model;
 use rigplan::model::ModelSpec;
@@ -16,9 +17,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// engine prints whole MiB per buffer row, so the tolerance is one MiB per row.
 #[test]
 fn sparse_files_match_llama_cpp_model_bytes() {
-    let Some(bin) = llama_bin() else {
-        panic!("llama.cpp engine not available (set RIGPLAN_LLAMA_BIN or run scripts/ensure-engine.sh)");
-    };
+    let bin = llama_bin();
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("qwen3-30b-a3b", "Q4_K_M"),       // qwen3moe
@@ -153,7 +152,7 @@ fn inspect_json_has_the_stable_keys() {
 /// Writes the 21 GB sparse qwen3.5-35b-a3b Q4_K_M file used to time `rigplan inspect`
 /// (`RIGPLAN_TIMING_GGUF=/path cargo test --test integration write_timing_fixture -- --ignored`).
 #[test]
-#[ignore]
+#[ignore = "a tool, not a check: writes the 21 GB sparse timing fixture"]
 fn write_timing_fixture() {
     let path =
         std::env::var("RIGPLAN_TIMING_GGUF").unwrap_or_else(|_| "/tmp/qwen35moe-q4km.gguf".into());
@@ -223,7 +222,7 @@ fn inspect_url_reads_the_header_over_loopback_http() {
 /// what is under test; the comparison is rigplan vs llama.cpp on the same file).
 #[test]
 fn more_architectures_match_llama_cpp() {
-    let bin = llama_bin().expect("llama.cpp engine");
+    let bin = llama_bin();
     let fixtures = [
         r#"id = "t-qwen2"
 name = "qwen2 fixture"
@@ -357,7 +356,7 @@ fn quant_types_match_llama_quantize_dry_run() {
     use rigplan::model::catalog::quant_context;
     use rigplan::model::quantize::{assign_types, FileType, TensorShape};
     use rigplan::model::synth::tensor_shapes;
-    let bin = llama_bin().expect("llama.cpp engine");
+    let bin = llama_bin();
     let quantize = crate::support_model::llama_quantize(&bin).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ftypes = [

@@ -7,34 +7,8 @@ use rigplan::gguf::GgmlType;
 use rigplan::model::ModelSpec;
 use rigplan::plan::DeviceId;
 use rigplan::planner::memory::{self, weights::Placement, MemoryConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// The pinned engine's binaries: `RIGPLAN_LLAMA_BIN`, else built or reused by
-/// `scripts/ensure-engine.sh llama.cpp` (minutes the first time, instant after).
-fn engine_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("RIGPLAN_LLAMA_BIN") {
-        return PathBuf::from(p);
-    }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-engine.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("llama.cpp")
-        .output()
-        .expect("running ensure-engine.sh");
-    assert!(
-        out.status.success(),
-        "ensure-engine.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .lines()
-            .last()
-            .unwrap(),
-    )
-}
 
 /// `Host MODEL CONTEXT COMPUTE` in MiB (floored), from `common_fit_print`.
 fn fit_print(bin: &Path, model: &Path, ctx: u64, kv: &str) -> (u64, u64, u64) {
@@ -77,7 +51,7 @@ fn within(ours_bytes: u64, engine_mib: u64, tol: f64) -> bool {
 /// leaves out).
 #[test]
 fn memory_model_agrees_with_llama_fit_params() {
-    let bin = engine_bin();
+    let bin = crate::support_engine::llama_bin();
     let dir = tempfile::tempdir().unwrap();
     // (model, quant): the catalog's Q4_K_M default, gpt-oss at its native MXFP4, and
     // DeepSeek-V2-Lite at Q8_0 as its published GGUFs are commonly run.

@@ -4,7 +4,7 @@
 //! (llama-server and llama-bench of both engines).
 
 use crate::support::{rigplan, run_json};
-use crate::support_gguf::{cached_ik_llama_bin, llama_bin};
+use crate::support_engine::{ik_llama_bin, llama_bin};
 use rigplan::engine::{bench_args, BenchOptions, EngineKind};
 use rigplan::plan::Settings;
 use serde_json::Value;
@@ -278,10 +278,8 @@ fn mainline_server_parses_a_tensor_split_plan() {
 }
 
 #[test]
-fn ik_server_parses_a_graph_split_plan_where_a_build_is_cached() {
-    let Some(bin) = cached_ik_llama_bin() else {
-        return;
-    };
+fn ik_server_parses_a_graph_split_plan() {
+    let bin = ik_llama_bin();
     let help = Command::new(bin.join("llama-server"))
         .arg("--help")
         .output()

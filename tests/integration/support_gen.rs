@@ -1,6 +1,6 @@
-//! Helpers for the generator and end-to-end tests: the pinned engine's binaries and
-//! source, a tiny llama model with random weights and a real
-//! vocabulary, sample plans, free ports, a small HTTP client and server supervision.
+//! Helpers for the generator and end-to-end tests: a tiny llama model with random
+//! weights and a real vocabulary, sample plans, free ports, a small HTTP client and
+//! server supervision. The engines themselves come from `support_engine`.
 
 #![allow(dead_code)]
 
@@ -12,41 +12,6 @@ use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The directory with the pinned mainline binaries: `RIGPLAN_LLAMA_BIN`, else what
-/// `scripts/ensure-engine.sh llama.cpp` prints (it builds the engine the first time).
-pub fn llama_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("RIGPLAN_LLAMA_BIN") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new(repo_root().join("scripts/ensure-engine.sh"))
-        .arg("llama.cpp")
-        .output()
-        .expect("running scripts/ensure-engine.sh");
-    assert!(
-        out.status.success(),
-        "ensure-engine.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// The mainline source tree ensure-engine.sh extracted from the PyPI sdist:
-/// `<cache>/llama.cpp-llama-cpp-python-0.3.36/{build/bin, src/vendor/llama.cpp}`.
-pub fn llama_source() -> PathBuf {
-    let bin = llama_bin();
-    let root = bin
-        .parent()
-        .and_then(Path::parent)
-        .expect("bin dir is <root>/build/bin");
-    let src = root.join("src/vendor/llama.cpp");
-    assert!(
-        src.join("CMakeLists.txt").is_file(),
-        "no source tree at {}",
-        src.display()
-    );
-    src
 }
 
 pub fn settings_cpu() -> Settings {
@@ -325,7 +290,7 @@ pub fn write_tiny_llama(path: &Path, vocab_gguf: &Path) {
 
 /// The tiny model in `dir`, written once.
 pub fn tiny_model(dir: &Path) -> PathBuf {
-    let vocab = llama_source().join("models/ggml-vocab-llama-spm.gguf");
+    let vocab = crate::support_engine::llama_source().join("models/ggml-vocab-llama-spm.gguf");
     let p = dir.join("tiny-llama.gguf");
     write_tiny_llama(&p, &vocab);
     p

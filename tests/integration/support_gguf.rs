@@ -520,57 +520,6 @@ fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex
     };
 }
 
-/// A pinned engine's binaries: `env_var` if set, else what `scripts/ensure-engine.sh
-/// ENGINE` prints (it builds the engine the first time).
-pub fn engine_bin(engine: &str, env_var: &str) -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os(env_var) {
-        return dir.into();
-    }
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-engine.sh");
-    let out = std::process::Command::new(script)
-        .arg(engine)
-        .output()
-        .expect("running scripts/ensure-engine.sh");
-    assert!(
-        out.status.success(),
-        "ensure-engine.sh {engine} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    stdout.lines().last().unwrap().trim().into()
-}
-
-/// The pinned llama.cpp binaries (`RIGPLAN_LLAMA_BIN` or the cached build).
-pub fn llama_bin() -> std::path::PathBuf {
-    engine_bin("llama.cpp", "RIGPLAN_LLAMA_BIN")
-}
-
-/// The pinned ik_llama.cpp binaries where they are already built (`RIGPLAN_IK_LLAMA_BIN`,
-/// or the build `scripts/ensure-engine.sh ik_llama.cpp` leaves in the user cache). Tests
-/// never start that ~10-minute build themselves: without it they check ik against its
-/// parser source only, and say so.
-pub fn cached_ik_llama_bin() -> Option<std::path::PathBuf> {
-    let dir: std::path::PathBuf = match std::env::var_os("RIGPLAN_IK_LLAMA_BIN") {
-        Some(d) => d.into(),
-        None => {
-            let cache = std::env::var_os("RIGPLAN_ENGINE_CACHE")
-                .map(std::path::PathBuf::from)
-                .or_else(|| dirs::cache_dir().map(|c| c.join("rigplan/engines")))?;
-            cache.join("ik_llama.cpp-ik-llama-cpp-python-0.1.5/build/bin")
-        }
-    };
-    let built = ["llama-server", "llama-bench"]
-        .iter()
-        .all(|b| dir.join(b).is_file());
-    if !built {
-        eprintln!(
-            "no ik_llama.cpp build in '{}': ik checked against its parser source only",
-            dir.display()
-        );
-    }
-    built.then_some(dir)
-}
-
 /// Runs `llama-bench -o json` on a model with one tiny prompt and generation and
 /// returns its first result, or the engine's stderr on failure.
 pub fn bench_json(
@@ -589,9 +538,4 @@ pub fn bench_json(
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))?;
     Ok(runs[0].clone())
-}
-
-/// The engine's source tree (`…/src/vendor/llama.cpp`), next to its build directory.
-pub fn llama_source(bin: &std::path::Path) -> std::path::PathBuf {
-    bin.join("../../src/vendor/llama.cpp")
 }

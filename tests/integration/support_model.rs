@@ -1,6 +1,6 @@
 //! Test helpers for the model area: write sparse GGUFs with real architecture shapes
 //! (rigplan's shape generator + quant rules, written by the crate's GgufWriter), and
-//! find the pinned llama.cpp binaries.
+//! run the pinned llama.cpp's tools on them (its bin dir comes from `support_engine`).
 
 use rigplan::gguf::writer::GgufWriter;
 use rigplan::gguf::{GgufString, MetaValue};
@@ -87,24 +87,6 @@ pub fn write_catalog_model_with(
 
 pub fn entry(id: &str) -> CatalogEntry {
     catalog::find(id).expect("catalog id")
-}
-
-/// The pinned llama.cpp bin dir: `RIGPLAN_LLAMA_BIN`, else the engine script's cache.
-pub fn llama_bin() -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("RIGPLAN_LLAMA_BIN") {
-        return Some(PathBuf::from(d));
-    }
-    let out = std::process::Command::new("bash")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/ensure-engine.sh"
-        ))
-        .arg("llama.cpp")
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 /// Runs `llama-fit-params --fit-print on -m FILE -c 4096` and returns the model MiB it

@@ -1,6 +1,6 @@
 //! Helpers for the tune tests and the tune benchmark: a tiny llama model with random
-//! weights (written with `rigplan::gguf::writer`), the pinned engine's bin dir, and fake
-//! llama-bench scripts. Shared by `tests/integration/tune.rs` and
+//! weights (written with `rigplan::gguf::writer`) and fake llama-bench scripts (the real
+//! engine's bin dir comes from `support_engine`). Shared by `tests/integration/tune.rs` and
 //! `benches/tune_benchmark.rs` (which includes this file by path).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -113,24 +113,6 @@ impl TinyLlama {
         })?;
         Ok(layout.file_size)
     }
-}
-
-/// The pinned engine's bin dir: `RIGPLAN_LLAMA_BIN`, else `scripts/ensure-engine.sh`.
-pub fn llama_bin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RIGPLAN_LLAMA_BIN") {
-        return PathBuf::from(dir);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new(root.join("scripts/ensure-engine.sh"))
-        .arg("llama.cpp")
-        .output()
-        .expect("running scripts/ensure-engine.sh");
-    assert!(
-        out.status.success(),
-        "ensure-engine.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// Writes an executable shell script named `llama-bench` into `dir`.

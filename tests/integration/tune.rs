@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support::run_json;
-use crate::support_tune::{llama_bin_dir, write_fake_llama_bench, TinyLlama};
+use crate::support_engine::llama_bin;
+use crate::support_tune::{write_fake_llama_bench, TinyLlama};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
@@ -186,7 +187,7 @@ fn tune_with_the_real_engine_measures_and_calibrates() {
             .arg("tune")
             .arg(&model)
             .arg("--engine-bin")
-            .arg(llama_bin_dir())
+            .arg(llama_bin())
             .args(["--n-prompt", "16", "--n-gen", "8", "--repetitions", "1"])
             .args(["--budget", "90s", "--run-timeout", "60s"])
             .args(["--ram-bandwidth-gbs", "20", "--format", "json"]),
