@@ -19,4 +19,5 @@ mod support_gguf;
 mod support_model;
 mod support_planner;
 mod support_tune;
+mod tidy;
 mod tune;
