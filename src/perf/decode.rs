@@ -39,7 +39,7 @@ pub(crate) fn decode_time(
     for d in &layout.devices {
         let weight = d.active_weight_bytes_per_token.as_u64() as f64;
         let kv = d.kv_read_bytes_per_token.as_u64() as f64;
-        match d.device.unit {
+        match d.device.unit() {
             Unit::Gpu(i) => {
                 let Some(gpu) = hw.gpus.get(i as usize) else {
                     b.assume(Some(format!("GPU {i} is not in the hardware snapshot")));
@@ -147,7 +147,7 @@ pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot, settings: 
     let times = layout.devices.iter().map(|d| {
         let bytes =
             (d.active_weight_bytes_per_token.as_u64() + d.kv_read_bytes_per_token.as_u64()) as f64;
-        let peak = match d.device.unit {
+        let peak = match d.device.unit() {
             Unit::Gpu(i) => hw
                 .gpus
                 .get(i as usize)
@@ -159,7 +159,7 @@ pub(crate) fn ceiling_seconds(layout: &Layout, hw: &HardwareSnapshot, settings: 
     });
     let (mut gpus, mut total) = (0.0f64, 0.0);
     for (dev, t) in times {
-        match dev.unit {
+        match dev.unit() {
             Unit::Gpu(_) if parallel => gpus = gpus.max(t),
             _ => total += t,
         }

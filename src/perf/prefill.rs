@@ -48,7 +48,7 @@ pub(crate) fn prefill_time(
     let mut b = Breakdown::default();
     let u = effective_ubatch(settings) as f64;
     let depth = layout.depth_tokens as f64;
-    let first_gpu = layout.devices.iter().find_map(|d| match d.device.unit {
+    let first_gpu = layout.devices.iter().find_map(|d| match d.device.unit() {
         Unit::Gpu(i) => hw.gpus.get(i as usize),
         Unit::Cpu => None,
     });
@@ -65,7 +65,7 @@ pub(crate) fn prefill_time(
         let attn_layers = d.layers as f64 * facts.attention_layer_fraction;
         let attn_flops = 4.0 * facts.n_embd as f64 * attn_layers * (depth + u / 2.0) * u;
         let flops = 2.0 * d.active_params as f64 * u + attn_flops;
-        match d.device.unit {
+        match d.device.unit() {
             Unit::Gpu(i) => {
                 let Some(gpu) = hw.gpus.get(i as usize) else {
                     continue;

@@ -23,7 +23,7 @@ const HOP_SECONDS: f64 = 30e-6;
 
 /// Effective read bandwidth of a device, bytes/s.
 pub fn effective_bandwidth(hw: &HardwareSnapshot, dev: DeviceId) -> f64 {
-    match dev.unit {
+    match dev.unit() {
         Unit::Cpu => {
             if let Some(m) = hw.memory.measured_bandwidth_gbs {
                 m * 1e9
@@ -79,7 +79,7 @@ pub fn roofline(layout: &Layout, hw: &HardwareSnapshot, settings: &Settings) -> 
     t += f64::from(layout.boundary_crossings) * HOP_SECONDS;
     let tg = if t > 0.0 { 1.0 / t } else { 0.0 };
     let share = if t > 0.0 { worst.0 / t * 100.0 } else { 0.0 };
-    let name = match worst.1.unit {
+    let name = match worst.1.unit() {
         Unit::Cpu => "system RAM".to_string(),
         Unit::Gpu(i) => format!("GPU {i} memory"),
     };

@@ -30,39 +30,70 @@ pub enum Unit {
     Gpu(u32),
 }
 
-/// A device that holds tensors and runs part of the graph.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct DeviceId {
-    pub host: HostId,
-    pub unit: Unit,
-}
+/// A device that holds tensors and runs part of the graph: a [`Unit`] of a host.
+///
+/// Packed into one word (host in the top byte, then 0 for the CPU or 1 + the GPU index)
+/// because the placement search compares device ids per tensor per candidate; order is
+/// by host, then the CPU before the GPUs in index order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DeviceId(u32);
+
+/// GPU indices a [`DeviceId`] can hold (24 bits less the CPU's code).
+const UNIT_BITS: u32 = 24;
+const UNIT_MASK: u32 = (1 << UNIT_BITS) - 1;
 
 impl DeviceId {
     /// The main host's CPU and system RAM: token embeddings, the graph input and the
     /// CPU-resident weights of a local plan live here.
-    pub const CPU: DeviceId = DeviceId {
-        host: HostId::MAIN,
-        unit: Unit::Cpu,
-    };
+    pub const CPU: DeviceId = DeviceId::on(HostId::MAIN, Unit::Cpu);
 
     /// A GPU of the main host, by its index in `HardwareSnapshot::gpus`.
     pub const fn gpu(index: u32) -> DeviceId {
-        DeviceId {
-            host: HostId::MAIN,
-            unit: Unit::Gpu(index),
+        DeviceId::on(HostId::MAIN, Unit::Gpu(index))
+    }
+
+    /// A unit of any host. GPU indices beyond 2^24 - 2 are clamped (no machine has them).
+    pub const fn on(host: HostId, unit: Unit) -> DeviceId {
+        let code = match unit {
+            Unit::Cpu => 0,
+            Unit::Gpu(i) if i < UNIT_MASK - 1 => i + 1,
+            Unit::Gpu(_) => UNIT_MASK,
+        };
+        DeviceId(((host.0 as u32) << UNIT_BITS) | code)
+    }
+
+    pub const fn host(self) -> HostId {
+        HostId((self.0 >> UNIT_BITS) as u16)
+    }
+
+    pub const fn unit(self) -> Unit {
+        match self.0 & UNIT_MASK {
+            0 => Unit::Cpu,
+            code => Unit::Gpu(code - 1),
         }
     }
 
     /// The GPU index on its host, `None` for a CPU.
     pub fn gpu_index(self) -> Option<u32> {
-        match self.unit {
+        match self.unit() {
             Unit::Gpu(i) => Some(i),
             Unit::Cpu => None,
         }
     }
 
     pub fn is_gpu(self) -> bool {
-        matches!(self.unit, Unit::Gpu(_))
+        self.0 & UNIT_MASK != 0
+    }
+}
+
+impl std::fmt::Debug for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.host(), self.unit()) {
+            (HostId::MAIN, Unit::Cpu) => f.write_str("CPU"),
+            (HostId::MAIN, Unit::Gpu(i)) => write!(f, "GPU{i}"),
+            (h, Unit::Cpu) => write!(f, "host{}:CPU", h.0),
+            (h, Unit::Gpu(i)) => write!(f, "host{}:GPU{i}", h.0),
+        }
     }
 }
 
@@ -78,5 +109,14 @@ mod tests {
         assert_eq!(DeviceId::gpu(3).gpu_index(), Some(3));
         assert_eq!(DeviceId::CPU.gpu_index(), None);
         assert!(DeviceId::gpu(0).is_gpu() && !DeviceId::CPU.is_gpu());
+        // Host and unit round-trip; another host's devices sort after the main host's.
+        let remote = DeviceId::on(HostId(2), Unit::Gpu(5));
+        assert_eq!((remote.host(), remote.unit()), (HostId(2), Unit::Gpu(5)));
+        assert_eq!(DeviceId::on(HostId(1), Unit::Cpu).unit(), Unit::Cpu);
+        assert!(remote > DeviceId::gpu(100) && remote != DeviceId::gpu(5));
+        assert_eq!(
+            format!("{:?} {:?}", DeviceId::gpu(1), remote),
+            "GPU1 host2:GPU5"
+        );
     }
 }

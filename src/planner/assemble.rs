@@ -85,7 +85,7 @@ fn memory_rows(devices: &Devices, settled: &Settled) -> Vec<DeviceMemory> {
             };
             DeviceMemory {
                 name: devices.name(*d),
-                kind: match d.unit {
+                kind: match d.unit() {
                     Unit::Cpu => "cpu",
                     Unit::Gpu(_) => "gpu",
                 }

@@ -89,7 +89,7 @@ impl Devices {
 
     /// The plan's name for `id`; an unknown GPU is named by its index.
     pub fn name(&self, id: DeviceId) -> String {
-        match (self.get(id), id.unit) {
+        match (self.get(id), id.unit()) {
             (Some(d), _) => d.name.clone(),
             (None, Unit::Gpu(i)) => format!("GPU {i}"),
             (None, Unit::Cpu) => "CPU".into(),

@@ -21,7 +21,7 @@ use crate::planner::memory::weights::Placement;
 /// The engine's buffer-type name for a device of this placement, or `None` for a GPU
 /// whose backend has no per-device buffer type rigplan can name.
 pub fn buffer_type(hw: &HardwareSnapshot, p: &Placement, d: DeviceId) -> Option<String> {
-    let i = match d.unit {
+    let i = match d.unit() {
         Unit::Cpu => return Some("CPU".into()),
         Unit::Gpu(i) => i,
     };

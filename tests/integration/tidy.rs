@@ -21,13 +21,20 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("engine", &["plan", "hardware", "error", "units"]),
     (
         "perf",
-        &["plan", "engine", "hardware", "model", "gguf", "error", "units"],
+        &[
+            "plan", "engine", "hardware", "model", "gguf", "error", "units",
+        ],
     ),
     (
         "planner",
-        &["plan", "perf", "engine", "hardware", "model", "gguf", "error", "units"],
+        &[
+            "plan", "perf", "engine", "hardware", "model", "gguf", "error", "units",
+        ],
     ),
-    ("generate", &["plan", "engine", "hardware", "error", "units"]),
+    (
+        "generate",
+        &["plan", "engine", "hardware", "error", "units"],
+    ),
     (
         "tune",
         &[
@@ -87,7 +94,11 @@ fn sources() -> Vec<(String, String)> {
             if p.is_dir() {
                 walk(&p, root, out);
             } else if p.extension().is_some_and(|e| e == "rs") {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((rel, std::fs::read_to_string(&p).unwrap()));
             }
         }
@@ -133,7 +144,9 @@ fn code_only(src: &str) -> String {
                     i += 1;
                 }
             }
-        } else if c[i] == 'r' && (at(i + 1) == '"' || (at(i + 1) == '#' && !c[i.saturating_sub(1)].is_alphanumeric())) {
+        } else if c[i] == 'r'
+            && (at(i + 1) == '"' || (at(i + 1) == '#' && !c[i.saturating_sub(1)].is_alphanumeric()))
+        {
             // Raw string r"..." or r#"..."#.
             let mut j = i + 1;
             let mut hashes = 0;
@@ -228,11 +241,7 @@ fn without_tests(code: &str) -> (String, Vec<String>) {
         let end = item_end(bytes, item);
         let text = &code[item..end];
         if text.trim_end().ends_with(';') {
-            if let Some(name) = text
-                .split_whitespace()
-                .skip_while(|w| *w != "mod")
-                .nth(1)
-            {
+            if let Some(name) = text.split_whitespace().skip_while(|w| *w != "mod").nth(1) {
                 test_mods.push(name.trim_end_matches(';').to_string());
             }
         }
@@ -290,7 +299,7 @@ fn library() -> Vec<(String, String)> {
     for (rel, text) in &files {
         let (code, mods) = without_tests(&code_only(text));
         let dir = match rel.rsplit_once('/') {
-            Some((d, f)) if f == "mod.rs" => format!("{d}/"),
+            Some((d, "mod.rs")) => format!("{d}/"),
             Some((d, f)) => format!("{d}/{}/", f.trim_end_matches(".rs")),
             None if rel == "lib.rs" || rel == "main.rs" => String::new(),
             None => format!("{}/", rel.trim_end_matches(".rs")),
@@ -316,18 +325,25 @@ fn modules_use_only_the_layers_below_them() {
             continue;
         }
         seen.insert(top.to_string());
-        let allowed = layers
-            .get(top)
-            .unwrap_or_else(|| panic!("src/{rel}: top-level module '{top}' is not in the layer table"));
+        let allowed = layers.get(top).unwrap_or_else(|| {
+            panic!("src/{rel}: top-level module '{top}' is not in the layer table")
+        });
         for used in crate_uses(&code) {
             if used != top && !allowed.contains(&used.as_str()) {
                 bad.push(format!("src/{rel} uses crate::{used}"));
             }
         }
     }
-    assert!(bad.is_empty(), "imports the layer table forbids:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "imports the layer table forbids:\n{}",
+        bad.join("\n")
+    );
     let declared: BTreeSet<String> = LAYERS.iter().map(|(m, _)| m.to_string()).collect();
-    assert_eq!(seen, declared, "the layer table and src/ disagree on the modules");
+    assert_eq!(
+        seen, declared,
+        "the layer table and src/ disagree on the modules"
+    );
 }
 
 /// A module using a higher one is a cycle waiting to happen: the table itself must be
@@ -352,7 +368,10 @@ fn every_file_opens_with_its_purpose() {
         .filter(|(_, text)| !text.trim_start().starts_with("//!"))
         .map(|(rel, _)| format!("src/{rel}"))
         .collect();
-    assert!(missing.is_empty(), "files without a //! paragraph: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! paragraph: {missing:?}"
+    );
 }
 
 #[test]
@@ -360,14 +379,25 @@ fn clap_and_anyhow_stay_at_the_edge() {
     let edge = |rel: &str| rel == "main.rs" || rel == "cli.rs" || rel.starts_with("commands/");
     let mut bad = Vec::new();
     for (rel, code) in library() {
-        for (what, allowed) in [("clap", rel == "main.rs" || rel == "cli.rs" || rel.starts_with("commands/")), ("anyhow", edge(&rel))] {
-            let named = code.contains(&format!("{what}::")) || code.contains(&format!("use {what}"));
+        for (what, allowed) in [
+            (
+                "clap",
+                rel == "main.rs" || rel == "cli.rs" || rel.starts_with("commands/"),
+            ),
+            ("anyhow", edge(&rel)),
+        ] {
+            let named =
+                code.contains(&format!("{what}::")) || code.contains(&format!("use {what}"));
             if named && !allowed {
                 bad.push(format!("src/{rel} uses {what}"));
             }
         }
     }
-    assert!(bad.is_empty(), "edge crates inside the library:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "edge crates inside the library:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -392,7 +422,10 @@ fn engine_differences_are_engine_data() {
         "EngineKind branches outside src/engine/ (make the difference engine data): {outside:?}"
     );
     let total: usize = found.iter().map(|(_, n)| n).sum();
-    assert!(total <= ENGINE_KIND_MAX, "{total} EngineKind variants named outside src/engine/: {found:?}");
+    assert!(
+        total <= ENGINE_KIND_MAX,
+        "{total} EngineKind variants named outside src/engine/: {found:?}"
+    );
 }
 
 #[test]
@@ -408,7 +441,11 @@ fn pure_modules_touch_no_file_device_or_clock() {
             }
         }
     }
-    assert!(bad.is_empty(), "I/O or the clock in a pure module:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "I/O or the clock in a pure module:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -421,7 +458,11 @@ fn planner_functions_stay_short() {
         let lines: Vec<&str> = code.lines().collect();
         for (n, line) in lines.iter().enumerate() {
             let t = line.trim_start();
-            let sig = t.starts_with("fn ") || t.starts_with("pub fn ") || t.starts_with("pub(crate) fn ") || t.starts_with("const fn ") || t.starts_with("pub const fn ");
+            let sig = t.starts_with("fn ")
+                || t.starts_with("pub fn ")
+                || t.starts_with("pub(crate) fn ")
+                || t.starts_with("const fn ")
+                || t.starts_with("pub const fn ");
             if !sig {
                 continue;
             }
@@ -433,7 +474,10 @@ fn planner_functions_stay_short() {
             }
         }
     }
-    assert!(long.is_empty(), "planner functions over {PLANNER_MAX_FN_LINES} lines: {long:?}");
+    assert!(
+        long.is_empty(),
+        "planner functions over {PLANNER_MAX_FN_LINES} lines: {long:?}"
+    );
 }
 
 /// The checks above see what they should: known uses are found, comments, strings

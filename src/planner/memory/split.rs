@@ -128,7 +128,7 @@ pub fn weights(
             TensorClass::RoutedExperts => (bytes / count * used, params / count * used, bytes),
             _ => (bytes, params, 0),
         };
-        let (sum, align) = match d.unit {
+        let (sum, align) = match d.unit() {
             Unit::Cpu => (&mut cpu, CPU_ALIGNMENT),
             Unit::Gpu(_) => {
                 let output_side = matches!(class, TensorClass::Output | TensorClass::OutputNorm);
@@ -216,7 +216,7 @@ fn kv_split(
         if let Some(per_cell) = l.attention.0.checked_div(l.cells) {
             read += per_cell * depth.min(l.cells);
         }
-        let targets: Vec<(DeviceId, f64)> = match map.layer(l.layer).unit {
+        let targets: Vec<(DeviceId, f64)> = match map.layer(l.layer).unit() {
             Unit::Cpu => vec![(DeviceId::CPU, 1.0)],
             Unit::Gpu(_) => shares.clone(),
         };
@@ -270,7 +270,7 @@ pub fn breakdown(
         p.n_cpu_moe > 0 || p.expert_overrides.iter().any(|(_, d)| *d == DeviceId::CPU);
     let output_on_gpu = map.output() != DeviceId::CPU;
     for (d, b) in devs.iter_mut() {
-        match d.unit {
+        match d.unit() {
             Unit::Gpu(_) => {
                 let layer = if gpu_blocks {
                     compute::layer_stage(spec, cfg, ffn_width, max_cells(true), true)

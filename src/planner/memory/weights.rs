@@ -18,7 +18,7 @@ use crate::units::Bytes;
 /// Buffer alignment each tensor is padded to (ggml CPU buffer: `TENSOR_ALIGNMENT` 32,
 /// ggml/src/ggml-impl.h; CUDA buffers align to 128, ggml-cuda.cu).
 pub(crate) fn alignment(dev: DeviceId) -> u64 {
-    match dev.unit {
+    match dev.unit() {
         Unit::Cpu => 32,
         Unit::Gpu(_) => 128,
     }
