@@ -170,10 +170,7 @@ fn plan_model(
             std::path::absolute(p).map_err(|e| user_error(format!("MODEL '{model}': {e}")))?;
         req.model_path = Some(utf8(&abs, "MODEL")?);
     }
-    crate::planner::plan_quants(&[resolved.spec], hw, &req).map_err(|e| match e {
-        crate::planner::PlanError::Unsatisfiable(m) => crate::error::Error::Unsatisfiable(m),
-        crate::planner::PlanError::Invalid(m) => user_error(m),
-    })
+    Ok(crate::planner::plan_quants(&[resolved.spec], hw, &req)?)
 }
 
 fn read_plan(path: &Path) -> Result<Plan> {

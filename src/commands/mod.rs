@@ -2,10 +2,10 @@
 //! functions and render the result. One file per verb.
 //!
 //! This is the edge: commands return `anyhow::Result`, library calls return the crate's
-//! typed [`Error`](crate::error::Error) and convert with `?` (the planner's `UserError`
-//! with `Error::from` first). The binary prints the chain with
+//! typed [`Error`](crate::error::Error) and convert with `?` (a planner `PlanError` or
+//! `UserError` with `Error::from` first). The binary prints the chain with
 //! [`one_line`](crate::error::one_line) and exits with
-//! [`exit_code_for`](crate::error::exit_code_for).
+//! [`exit_code_for`](crate::error::exit_code_for); no command chooses an exit code.
 
 pub mod build;
 pub mod catalog;
@@ -53,7 +53,10 @@ mod tests {
         assert_eq!(one_line(&*e), "hardware: --gpu 'x'");
         assert_eq!(exit_code_for(&*e), EXIT_BAD_INPUT);
 
-        let bad: anyhow::Result<()> = Err(Error::BadInput("no quant to plan".into()).into());
+        let bad: anyhow::Result<()> = Err(Error::from(crate::planner::PlanError::Invalid(
+            "no quant to plan".into(),
+        ))
+        .into());
         let e = bad.context("plan").unwrap_err();
         assert_eq!(one_line(&*e), format!("{e:#}"));
         assert_eq!(exit_code_for(&*e), EXIT_BAD_INPUT);

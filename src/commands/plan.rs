@@ -11,7 +11,7 @@ use crate::model::catalog;
 use crate::model::reference::{self, ModelRef};
 use crate::model::ModelSpec;
 use crate::plan::Plan;
-use crate::planner::{self, PlanError};
+use crate::planner;
 use crate::units::Bytes;
 use anyhow::Context;
 use std::fmt::Write as _;
@@ -28,10 +28,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let mut req = planner::resolve(&args.pins).map_err(Error::from)?;
     let hw = hw_resolve::resolve(&args.hardware)?;
     let specs = model_specs(args.model.as_deref(), &mut req)?;
-    let mut plan = planner::plan_variants(&specs, &hw, &req).map_err(|e| match e {
-        PlanError::Unsatisfiable(m) => Error::Unsatisfiable(m),
-        PlanError::Invalid(m) => Error::BadInput(m),
-    })?;
+    let mut plan = planner::plan_variants(&specs, &hw, &req).map_err(Error::from)?;
     // A `rigplan tune` calibration saved for this exact machine corrects the predicted
     // speeds and says so ("calibrated on this machine on DATE from N runs").
     crate::tune::calibration::apply_saved(&hw, &mut plan)?;

@@ -112,10 +112,13 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
     }
     let bench_bin = BenchSearchPath::from_env(args.engine_bin.clone(), engine).locate()?;
     let snapshot = resolve_hardware(&args.hardware)?;
-    let baseline = plan_baseline(&spec, &snapshot, &req).map_err(|e| match e {
-        PlanError::Unsatisfiable(m) => Error::Unsatisfiable(m),
-        PlanError::Invalid(m) => user_error(format!("'{model_ref}': {m}")),
-    })?;
+    // An invalid request names the model it was made for.
+    let baseline = plan_baseline(&spec, &snapshot, &req)
+        .map_err(|e| match e {
+            PlanError::Invalid(m) => PlanError::Invalid(format!("'{model_ref}': {m}")),
+            unsatisfiable => unsatisfiable,
+        })
+        .map_err(Error::from)?;
     let plan_settings = baseline.plan.settings.clone();
     let speed = PerfSpeedModel::new(&spec, &snapshot, engine, &baseline, args.n_gen);
     let speed: &dyn SpeedModel = &speed;

@@ -24,3 +24,14 @@ use crate::plan::{Layout, Settings, Speed};
 /// A speed scorer: the planner ranks placements with whatever it is given
 /// (`perf::scorer` in production, `perf::roofline::roofline` or a test's own).
 pub type Scorer<'a> = dyn Fn(&Layout, &HardwareSnapshot, &Settings) -> Speed + 'a;
+
+/// A plan that cannot be made is unsatisfiable (exit 1) or, for a request or model the
+/// engine cannot run, bad input (exit 2); the message is kept as it is.
+impl From<PlanError> for crate::error::Error {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Unsatisfiable(m) => crate::error::Error::Unsatisfiable(m),
+            PlanError::Invalid(m) => crate::error::Error::BadInput(m),
+        }
+    }
+}
