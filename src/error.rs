@@ -1,85 +1,226 @@
 //! Errors and exit codes.
 //!
-//! Library code returns typed errors; the binary converts them to one line on stderr
-//! and an exit code. [`UserError`] marks bad input (exit 2) and [`Unsatisfiable`] marks a
-//! request that cannot be met on the given hardware (exit 1). Anything else that escapes
-//! is reported the same way with exit 1. Nothing here prints.
+//! Library code returns [`Result`] with the crate's [`Error`]; the commands (the edge)
+//! may wrap it in a dynamic error with more context, and the binary prints the chain on
+//! one line ([`one_line`]) and exits with [`exit_code_for`]. The exit code comes from
+//! the error's kind, never from its text: bad input is exit 2, a request that cannot be
+//! met is exit 1, and any other failure keeps exit 1. Nothing here prints.
+//!
+//! Context is attached with [`Context`] (`.context("…")`, `.with_context(|| …)`, the
+//! same calls as at the edge): the message goes in front and the cause stays the error's
+//! [`source`](std::error::Error::source), so the chain renders as `context: cause`. A
+//! crate [`Error`] given context keeps its exit code; any other error becomes
+//! [`Error::Other`], a failure (exit 1). A module's own typed error that is bad input (a
+//! malformed GGUF) is converted with `?`/[`From`], which the module provides, before
+//! context is added.
 
-use std::fmt;
+use std::error::Error as StdError;
+use std::fmt::Display;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
-/// Exit code when the request cannot be satisfied (e.g. the model fits nowhere).
+/// Exit code when the request cannot be satisfied (e.g. the model fits nowhere), and for
+/// any failure that is not bad input.
 pub const EXIT_UNSATISFIABLE: i32 = 1;
 /// Exit code for bad input: unreadable or malformed files, unknown names, invalid options.
 pub const EXIT_BAD_INPUT: i32 = 2;
 
-/// Bad input: a file, name or option the user gave is wrong. The message names the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A cause of another crate's or module's type, kept whole.
+pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The crate's error. [`Error::exit_code`] is decided by the variant alone.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input (exit 2): a file, name or option the user gave is wrong. The message
+    /// names the input.
+    #[error("{0}")]
+    BadInput(String),
+    /// Bad input (exit 2) reported as another module's typed error, kept whole (a
+    /// malformed, hostile or unreadable GGUF file: `gguf::GgufError`). Displays as that
+    /// error and has its source.
+    #[error(transparent)]
+    BadFile(Cause),
+    /// The request is well-formed but cannot be met (exit 1); the message says what is
+    /// missing and by how much.
+    #[error("{0}")]
+    Unsatisfiable(String),
+    /// Any other failure (exit 1): a bundled table that does not parse, a child process
+    /// that printed nothing usable.
+    #[error("{0}")]
+    Failed(String),
+    /// Any other failure (exit 1) reported as another crate's error (I/O, serialisation,
+    /// templates), kept whole: displays as that error and has its source.
+    #[error(transparent)]
+    Other(Cause),
+    /// `message: cause` around another crate error; the exit code is the cause's.
+    #[error("{message}")]
+    Context {
+        message: String,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A failure (exit 1) with no cause.
+    pub fn failed(message: impl Into<String>) -> Error {
+        Error::Failed(message.into())
+    }
+
+    /// Any error as a crate error: a crate [`Error`] stays itself, anything else is
+    /// [`Error::Other`] (exit 1).
+    pub fn other(cause: impl Into<Cause>) -> Error {
+        match cause.into().downcast::<Error>() {
+            Ok(e) => *e,
+            Err(cause) => Error::Other(cause),
+        }
+    }
+
+    /// `message: cause`, with the cause's exit code (see [`Error::other`]).
+    pub fn with_cause(message: impl Into<String>, cause: impl Into<Cause>) -> Error {
+        Error::Context {
+            message: message.into(),
+            source: Box::new(Error::other(cause)),
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::BadInput(_) | Error::BadFile(_) => EXIT_BAD_INPUT,
+            Error::Unsatisfiable(_) | Error::Failed(_) | Error::Other(_) => EXIT_UNSATISFIABLE,
+            Error::Context { source, .. } => source.exit_code(),
+        }
+    }
+}
+
+/// Shorthand for a bad-input error (exit 2).
+pub fn user_error(msg: impl Into<String>) -> Error {
+    Error::BadInput(msg.into())
+}
+
+/// Bad input as a bare message, for modules that need nothing else (the planner's pin
+/// checks). Converts into [`Error::BadInput`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct UserError(pub String);
 
-impl fmt::Display for UserError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl From<UserError> for Error {
+    fn from(e: UserError) -> Error {
+        Error::BadInput(e.0)
     }
 }
 
-impl std::error::Error for UserError {}
+/// Adds context to an error (or turns a `None` into a failure), keeping the cause as the
+/// source. The same calls as the edge's `Context`.
+pub trait Context<T> {
+    fn context(self, message: impl Display) -> Result<T>;
+    fn with_context<M: Display>(self, message: impl FnOnce() -> M) -> Result<T>;
+}
 
-/// The request is well-formed but cannot be met; the message says what is missing and by how much.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unsatisfiable(pub String);
+impl<T, E> Context<T> for std::result::Result<T, E>
+where
+    E: StdError + Send + Sync + 'static,
+{
+    fn context(self, message: impl Display) -> Result<T> {
+        self.map_err(|e| Error::with_cause(message.to_string(), e))
+    }
 
-impl fmt::Display for Unsatisfiable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+    fn with_context<M: Display>(self, message: impl FnOnce() -> M) -> Result<T> {
+        self.map_err(|e| Error::with_cause(message().to_string(), e))
     }
 }
 
-impl std::error::Error for Unsatisfiable {}
-
-/// Shorthand for returning a bad-input error from a command.
-pub fn user_error(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UserError(msg.into()))
-}
-
-/// Chooses the exit code for an error chain: bad input anywhere in the chain wins.
-pub fn exit_code_for(err: &anyhow::Error) -> i32 {
-    for cause in err.chain() {
-        if cause.downcast_ref::<UserError>().is_some() {
-            return EXIT_BAD_INPUT;
-        }
-        if cause.downcast_ref::<crate::gguf::GgufError>().is_some() {
-            return EXIT_BAD_INPUT;
-        }
-        if cause.downcast_ref::<Unsatisfiable>().is_some() {
-            return EXIT_UNSATISFIABLE;
-        }
+impl<T> Context<T> for Option<T> {
+    fn context(self, message: impl Display) -> Result<T> {
+        self.ok_or_else(|| Error::failed(message.to_string()))
     }
-    EXIT_UNSATISFIABLE
+
+    fn with_context<M: Display>(self, message: impl FnOnce() -> M) -> Result<T> {
+        self.ok_or_else(|| Error::failed(message().to_string()))
+    }
 }
 
-/// Renders an error chain as one line: `outer: inner: innermost`, newlines folded.
-pub fn one_line(err: &anyhow::Error) -> String {
-    format!("{err:#}").replace(['\n', '\r'], " ")
+/// The exit code for an error chain (the edge's dynamic error derefs to one): the first
+/// crate [`Error`] in the chain decides; a chain without one is a failure (exit 1). The
+/// one place exit codes are chosen.
+pub fn exit_code_for(err: &(dyn StdError + 'static)) -> i32 {
+    chain(err)
+        .find_map(|e| e.downcast_ref::<Error>().map(Error::exit_code))
+        .unwrap_or(EXIT_UNSATISFIABLE)
+}
+
+/// The chain as `outer: cause: innermost`, as the edge's `{:#}` prints it.
+pub fn chain_text(err: &(dyn StdError + 'static)) -> String {
+    chain(err)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// [`chain_text`] with newlines folded: the line the binary prints.
+pub fn one_line(err: &(dyn StdError + 'static)) -> String {
+    chain_text(err).replace(['\n', '\r'], " ")
+}
+
+fn chain<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |&e| e.source())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context;
 
     #[test]
-    fn user_error_anywhere_in_chain_is_exit_2() {
-        let e: anyhow::Result<()> = Err(user_error("unknown GPU 'RTX 9999'"));
+    fn bad_input_under_context_is_exit_2() {
+        let e: Result<()> = Err(user_error("unknown GPU 'RTX 9999'"));
         let e = e.context("reading hardware").unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
         assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
         assert_eq!(one_line(&e), "reading hardware: unknown GPU 'RTX 9999'");
     }
 
     #[test]
     fn unsatisfiable_is_exit_1() {
-        let e = anyhow::Error::new(Unsatisfiable("needs 3.2 GiB more".into()));
+        let e = Error::Unsatisfiable("needs 3.2 GiB more".into());
+        assert_eq!(e.exit_code(), EXIT_UNSATISFIABLE);
         assert_eq!(exit_code_for(&e), EXIT_UNSATISFIABLE);
+    }
+
+    #[test]
+    fn foreign_cause_is_a_failure_kept_as_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = Err::<(), _>(io).context("writing 'x'").unwrap_err();
+        assert!(matches!(&e, Error::Context { source, .. } if matches!(**source, Error::Other(_))));
+        assert_eq!(e.exit_code(), EXIT_UNSATISFIABLE);
+        assert_eq!(e.to_string(), "writing 'x'");
+        assert_eq!(chain_text(&e), "writing 'x': denied");
+        let e = None::<()>.with_context(|| "no table").unwrap_err();
+        assert_eq!(chain_text(&e), "no table");
+        assert_eq!(e.exit_code(), EXIT_UNSATISFIABLE);
+    }
+
+    #[test]
+    fn bad_file_is_exit_2_and_displays_as_its_cause() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("'m.gguf': at byte 8: bad")]
+        struct Malformed;
+        let e = Error::BadFile(Box::new(Malformed));
+        assert_eq!(e.to_string(), "'m.gguf': at byte 8: bad");
+        let e = Err::<(), _>(e).context("model 'm'").unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
+        assert_eq!(one_line(&e), "model 'm': 'm.gguf': at byte 8: bad");
+    }
+
+    #[test]
+    fn pin_errors_are_bad_input() {
+        let e = Error::from(UserError("--ctx '0'".into()));
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
+        assert_eq!(e.to_string(), "--ctx '0'");
     }
 }

@@ -8,8 +8,8 @@ fn main() -> ExitCode {
     match rigplan::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("rigplan: {}", rigplan::error::one_line(&err));
-            let code = rigplan::error::exit_code_for(&err);
+            eprintln!("rigplan: {}", rigplan::error::one_line(&*err));
+            let code = rigplan::error::exit_code_for(&*err);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }

@@ -29,7 +29,8 @@ pub fn run(args: BuildArgs) -> anyhow::Result<()> {
                 return Err(user_error(format!(
                     "--source '{}' is not a source tree (no CMakeLists.txt)",
                     dir.display()
-                )));
+                ))
+                .into());
             }
             Some(path_str(&abs, "--source")?)
         }
@@ -55,7 +56,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<()> {
     emit(&script, args.out.as_deref(), args.force, true)
 }
 
-fn path_str(p: &Path, what: &str) -> anyhow::Result<String> {
+fn path_str(p: &Path, what: &str) -> crate::error::Result<String> {
     p.to_str()
         .map(str::to_string)
         .ok_or_else(|| user_error(format!("{what} '{}' is not valid UTF-8", p.display())))
@@ -88,7 +89,8 @@ pub(crate) fn emit(
         return Err(user_error(format!(
             "--out '{}' exists: pass --force to replace it",
             path.display()
-        )));
+        ))
+        .into());
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

@@ -10,7 +10,7 @@
 
 use crate::cli::{CompareArgs, Format, HardwareArgs};
 use crate::engine::EngineKind;
-use crate::error::user_error;
+use crate::error::{user_error, Error, Result};
 use crate::hardware::resolve::{apply_what_if, load};
 use crate::hardware::HardwareSnapshot;
 use crate::model::catalog;
@@ -66,7 +66,7 @@ struct CompareReport<'a> {
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let req = resolve_pins(&args.pins)?;
+    let req = resolve_pins(&args.pins).map_err(Error::from)?;
     let machines = machines(&args)?;
     let model_ref = args.model.as_deref();
     let (model_name, specs) = model_variants(model_ref, &req)?;
@@ -86,7 +86,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         Format::Toml => {
             return Err(user_error(
                 "--format 'toml' is not available for compare; use table or json",
-            ))
+            )
+            .into())
         }
         Format::Table => print!("{}", render_table(&model_name, req.engine, &rows)),
     }
@@ -94,7 +95,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
 }
 
 /// `--hardware` machines in order, then the `--gpu` what-if machine.
-fn machines(args: &CompareArgs) -> anyhow::Result<Vec<(String, HardwareSnapshot)>> {
+fn machines(args: &CompareArgs) -> Result<Vec<(String, HardwareSnapshot)>> {
     if args.hardware.is_empty() && args.gpus.is_empty() {
         return Err(user_error(
             "compare needs at least one --hardware PATH|PRESET or --gpu NAME",
@@ -122,10 +123,7 @@ fn machines(args: &CompareArgs) -> anyhow::Result<Vec<(String, HardwareSnapshot)
 
 /// The model's specs to choose among: every common quant for a catalog id without a
 /// quant, else the one spec the reference (or `--quant`) names.
-fn model_variants(
-    reference: Option<&str>,
-    req: &PlanRequest,
-) -> anyhow::Result<(String, Vec<ModelSpec>)> {
+fn model_variants(reference: Option<&str>, req: &PlanRequest) -> Result<(String, Vec<ModelSpec>)> {
     let catalog_id = match reference.map(reference::parse) {
         Some(ModelRef::Catalog { id, quant: None }) => Some(id),
         None => catalog::default_entry().map(|e| e.id),

@@ -9,7 +9,7 @@
 use super::build::emit;
 use crate::cli::{ExportArgs, ExportKind};
 use crate::engine::{EngineKind, ServerOptions};
-use crate::error::user_error;
+use crate::error::{user_error, Result};
 use crate::generate::launch::Launch;
 use crate::generate::{command, llama_swap, script, systemd};
 use crate::plan::Plan;
@@ -32,7 +32,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
                 return Err(user_error(format!(
                     "--api-key-file '{}' is not a readable file",
                     p.display()
-                )));
+                ))
+                .into());
             }
             let abs = std::path::absolute(p)
                 .map_err(|e| user_error(format!("--api-key-file '{}': {e}", p.display())))?;
@@ -107,7 +108,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     )
 }
 
-fn one(launches: &[Launch]) -> anyhow::Result<&Launch> {
+fn one(launches: &[Launch]) -> Result<&Launch> {
     match launches {
         [l] => Ok(l),
         _ => Err(user_error(format!(
@@ -120,7 +121,7 @@ fn one(launches: &[Launch]) -> anyhow::Result<&Launch> {
 /// The plans to export, and the hardware they were planned for when planned here.
 fn resolve_plans(
     args: &ExportArgs,
-) -> anyhow::Result<(Vec<Plan>, Option<crate::hardware::HardwareSnapshot>)> {
+) -> Result<(Vec<Plan>, Option<crate::hardware::HardwareSnapshot>)> {
     if let Some(path) = &args.plan {
         if !args.models.is_empty() {
             return Err(user_error("give MODEL or --plan, not both"));
@@ -136,7 +137,7 @@ fn resolve_plans(
             .models
             .iter()
             .map(|m| read_plan(Path::new(m)))
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_>>()?;
         return Ok((plans, None));
     }
     let hw = crate::hardware::resolve::resolve(&args.hardware)?;
@@ -144,7 +145,7 @@ fn resolve_plans(
         .models
         .iter()
         .map(|m| plan_model(m, &hw, &args.pins))
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<Result<_>>()?;
     Ok((plans, Some(hw)))
 }
 
@@ -153,14 +154,14 @@ fn plan_model(
     model: &str,
     hw: &crate::hardware::HardwareSnapshot,
     pins: &crate::cli::PinArgs,
-) -> anyhow::Result<Plan> {
+) -> Result<Plan> {
     use crate::model::reference::{self, ModelRef};
     if !matches!(reference::parse(model), ModelRef::Path(_)) {
         return Err(user_error(format!(
             "MODEL '{model}': export launches a local .gguf file; download it and pass its path (or plan it and pass --plan)"
         )));
     }
-    let mut req = crate::planner::resolve(pins).map_err(anyhow::Error::new)?;
+    let mut req = crate::planner::resolve(pins)?;
     let resolved = reference::resolve(model)?;
     req.model_reference = model.to_string();
     if let ModelRef::Path(p) = &resolved.reference {
@@ -168,18 +169,12 @@ fn plan_model(
             std::path::absolute(p).map_err(|e| user_error(format!("MODEL '{model}': {e}")))?;
         req.model_path = Some(utf8(&abs, "MODEL")?);
     }
-    let mut plan =
-        crate::planner::plan_quants(&[resolved.spec], hw, &req).map_err(|e| match e {
-            crate::planner::PlanError::Unsatisfiable(m) => {
-                anyhow::Error::new(crate::error::Unsatisfiable(m))
-            }
-            crate::planner::PlanError::Invalid(m) => user_error(m),
-        })?;
+    let mut plan = crate::planner::plan_quants(&[resolved.spec], hw, &req)?;
     crate::ops::plan::attach_launch_command(&mut plan, req.engine);
     Ok(plan)
 }
 
-fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+fn read_plan(path: &Path) -> Result<Plan> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| user_error(format!("--plan '{}': {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {
@@ -191,7 +186,7 @@ fn read_plan(path: &Path) -> anyhow::Result<Plan> {
     })
 }
 
-fn utf8(p: &Path, what: &str) -> anyhow::Result<String> {
+fn utf8(p: &Path, what: &str) -> Result<String> {
     p.to_str()
         .map(str::to_string)
         .ok_or_else(|| user_error(format!("{what} '{}' is not valid UTF-8", p.display())))
@@ -199,11 +194,7 @@ fn utf8(p: &Path, what: &str) -> anyhow::Result<String> {
 
 /// The server binary: `--engine-bin DIR`, else the `rigplan build` default prefix when it
 /// holds one, else `llama-server` from PATH (an absolute path for systemd).
-fn server_program(
-    engine: EngineKind,
-    engine_bin: Option<&Path>,
-    absolute: bool,
-) -> anyhow::Result<String> {
+fn server_program(engine: EngineKind, engine_bin: Option<&Path>, absolute: bool) -> Result<String> {
     let name = crate::engine::info(engine).targets.server;
     if let Some(dir) = engine_bin {
         let p = std::path::absolute(dir.join(name))

@@ -5,13 +5,13 @@
 //! everything else from `planner::plan_quants`.
 
 use crate::cli::{Format, PlanArgs};
-use crate::error::{user_error, Unsatisfiable, UserError};
+use crate::error::{user_error, Error};
 use crate::hardware::resolve as hw_resolve;
 use crate::model::catalog;
 use crate::model::reference::{self, ModelRef};
 use crate::model::ModelSpec;
 use crate::plan::Plan;
-use crate::planner::{self, PlanError};
+use crate::planner;
 use crate::units::Bytes;
 use anyhow::Context;
 use std::fmt::Write as _;
@@ -25,13 +25,10 @@ const CANDIDATE_QUANTS: &[&str] = &[
 ];
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let mut req = planner::resolve(&args.pins).map_err(anyhow::Error::new)?;
+    let mut req = planner::resolve(&args.pins).map_err(Error::from)?;
     let hw = hw_resolve::resolve(&args.hardware)?;
     let specs = model_specs(args.model.as_deref(), &mut req)?;
-    let mut plan = planner::plan_variants(&specs, &hw, &req).map_err(|e| match e {
-        PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
-        PlanError::Invalid(m) => anyhow::Error::new(UserError(m)),
-    })?;
+    let mut plan = planner::plan_variants(&specs, &hw, &req).map_err(Error::from)?;
     crate::ops::plan::attach_launch_command(&mut plan, req.engine);
     // A `rigplan tune` calibration saved for this exact machine corrects the predicted
     // speeds and says so ("calibrated on this machine on DATE from N runs").
@@ -117,7 +114,8 @@ fn model_specs(
                         } else {
                             offered.join(", ")
                         }
-                    )));
+                    ))
+                    .into());
                 }
                 variants.retain(have);
             }

@@ -6,7 +6,7 @@
 //! calibration and render the report.
 
 use crate::cli::{Format, TuneArgs};
-use crate::error::{user_error, Unsatisfiable};
+use crate::error::{user_error, Error};
 use crate::hardware::resolve::resolve as resolve_hardware;
 use crate::model::reference::{self, ModelRef};
 use crate::planner::request::resolve as resolve_request;
@@ -89,7 +89,7 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
         ))
     })?;
     if args.repetitions == 0 || args.n_gen == 0 {
-        return Err(user_error("--repetitions and --n-gen must be at least 1"));
+        return Err(user_error("--repetitions and --n-gen must be at least 1").into());
     }
     let model_ref = args.model.clone().ok_or_else(|| {
         user_error("tune needs a model file to benchmark: rigplan tune MODEL.gguf")
@@ -98,22 +98,27 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
     let ModelRef::Path(model_path) = resolved.reference.clone() else {
         return Err(user_error(format!(
             "'{model_ref}': tune benchmarks a local .gguf file, not a catalog entry or URL"
-        )));
+        ))
+        .into());
     };
     let spec = resolved.spec;
-    let req = resolve_request(&args.pins).map_err(anyhow::Error::new)?;
+    let req = resolve_request(&args.pins).map_err(Error::from)?;
     let engine = req.engine;
     if !args.hardware.gpus.is_empty() {
         return Err(user_error(
             "--gpu: tune measures this machine; what-if GPUs cannot be benchmarked",
-        ));
+        )
+        .into());
     }
     let bench_bin = BenchSearchPath::from_env(args.engine_bin.clone(), engine).locate()?;
     let snapshot = resolve_hardware(&args.hardware)?;
-    let baseline = plan_baseline(&spec, &snapshot, &req).map_err(|e| match e {
-        PlanError::Unsatisfiable(m) => anyhow::Error::new(Unsatisfiable(m)),
-        PlanError::Invalid(m) => user_error(format!("'{model_ref}': {m}")),
-    })?;
+    // An invalid request names the model it was made for.
+    let baseline = plan_baseline(&spec, &snapshot, &req)
+        .map_err(|e| match e {
+            PlanError::Invalid(m) => PlanError::Invalid(format!("'{model_ref}': {m}")),
+            unsatisfiable => unsatisfiable,
+        })
+        .map_err(Error::from)?;
     let plan_settings = baseline.plan.settings.clone();
     let speed = PerfSpeedModel::new(&spec, &snapshot, engine, &baseline, args.n_gen);
     let speed: &dyn SpeedModel = &speed;
@@ -136,7 +141,7 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
     let space = neighbourhood(&base, &facts);
     let unsupported = crate::engine::unsupported_settings(engine, &plan_settings);
     if !unsupported.is_empty() {
-        return Err(user_error(unsupported.join("; ")));
+        return Err(user_error(unsupported.join("; ")).into());
     }
     let mut runner = LlamaBench::new(
         bench_bin,
@@ -236,10 +241,11 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
             .first()
             .map(|t: &crate::tune::search::Trial| describe(&t.outcome))
             .unwrap_or_default();
-        return Err(anyhow::Error::new(Unsatisfiable(format!(
+        return Err(Error::Unsatisfiable(format!(
             "every llama-bench run failed ({} runs); first: {first}",
             result.trials.len()
-        ))));
+        ))
+        .into());
     }
     Ok(())
 }

@@ -10,7 +10,7 @@
 use super::shell::shell_quote;
 use super::template::{render, BUILD_SH};
 use crate::engine::{info, EngineInfo, EngineKind};
-use crate::error::user_error;
+use crate::error::{chain_text, user_error, Result};
 use crate::hardware::{GpuVendor, HardwareSnapshot};
 use serde::Serialize;
 
@@ -63,7 +63,7 @@ pub enum Backend {
 /// Blackwell (10.x, 12.x) gets the arch-specific `a` suffix where the engine's CMake uses
 /// it (mainline `ggml/src/ggml-cuda/CMakeLists.txt` builds `120a-real`: the FP4 tensor
 /// core instructions exist only for arch-specific targets).
-pub fn cuda_arch(compute_capability: &str, engine: &EngineInfo) -> anyhow::Result<String> {
+pub fn cuda_arch(compute_capability: &str, engine: &EngineInfo) -> Result<String> {
     let bad = || {
         user_error(format!(
             "compute capability '{compute_capability}' is not MAJOR.MINOR (e.g. 8.6)"
@@ -84,7 +84,7 @@ pub fn cuda_arch(compute_capability: &str, engine: &EngineInfo) -> anyhow::Resul
 }
 
 /// The backends the snapshot's GPUs need, in a stable order.
-pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> anyhow::Result<Vec<Backend>> {
+pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> Result<Vec<Backend>> {
     let mut cuda: Vec<String> = Vec::new();
     let mut hip: Vec<String> = Vec::new();
     let mut vulkan = false;
@@ -93,7 +93,12 @@ pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> anyhow::Result<Ve
             GpuVendor::Nvidia => match &gpu.compute_capability {
                 Some(cc) => {
                     let arch = cuda_arch(cc, engine).map_err(|e| {
-                        user_error(format!("GPU {} '{}': {e:#}", gpu.index, gpu.name))
+                        user_error(format!(
+                            "GPU {} '{}': {}",
+                            gpu.index,
+                            gpu.name,
+                            chain_text(&e)
+                        ))
                     })?;
                     if !cuda.contains(&arch) {
                         cuda.push(arch);
@@ -174,7 +179,7 @@ fn is_gfx_target(t: &str) -> bool {
 }
 
 /// Every CMake define of the build, with its reason.
-pub fn cmake_defines(req: &BuildRequest<'_>) -> anyhow::Result<Vec<Define>> {
+pub fn cmake_defines(req: &BuildRequest<'_>) -> Result<Vec<Define>> {
     let e = info(req.engine);
     let c = &e.cmake;
     let hw = req.hardware;
@@ -357,7 +362,7 @@ struct Ctx {
 
 /// A value for `VAR="${VAR:-HERE}"`: inside double quotes, so `\`, `"`, `$` and backquote
 /// are escaped; a newline cannot be held.
-fn dq(s: &str, what: &str) -> anyhow::Result<String> {
+fn dq(s: &str, what: &str) -> Result<String> {
     if s.contains(['\n', '\r', '\0']) {
         return Err(user_error(format!(
             "{what} '{}' contains a newline",
@@ -388,7 +393,7 @@ pub fn targets(engine: &EngineInfo, rpc: bool) -> Vec<&'static str> {
 }
 
 /// Renders the whole build script.
-pub fn build_script(req: &BuildRequest<'_>) -> anyhow::Result<String> {
+pub fn build_script(req: &BuildRequest<'_>) -> Result<String> {
     let e = info(req.engine);
     let defines = cmake_defines(req)?;
     let backends = backends(req.hardware, e)?;
@@ -661,6 +666,6 @@ mod tests {
     fn nvidia_without_compute_capability_is_bad_input() {
         let hw = machine(&[], vec![gpu(0, "mystery", GpuVendor::Nvidia, None, None)]);
         let e = cmake_defines(&req(EngineKind::LlamaCpp, &hw, true)).unwrap_err();
-        assert_eq!(crate::error::exit_code_for(&e), 2);
+        assert_eq!(e.exit_code(), 2);
     }
 }

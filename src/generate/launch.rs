@@ -6,7 +6,7 @@
 //! mlock, CPU-resident weights). No I/O here.
 
 use crate::engine::{launch_args, unsupported_settings, EngineKind, ServerOptions};
-use crate::error::user_error;
+use crate::error::{user_error, Result};
 use crate::plan::Plan;
 use std::net::IpAddr;
 
@@ -56,7 +56,7 @@ impl Launch {
         program: &str,
         server: &ServerOptions,
         vendor_is_amd: bool,
-    ) -> anyhow::Result<Launch> {
+    ) -> Result<Launch> {
         let engine = EngineKind::parse(&plan.engine.name).ok_or_else(|| {
             user_error(format!(
                 "plan engine '{}' is not llama.cpp or ik_llama.cpp",

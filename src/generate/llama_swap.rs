@@ -10,7 +10,7 @@
 
 use super::launch::Launch;
 use super::shell::shell_quote;
-use crate::error::user_error;
+use crate::error::{user_error, Result};
 use crate::plan::Plan;
 use std::collections::BTreeMap;
 
@@ -42,7 +42,7 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
 }
 
-fn check_value(value: &str, what: &str) -> anyhow::Result<()> {
+fn check_value(value: &str, what: &str) -> Result<()> {
     if value.contains(['\n', '\r', '\0']) {
         return Err(user_error(format!(
             "{what} '{}' contains a newline, which a llama-swap cmd cannot hold",
@@ -58,7 +58,7 @@ fn check_value(value: &str, what: &str) -> anyhow::Result<()> {
 }
 
 /// The `cmd` line: the server with every value quoted and `--port ${PORT}`.
-fn cmd_line(launch: &Launch) -> anyhow::Result<String> {
+fn cmd_line(launch: &Launch) -> Result<String> {
     check_value(&launch.program, "engine binary")?;
     let mut words = vec![shell_quote(&launch.program)];
     let mut it = launch.args.iter();
@@ -111,7 +111,7 @@ pub fn fits_together(plans: &[&Plan]) -> bool {
     used.values().all(|(u, cap)| u <= cap)
 }
 
-pub fn render(entries: &[Entry<'_>]) -> anyhow::Result<String> {
+pub fn render(entries: &[Entry<'_>]) -> Result<String> {
     let mut ids = std::collections::BTreeSet::new();
     for e in entries {
         check_value(&e.id, "model id")?;

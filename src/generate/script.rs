@@ -7,6 +7,7 @@
 use super::launch::Launch;
 use super::shell::{command_lines, shell_quote};
 use super::template::{render as render_template, LAUNCH_SH};
+use crate::error::Result;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -20,7 +21,7 @@ struct Ctx {
     args: String,
 }
 
-pub fn render(launch: &Launch) -> anyhow::Result<String> {
+pub fn render(launch: &Launch) -> Result<String> {
     let env_lines = launch
         .env
         .iter()

@@ -7,12 +7,12 @@
 
 use super::launch::{DeviceAccess, Launch};
 use super::template::{render as render_template, SYSTEMD_UNIT};
-use crate::error::user_error;
+use crate::error::{user_error, Result};
 use serde::Serialize;
 use std::path::Path;
 
 /// Refuses characters no unit-file line can hold.
-fn check_line(value: &str, what: &str) -> anyhow::Result<()> {
+fn check_line(value: &str, what: &str) -> Result<()> {
     if value.contains(['\n', '\r', '\0']) {
         return Err(user_error(format!(
             "{what} '{}' contains a newline or NUL, which a systemd unit file cannot hold",
@@ -28,7 +28,7 @@ fn is_plain(c: char) -> bool {
 
 /// One word of `ExecStart=`: `%` → `%%` (specifiers), `$` → `$$` (variable expansion),
 /// double-quoted with `\` and `"` escaped when it holds anything but plain characters.
-pub fn exec_word(value: &str, what: &str) -> anyhow::Result<String> {
+pub fn exec_word(value: &str, what: &str) -> Result<String> {
     check_line(value, what)?;
     if value == ";" {
         return Ok("\\;".to_string());
@@ -45,7 +45,7 @@ pub fn exec_word(value: &str, what: &str) -> anyhow::Result<String> {
 
 /// A path in a space-separated path list (`ReadOnlyPaths=`): specifiers escaped, quoted
 /// when it holds anything but plain characters.
-fn path_word(value: &str, what: &str) -> anyhow::Result<String> {
+fn path_word(value: &str, what: &str) -> Result<String> {
     check_line(value, what)?;
     let escaped = value.replace('%', "%%");
     if !value.is_empty() && value.chars().all(is_plain) {
@@ -58,7 +58,7 @@ fn path_word(value: &str, what: &str) -> anyhow::Result<String> {
 }
 
 /// Free text (`Description=`): specifiers escaped.
-fn text(value: &str, what: &str) -> anyhow::Result<String> {
+fn text(value: &str, what: &str) -> Result<String> {
     check_line(value, what)?;
     Ok(value.replace('%', "%%"))
 }
@@ -85,7 +85,7 @@ pub fn unit_name(user: &str) -> String {
 
 /// Renders the unit. `user` is the dedicated account (also the unit name);
 /// `curl` the absolute path of curl for the health check.
-pub fn render(launch: &Launch, user: &str, curl: &str) -> anyhow::Result<String> {
+pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
     if user.is_empty()
         || !user
             .chars()

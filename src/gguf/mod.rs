@@ -51,6 +51,14 @@ pub enum GgufError {
     },
 }
 
+/// A bad GGUF file is bad input (exit 2); the error is kept whole, so it displays as
+/// itself and keeps its I/O cause.
+impl From<GgufError> for crate::error::Error {
+    fn from(e: GgufError) -> Self {
+        crate::error::Error::BadFile(Box::new(e))
+    }
+}
+
 /// A GGUF string: bytes that need not be UTF-8.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct GgufString(pub Vec<u8>);

@@ -8,13 +8,13 @@
 //! repository through the Hugging Face API (endpoint `RIGPLAN_HF_ENDPOINT`, default
 //! <https://huggingface.co>; token `HF_TOKEN` if set) and pick the file whose quant
 //! matches. Bad references, unreachable hosts and refusing servers are
-//! `UserError`s (exit 2); malformed headers are [`GgufError`]s. A progress spinner is
+//! bad input (exit 2); malformed headers are [`GgufError`]s. A progress spinner is
 //! drawn only when stderr is a terminal. This module must not cache or write files.
 
 use super::reader::{next_read_len, parse_prefix, Prefix, INITIAL_READ_BYTES};
 use super::split::{check_shards, ShardName, KEY_SPLIT_COUNT};
 use super::{GgufError, GgufFile};
-use crate::error::user_error;
+use crate::error::{user_error, Error, Result};
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::time::Duration;
@@ -40,7 +40,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// Reads the header of a remote `.gguf` (and of its other shards, for a split model).
-pub fn open_url(url: &str) -> anyhow::Result<Vec<GgufFile>> {
+pub fn open_url(url: &str) -> Result<Vec<GgufFile>> {
     check_url(url)?;
     let agent = agent();
     let first = read_header(&agent, url)?;
@@ -67,7 +67,7 @@ pub fn open_url(url: &str) -> anyhow::Result<Vec<GgufFile>> {
     Ok(shards)
 }
 
-fn check_url(url: &str) -> anyhow::Result<()> {
+fn check_url(url: &str) -> Result<()> {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
         .iter()
@@ -84,7 +84,7 @@ fn check_url(url: &str) -> anyhow::Result<()> {
 }
 
 /// A one-line reason for a failed request, as a bad-input error naming the URL.
-fn request_error(url: &str, err: ureq::Error) -> anyhow::Error {
+fn request_error(url: &str, err: ureq::Error) -> Error {
     match err {
         ureq::Error::Status(404, _) => user_error(format!("'{url}': not found (HTTP 404)")),
         ureq::Error::Status(code @ (401 | 403), _) => user_error(format!(
@@ -116,12 +116,7 @@ fn progress(url: &str) -> indicatif::ProgressBar {
 
 /// One range request: bytes `start..end` (end exclusive). Returns the bytes and the
 /// total file size from `Content-Range`.
-fn get_range(
-    agent: &ureq::Agent,
-    url: &str,
-    start: u64,
-    end: u64,
-) -> anyhow::Result<(Vec<u8>, u64)> {
+fn get_range(agent: &ureq::Agent, url: &str, start: u64, end: u64) -> Result<(Vec<u8>, u64)> {
     let mut req = agent
         .get(url)
         .set("Range", &format!("bytes={start}-{}", end.saturating_sub(1)));
@@ -162,7 +157,7 @@ fn get_range(
 }
 
 /// Reads and parses one header with growing range requests.
-fn read_header(agent: &ureq::Agent, url: &str) -> anyhow::Result<GgufFile> {
+fn read_header(agent: &ureq::Agent, url: &str) -> Result<GgufFile> {
     let bar = progress(url);
     let path = Path::new(url);
     let (mut buf, total) = get_range(agent, url, 0, INITIAL_READ_BYTES)?;
@@ -224,7 +219,7 @@ pub fn hf_endpoint() -> String {
         .to_string()
 }
 
-fn check_repo(owner_repo: &str) -> anyhow::Result<()> {
+fn check_repo(owner_repo: &str) -> Result<()> {
     let ok_part = |p: &str| {
         !p.is_empty()
             && !p.starts_with('.')
@@ -241,7 +236,7 @@ fn check_repo(owner_repo: &str) -> anyhow::Result<()> {
 
 /// Lists the GGUF quants in a Hugging Face repository (vision projectors excluded),
 /// sorted by name.
-pub fn list_hf_quants(owner_repo: &str) -> anyhow::Result<Vec<HfQuant>> {
+pub fn list_hf_quants(owner_repo: &str) -> Result<Vec<HfQuant>> {
     check_repo(owner_repo)?;
     let url = format!(
         "{}/api/models/{owner_repo}/tree/main?recursive=1",
@@ -377,7 +372,7 @@ pub fn choose_quant<'a>(
     owner_repo: &str,
     quants: &'a [HfQuant],
     wanted: Option<&str>,
-) -> anyhow::Result<&'a HfQuant> {
+) -> Result<&'a HfQuant> {
     let available = || {
         let mut names: Vec<&str> = quants.iter().map(|q| q.quant.as_str()).collect();
         names.dedup();
@@ -440,14 +435,14 @@ fn encode_path(path: &str) -> String {
 }
 
 /// Reads the header(s) of `hf:OWNER/REPO[:QUANT]`.
-pub fn open_hf(owner_repo: &str, quant: Option<&str>) -> anyhow::Result<Vec<GgufFile>> {
+pub fn open_hf(owner_repo: &str, quant: Option<&str>) -> Result<Vec<GgufFile>> {
     let quants = list_hf_quants(owner_repo)?;
     let chosen = choose_quant(owner_repo, &quants, quant)?;
     open_hf_file(owner_repo, chosen)
 }
 
 /// Reads the header(s) of one file of a listing from [`list_hf_quants`].
-pub fn open_hf_file(owner_repo: &str, file: &HfQuant) -> anyhow::Result<Vec<GgufFile>> {
+pub fn open_hf_file(owner_repo: &str, file: &HfQuant) -> Result<Vec<GgufFile>> {
     let url = format!(
         "{}/{owner_repo}/resolve/main/{}",
         hf_endpoint(),
@@ -551,7 +546,7 @@ mod tests {
         assert!(check_repo("unsloth/Qwen3.5-35B-A3B-GGUF").is_ok());
         for bad in ["a", "a/b/c", "/b", "a/", "a/../b", "a b/c"] {
             let e = check_repo(bad).unwrap_err();
-            assert_eq!(crate::error::exit_code_for(&e), 2, "{bad}");
+            assert_eq!(e.exit_code(), 2, "{bad}");
         }
         assert!(check_url("ftp://x/y.gguf").is_err());
         assert!(check_url("http://example.com/y.gguf").is_err());

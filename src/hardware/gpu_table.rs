@@ -3,12 +3,12 @@
 //! `--gpu NAME` accepts "3090", "RTX 3090" or "NVIDIA GeForce RTX 3090": names are
 //! compared as token sets (case, spaces, punctuation and vendor words ignored; letters
 //! and digits split, so "RTX3090" = "RTX 3090"). A name that is exactly one row, or
-//! contained in exactly one row, selects it; anything else is a [`UserError`] naming
+//! contained in exactly one row, selects it; anything else is bad input (exit 2) naming
 //! the closest rows. Detected GPUs are looked up the same way, with VRAM breaking ties.
 //! This module does no I/O beyond parsing the embedded text.
 
 use super::{GpuInfo, GpuVendor, PcieLink};
-use crate::error::user_error;
+use crate::error::{user_error, Error, Result};
 use crate::units::GIB;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -43,7 +43,7 @@ struct TableFile {
 
 /// The parsed table. The embedded text is checked by a unit test, so an error here
 /// means a broken build; it is still reported, never panicked on.
-pub fn table() -> anyhow::Result<&'static [GpuSpec]> {
+pub fn table() -> Result<&'static [GpuSpec]> {
     static TABLE: OnceLock<Result<Vec<GpuSpec>, String>> = OnceLock::new();
     match TABLE.get_or_init(|| {
         toml::from_str::<TableFile>(TABLE_TOML)
@@ -51,7 +51,9 @@ pub fn table() -> anyhow::Result<&'static [GpuSpec]> {
             .map_err(|e| e.message().to_string())
     }) {
         Ok(v) => Ok(v.as_slice()),
-        Err(e) => anyhow::bail!("bundled GPU table is malformed: {e}"),
+        Err(e) => Err(Error::failed(format!(
+            "bundled GPU table is malformed: {e}"
+        ))),
     }
 }
 
@@ -138,7 +140,7 @@ fn find<'a>(table: &'a [GpuSpec], query: &str) -> Found<'a> {
 }
 
 /// Looks up a user-typed GPU name. Unknown or ambiguous → exit-2 error listing candidates.
-pub fn lookup(query: &str) -> anyhow::Result<&'static GpuSpec> {
+pub fn lookup(query: &str) -> Result<&'static GpuSpec> {
     let table = table()?;
     match find(table, query) {
         Found::One(s) => Ok(s),
@@ -274,7 +276,7 @@ impl GpuSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{exit_code_for, EXIT_BAD_INPUT};
+    use crate::error::EXIT_BAD_INPUT;
 
     #[test]
     fn the_table_parses_and_has_what_the_issue_lists() {
@@ -393,7 +395,7 @@ mod tests {
     #[test]
     fn ambiguous_and_unknown_names_are_bad_input_with_candidates() {
         let e = lookup("A100").unwrap_err();
-        assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
         let msg = format!("{e:#}");
         assert!(
             msg.contains("ambiguous")
@@ -402,7 +404,7 @@ mod tests {
             "{msg}"
         );
         let e = lookup("RTX 9999").unwrap_err();
-        assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
         assert!(format!("{e:#}").contains("unknown GPU 'RTX 9999'"));
         let e = lookup("RTX 3095").unwrap_err();
         assert!(format!("{e:#}").contains("closest"));

@@ -39,7 +39,7 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// The preset called `name`, or `None`.
-pub fn get(name: &str) -> Option<anyhow::Result<HardwareSnapshot>> {
+pub fn get(name: &str) -> Option<crate::error::Result<HardwareSnapshot>> {
     let (n, text) = PRESETS.iter().find(|p| p.0 == name)?;
     Some(snapshot_file::from_str(
         text,

@@ -11,11 +11,11 @@
 use super::detect::detect_this_machine;
 use super::{gpu_table, presets, snapshot_file, HardwareSnapshot};
 use crate::cli::HardwareArgs;
-use crate::error::user_error;
+use crate::error::{user_error, Result};
 use crate::units::GIB;
 use std::path::Path;
 
-pub fn resolve(args: &HardwareArgs) -> anyhow::Result<HardwareSnapshot> {
+pub fn resolve(args: &HardwareArgs) -> Result<HardwareSnapshot> {
     let base = match &args.hardware {
         Some(h) => load(h)?,
         None => detect_this_machine(false),
@@ -24,7 +24,7 @@ pub fn resolve(args: &HardwareArgs) -> anyhow::Result<HardwareSnapshot> {
 }
 
 /// A snapshot file if `spec` names an existing file, else a preset, else exit 2.
-pub fn load(spec: &str) -> anyhow::Result<HardwareSnapshot> {
+pub fn load(spec: &str) -> Result<HardwareSnapshot> {
     let path = Path::new(spec);
     if path.is_file() {
         return snapshot_file::read(path);
@@ -39,10 +39,7 @@ pub fn load(spec: &str) -> anyhow::Result<HardwareSnapshot> {
 }
 
 /// Applies the what-if options to `snap`.
-pub fn apply_what_if(
-    mut snap: HardwareSnapshot,
-    args: &HardwareArgs,
-) -> anyhow::Result<HardwareSnapshot> {
+pub fn apply_what_if(mut snap: HardwareSnapshot, args: &HardwareArgs) -> Result<HardwareSnapshot> {
     let mut changes: Vec<String> = Vec::new();
     if args.no_gpu && !args.gpus.is_empty() {
         return Err(user_error(
@@ -153,7 +150,7 @@ pub fn apply_what_if(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{exit_code_for, EXIT_BAD_INPUT};
+    use crate::error::EXIT_BAD_INPUT;
 
     fn args() -> HardwareArgs {
         HardwareArgs {
@@ -219,7 +216,7 @@ mod tests {
             let mut a = args();
             set(&mut a);
             let e = resolve(&a).unwrap_err();
-            assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT, "{e:#}");
+            assert_eq!(e.exit_code(), EXIT_BAD_INPUT, "{e:#}");
         }
         let e = load("nope").unwrap_err();
         assert!(format!("{e:#}").contains("z440-2x3060"));

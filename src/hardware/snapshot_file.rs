@@ -1,11 +1,11 @@
 //! Reading and writing snapshot files (TOML, or JSON when the name ends in `.json`).
 //!
 //! Reading refuses a newer `schema_version` and reports a malformed file as one line
-//! naming the file (a [`UserError`], exit 2). Writing is atomic (temp file + rename).
+//! naming the file (bad input, exit 2). Writing is atomic (temp file + rename).
 //! No probing happens here.
 
 use super::{HardwareSnapshot, SNAPSHOT_SCHEMA_VERSION};
-use crate::error::user_error;
+use crate::error::{user_error, Error, Result};
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,19 +23,15 @@ impl SnapshotFormat {
     }
 }
 
-pub fn to_string(s: &HardwareSnapshot, format: SnapshotFormat) -> anyhow::Result<String> {
+pub fn to_string(s: &HardwareSnapshot, format: SnapshotFormat) -> Result<String> {
     Ok(match format {
-        SnapshotFormat::Json => serde_json::to_string_pretty(s)? + "\n",
-        SnapshotFormat::Toml => toml::to_string(s)?,
+        SnapshotFormat::Json => serde_json::to_string_pretty(s).map_err(Error::other)? + "\n",
+        SnapshotFormat::Toml => toml::to_string(s).map_err(Error::other)?,
     })
 }
 
 /// Parses snapshot text; `name` names the input in errors.
-pub fn from_str(
-    text: &str,
-    format: SnapshotFormat,
-    name: &str,
-) -> anyhow::Result<HardwareSnapshot> {
+pub fn from_str(text: &str, format: SnapshotFormat, name: &str) -> Result<HardwareSnapshot> {
     // Read the version first so a newer file gets "too new", not a confusing field error.
     let version = match format {
         SnapshotFormat::Json => serde_json::from_str::<serde_json::Value>(text)
@@ -88,7 +84,7 @@ fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-pub fn read(path: &Path) -> anyhow::Result<HardwareSnapshot> {
+pub fn read(path: &Path) -> Result<HardwareSnapshot> {
     let name = path.display().to_string();
     // Snapshots are a few KiB; refuse anything absurd before reading it.
     const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
@@ -106,7 +102,7 @@ pub fn read(path: &Path) -> anyhow::Result<HardwareSnapshot> {
 }
 
 /// Writes atomically; the format follows the extension.
-pub fn write(path: &Path, s: &HardwareSnapshot) -> anyhow::Result<()> {
+pub fn write(path: &Path, s: &HardwareSnapshot) -> Result<()> {
     let text = to_string(s, SnapshotFormat::for_path(path))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -10,13 +10,13 @@
 //! total equals the recorded file size (types keep the base's labels; the note says so).
 //! No I/O beyond the embedded text.
 
+use crate::error::{Context, Error, Result};
 use crate::gguf::{GgmlType, GgufString, MetaValue};
 use crate::model::assemble::{assemble, RawTensor};
 use crate::model::hparams::ArchParams;
 use crate::model::quantize::{assign_types, FileType, QuantContext, TensorShape};
 use crate::model::spec::ModelSpec;
 use crate::model::synth::{tensor_shapes, SynthOptions};
-use anyhow::{anyhow, Context};
 use serde::Deserialize;
 
 /// The embedded TOML files (file name, text).
@@ -226,7 +226,7 @@ impl CatalogEntry {
     }
 
     /// The spec of this model at `quant` (default: `default_quant`).
-    pub fn spec(&self, quant: Option<&str>) -> anyhow::Result<ModelSpec> {
+    pub fn spec(&self, quant: Option<&str>) -> Result<ModelSpec> {
         let quant = quant.unwrap_or(&self.default_quant);
         let known = self
             .files
@@ -248,15 +248,20 @@ impl CatalogEntry {
                 ))
             })?;
         let params = self.params();
-        let shapes = tensor_shapes(&params, self.synth_options())
-            .ok_or_else(|| anyhow!("catalog entry '{}': unknown architecture", self.id))?;
+        let shapes = tensor_shapes(&params, self.synth_options()).ok_or_else(|| {
+            Error::failed(format!("catalog entry '{}': unknown architecture", self.id))
+        })?;
         let ctx = quant_context(&params);
         let ts: Vec<TensorShape<'_>> = shapes
             .iter()
             .map(|(n, d)| TensorShape { name: n, dims: d })
             .collect();
-        let types = assign_types(&ts, ftype, &ctx)
-            .ok_or_else(|| anyhow!("ggml type table lacks a type {} needs", ftype.name()))?;
+        let types = assign_types(&ts, ftype, &ctx).ok_or_else(|| {
+            Error::failed(format!(
+                "ggml type table lacks a type {} needs",
+                ftype.name()
+            ))
+        })?;
         let mut raw = Vec::with_capacity(shapes.len());
         for ((name, dims), ty) in shapes.iter().zip(types) {
             let bytes = ty

@@ -3,10 +3,10 @@
 //! Forms (DESIGN.md): a local `.gguf` path (the first shard of a split model is
 //! enough), `catalog-id[:QUANT]`, `hf:OWNER/REPO[:QUANT]`, an `https://...gguf` URL, or
 //! nothing (the catalog's default model). Parsing is pure; resolving reads GGUF headers
-//! (never tensor data). Bad references are [`UserError`](crate::error::UserError)s
+//! (never tensor data). Bad references are [bad input](crate::error::Error::BadInput)
 //! (exit 2) that name the input and, for near-miss catalog ids, the close ones.
 
-use crate::error::user_error;
+use crate::error::{user_error, Error, Result};
 use crate::gguf::remote::{open_hf, open_url};
 use crate::gguf::split::open_model;
 use crate::model::catalog;
@@ -63,19 +63,19 @@ pub fn parse(reference: &str) -> ModelRef {
 }
 
 /// Resolves a reference; `None` is the catalog's default model at its default quant.
-pub fn resolve_or_default(reference: Option<&str>) -> anyhow::Result<ResolvedModel> {
+pub fn resolve_or_default(reference: Option<&str>) -> Result<ResolvedModel> {
     match reference {
         Some(r) => resolve(r),
         None => {
             let e = catalog::default_entry()
-                .ok_or_else(|| anyhow::anyhow!("the catalog has no default model"))?;
+                .ok_or_else(|| Error::failed("the catalog has no default model"))?;
             resolve_catalog(&e.id, None)
         }
     }
 }
 
 /// Resolves one reference to a spec.
-pub fn resolve(reference: &str) -> anyhow::Result<ResolvedModel> {
+pub fn resolve(reference: &str) -> Result<ResolvedModel> {
     if reference.trim().is_empty() {
         return Err(user_error("empty MODEL reference"));
     }
@@ -130,7 +130,7 @@ pub struct ModelVariant {
 /// The quants a reference offers: every model file in a local directory (first shards
 /// of split models), or every quant listed in an `hf:OWNER/REPO` repository given
 /// without `:QUANT` (one header read per quant). Any other reference is one variant.
-pub fn resolve_variants(reference: &str) -> anyhow::Result<Vec<ModelVariant>> {
+pub fn resolve_variants(reference: &str) -> Result<Vec<ModelVariant>> {
     match parse(reference) {
         ModelRef::Path(dir) if dir.is_dir() => {
             let entries = std::fs::read_dir(&dir)
@@ -211,7 +211,7 @@ fn is_model_file(p: &Path) -> bool {
     }
 }
 
-fn resolve_catalog(id: &str, quant: Option<&str>) -> anyhow::Result<ResolvedModel> {
+fn resolve_catalog(id: &str, quant: Option<&str>) -> Result<ResolvedModel> {
     let Some(entry) = catalog::find(id) else {
         let close = catalog::close_ids(id);
         return Err(user_error(format!(
@@ -238,7 +238,7 @@ fn resolve_catalog(id: &str, quant: Option<&str>) -> anyhow::Result<ResolvedMode
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{exit_code_for, EXIT_BAD_INPUT};
+    use crate::error::EXIT_BAD_INPUT;
 
     #[test]
     fn parses_every_form() {
@@ -272,9 +272,9 @@ mod tests {
         assert_eq!(d.spec.architecture, "qwen35moe");
         assert_eq!(d.source, "qwen3.5-35b-a3b:Q4_K_M");
         let e = resolve("qwen3.5-35b").unwrap_err();
-        assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
         assert!(e.to_string().contains("qwen3.5-35b-a3b"), "{e}");
         let e = resolve("llama-3.1-8b:Q9_Z").unwrap_err();
-        assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
     }
 }

@@ -11,6 +11,7 @@
 use super::factors::{Factors, FIT_BOUNDS};
 use super::predict_with;
 use crate::engine::EngineKind;
+use crate::error::{Error, Result};
 use crate::gguf::GgmlType;
 use crate::hardware::{
     CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, PcieLink, SystemInfo,
@@ -153,27 +154,28 @@ pub struct PointResult {
     pub bottleneck: String,
 }
 
-pub fn load() -> anyhow::Result<CalibrationData> {
+pub fn load() -> Result<CalibrationData> {
     let data: CalibrationData = toml::from_str(POINTS_TOML)
-        .map_err(|e| anyhow::anyhow!("profiles/calibration/points.toml: {e}"))?;
+        .map_err(|e| Error::failed(format!("profiles/calibration/points.toml: {e}")))?;
     Ok(data)
 }
 
 impl CalibrationData {
     /// Builds the scenario a point describes.
-    pub fn scenario(&self, p: &PointEntry) -> anyhow::Result<Scenario> {
+    pub fn scenario(&self, p: &PointEntry) -> Result<Scenario> {
         let machine = self
             .machine
             .iter()
             .find(|m| m.id == p.machine)
-            .ok_or_else(|| anyhow::anyhow!("point '{}': unknown machine '{}'", p.id, p.machine))?;
-        let model = self
-            .model
-            .iter()
-            .find(|m| m.id == p.model)
-            .ok_or_else(|| anyhow::anyhow!("point '{}': unknown model '{}'", p.id, p.model))?;
-        let engine = EngineKind::parse(&p.engine)
-            .ok_or_else(|| anyhow::anyhow!("point '{}': unknown engine '{}'", p.id, p.engine))?;
+            .ok_or_else(|| {
+                Error::failed(format!("point '{}': unknown machine '{}'", p.id, p.machine))
+            })?;
+        let model = self.model.iter().find(|m| m.id == p.model).ok_or_else(|| {
+            Error::failed(format!("point '{}': unknown model '{}'", p.id, p.model))
+        })?;
+        let engine = EngineKind::parse(&p.engine).ok_or_else(|| {
+            Error::failed(format!("point '{}': unknown engine '{}'", p.id, p.engine))
+        })?;
         let hw = self.snapshot(machine)?;
         let spec = model_spec(model, p);
         let threads = p.threads.unwrap_or(machine.physical_cores);
@@ -214,14 +216,12 @@ impl CalibrationData {
         })
     }
 
-    fn snapshot(&self, m: &MachineEntry) -> anyhow::Result<HardwareSnapshot> {
+    fn snapshot(&self, m: &MachineEntry) -> Result<HardwareSnapshot> {
         let mut gpus = Vec::new();
         for (i, name) in m.gpus.iter().enumerate() {
-            let g = self
-                .gpu
-                .iter()
-                .find(|g| &g.name == name)
-                .ok_or_else(|| anyhow::anyhow!("machine '{}': unknown GPU '{name}'", m.id))?;
+            let g = self.gpu.iter().find(|g| &g.name == name).ok_or_else(|| {
+                Error::failed(format!("machine '{}': unknown GPU '{name}'", m.id))
+            })?;
             let apple = g.vendor == "apple";
             gpus.push(GpuInfo {
                 index: i as u32,
@@ -561,7 +561,7 @@ fn build_layout(m: &ModelEntry, p: &PointEntry, hw: &HardwareSnapshot, depth: u6
 }
 
 /// Predicts every point with `f`.
-pub fn evaluate(data: &CalibrationData, f: &Factors) -> anyhow::Result<Vec<PointResult>> {
+pub fn evaluate(data: &CalibrationData, f: &Factors) -> Result<Vec<PointResult>> {
     let mut out = Vec::with_capacity(data.point.len());
     for p in &data.point {
         let s = data.scenario(p)?;
@@ -618,7 +618,7 @@ pub fn objective(results: &[PointResult]) -> f64 {
 
 /// Coordinate descent over [`FIT_BOUNDS`]: each factor in turn takes the best of a
 /// log-spaced grid within its bounds; repeated `sweeps` times.
-pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> anyhow::Result<Factors> {
+pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> Result<Factors> {
     const GRID: usize = 24;
     let mut best = start.clone();
     let mut best_obj = objective(&evaluate(data, &best)?);
@@ -645,11 +645,7 @@ pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> anyhow::Re
 }
 
 /// The markdown report written to `docs/calibration.md`.
-pub fn report(
-    data: &CalibrationData,
-    fitted: &Factors,
-    shipped: &Factors,
-) -> anyhow::Result<String> {
+pub fn report(data: &CalibrationData, fitted: &Factors, shipped: &Factors) -> Result<String> {
     let fit_res = evaluate(data, fitted)?;
     let ship_res = evaluate(data, shipped)?;
     let mut s = String::new();

@@ -60,6 +60,17 @@ pub enum PlanError {
     Invalid(String),
 }
 
+/// A plan that cannot be made is unsatisfiable (exit 1) or, for a request or model the
+/// engine cannot run, bad input (exit 2); the message is kept as it is.
+impl From<PlanError> for crate::error::Error {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Unsatisfiable(m) => crate::error::Error::Unsatisfiable(m),
+            PlanError::Invalid(m) => crate::error::Error::BadInput(m),
+        }
+    }
+}
+
 /// Plans with the speed model (`perf::scorer`).
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
     let scorer = crate::perf::scorer(spec, req.engine);

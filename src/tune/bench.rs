@@ -9,11 +9,10 @@
 //! measure next.
 
 use crate::engine::{bench_args, BenchOptions, EngineKind};
-use crate::error::{user_error, Unsatisfiable};
+use crate::error::{chain_text, user_error, Context, Error, Result};
 use crate::plan::Settings;
 use crate::tune::config::BenchConfig;
 use crate::units::TokensPerSec;
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::Read;
@@ -111,7 +110,7 @@ impl BenchSearchPath {
 
     /// Finds llama-bench. A `--engine-bin` without it is bad input (exit 2); nothing found
     /// anywhere cannot be satisfied here (exit 1) and says where it looked.
-    pub fn locate(&self) -> anyhow::Result<PathBuf> {
+    pub fn locate(&self) -> Result<PathBuf> {
         if let Some(dir) = &self.engine_bin {
             let candidate = dir.join(LLAMA_BENCH);
             if is_executable(&candidate) {
@@ -139,10 +138,10 @@ impl BenchSearchPath {
             }
             looked.push("PATH".into());
         }
-        Err(anyhow::Error::new(Unsatisfiable(format!(
+        Err(Error::Unsatisfiable(format!(
             "'{LLAMA_BENCH}' not found (looked in {}); build the engine with 'rigplan build' or pass --engine-bin DIR",
             looked.join(", ")
-        ))))
+        )))
     }
 }
 
@@ -257,7 +256,11 @@ impl BenchRunner for LlamaBench {
         let result = match run_with_timeout(&self.binary, &self.args(config), self.timeout) {
             Ok(done) => interpret(done, self.timeout),
             Err(e) => RunResult::Failed {
-                error: format!("could not start '{}': {e:#}", self.binary.display()),
+                error: format!(
+                    "could not start '{}': {}",
+                    self.binary.display(),
+                    chain_text(&e)
+                ),
                 stderr_tail: vec![],
             },
         };
@@ -280,7 +283,7 @@ struct Finished {
     stderr: String,
 }
 
-fn run_with_timeout(bin: &Path, args: &[OsString], timeout: Duration) -> anyhow::Result<Finished> {
+fn run_with_timeout(bin: &Path, args: &[OsString], timeout: Duration) -> Result<Finished> {
     let mut child = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
@@ -370,7 +373,7 @@ fn interpret(done: Finished, timeout: Duration) -> RunResult {
     match parse_bench_json(&done.stdout) {
         Ok(m) => RunResult::Ok(m),
         Err(e) => RunResult::Failed {
-            error: format!("{e:#}"),
+            error: chain_text(&e),
             stderr_tail: tail,
         },
     }
@@ -407,10 +410,10 @@ struct BenchRecord {
 }
 
 /// Reads tg and pp speeds from llama-bench's JSON output.
-pub fn parse_bench_json(stdout: &str) -> anyhow::Result<Measurement> {
+pub fn parse_bench_json(stdout: &str) -> Result<Measurement> {
     let start = stdout
         .find('[')
-        .ok_or_else(|| anyhow::anyhow!("llama-bench printed no JSON result"))?;
+        .ok_or_else(|| Error::failed("llama-bench printed no JSON result"))?;
     let records: Vec<BenchRecord> = serde_json::from_str(stdout[start..].trim_end())
         .context("llama-bench JSON output is malformed")?;
     let stat = |r: &BenchRecord| SpeedStat {
@@ -421,14 +424,17 @@ pub fn parse_bench_json(stdout: &str) -> anyhow::Result<Measurement> {
         .iter()
         .find(|r| r.n_gen > 0 && r.n_prompt == 0)
         .map(stat)
-        .ok_or_else(|| anyhow::anyhow!("llama-bench printed no tg result"))?;
+        .ok_or_else(|| Error::failed("llama-bench printed no tg result"))?;
     let pp = records
         .iter()
         .find(|r| r.n_prompt > 0 && r.n_gen == 0)
         .map(stat)
-        .ok_or_else(|| anyhow::anyhow!("llama-bench printed no pp result"))?;
+        .ok_or_else(|| Error::failed("llama-bench printed no pp result"))?;
     if !(tg.mean.0.is_finite() && tg.mean.0 > 0.0) {
-        anyhow::bail!("llama-bench reported a tg speed of {}", tg.mean.0);
+        return Err(Error::failed(format!(
+            "llama-bench reported a tg speed of {}",
+            tg.mean.0
+        )));
     }
     Ok(Measurement { tg, pp })
 }
@@ -500,14 +506,14 @@ mod tests {
             path: Some(OsString::from("")),
         };
         let e = sp.locate().unwrap_err();
-        assert_eq!(crate::error::exit_code_for(&e), 1);
+        assert_eq!(e.exit_code(), 1);
         assert!(format!("{e}").contains("not found"));
         let sp = BenchSearchPath {
             engine_bin: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
         let e = sp.locate().unwrap_err();
-        assert_eq!(crate::error::exit_code_for(&e), 2);
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Time budgets written by people: `90s`, `5m`, `1h`, `1h30m`, or bare seconds.
 
-use crate::error::user_error;
+use crate::error::{user_error, Result};
 use std::time::Duration;
 
 /// Parses a `--budget` value. Bad input names the value (exit 2).
-pub fn parse_budget(text: &str) -> anyhow::Result<Duration> {
+pub fn parse_budget(text: &str) -> Result<Duration> {
     let bad = || {
         user_error(format!(
             "--budget '{text}': expected a duration such as 90s, 5m, 1h or 1h30m"
@@ -83,7 +83,7 @@ mod tests {
             "99999999999999999999h",
         ] {
             let e = parse_budget(text).unwrap_err();
-            assert_eq!(crate::error::exit_code_for(&e), 2, "{text}");
+            assert_eq!(e.exit_code(), 2, "{text}");
             assert!(e.to_string().contains("--budget"));
         }
     }

@@ -8,10 +8,10 @@
 //! with [`Calibration::apply`], which also labels the prediction "calibrated on this
 //! machine on DATE from N runs". Fitting is pure; only `save`/`load` touch files.
 
+use crate::error::{Context, Result};
 use crate::hardware::HardwareSnapshot;
 use crate::plan::{Performance, Settings};
 use crate::tune::history::{data_dir, machine_hash, HistoryRecord};
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -158,7 +158,7 @@ pub fn path_for(dir: &Path, snapshot_hash: &str) -> PathBuf {
 }
 
 /// Writes the calibration atomically; returns its path.
-pub fn save(dir: &Path, cal: &Calibration) -> anyhow::Result<PathBuf> {
+pub fn save(dir: &Path, cal: &Calibration) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating '{}'", dir.display()))?;
     let path = path_for(dir, &cal.snapshot_hash);
     let text = toml::to_string(cal).context("serialising the calibration")?;
@@ -173,7 +173,7 @@ pub fn save(dir: &Path, cal: &Calibration) -> anyhow::Result<PathBuf> {
 
 /// Reads the calibration for a machine hash, if one was saved. A damaged file is an
 /// error naming it.
-pub fn load(dir: &Path, snapshot_hash: &str) -> anyhow::Result<Option<Calibration>> {
+pub fn load(dir: &Path, snapshot_hash: &str) -> Result<Option<Calibration>> {
     let path = path_for(dir, snapshot_hash);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -186,7 +186,7 @@ pub fn load(dir: &Path, snapshot_hash: &str) -> anyhow::Result<Option<Calibratio
 }
 
 /// For `plan`: the saved calibration of this machine, from the data directory.
-pub fn load_for(snapshot: &HardwareSnapshot) -> anyhow::Result<Option<Calibration>> {
+pub fn load_for(snapshot: &HardwareSnapshot) -> Result<Option<Calibration>> {
     load(&data_dir()?, &machine_hash(snapshot))
 }
 
@@ -196,7 +196,7 @@ pub fn load_for(snapshot: &HardwareSnapshot) -> anyhow::Result<Option<Calibratio
 pub fn apply_saved(
     snapshot: &HardwareSnapshot,
     plan: &mut crate::plan::Plan,
-) -> anyhow::Result<Option<Calibration>> {
+) -> Result<Option<Calibration>> {
     let cal = load_for(snapshot)?;
     if let Some(c) = &cal {
         plan.performance = c.apply(&plan.performance, &plan.settings);

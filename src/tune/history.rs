@@ -6,9 +6,9 @@
 //! is the only write; reading skips lines it cannot parse (an older or damaged line must
 //! not lose the rest).
 
+use crate::error::{Context, Error, Result};
 use crate::hardware::HardwareSnapshot;
 use crate::tune::config::BenchConfig;
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 pub const HISTORY_FILE: &str = "tune-history.jsonl";
 
 /// rigplan's data directory: `$RIGPLAN_DATA_DIR`, else `<XDG data dir>/rigplan`.
-pub fn data_dir() -> anyhow::Result<PathBuf> {
+pub fn data_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("RIGPLAN_DATA_DIR") {
         return Ok(PathBuf::from(dir));
     }
     dirs::data_dir()
         .map(|d| d.join("rigplan"))
-        .ok_or_else(|| anyhow::anyhow!("no user data directory (set RIGPLAN_DATA_DIR or HOME)"))
+        .ok_or_else(|| Error::failed("no user data directory (set RIGPLAN_DATA_DIR or HOME)"))
 }
 
 /// A stable name for a machine: FNV-1a 64 of the snapshot's JSON with the fields that
@@ -83,7 +83,7 @@ pub struct HistoryRecord {
 }
 
 /// Appends records to the history file, creating it (and its directory) if needed.
-pub fn append(path: &Path, records: &[HistoryRecord]) -> anyhow::Result<()> {
+pub fn append(path: &Path, records: &[HistoryRecord]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating '{}'", parent.display()))?;
@@ -103,7 +103,7 @@ pub fn append(path: &Path, records: &[HistoryRecord]) -> anyhow::Result<()> {
 }
 
 /// Reads every parsable record; returns them and the number of lines skipped.
-pub fn read(path: &Path) -> anyhow::Result<(Vec<HistoryRecord>, usize)> {
+pub fn read(path: &Path) -> Result<(Vec<HistoryRecord>, usize)> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),

@@ -136,7 +136,7 @@ fn each_hostile_case_names_the_file_offset_and_defect() {
         let want = format!("'{}': at byte {}: {}", path.display(), c.offset, c.what);
         assert_eq!(err.to_string(), want, "case {}", c.name);
         assert!(!err.to_string().contains('\n'));
-        let err = anyhow::Error::from(err);
+        let err = rigplan::error::Error::from(err);
         assert_eq!(exit_code_for(&err), 2, "case {}", c.name);
         // The committed fixture (used by CLI tests) is the same file.
         let fixture = fixtures.join(format!("{}.gguf", c.name));
@@ -617,7 +617,7 @@ fn malformed_remote_header_is_a_gguf_error_naming_the_url() {
     );
     let url = format!("{}/bad/m.gguf", srv.base);
     let err = remote::open_url(&url).unwrap_err();
-    assert!(err.downcast_ref::<GgufError>().is_some());
+    assert!(matches!(&err, rigplan::error::Error::BadFile(e) if e.is::<GgufError>()));
     assert!(err.to_string().starts_with(&format!(
         "'{url}': at byte 8: the tensor count is 9223372036854775808"
     )));
