@@ -17,10 +17,9 @@ mod support_engine;
 #[path = "../tests/integration/support_tune.rs"]
 mod support_tune;
 
-use rigplan::cli::{HardwareArgs, PinArgs};
-use rigplan::hardware::resolve::resolve as resolve_hardware;
+use rigplan::hardware::resolve::{resolve as resolve_hardware, HardwareQuery};
 use rigplan::model::reference;
-use rigplan::planner::request::resolve as resolve_request;
+use rigplan::planner::PlanRequest;
 use rigplan::tune::baseline::{plan_baseline, PerfSpeedModel};
 use rigplan::tune::bench::{BenchRunner, LlamaBench, RunShape, LLAMA_BENCH};
 use rigplan::tune::calibration::{fit, thread_factors, utc_date};
@@ -85,8 +84,8 @@ fn main() {
     let spec = reference::resolve(&model_path.display().to_string())
         .unwrap()
         .spec;
-    let hw = resolve_hardware(&HardwareArgs::default()).unwrap();
-    let req = resolve_request(&PinArgs::default()).unwrap();
+    let hw = resolve_hardware(&HardwareQuery::default()).unwrap();
+    let req = PlanRequest::default();
     let baseline = plan_baseline(&spec, &hw, &req).unwrap();
     let plan = baseline.plan.settings.clone();
     eprintln!(

@@ -102,18 +102,6 @@ pub fn user_error(msg: impl Into<String>) -> Error {
     Error::BadInput(msg.into())
 }
 
-/// Bad input as a bare message, for modules that need nothing else (the planner's pin
-/// checks). Converts into [`Error::BadInput`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UserError(pub String);
-
-impl From<UserError> for Error {
-    fn from(e: UserError) -> Error {
-        Error::BadInput(e.0)
-    }
-}
-
 /// Adds context to an error (or turns a `None` into a failure), keeping the cause as the
 /// source. The same calls as the edge's `Context`.
 pub trait Context<T> {
@@ -215,12 +203,5 @@ mod tests {
         let e = Err::<(), _>(e).context("model 'm'").unwrap_err();
         assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
         assert_eq!(one_line(&e), "model 'm': 'm.gguf': at byte 8: bad");
-    }
-
-    #[test]
-    fn pin_errors_are_bad_input() {
-        let e = Error::from(UserError("--ctx '0'".into()));
-        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
-        assert_eq!(e.to_string(), "--ctx '0'");
     }
 }

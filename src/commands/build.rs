@@ -66,7 +66,7 @@ fn path_str(p: &Path, what: &str) -> crate::error::Result<String> {
 /// a detection of this machine is, what-if options included (they change GPUs, RAM and
 /// core counts, never the CPU's instruction set).
 pub(crate) fn resolve_hardware(args: &HardwareArgs) -> anyhow::Result<(HardwareSnapshot, bool)> {
-    let snap = crate::hardware::resolve::resolve(args)?;
+    let snap = super::resolve::hardware(args)?;
     Ok((snap, args.hardware.is_none()))
 }
 

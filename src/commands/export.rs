@@ -140,38 +140,16 @@ fn resolve_plans(
             .collect::<Result<_>>()?;
         return Ok((plans, None));
     }
-    let hw = crate::hardware::resolve::resolve(&args.hardware)?;
+    let hw = super::resolve::hardware(&args.hardware)?;
     let plans = args
         .models
         .iter()
-        .map(|m| plan_model(m, &hw, &args.pins))
+        .map(|m| {
+            crate::ops::plan::require_local_file(m)?;
+            crate::ops::plan::plan_file(m, &hw, super::resolve::plan_request(&args.pins)?)
+        })
         .collect::<Result<_>>()?;
     Ok((plans, Some(hw)))
-}
-
-/// Plans one local model file with the pins, as `rigplan plan MODEL` would.
-fn plan_model(
-    model: &str,
-    hw: &crate::hardware::HardwareSnapshot,
-    pins: &crate::cli::PinArgs,
-) -> Result<Plan> {
-    use crate::model::reference::{self, ModelRef};
-    if !matches!(reference::parse(model), ModelRef::Path(_)) {
-        return Err(user_error(format!(
-            "MODEL '{model}': export launches a local .gguf file; download it and pass its path (or plan it and pass --plan)"
-        )));
-    }
-    let mut req = crate::planner::resolve(pins)?;
-    let resolved = reference::resolve(model)?;
-    req.model_reference = model.to_string();
-    if let ModelRef::Path(p) = &resolved.reference {
-        let abs =
-            std::path::absolute(p).map_err(|e| user_error(format!("MODEL '{model}': {e}")))?;
-        req.model_path = Some(utf8(&abs, "MODEL")?);
-    }
-    let mut plan = crate::planner::plan_quants(&[resolved.spec], hw, &req)?;
-    crate::ops::plan::attach_launch_command(&mut plan, req.engine);
-    Ok(plan)
 }
 
 fn read_plan(path: &Path) -> Result<Plan> {

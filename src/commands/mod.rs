@@ -2,8 +2,8 @@
 //! functions and render the result. One file per verb.
 //!
 //! This is the edge: commands return `anyhow::Result`, library calls return the crate's
-//! typed [`Error`](crate::error::Error) and convert with `?` (a planner `PlanError` or
-//! `UserError` with `Error::from` first). The binary prints the chain with
+//! typed [`Error`](crate::error::Error) and convert with `?` (a planner `PlanError`
+//! with `Error::from` first). The binary prints the chain with
 //! [`one_line`](crate::error::one_line) and exits with
 //! [`exit_code_for`](crate::error::exit_code_for); no command chooses an exit code.
 
@@ -14,6 +14,7 @@ pub mod detect;
 pub mod export;
 pub mod inspect;
 pub mod plan;
+pub mod resolve;
 pub mod tune;
 
 use crate::cli::{Cli, Command};

@@ -1,38 +1,21 @@
-//! `rigplan plan`: resolve the pins, the hardware and the model, call the pure planner,
-//! render the Plan (table with per-device memory bars, JSON or TOML), optionally save it.
+//! `rigplan plan`: the pins and the hardware as a request, `ops::plan::plan_model`, the
+//! Plan rendered (table with per-device memory bars, JSON or TOML) and optionally saved.
 //!
-//! Decides nothing itself: which quants are candidates comes from the catalog entry,
-//! everything else from `planner::plan_quants`.
+//! Decides nothing itself.
 
+use super::resolve;
 use crate::cli::{Format, PlanArgs};
-use crate::error::{user_error, Error};
-use crate::hardware::resolve as hw_resolve;
-use crate::model::catalog;
-use crate::model::reference::{self, ModelRef};
-use crate::model::ModelSpec;
 use crate::plan::Plan;
-use crate::planner;
 use crate::units::Bytes;
 use anyhow::Context;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-/// Quants tried for a catalog model when `--quant` is not pinned: the usual published
-/// spread from 8 to 2 bits (plus the entry's named files).
-const CANDIDATE_QUANTS: &[&str] = &[
-    "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "IQ2_M", "IQ2_XXS",
-];
-
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let mut req = planner::resolve(&args.pins).map_err(Error::from)?;
-    let hw = hw_resolve::resolve(&args.hardware)?;
-    let specs = model_specs(args.model.as_deref(), &mut req)?;
-    let mut plan = planner::plan_variants(&specs, &hw, &req).map_err(Error::from)?;
-    crate::ops::plan::attach_launch_command(&mut plan, req.engine);
-    // A `rigplan tune` calibration saved for this exact machine corrects the predicted
-    // speeds and says so ("calibrated on this machine on DATE from N runs").
-    crate::tune::calibration::apply_saved(&hw, &mut plan)?;
+    let req = resolve::plan_request(&args.pins)?;
+    let hw = resolve::hardware(&args.hardware)?;
+    let plan = crate::ops::plan::plan_model(args.model.as_deref(), &hw, req)?;
     let text = match args.format {
         Format::Table => render_table(&plan),
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
@@ -46,85 +29,6 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         eprintln!("saved plan to '{}'", path.display());
     }
     Ok(())
-}
-
-/// The specs to plan: one for a file or a pinned quant; the candidate quants for a
-/// catalog model otherwise. Fills the request's model reference and path.
-fn model_specs(
-    model: Option<&str>,
-    req: &mut planner::PlanRequest,
-) -> anyhow::Result<Vec<(ModelSpec, Option<String>)>> {
-    let (entry, quant) = match model.map(reference::parse) {
-        None => (catalog::default_entry(), None),
-        Some(ModelRef::Catalog { id, quant }) => (catalog::find(&id), quant),
-        Some(_) => (None, None),
-    };
-    let quant = quant.or_else(|| req.quant.clone());
-    match entry {
-        Some(e) => {
-            req.model_reference = e.id.clone();
-            if let Some(q) = quant {
-                req.quant = Some(q.clone());
-                let spec = e
-                    .spec(Some(&q))
-                    .with_context(|| format!("model '{}:{q}'", e.id))?;
-                return Ok(vec![(spec, None)]);
-            }
-            let available = e.quants();
-            let mut names: Vec<String> = CANDIDATE_QUANTS
-                .iter()
-                .filter(|q| available.iter().any(|a| a.eq_ignore_ascii_case(q)))
-                .map(|q| q.to_string())
-                .collect();
-            for f in &e.files {
-                if !names.iter().any(|n| n.eq_ignore_ascii_case(&f.quant)) {
-                    names.push(f.quant.clone());
-                }
-            }
-            let specs: Vec<(ModelSpec, Option<String>)> = names
-                .iter()
-                .filter_map(|q| e.spec(Some(q)).ok())
-                .map(|s| (s, None))
-                .collect();
-            if specs.is_empty() {
-                return Ok(vec![(e.spec(None)?, None)]);
-            }
-            Ok(specs)
-        }
-        None => {
-            let r = model.ok_or_else(|| user_error("the catalog has no default model"))?;
-            req.model_reference = r.to_string();
-            let mut variants = reference::resolve_variants(r)?;
-            if let Some(want) = &req.quant {
-                let have = |v: &reference::ModelVariant| {
-                    v.spec
-                        .quant
-                        .as_deref()
-                        .is_some_and(|q| q.eq_ignore_ascii_case(want))
-                };
-                if !variants.iter().any(have) {
-                    let offered: Vec<String> = variants
-                        .iter()
-                        .filter_map(|v| v.spec.quant.clone())
-                        .collect();
-                    return Err(user_error(format!(
-                        "--quant '{want}': '{r}' offers {}; pick one of those",
-                        if offered.is_empty() {
-                            "no labelled quant".to_string()
-                        } else {
-                            offered.join(", ")
-                        }
-                    ))
-                    .into());
-                }
-                variants.retain(have);
-            }
-            Ok(variants
-                .into_iter()
-                .map(|v| (v.spec, v.path.map(|p| p.display().to_string())))
-                .collect())
-        }
-    }
 }
 
 fn save(path: &Path, plan: &Plan) -> anyhow::Result<()> {

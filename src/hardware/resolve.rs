@@ -1,5 +1,6 @@
-//! HARDWARE options → one [`HardwareSnapshot`]: the single entry point every planning
-//! command uses.
+//! A hardware description → one [`HardwareSnapshot`]: the single entry point every
+//! planning command uses, given as a [`HardwareQuery`] (the command line's HARDWARE
+//! options, validated by this module; `commands` only copies them in).
 //!
 //! Order: `--hardware PATH|PRESET` (an existing file wins over a preset of the same
 //! name) or else detect this machine; then the what-if options replace parts:
@@ -10,17 +11,40 @@
 
 use super::detect::detect_this_machine;
 use super::{gpu_table, presets, snapshot_file, HardwareSnapshot};
-use crate::cli::HardwareArgs;
 use crate::error::{user_error, Result};
 use crate::units::GIB;
 use std::path::Path;
 
-pub fn resolve(args: &HardwareArgs) -> Result<HardwareSnapshot> {
-    let base = match &args.hardware {
+/// Which machine to describe: a snapshot file or preset (else this machine), and the
+/// parts to replace. Field names follow the options they come from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HardwareQuery {
+    /// `--hardware PATH|PRESET`; `None` detects this machine.
+    pub hardware: Option<String>,
+    pub what_if: WhatIf,
+}
+
+/// The what-if options: parts of a machine replaced or added.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WhatIf {
+    /// `--gpu NAME` (repeatable): these GPUs from the bundled table replace all GPUs.
+    pub gpus: Vec<String>,
+    /// `--ram-gib N`.
+    pub ram_gib: Option<f64>,
+    /// `--ram-bandwidth-gbs N`, theoretical peak.
+    pub ram_bandwidth_gbs: Option<f64>,
+    /// `--cpu-cores N`.
+    pub cpu_cores: Option<u32>,
+    /// `--no-gpu`.
+    pub no_gpu: bool,
+}
+
+pub fn resolve(query: &HardwareQuery) -> Result<HardwareSnapshot> {
+    let base = match &query.hardware {
         Some(h) => load(h)?,
         None => detect_this_machine(false),
     };
-    apply_what_if(base, args)
+    apply_what_if(base, &query.what_if)
 }
 
 /// A snapshot file if `spec` names an existing file, else a preset, else exit 2.
@@ -39,7 +63,7 @@ pub fn load(spec: &str) -> Result<HardwareSnapshot> {
 }
 
 /// Applies the what-if options to `snap`.
-pub fn apply_what_if(mut snap: HardwareSnapshot, args: &HardwareArgs) -> Result<HardwareSnapshot> {
+pub fn apply_what_if(mut snap: HardwareSnapshot, args: &WhatIf) -> Result<HardwareSnapshot> {
     let mut changes: Vec<String> = Vec::new();
     if args.no_gpu && !args.gpus.is_empty() {
         return Err(user_error(
@@ -152,10 +176,10 @@ mod tests {
     use super::*;
     use crate::error::EXIT_BAD_INPUT;
 
-    fn args() -> HardwareArgs {
-        HardwareArgs {
+    fn args() -> HardwareQuery {
+        HardwareQuery {
             hardware: Some("z440-2x3060".into()),
-            ..HardwareArgs::default()
+            ..HardwareQuery::default()
         }
     }
 
@@ -164,9 +188,9 @@ mod tests {
         let s = resolve(&args()).unwrap();
         assert_eq!(s.gpus.len(), 2);
         let mut a = args();
-        a.gpus = vec!["3090".into()];
-        a.ram_gib = Some(64.0);
-        a.cpu_cores = Some(8);
+        a.what_if.gpus = vec!["3090".into()];
+        a.what_if.ram_gib = Some(64.0);
+        a.what_if.cpu_cores = Some(8);
         let s = resolve(&a).unwrap();
         assert_eq!(s.gpus.len(), 1);
         assert_eq!(s.gpus[0].name, "NVIDIA GeForce RTX 3090");
@@ -174,8 +198,8 @@ mod tests {
         assert_eq!((s.cpu.physical_cores, s.cpu.threads), (8, 16));
         assert!(s.source.contains("--gpu '3090'"), "{}", s.source);
         let mut a = args();
-        a.no_gpu = true;
-        a.ram_bandwidth_gbs = Some(51.2);
+        a.what_if.no_gpu = true;
+        a.what_if.ram_bandwidth_gbs = Some(51.2);
         let s = resolve(&a).unwrap();
         assert!(s.gpus.is_empty());
         assert_eq!(s.memory.theoretical_bandwidth_gbs, Some(51.2));
@@ -184,14 +208,14 @@ mod tests {
     #[test]
     fn unified_gpus_share_ram() {
         let mut a = args();
-        a.gpus = vec!["M4 Max".into()];
-        a.ram_gib = Some(64.0);
+        a.what_if.gpus = vec!["M4 Max".into()];
+        a.what_if.ram_gib = Some(64.0);
         let s = resolve(&a).unwrap();
         assert_eq!(s.gpus[0].vram_bytes, 64 * GIB);
         assert!(s.gpus[0].unified_memory);
         assert_eq!(s.memory.theoretical_bandwidth_gbs, Some(546.0));
         let mut a = args();
-        a.gpus = vec!["GB10".into()];
+        a.what_if.gpus = vec!["GB10".into()];
         let s = resolve(&a).unwrap();
         assert_eq!(s.memory.total_bytes, 128 * GIB);
         assert_eq!(s.gpus[0].vram_bytes, 128 * GIB);
@@ -199,17 +223,17 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_exit_2() {
-        type Change = Box<dyn Fn(&mut HardwareArgs)>;
+        type Change = Box<dyn Fn(&mut HardwareQuery)>;
         let cases: Vec<Change> = vec![
             Box::new(|a| a.hardware = Some("no-such-preset".into())),
-            Box::new(|a| a.gpus = vec!["RTX 9999".into()]),
-            Box::new(|a| a.ram_gib = Some(-1.0)),
-            Box::new(|a| a.ram_gib = Some(f64::NAN)),
-            Box::new(|a| a.ram_bandwidth_gbs = Some(0.0)),
-            Box::new(|a| a.cpu_cores = Some(0)),
+            Box::new(|a| a.what_if.gpus = vec!["RTX 9999".into()]),
+            Box::new(|a| a.what_if.ram_gib = Some(-1.0)),
+            Box::new(|a| a.what_if.ram_gib = Some(f64::NAN)),
+            Box::new(|a| a.what_if.ram_bandwidth_gbs = Some(0.0)),
+            Box::new(|a| a.what_if.cpu_cores = Some(0)),
             Box::new(|a| {
-                a.no_gpu = true;
-                a.gpus = vec!["3090".into()];
+                a.what_if.no_gpu = true;
+                a.what_if.gpus = vec!["3090".into()];
             }),
         ];
         for set in cases {

@@ -17,6 +17,7 @@ pub mod quantize;
 pub mod reference;
 pub mod spec;
 pub mod synth;
+pub mod variants;
 
 pub use spec::{
     AttentionKind, EngineSupport, LayerSpec, MlaDims, ModelSpec, RecurrentState, TensorClass,

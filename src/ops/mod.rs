@@ -7,4 +7,6 @@
 //! argv and the shell command to a plan. The planner stays pure because this does the
 //! rest.
 
+pub mod compare;
 pub mod plan;
+pub mod tune;

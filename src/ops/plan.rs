@@ -1,13 +1,71 @@
 //! Plan a model on a machine, and complete the Plan with its launch command.
 //!
+//! [`plan_model`] is `rigplan plan`: the model's variants (`model::variants`), one plan
+//! each and the quant `--prefer` picks (`planner`), the launch command, and a `tune`
+//! calibration saved for this exact machine applied to the predicted speeds.
+//! [`plan_file`] is what `export` plans: one local file, its absolute path in the
+//! command.
+//!
 //! The planner decides; here the engine renders the decision into `llama-server`'s argv
 //! (only options the pinned version accepts) and `generate` quotes it into one shell
 //! line. Without a local model file the command names a placeholder, and a warning says
 //! so; a setting the engine would refuse is a warning too.
 
 use crate::engine::{self, EngineKind};
+use crate::error::{user_error, Result};
 use crate::generate::shell::command_line;
+use crate::hardware::HardwareSnapshot;
+use crate::model::reference::{self, ModelRef};
+use crate::model::variants;
 use crate::plan::Plan;
+use crate::planner::{self, PlanRequest};
+
+/// `rigplan plan MODEL`: the catalog's default model when `model` is `None`.
+pub fn plan_model(
+    model: Option<&str>,
+    hw: &HardwareSnapshot,
+    mut req: PlanRequest,
+) -> Result<Plan> {
+    let v = variants::for_reference(model, req.quant.as_deref())?;
+    req.model_reference = v.reference;
+    req.quant = v.quant;
+    let mut plan = planner::plan_variants(&v.specs, hw, &req)?;
+    attach_launch_command(&mut plan, req.engine);
+    // A `rigplan tune` calibration saved for this exact machine corrects the predicted
+    // speeds and says so ("calibrated on this machine on DATE from N runs").
+    crate::tune::calibration::apply_saved(hw, &mut plan)?;
+    Ok(plan)
+}
+
+/// `export` launches local files only: a catalog id or URL is bad input.
+pub fn require_local_file(model: &str) -> Result<()> {
+    if matches!(reference::parse(model), ModelRef::Path(_)) {
+        Ok(())
+    } else {
+        Err(user_error(format!(
+            "MODEL '{model}': export launches a local .gguf file; download it and pass its path (or plan it and pass --plan)"
+        )))
+    }
+}
+
+/// One local `.gguf` file planned with the request, as `rigplan plan FILE` would, with
+/// the file's absolute path in the command (what `export` launches).
+pub fn plan_file(model: &str, hw: &HardwareSnapshot, mut req: PlanRequest) -> Result<Plan> {
+    require_local_file(model)?;
+    let resolved = reference::resolve(model)?;
+    req.model_reference = model.to_string();
+    if let ModelRef::Path(p) = &resolved.reference {
+        let abs =
+            std::path::absolute(p).map_err(|e| user_error(format!("MODEL '{model}': {e}")))?;
+        let utf8 = abs
+            .to_str()
+            .ok_or_else(|| user_error(format!("MODEL '{}' is not valid UTF-8", abs.display())))?;
+        req.model_path = Some(utf8.to_string());
+    }
+    let mut plan = planner::plan_quants(&[resolved.spec], hw, &req)?;
+    attach_launch_command(&mut plan, req.engine);
+    Ok(plan)
+}
 
 /// Fills `plan.args` and `plan.command` for `engine`, adding the warnings they need.
 pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {

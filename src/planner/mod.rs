@@ -37,7 +37,7 @@ pub mod summary;
 pub(crate) mod testing;
 
 pub use quants::{plan_quants, plan_variants};
-pub use request::{resolve, PlanRequest};
+pub use request::PlanRequest;
 
 use crate::engine::split_modes::{self, SplitContext};
 use crate::hardware::{GpuVendor, HardwareSnapshot};

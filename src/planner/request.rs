@@ -1,11 +1,11 @@
-//! PlanRequest: the user's pins, validated once (`resolve`), before planning.
+//! PlanRequest: everything the user fixed, as validated values. The planner honours every
+//! pin exactly and chooses the rest.
 //!
-//! `resolve` turns `cli::PinArgs` strings into typed values; a bad value is a
-//! `UserError` (exit 2) naming the option. The planner then honours every pin exactly.
+//! The command line's strings become these values at the edge (`commands::resolve`),
+//! which names the option in every refusal; the value parsers it uses live here, with
+//! the types. Plain data.
 
-use crate::cli::PinArgs;
 use crate::engine::EngineKind;
-use crate::error::UserError;
 use crate::gguf::GgmlType;
 use crate::perf::quality::Preference;
 use crate::planner::memory::weights::GpuSplit;
@@ -29,6 +29,17 @@ impl UseCase {
         }
     }
 
+    /// `quick`, `chat`, `coding` or `long`, any case.
+    pub fn parse(s: &str) -> Option<UseCase> {
+        match s.to_ascii_lowercase().as_str() {
+            "quick" => Some(UseCase::Quick),
+            "chat" => Some(UseCase::Chat),
+            "coding" => Some(UseCase::Coding),
+            "long" => Some(UseCase::Long),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             UseCase::Quick => "quick",
@@ -47,6 +58,16 @@ pub enum Prefer {
 }
 
 impl Prefer {
+    /// `speed`, `quality` or `balanced`, any case.
+    pub fn parse(s: &str) -> Option<Prefer> {
+        match s.to_ascii_lowercase().as_str() {
+            "speed" => Some(Prefer::Speed),
+            "quality" => Some(Prefer::Quality),
+            "balanced" => Some(Prefer::Balanced),
+            _ => None,
+        }
+    }
+
     /// The quant-choice rule of `perf::quality` this preference asks for.
     pub fn preference(self) -> Preference {
         match self {
@@ -72,6 +93,19 @@ pub enum SplitMode {
 }
 
 impl SplitMode {
+    /// A `-sm` value of either engine, any case.
+    pub fn parse(s: &str) -> Option<SplitMode> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Some(SplitMode::None),
+            "layer" => Some(SplitMode::Layer),
+            "row" => Some(SplitMode::Row),
+            "tensor" => Some(SplitMode::Tensor),
+            "attn" => Some(SplitMode::Attn),
+            "graph" => Some(SplitMode::Graph),
+            _ => None,
+        }
+    }
+
     /// How the placement search lays the GPUs out under this split: the engine's
     /// tensor-parallel mode for `tensor`/`graph`, whole layers per GPU otherwise
     /// (`row` and `attn` are estimated as a layer split).
@@ -148,225 +182,5 @@ impl Default for PlanRequest {
             model_reference: String::new(),
             model_path: None,
         }
-    }
-}
-
-fn bad(msg: String) -> UserError {
-    UserError(msg)
-}
-
-fn positive<T: PartialOrd + Default + Copy + std::fmt::Display>(
-    v: Option<T>,
-    opt: &str,
-) -> Result<Option<T>, UserError> {
-    match v {
-        Some(x) if x <= T::default() => Err(bad(format!("--{opt} '{x}': must be at least 1"))),
-        other => Ok(other),
-    }
-}
-
-/// Cache types the pinned engines accept for `-ctk/-ctv` (common/arg.cpp
-/// `kv_cache_types`: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1).
-const KV_TYPES: &[&str] = &[
-    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
-];
-
-fn kv_type(v: &Option<String>, opt: &str) -> Result<Option<GgmlType>, UserError> {
-    let Some(s) = v else { return Ok(None) };
-    let lower = s.to_ascii_lowercase();
-    if !KV_TYPES.contains(&lower.as_str()) {
-        return Err(bad(format!(
-            "--{opt} '{s}': not a KV cache type (one of {})",
-            KV_TYPES.join(", ")
-        )));
-    }
-    GgmlType::from_name(&lower)
-        .map(Some)
-        .ok_or_else(|| bad(format!("--{opt} '{s}': unknown type")))
-}
-
-/// Validates the pins.
-pub fn resolve(pins: &PinArgs) -> Result<PlanRequest, UserError> {
-    let mut r = PlanRequest::default();
-    if let Some(e) = &pins.engine {
-        r.engine = EngineKind::parse(e).ok_or_else(|| {
-            bad(format!(
-                "--engine '{e}': expected llama.cpp or ik_llama.cpp"
-            ))
-        })?;
-        r.engine_pinned = true;
-    }
-    r.quant = pins.quant.clone();
-    r.ngl = pins.ngl;
-    r.n_cpu_moe = pins.n_cpu_moe;
-    r.ctx = positive(pins.ctx, "ctx")?;
-    r.predict = pins.predict;
-    r.ctk = kv_type(&pins.ctk, "ctk")?;
-    r.ctv = kv_type(&pins.ctv, "ctv")?;
-    r.threads = positive(pins.threads, "threads")?;
-    r.batch = positive(pins.batch, "batch")?;
-    r.ubatch = positive(pins.ubatch, "ubatch")?;
-    r.parallel = positive(pins.parallel, "parallel")?;
-    if let (Some(b), Some(u)) = (r.batch, r.ubatch) {
-        if u > b {
-            return Err(bad(format!("--ubatch '{u}' is larger than --batch '{b}'")));
-        }
-    }
-    if let Some(m) = &pins.split_mode {
-        r.split_mode = Some(match m.to_ascii_lowercase().as_str() {
-            "none" => SplitMode::None,
-            "layer" => SplitMode::Layer,
-            "row" => SplitMode::Row,
-            "tensor" => SplitMode::Tensor,
-            "attn" => SplitMode::Attn,
-            "graph" => SplitMode::Graph,
-            _ => {
-                return Err(bad(format!(
-                    "--split-mode '{m}': expected none, layer, row, tensor (llama.cpp), attn or graph (ik_llama.cpp)"
-                )))
-            }
-        });
-        if r.split_mode == Some(SplitMode::Graph) && r.engine != EngineKind::IkLlamaCpp {
-            return Err(bad(format!(
-                "--split-mode '{m}': only ik_llama.cpp has graph split"
-            )));
-        }
-    }
-    if let Some(ts) = &pins.tensor_split {
-        let parts: Result<Vec<f64>, _> = ts.split(',').map(|p| p.trim().parse::<f64>()).collect();
-        match parts {
-            Ok(v)
-                if !v.is_empty()
-                    && v.iter().all(|x| x.is_finite() && *x >= 0.0)
-                    && v.iter().any(|x| *x > 0.0) =>
-            {
-                r.tensor_split = Some(v)
-            }
-            _ => {
-                return Err(bad(format!(
-                    "--tensor-split '{ts}': expected proportions like 1,1"
-                )))
-            }
-        }
-    }
-    if let Some(f) = &pins.flash_attn {
-        r.flash_attn = Some(match f.to_ascii_lowercase().as_str() {
-            "on" | "1" | "true" => true,
-            "off" | "0" | "false" => false,
-            _ => return Err(bad(format!("--flash-attn '{f}': expected on or off"))),
-        });
-    }
-    if let Some(u) = &pins.use_case {
-        r.use_case = match u.to_ascii_lowercase().as_str() {
-            "quick" => UseCase::Quick,
-            "chat" => UseCase::Chat,
-            "coding" => UseCase::Coding,
-            "long" => UseCase::Long,
-            _ => {
-                return Err(bad(format!(
-                    "--use-case '{u}': expected chat, coding, quick or long"
-                )))
-            }
-        };
-    }
-    if let Some(p) = &pins.prefer {
-        r.prefer = match p.to_ascii_lowercase().as_str() {
-            "speed" => Prefer::Speed,
-            "quality" => Prefer::Quality,
-            "balanced" => Prefer::Balanced,
-            _ => {
-                return Err(bad(format!(
-                    "--prefer '{p}': expected speed, quality or balanced"
-                )))
-            }
-        };
-    }
-    if let Some(m) = pins.min_tg {
-        if !(m.is_finite() && m > 0.0) {
-            return Err(bad(format!("--min-tg '{m}': must be a positive number")));
-        }
-        r.min_tg = Some(m);
-    }
-    let v_quant = r
-        .ctv
-        .is_some_and(|t| !matches!(t.name(), "F16" | "BF16" | "F32"));
-    if v_quant && r.flash_attn == Some(false) {
-        return Err(bad(
-            "--ctv quantized with --flash-attn off: a quantized V cache needs flash attention"
-                .into(),
-        ));
-    }
-    Ok(r)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_pins_are_user_errors_naming_the_option() {
-        let cases: Vec<(PinArgs, &str)> = vec![
-            (
-                PinArgs {
-                    ctk: Some("q3".into()),
-                    ..Default::default()
-                },
-                "--ctk 'q3'",
-            ),
-            (
-                PinArgs {
-                    engine: Some("vllm".into()),
-                    ..Default::default()
-                },
-                "--engine 'vllm'",
-            ),
-            (
-                PinArgs {
-                    tensor_split: Some("1,x".into()),
-                    ..Default::default()
-                },
-                "--tensor-split",
-            ),
-            (
-                PinArgs {
-                    ctx: Some(0),
-                    ..Default::default()
-                },
-                "--ctx '0'",
-            ),
-            (
-                PinArgs {
-                    use_case: Some("gaming".into()),
-                    ..Default::default()
-                },
-                "--use-case",
-            ),
-            (
-                PinArgs {
-                    ctv: Some("q8_0".into()),
-                    flash_attn: Some("off".into()),
-                    ..Default::default()
-                },
-                "flash attention",
-            ),
-        ];
-        for (p, want) in cases {
-            let e = resolve(&p).unwrap_err();
-            assert!(e.0.contains(want), "{} does not mention {want}", e.0);
-        }
-    }
-
-    #[test]
-    fn good_pins_resolve() {
-        let p = PinArgs {
-            tensor_split: Some("3,1".into()),
-            ctk: Some("Q8_0".into()),
-            use_case: Some("coding".into()),
-            ..Default::default()
-        };
-        let r = resolve(&p).unwrap();
-        assert_eq!(r.tensor_split, Some(vec![3.0, 1.0]));
-        assert_eq!(r.ctk.map(|t| t.name()), Some("Q8_0"));
-        assert_eq!(r.use_case, UseCase::Coding);
     }
 }

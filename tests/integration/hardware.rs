@@ -7,9 +7,10 @@
 use crate::support::run_json;
 use assert_cmd::Command;
 use rigplan::cli::HardwareArgs;
+use rigplan::commands::resolve::hardware as resolve;
 use rigplan::error::{exit_code_for, one_line, EXIT_BAD_INPUT};
 use rigplan::hardware::snapshot_file::{self, SnapshotFormat};
-use rigplan::hardware::{presets, resolve, GpuVendor, HardwareSnapshot};
+use rigplan::hardware::{presets, GpuVendor, HardwareSnapshot};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
