@@ -8,5 +8,6 @@
 //! rest.
 
 pub mod compare;
+pub mod export;
 pub mod plan;
 pub mod tune;

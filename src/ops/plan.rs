@@ -92,3 +92,75 @@ pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
     plan.args = engine::launch_args(engine, &plan.settings, &model_path, None);
     plan.command = command_line(engine::info(engine).targets.server, &plan.args);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(reference: &str, path: Option<&str>) -> Plan {
+        let spec = crate::model::catalog::find("llama-3.1-8b")
+            .unwrap()
+            .spec(Some("Q4_K_M"))
+            .unwrap();
+        let hw = crate::hardware::presets::get("desktop-3090")
+            .unwrap()
+            .unwrap();
+        let req = PlanRequest {
+            model_reference: reference.into(),
+            model_path: path.map(str::to_string),
+            ..Default::default()
+        };
+        planner::plan(&spec, &hw, &req).unwrap()
+    }
+
+    #[test]
+    fn the_command_names_the_file_or_a_placeholder_and_says_so() {
+        // (reference, local path, engine) -> (-m value, placeholder warning)
+        let cases = [
+            (
+                "llama-3.1-8b",
+                None,
+                EngineKind::LlamaCpp,
+                "llama-3.1-8b-Q4_K_M.gguf",
+                true,
+            ),
+            (
+                "",
+                None,
+                EngineKind::LlamaCpp,
+                "Llama-3.1-8B-Q4_K_M.gguf",
+                true,
+            ),
+            (
+                "m.gguf",
+                Some("/models/m 1.gguf"),
+                EngineKind::IkLlamaCpp,
+                "/models/m 1.gguf",
+                false,
+            ),
+        ];
+        for (reference, path, engine, model, warned) in cases {
+            let mut plan = planned(reference, path);
+            let before = plan.warnings.len();
+            attach_launch_command(&mut plan, engine);
+            let m = plan.args.iter().position(|a| a == "-m").unwrap();
+            assert_eq!(plan.args[m + 1], model, "{reference}");
+            assert_eq!(
+                plan.warnings.len() - before,
+                usize::from(warned),
+                "{:?}",
+                plan.warnings
+            );
+            assert!(
+                plan.command.starts_with("llama-server -m "),
+                "{}",
+                plan.command
+            );
+            // The shell line reads back as the same argv.
+            assert_eq!(
+                plan.command,
+                crate::generate::shell::command_line("llama-server", &plan.args)
+            );
+        }
+    }
+}

@@ -12,12 +12,13 @@ use crate::error::{user_error, Error, Result};
 use crate::hardware::HardwareSnapshot;
 use crate::model::reference::{self, ModelRef};
 use crate::model::ModelSpec;
+use crate::plan::Settings;
 use crate::planner::{PlanError, PlanRequest};
 use crate::tune::baseline::{plan_baseline, PerfSpeedModel};
 use crate::tune::bench::{BenchRunner, LlamaBench, RunOutcome, RunResult, RunShape};
-use crate::tune::calibration::{self, fit, utc_date};
+use crate::tune::calibration::{self, fit, utc_date, Calibration};
 use crate::tune::config::BenchConfig;
-use crate::tune::history::{self, data_dir, machine_hash, HISTORY_FILE};
+use crate::tune::history::{self, data_dir, machine_hash, HistoryRecord, HISTORY_FILE};
 use crate::tune::predict::SpeedModel;
 use crate::tune::report::{build_report, ReportInputs, TuneReport};
 use crate::tune::search::{
@@ -79,21 +80,7 @@ pub fn run(
     let speed: &dyn SpeedModel = &speed;
 
     let base = BenchConfig::from_settings(&plan_settings);
-    let model_bytes = spec.total_bytes().as_u64();
-    let facts = NeighbourhoodFacts {
-        physical_cores: snapshot.cpu.physical_cores,
-        logical_threads: snapshot.cpu.threads,
-        moe_layers: spec.layers.iter().filter(|l| l.moe).count() as u32,
-        gpus: plan_settings.gpu_indices.len() as u32,
-        // Unknown (None) is not permission: mlock is tried only when the limit is known
-        // to hold the model or the planner already chose it.
-        mlock_possible: plan_settings.mlock
-            || snapshot
-                .memory
-                .memlock_limit_bytes
-                .is_some_and(|l| l >= model_bytes),
-    };
-    let space = neighbourhood(&base, &facts);
+    let space = neighbourhood(&base, &neighbourhood_facts(spec, snapshot, &plan_settings));
     let unsupported = engine::unsupported_settings(engine, &plan_settings);
     if !unsupported.is_empty() {
         return Err(user_error(unsupported.join("; ")));
@@ -129,24 +116,8 @@ pub fn run(
     let dir = data_dir()?;
     let history_path = dir.join(HISTORY_FILE);
     history::append(&history_path, &records)?;
-
     let best_cfg = result.best_trial().map(|t| t.config.clone());
-    let cal = fit(
-        &calibration_records(&records, &base, best_cfg.as_ref()),
-        &utc_date(now),
-        speed.assumed_bandwidths(),
-    )
-    .map(|mut c| {
-        c.tg_factor_by_threads = calibration::thread_factors(&records);
-        // Spread over every run, not only the ones fitted: how far one factor is from
-        // explaining the whole neighbourhood.
-        c.tg_spread = records
-            .iter()
-            .filter_map(|r| Some(r.tg_tokens_per_s? / r.predicted_tg_tokens_per_s?))
-            .map(|ratio| (ratio / c.tg_factor - 1.0).abs())
-            .fold(0.0, f64::max);
-        c
-    });
+    let cal = calibrate(&records, &base, best_cfg.as_ref(), now, speed);
     let cal_path = match &cal {
         Some(c) => Some(calibration::save(&dir, c)?),
         None => None,
@@ -183,6 +154,54 @@ pub fn run(
     Ok(TuneOutcome {
         report,
         every_run_failed,
+    })
+}
+
+/// What the neighbourhood of the plan may vary on this machine.
+fn neighbourhood_facts(
+    spec: &ModelSpec,
+    snapshot: &HardwareSnapshot,
+    plan: &Settings,
+) -> NeighbourhoodFacts {
+    let model_bytes = spec.total_bytes().as_u64();
+    NeighbourhoodFacts {
+        physical_cores: snapshot.cpu.physical_cores,
+        logical_threads: snapshot.cpu.threads,
+        moe_layers: spec.layers.iter().filter(|l| l.moe).count() as u32,
+        gpus: plan.gpu_indices.len() as u32,
+        // Unknown (None) is not permission: mlock is tried only when the limit is known
+        // to hold the model or the planner already chose it.
+        mlock_possible: plan.mlock
+            || snapshot
+                .memory
+                .memlock_limit_bytes
+                .is_some_and(|l| l >= model_bytes),
+    }
+}
+
+/// The calibration this session's runs support (`tune::calibration::fit`), with the
+/// per-thread factors and the spread over every run, not only the ones fitted: how far
+/// one factor is from explaining the whole neighbourhood.
+fn calibrate(
+    records: &[HistoryRecord],
+    base: &BenchConfig,
+    best: Option<&BenchConfig>,
+    now: u64,
+    speed: &dyn SpeedModel,
+) -> Option<Calibration> {
+    fit(
+        &calibration_records(records, base, best),
+        &utc_date(now),
+        speed.assumed_bandwidths(),
+    )
+    .map(|mut c| {
+        c.tg_factor_by_threads = calibration::thread_factors(records);
+        c.tg_spread = records
+            .iter()
+            .filter_map(|r| Some(r.tg_tokens_per_s? / r.predicted_tg_tokens_per_s?))
+            .map(|ratio| (ratio / c.tg_factor - 1.0).abs())
+            .fold(0.0, f64::max);
+        c
     })
 }
 

@@ -3,8 +3,8 @@
 //! [`fit`] turns measured runs (each with the model's uncalibrated prediction) into a
 //! [`Calibration`]: the geometric mean of measured/predicted tg and pp, and the effective
 //! bandwidths those factors imply for the model's assumed CPU and GPU bandwidths. It is
-//! saved as `calibration-<machine hash>.toml` in the data directory; `plan` (the command
-//! layer, never the pure planner or perf code) loads it with [`load_for`] and applies it
+//! saved as `calibration-<machine hash>.toml` in the data directory; `ops::plan` (never
+//! the pure planner or perf code) loads it with [`load_for`] and applies it
 //! with [`Calibration::apply`], which also labels the prediction "calibrated on this
 //! machine on DATE from N runs". Fitting is pure; only `save`/`load` touch files.
 

@@ -1,0 +1,268 @@
+//! Export a plan: the launches (program, argv, environment) of one or more plans with the
+//! server options, and the artefact each export kind writes — a command line, a launch
+//! script, a systemd unit or a llama-swap config — rendered by `generate`.
+//!
+//! Reads saved plans and looks for the engine binary (the `rigplan build` prefix, then
+//! PATH); writes nothing (the command does). Bad values (a non-loopback `--host` without
+//! an API key file, a newline a unit file cannot hold) are bad input, exit 2.
+
+use crate::engine::{EngineKind, ServerOptions};
+use crate::error::{user_error, Result};
+use crate::generate::launch::Launch;
+use crate::generate::{command, llama_swap, script, systemd};
+use crate::hardware::{GpuVendor, HardwareSnapshot};
+use crate::plan::Plan;
+use std::path::{Path, PathBuf};
+
+/// What an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Artefact {
+    Command,
+    Script,
+    Systemd,
+    LlamaSwap,
+}
+
+/// How the server of every exported plan runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchRequest {
+    pub artefact: Artefact,
+    pub host: String,
+    pub port: u16,
+    /// An existing file holding the API key (checked by [`api_key_file`]).
+    pub api_key_file: Option<String>,
+    pub alias: Option<String>,
+    /// Directory holding the engine binaries (default: the `rigplan build` prefix, else PATH).
+    pub engine_bin: Option<PathBuf>,
+}
+
+/// `--api-key-file PATH` as the absolute path the server is given; it must be a
+/// readable file.
+pub fn api_key_file(p: &Path) -> Result<String> {
+    if !p.is_file() {
+        return Err(user_error(format!(
+            "--api-key-file '{}' is not a readable file",
+            p.display()
+        )));
+    }
+    let abs = std::path::absolute(p)
+        .map_err(|e| user_error(format!("--api-key-file '{}': {e}", p.display())))?;
+    utf8(&abs, "--api-key-file")
+}
+
+/// The launch of each plan. `hardware` is the machine the plans were made for when they
+/// were planned here; a saved plan names its GPUs instead (for the AMD runtime's names).
+pub fn launches(
+    plans: &[Plan],
+    hardware: Option<&HardwareSnapshot>,
+    req: &LaunchRequest,
+) -> Result<Vec<Launch>> {
+    let amd = |plan: &Plan| match hardware {
+        Some(hw) => hw.gpus.iter().any(|g| g.vendor == GpuVendor::Amd),
+        None => plan_uses_amd(plan),
+    };
+    let mut out = Vec::new();
+    for plan in plans {
+        let engine = EngineKind::parse(&plan.engine.name).ok_or_else(|| {
+            user_error(format!(
+                "plan engine '{}' is not llama.cpp or ik_llama.cpp",
+                plan.engine.name
+            ))
+        })?;
+        let program = server_program(
+            engine,
+            req.engine_bin.as_deref(),
+            req.artefact == Artefact::Systemd,
+        )?;
+        let server = ServerOptions {
+            host: if req.artefact == Artefact::LlamaSwap {
+                "127.0.0.1".to_string()
+            } else {
+                req.host.clone()
+            },
+            port: req.port,
+            api_key_file: req.api_key_file.clone(),
+            alias: if plans.len() == 1 {
+                req.alias.clone()
+            } else {
+                None
+            },
+        };
+        out.push(Launch::from_plan(plan, &program, &server, amd(plan))?);
+    }
+    Ok(out)
+}
+
+/// The artefact's text for these plans and their launches, and whether it is a program
+/// (a launch script is written executable).
+pub fn render(
+    artefact: Artefact,
+    plans: &[Plan],
+    launches: Vec<Launch>,
+    alias: Option<&str>,
+) -> Result<(String, bool)> {
+    Ok(match artefact {
+        Artefact::Command => (one(&launches).map(command::render)?, false),
+        Artefact::Script => (script::render(one(&launches)?)?, true),
+        Artefact::Systemd => {
+            let launch = one(&launches)?;
+            let user = service_user(alias.unwrap_or(&launch.model_name));
+            let curl = find_in_path("curl").unwrap_or_else(|| "/usr/bin/curl".to_string());
+            (systemd::render(launch, &user, &curl)?, false)
+        }
+        Artefact::LlamaSwap => {
+            let mut entries = Vec::new();
+            for (plan, launch) in plans.iter().zip(launches) {
+                let id = match alias {
+                    Some(a) if plans.len() == 1 => a.to_string(),
+                    _ => plan.model.name.clone(),
+                };
+                entries.push(llama_swap::Entry {
+                    id,
+                    aliases: Vec::new(),
+                    plan,
+                    launch,
+                });
+            }
+            (llama_swap::render(&entries)?, false)
+        }
+    })
+}
+
+fn one(launches: &[Launch]) -> Result<&Launch> {
+    match launches {
+        [l] => Ok(l),
+        _ => Err(user_error(format!(
+            "this export kind takes one model, got {} (several models: --as llama-swap)",
+            launches.len()
+        ))),
+    }
+}
+
+/// A Plan saved by `plan --save` (TOML), read back.
+pub fn read_plan(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| user_error(format!("--plan '{}': {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        user_error(format!(
+            "--plan '{}': {}",
+            path.display(),
+            e.to_string().replace('\n', " ")
+        ))
+    })
+}
+
+fn utf8(p: &Path, what: &str) -> Result<String> {
+    p.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| user_error(format!("{what} '{}' is not valid UTF-8", p.display())))
+}
+
+/// The server binary: `--engine-bin DIR`, else the `rigplan build` default prefix when it
+/// holds one, else `llama-server` from PATH (an absolute path for systemd).
+pub fn server_program(
+    engine: EngineKind,
+    engine_bin: Option<&Path>,
+    absolute: bool,
+) -> Result<String> {
+    let name = crate::engine::info(engine).targets.server;
+    if let Some(dir) = engine_bin {
+        let p = std::path::absolute(dir.join(name))
+            .map_err(|e| user_error(format!("--engine-bin '{}': {e}", dir.display())))?;
+        return utf8(&p, "--engine-bin");
+    }
+    if let Some(data) = dirs::data_dir() {
+        let p: PathBuf = data
+            .join(crate::engine::info(engine).install_dir_name())
+            .join("bin")
+            .join(name);
+        if p.is_file() {
+            return utf8(&p, "engine binary");
+        }
+    }
+    if absolute {
+        if let Some(p) = find_in_path(name) {
+            return Ok(p);
+        }
+        return Err(user_error(format!(
+            "'{name}' is neither in the 'rigplan build' prefix nor on PATH: pass --engine-bin DIR"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+/// The first `name` on PATH, as a UTF-8 path.
+pub fn find_in_path(name: &str) -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .and_then(|p| p.to_str().map(str::to_string))
+}
+
+/// AMD GPUs are named so in the plan's device list (the plan carries no vendor field).
+pub fn plan_uses_amd(plan: &Plan) -> bool {
+    plan.memory.devices.iter().any(|d| {
+        d.kind == "gpu" && {
+            let n = d.name.to_ascii_lowercase();
+            n.contains("radeon")
+                || n.contains("amd")
+                || n.contains("instinct")
+                || n.starts_with("rocm")
+        }
+    })
+}
+
+/// A service user name from the model name: `llama-` and lowercase letters, digits, '-'.
+pub fn service_user(model: &str) -> String {
+    let mut slug: String = model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while slug.contains("--") {
+        slug = slug.replace("--", "-");
+    }
+    let slug = slug.trim_matches('-');
+    let mut user = format!("llama-{slug}");
+    // useradd/systemd limit user names to 32 characters.
+    user.truncate(32);
+    user.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_users_are_short_safe_names() {
+        let cases = [
+            ("Qwen3.5-35B-A3B", "llama-qwen3-5-35b-a3b"),
+            ("my  model!!", "llama-my-model"),
+            (
+                "a-very-long-model-name-that-goes-on-and-on",
+                "llama-a-very-long-model-name-tha",
+            ),
+            ("---", "llama"),
+        ];
+        for (model, user) in cases {
+            let u = service_user(model);
+            assert_eq!(u, user);
+            assert!(u.len() <= 32);
+        }
+    }
+
+    #[test]
+    fn a_missing_api_key_file_is_bad_input() {
+        let e = api_key_file(Path::new("/nonexistent/key")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert!(e
+            .to_string()
+            .contains("'/nonexistent/key' is not a readable file"));
+    }
+}
