@@ -49,6 +49,17 @@ pub mod split_modes;
 pub use args::{bench_args, launch_args, unsupported_settings, BenchOptions, ServerOptions};
 pub use options::{EngineInfo, OptionKind, OptionSpec, Tool, ValueSyntax};
 
+/// The engine a Plan names (`engine.name`), read back from a saved plan (exit 2 if it is
+/// neither pinned engine).
+pub fn of_plan(plan: &crate::plan::Plan) -> crate::error::Result<EngineKind> {
+    EngineKind::parse(&plan.engine.name).ok_or_else(|| {
+        crate::error::user_error(format!(
+            "plan engine '{}' is not llama.cpp or ik_llama.cpp",
+            plan.engine.name
+        ))
+    })
+}
+
 /// The pinned version of an engine: its options, CMake names, targets, commit.
 pub fn info(kind: EngineKind) -> &'static EngineInfo {
     match kind {

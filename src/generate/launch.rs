@@ -57,12 +57,7 @@ impl Launch {
         server: &ServerOptions,
         vendor_is_amd: bool,
     ) -> Result<Launch> {
-        let engine = EngineKind::parse(&plan.engine.name).ok_or_else(|| {
-            user_error(format!(
-                "plan engine '{}' is not llama.cpp or ik_llama.cpp",
-                plan.engine.name
-            ))
-        })?;
+        let engine = crate::engine::of_plan(plan)?;
         let model_path = plan.model.path.clone().ok_or_else(|| {
             user_error(format!(
                 "plan for '{}' has no local model path (model.path); download the model and plan it from the file",

@@ -63,12 +63,7 @@ pub fn launches(
     };
     let mut out = Vec::new();
     for plan in plans {
-        let engine = EngineKind::parse(&plan.engine.name).ok_or_else(|| {
-            user_error(format!(
-                "plan engine '{}' is not llama.cpp or ik_llama.cpp",
-                plan.engine.name
-            ))
-        })?;
+        let engine = crate::engine::of_plan(plan)?;
         let program = server_program(
             engine,
             req.engine_bin.as_deref(),

@@ -88,6 +88,16 @@ pub fn warnings(f: &Facts) -> Vec<String> {
     WARNINGS.iter().filter_map(|w| w(f)).collect()
 }
 
+/// The runner-up with the highest predicted tg (the last of equals, as `max_by` keeps).
+fn fastest<'a>(runners: impl Iterator<Item = &'a Choice>) -> Option<&'a Choice> {
+    runners.max_by(|a, b| {
+        a.cand
+            .speed
+            .tg_tokens_per_s
+            .total_cmp(&b.cand.speed.tg_tokens_per_s)
+    })
+}
+
 fn reason(setting: &str, why: impl Into<String>) -> Option<Reason> {
     Some(Reason {
         setting: setting.into(),
@@ -159,18 +169,13 @@ fn override_tensors(f: &Facts) -> Option<Reason> {
     if cand.placement.expert_overrides.is_empty() {
         return None;
     }
-    let ncmoe = f
-        .runners
-        .iter()
-        .filter(|r| r.cand.placement.expert_overrides.is_empty())
-        .filter(|r| r.cand.placement.n_cpu_moe > 0 && r.cand.placement.gpus.len() > 1)
-        .filter(|r| r.cfg == f.settled.cfg)
-        .max_by(|a, b| {
-            a.cand
-                .speed
-                .tg_tokens_per_s
-                .total_cmp(&b.cand.speed.tg_tokens_per_s)
-        });
+    let ncmoe = fastest(f.runners.iter().filter(|r| {
+        let p = &r.cand.placement;
+        p.expert_overrides.is_empty()
+            && p.n_cpu_moe > 0
+            && p.gpus.len() > 1
+            && r.cfg == f.settled.cfg
+    }));
     let versus = match ncmoe {
         Some(r) => format!(
             "; predicted {:.1} tok/s against {:.1} with --n-cpu-moe {} (same cache and ubatch), which takes every expert from the first layers",
@@ -264,20 +269,10 @@ fn split_mode(f: &Facts) -> Option<Reason> {
         return None;
     }
     let parallel_name = split_modes::parallel_mode(engine).name;
-    let other = f
-        .runners
-        .iter()
-        .filter(|r| {
-            r.cand.placement.gpus.len() > 1
-                && r.cand.placement.n_gpu_layers > 0
-                && r.cand.placement.is_parallel() != cand.placement.is_parallel()
-        })
-        .max_by(|a, b| {
-            a.cand
-                .speed
-                .tg_tokens_per_s
-                .total_cmp(&b.cand.speed.tg_tokens_per_s)
-        });
+    let other = fastest(f.runners.iter().filter(|r| {
+        let p = &r.cand.placement;
+        p.gpus.len() > 1 && p.n_gpu_layers > 0 && p.is_parallel() != cand.placement.is_parallel()
+    }));
     let tg = cand.speed.tg_tokens_per_s;
     let head = if f.req.split_mode.is_some() {
         "pinned; "
