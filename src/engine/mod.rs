@@ -60,6 +60,19 @@ pub fn of_plan(plan: &crate::plan::Plan) -> crate::error::Result<EngineKind> {
     })
 }
 
+/// The name both pinned engines give the buffer type of the `position`-th visible GPU of
+/// a vendor, as `-ot PATTERN=BUFFER_TYPE` takes it: `CUDA0` (`GGML_CUDA_NAME`,
+/// ggml/include/ggml-cuda.h), `ROCm1` (the same macro under `GGML_USE_HIP`). `None` for a
+/// backend whose per-device buffer type rigplan cannot name (Vulkan, Metal, SYCL).
+pub fn buffer_type_name(vendor: crate::hardware::GpuVendor, position: usize) -> Option<String> {
+    use crate::hardware::GpuVendor;
+    match vendor {
+        GpuVendor::Nvidia => Some(format!("CUDA{position}")),
+        GpuVendor::Amd => Some(format!("ROCm{position}")),
+        GpuVendor::Intel | GpuVendor::Apple | GpuVendor::Other => None,
+    }
+}
+
 /// The pinned version of an engine: its options, CMake names, targets, commit.
 pub fn info(kind: EngineKind) -> &'static EngineInfo {
     match kind {

@@ -7,13 +7,13 @@
 //! pattern that `std::regex_search` finds in its name (mainline
 //! `llama_model_loader::create_tensor` loop with `break`, src/llama-model-loader.cpp; ik
 //! `create_tensors_helper::get_context_for_tensor`, src/llama-load-tensors.cpp). Buffer
-//! types are named `CPU` and `<backend><device>`, the device numbered among the visible
-//! GPUs: `CUDA0`, `ROCm1` (`GGML_CUDA_NAME`, ggml/include/ggml-cuda.h). `--n-cpu-moe`
+//! types are named by the engine (`engine::buffer_type_name`), the device numbered among
+//! the visible GPUs. `--n-cpu-moe`
 //! adds its own patterns (mainline: appended in argv order; ik: after every `-ot`), so
 //! the patterns written here never name a block below `n_cpu_moe` and order never
 //! matters. Rendering only: nothing here decides where experts go.
 
-use crate::hardware::{GpuVendor, HardwareSnapshot};
+use crate::hardware::HardwareSnapshot;
 use crate::model::{ModelSpec, TensorClass};
 use crate::plan::{DeviceId, Unit};
 use crate::planner::memory::weights::Placement;
@@ -29,11 +29,7 @@ pub fn buffer_type(hw: &HardwareSnapshot, p: &Placement, d: DeviceId) -> Option<
     // numbers them by position.
     let pos = p.gpus.iter().position(|g| *g == i)?;
     let vendor = hw.gpus.iter().find(|g| g.index == i)?.vendor;
-    match vendor {
-        GpuVendor::Nvidia => Some(format!("CUDA{pos}")),
-        GpuVendor::Amd => Some(format!("ROCm{pos}")),
-        GpuVendor::Intel | GpuVendor::Apple | GpuVendor::Other => None,
-    }
+    crate::engine::buffer_type_name(vendor, pos)
 }
 
 /// True when every GPU of the placement has a nameable buffer type.
