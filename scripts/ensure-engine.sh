@@ -80,11 +80,22 @@ if [ "$source_only" -eq 1 ]; then
   exit 0
 fi
 
-log "configuring $engine (CPU) in $build"
-cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+# The compiler's output goes to a log next to the build (ik_llama.cpp alone prints some
+# 100 MB of warnings); on failure its tail is shown.
+build_log="$root/build.log"
+run_logged() {
+  if ! "$@" >>"$build_log" 2>&1; then
+    log "'$*' failed; the last lines of $build_log:"
+    tail -n 60 "$build_log" >&2
+    exit 1
+  fi
+}
+: >"$build_log"
+log "configuring $engine (CPU) in $build (log: $build_log)"
+run_logged cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES="$examples" \
-  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF >&2
+  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF
 log "building ${targets[*]} with $jobs jobs (several minutes on 2 cores)"
-cmake --build "$build" -j "$jobs" --target "${targets[@]}" >&2
+run_logged cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 have_all || { log "build finished but a binary is missing in $bin"; exit 1; }
 echo "$bin"

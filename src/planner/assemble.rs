@@ -139,3 +139,50 @@ fn alternatives(spec: &ModelSpec, settled: &Settled, mut runners: Vec<Choice>) -
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::testing::{model, rig, stages};
+
+    #[test]
+    fn memory_rows_and_alternatives_of_a_settled_choice() {
+        // (model, rig) -> (device rows, kinds)
+        let cases = [
+            ("qwen3.5-35b-a3b", "z440-2x3060", vec!["cpu", "gpu", "gpu"]),
+            ("llama-3.1-8b", "xeon-e5-2620v4-cpu", vec!["cpu"]),
+        ];
+        for (id, rig_name, kinds) in cases {
+            let (spec, hw, req) = (model(id, "Q4_K_M"), rig(rig_name), PlanRequest::default());
+            let staged = stages(&spec, &hw, &req);
+            let rows = memory_rows(&staged.devices, &staged.settled);
+            let got: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+            assert_eq!(got, kinds, "{id} on {rig_name}");
+            for r in &rows {
+                let parts = r.weights_bytes + r.kv_bytes + r.compute_bytes + r.overhead_bytes;
+                assert_eq!(r.total_bytes, parts, "{}", r.name);
+                assert!(
+                    r.total_bytes <= r.capacity_bytes - r.margin_bytes,
+                    "{}",
+                    r.name
+                );
+                // The GPU runtime pins host memory only where there is a GPU runtime.
+                let pinned_here = r.kind == "cpu" && !hw.gpus.is_empty();
+                assert_eq!(r.pinned_bytes > 0, pinned_here, "{}", r.name);
+            }
+            let alts = alternatives(&spec, &staged.settled, staged.found.runners.clone());
+            assert!(alts.len() <= 3);
+            let tg = staged.settled.cand.speed.tg_tokens_per_s;
+            for (i, a) in alts.iter().enumerate() {
+                assert!(i == 0 || a.tg_tokens_per_s <= alts[i - 1].tg_tokens_per_s);
+                let delta = (a.tg_tokens_per_s / tg - 1.0) * 100.0;
+                assert!(
+                    a.summary.ends_with(&format!("({delta:+.0}% tg)")),
+                    "{}",
+                    a.summary
+                );
+                assert!(!alts[..i].iter().any(|b| b.summary == a.summary));
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@
 //! where a second machine slots in: the devices of an RPC worker join the table with
 //! their host's [`DeviceId`] and that host's own capacities and margins, and every fit
 //! check below takes them as they are. A second model sharing the devices (a draft
-//! model) is checked by summing both models' bytes per device before [`Devices::shortfall`].
+//! model) is placed on [`Devices::with_taken`]: the same table less what the first holds.
 
 use super::memory::{self, DeviceBytes};
 use crate::hardware::{GpuVendor, HardwareSnapshot};
@@ -94,6 +94,23 @@ impl Devices {
             (None, Unit::Gpu(i)) => format!("GPU {i}"),
             (None, Unit::Cpu) => "CPU".into(),
         }
+    }
+
+    /// The same devices with what another model already holds taken off their budgets:
+    /// the table a second model sharing the machine (a draft model) is placed on. Bytes
+    /// on a GPU that shares system RAM are taken off the CPU's budget too, since both
+    /// draw on the same RAM.
+    pub fn with_taken(&self, taken: &[(DeviceId, DeviceBytes)]) -> Devices {
+        let mut out = self.clone();
+        for (id, b) in taken {
+            let shares = self.get(*id).is_some_and(|d| d.shares_system_ram);
+            for d in out.list.iter_mut() {
+                if d.id == *id || (shares && d.id == DeviceId::CPU) {
+                    d.budget = d.budget - b.total();
+                }
+            }
+        }
+        out
     }
 
     /// What the devices that share system RAM hold together (the CPU side plus every
@@ -185,6 +202,36 @@ mod tests {
         for (mem, want) in cases {
             assert_eq!(d.shortfall(&mem), want, "{mem:?}");
         }
+    }
+
+    #[test]
+    fn what_another_model_holds_comes_off_the_budgets() {
+        let mut hw = rig("desktop-3090");
+        let plain = Devices::local(&hw);
+        let taken = vec![(DeviceId::gpu(0), bytes(300)), (DeviceId::CPU, bytes(100))];
+        let left = plain.with_taken(&taken);
+        assert_eq!(
+            left.budget(DeviceId::gpu(0)),
+            plain.budget(DeviceId::gpu(0)) - Bytes(300)
+        );
+        assert_eq!(
+            left.budget(DeviceId::CPU),
+            plain.budget(DeviceId::CPU) - Bytes(100)
+        );
+        // On unified memory the GPU's share comes off the RAM as well.
+        hw.gpus[0].unified_memory = true;
+        let unified = Devices::local(&hw);
+        let left = unified.with_taken(&taken);
+        assert_eq!(
+            left.budget(DeviceId::CPU),
+            unified.budget(DeviceId::CPU) - Bytes(400)
+        );
+        // A fit check against the reduced table sees the other model.
+        let cpu = left.budget(DeviceId::CPU);
+        assert_eq!(
+            left.shortfall(&[(DeviceId::CPU, bytes(cpu.0 + 1))]).0,
+            Bytes(1)
+        );
     }
 
     #[test]
