@@ -71,7 +71,7 @@ pub fn search(
                     continue;
                 }
                 let cfg = memory_config(spec, req, space, ctx, kv, ub);
-                let draft = draft_settings(spec, req, space, &cfg, threads);
+                let draft = draft_settings(spec, space, &cfg, threads);
                 let mut cands = placement::search(spec, hw, devices, &cfg, &draft, &pins, scorer)
                     .map_err(PlanError::Invalid)?;
                 prefer_established_split(&mut cands, req.engine, req.split_mode.is_some());
@@ -197,11 +197,11 @@ fn memory_config(
     }
 }
 
-/// The settings candidates are scored with: the point's context configuration, a layer
+/// The settings candidates are scored with: the point's context configuration (its
+/// batch, ubatch and slots as `memory_config` set them, all from `u32` values), a layer
 /// split, the default threads; placement fields are filled once one is chosen.
 fn draft_settings(
     spec: &ModelSpec,
-    req: &PlanRequest,
     space: &SearchSpace,
     cfg: &MemoryConfig,
     threads: u32,
@@ -215,9 +215,9 @@ fn draft_settings(
         cache_type_k: cfg.type_k.name().to_ascii_lowercase(),
         cache_type_v: cfg.type_v.name().to_ascii_lowercase(),
         threads,
-        batch: req.batch.unwrap_or(2048).max(cfg.n_ubatch as u32),
+        batch: cfg.n_batch as u32,
         ubatch: cfg.n_ubatch as u32,
-        parallel: req.parallel.unwrap_or(1),
+        parallel: cfg.n_seq as u32,
         split_mode: "layer".into(),
         tensor_split: Vec::new(),
         flash_attn: space.flash_attn,
@@ -370,7 +370,6 @@ mod tests {
             cfg: MemoryConfig::mainline(8192, t, true),
             settings: draft_settings(
                 &crate::planner::testing::model("llama-3.1-8b", "Q4_K_M"),
-                &PlanRequest::default(),
                 &SearchSpace {
                     contexts: vec![8192],
                     kv_types: vec![(t, t)],
