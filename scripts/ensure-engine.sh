@@ -21,11 +21,16 @@ jobs="${RIGPLAN_BUILD_JOBS:-$(nproc)}"
 case "$engine" in
   llama.cpp)
     pkg=llama-cpp-python; ver=0.3.36; sub=vendor/llama.cpp
-    targets=(llama-server llama-bench llama-cli llama-fit-params llama-quantize); examples=OFF ;;
+    # rpc-server (with -DGGML_RPC=ON below): the multi-host tests start workers from it.
+    targets=(llama-server llama-bench llama-cli llama-fit-params llama-quantize rpc-server); examples=OFF
+    rpc=ON ;;
   ik_llama.cpp)
     pkg=ik-llama-cpp-python; ver=0.1.5; sub=vendor/ik_llama.cpp
     # In ik's tree llama-server and llama-bench are only defined with LLAMA_BUILD_EXAMPLES=ON.
-    targets=(llama-server llama-bench); examples=ON ;;
+    # Built without RPC: with GGML_USE_RPC its parser connects to every --rpc server
+    # while parsing (common/common.cpp add_rpc_devices).
+    targets=(llama-server llama-bench); examples=ON
+    rpc=OFF ;;
   *) echo "ensure-engine: unknown engine '$engine' (llama.cpp or ik_llama.cpp)" >&2; exit 2 ;;
 esac
 
@@ -94,7 +99,7 @@ run_logged() {
 log "configuring $engine (CPU) in $build (log: $build_log)"
 run_logged cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES="$examples" \
-  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF
+  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF -DGGML_RPC="$rpc"
 log "building ${targets[*]} with $jobs jobs (several minutes on 2 cores)"
 run_logged cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 have_all || { log "build finished but a binary is missing in $bin"; exit 1; }
