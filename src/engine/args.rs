@@ -300,6 +300,7 @@ mod tests {
             mmap: true,
             override_tensors: vec!["blk\\.1\\.ffn_.*_exps=CPU".into()],
             gpu_indices: vec![0, 1],
+            backend: Default::default(),
             extras: Default::default(),
         }
     }

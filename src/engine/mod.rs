@@ -40,6 +40,7 @@ impl fmt::Display for EngineKind {
 }
 
 pub mod args;
+pub mod backends;
 pub mod ik_llama_cpp;
 pub mod llama_cpp;
 pub mod options;

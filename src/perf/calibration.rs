@@ -19,7 +19,7 @@ use crate::hardware::{
 use crate::model::spec::{
     AttentionKind, EngineSupport, LayerSpec, ModelSpec, RecurrentState, TensorClass, TensorSpec,
 };
-use crate::plan::Settings;
+use crate::plan::{Backend, Settings};
 use crate::plan::{DeviceId, DeviceLoad, Layout};
 use crate::units::Bytes;
 use serde::{Deserialize, Serialize};
@@ -203,6 +203,9 @@ impl CalibrationData {
             mmap: true,
             override_tensors: vec![],
             gpu_indices: (0..hw.gpus.len() as u32).collect(),
+            backend: hw.gpus.first().map_or(Backend::Cpu, |g| {
+                crate::engine::backends::default_backend(g.vendor)
+            }),
             extras: Default::default(),
         };
         let depth = if p.test == "pp" { 0 } else { p.depth };

@@ -1,6 +1,7 @@
 //! The plan vocabulary: the plain data every stage of the pipeline speaks, and the
 //! [`Plan`] itself.
 //!
+//! - [`backend`]: which ggml backend runs the GPUs ([`Backend`]).
 //! - [`device`]: which device holds tensors and runs part of the graph ([`DeviceId`]).
 //! - [`layout`]: what each device holds and reads for one placement ([`Layout`]) — the
 //!   boundary between the planner's memory accounting and the speed model.
@@ -15,11 +16,13 @@
 //! `generate` and `tune` all use it; it uses none of them (only `units`). It holds data
 //! and small accessors, never a decision.
 
+pub mod backend;
 pub mod device;
 pub mod layout;
 pub mod settings;
 pub mod speed;
 
+pub use backend::Backend;
 pub use device::{DeviceId, HostId, Unit};
 pub use layout::{DeviceLoad, Layout};
 pub use settings::{EngineExtras, Settings};

@@ -5,6 +5,7 @@
 //! parts that change speed (threads, batch sizes, split mode, flash attention), `tune`
 //! varies it. Nothing here knows an engine's spelling of an option.
 
+use super::Backend;
 use serde::{Deserialize, Serialize};
 
 /// The chosen engine settings.
@@ -34,6 +35,9 @@ pub struct Settings {
     /// `CUDA_VISIBLE_DEVICES`-style list of GPU indices used, empty for CPU-only.
     #[serde(default)]
     pub gpu_indices: Vec<u32>,
+    /// The ggml backend the GPUs run on (`cpu` for a CPU-only plan).
+    #[serde(default)]
+    pub backend: Backend,
     /// Engine-specific options the planner chose (added by the planner; generators render).
     #[serde(default)]
     pub extras: EngineExtras,

@@ -225,6 +225,7 @@ fn draft_settings(
         mmap: true,
         override_tensors: Vec::new(),
         gpu_indices: Vec::new(),
+        backend: Default::default(),
         extras: Default::default(),
     }
 }

@@ -19,7 +19,7 @@ use super::{PlanError, Scorer};
 use crate::engine::{self, split_modes, EngineKind, OptionKind};
 use crate::hardware::HardwareSnapshot;
 use crate::model::ModelSpec;
-use crate::plan::{DeviceId, EngineExtras, Layout, Settings, Speed};
+use crate::plan::{Backend, DeviceId, EngineExtras, Layout, Settings, Speed};
 use crate::units::Bytes;
 
 /// The chosen placement with its final settings.
@@ -166,6 +166,13 @@ fn placement_settings(
     } else {
         Vec::new()
     };
+    s.backend = s
+        .gpu_indices
+        .first()
+        .and_then(|&i| hw.gpus.get(i as usize))
+        .map_or(Backend::Cpu, |g| {
+            engine::backends::default_backend(g.vendor)
+        });
     s.tensor_split = if p.gpus.len() > 1 {
         p.tensor_split.clone()
     } else {

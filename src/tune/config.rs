@@ -174,6 +174,7 @@ pub(crate) mod tests {
             mmap: true,
             override_tensors: vec![],
             gpu_indices: vec![],
+            backend: Default::default(),
             extras: Default::default(),
         }
     }

@@ -36,6 +36,7 @@ fn every_option_variants() -> Vec<Settings> {
         mmap: true,
         override_tensors: vec!["blk\\.0\\.ffn_up\\.weight=CPU".into()],
         gpu_indices: vec![],
+        backend: Default::default(),
         // Every engine-specific extra; each engine's table keeps only its own.
         extras: EngineExtras {
             fit_off: true,

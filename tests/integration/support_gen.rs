@@ -34,6 +34,7 @@ pub fn settings_cpu() -> Settings {
         mmap: true,
         override_tensors: vec![],
         gpu_indices: vec![],
+        backend: Default::default(),
         extras: Default::default(),
     }
 }

@@ -14,10 +14,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("units", &[]),
     ("error", &["units"]),
     ("cli", &[]),
-    ("gguf", &["error", "units"]),
-    ("hardware", &["error", "units"]),
-    ("model", &["gguf", "error", "units"]),
     ("plan", &["units"]),
+    ("gguf", &["error", "units"]),
+    ("hardware", &["plan", "error", "units"]),
+    ("model", &["gguf", "error", "units"]),
     ("engine", &["plan", "hardware", "error", "units"]),
     (
         "perf",
