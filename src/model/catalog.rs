@@ -181,6 +181,18 @@ const FILES: &[(&str, &str)] = &[
         "qwen3.5-9b.toml",
         include_str!("../../profiles/models/qwen3.5-9b.toml"),
     ),
+    (
+        "granite-4.0-h-tiny.toml",
+        include_str!("../../profiles/models/granite-4.0-h-tiny.toml"),
+    ),
+    (
+        "minimax-m2.toml",
+        include_str!("../../profiles/models/minimax-m2.toml"),
+    ),
+    (
+        "phi-4.toml",
+        include_str!("../../profiles/models/phi-4.toml"),
+    ),
 ];
 
 /// A published GGUF file of a catalog model.

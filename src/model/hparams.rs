@@ -24,6 +24,9 @@ pub const KNOWN_ARCHITECTURES: &[&str] = &[
     "deepseek2",
     "gpt-oss",
     "glm4moe",
+    "phi3",
+    "minimax-m2",
+    "granitehybrid",
 ];
 
 /// Gated delta-net / SSM dims (`{arch}.ssm.*`).
@@ -268,6 +271,11 @@ impl ArchParams {
                             .collect()
                     }
                 };
+            }
+            // granitehybrid: a layer is recurrent iff its n_head_kv is 0
+            // (models/granite-hybrid.cpp load_arch_hparams)
+            "granitehybrid" => {
+                p.is_recurrent = (0..n).map(|i| i < n_trunk && p.n_head_kv[i] == 0).collect();
             }
             _ => {}
         }
