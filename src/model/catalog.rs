@@ -193,6 +193,18 @@ const FILES: &[(&str, &str)] = &[
         "phi-4.toml",
         include_str!("../../profiles/models/phi-4.toml"),
     ),
+    (
+        "nemotron-nano-9b-v2.toml",
+        include_str!("../../profiles/models/nemotron-nano-9b-v2.toml"),
+    ),
+    (
+        "llama-4-maverick.toml",
+        include_str!("../../profiles/models/llama-4-maverick.toml"),
+    ),
+    (
+        "llama-4-scout.toml",
+        include_str!("../../profiles/models/llama-4-scout.toml"),
+    ),
 ];
 
 /// A published GGUF file of a catalog model.

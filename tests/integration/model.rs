@@ -32,6 +32,8 @@ fn sparse_files_match_llama_cpp_model_bytes() {
         ("phi-4", "Q4_K_M"),               // phi3: fused attn_qkv and gate/up
         ("minimax-m2", "IQ2_XXS"),         // minimax-m2: all-head Q/K norms, router bias
         ("granite-4.0-h-tiny", "Q4_K_M"),  // granitehybrid: Mamba-2 + attention MoE
+        ("nemotron-nano-9b-v2", "Q4_K_M"), // nemotron_h: Mamba-2, attention and MLP blocks
+        ("llama-4-maverick", "IQ2_XXS"),   // llama4: MoE on every other layer
     ];
     let mut big_seen = false;
     for (id, quant) in cases {
