@@ -482,6 +482,55 @@ mod tests {
         assert!(p.known);
     }
 
+    /// granitehybrid and nemotron_h mark recurrent layers by zero KV heads (nemotron_h also
+    /// by a zero FFN); llama4 chunks 3 layers of 4 at 8192 tokens unless sliding_window is 0.
+    #[test]
+    fn hybrid_mamba_layers_and_llama4_chunks() {
+        let arr = |v: &[u32]| MetaValue::Array(v.iter().map(|&x| MetaValue::U32(x)).collect());
+        let meta = vec![
+            ("general.architecture".to_string(), s("granitehybrid")),
+            ("granitehybrid.block_count".to_string(), MetaValue::U32(3)),
+            (
+                "granitehybrid.attention.head_count_kv".to_string(),
+                arr(&[0, 4, 0]),
+            ),
+        ];
+        let p = ArchParams::from_metadata(&meta, None);
+        assert_eq!(p.is_recurrent, vec![true, false, true]);
+
+        let meta = vec![
+            ("general.architecture".to_string(), s("nemotron_h")),
+            ("nemotron_h.block_count".to_string(), MetaValue::U32(3)),
+            (
+                "nemotron_h.attention.head_count_kv".to_string(),
+                arr(&[0, 0, 8]),
+            ),
+            (
+                "nemotron_h.feed_forward_length".to_string(),
+                arr(&[0, 15680, 0]),
+            ),
+        ];
+        let p = ArchParams::from_metadata(&meta, None);
+        assert_eq!(p.is_recurrent, vec![true, false, false]);
+
+        let meta = vec![
+            ("general.architecture".to_string(), s("llama4")),
+            ("llama4.block_count".to_string(), MetaValue::U32(4)),
+        ];
+        let p = ArchParams::from_metadata(&meta, None);
+        assert_eq!(
+            (p.n_swa, p.is_swa.clone()),
+            (8192, vec![true, true, true, false])
+        );
+        let mut meta = meta;
+        meta.push((
+            "llama4.attention.sliding_window".to_string(),
+            MetaValue::U32(0),
+        ));
+        let p = ArchParams::from_metadata(&meta, None);
+        assert!(p.is_swa.iter().all(|&x| !x));
+    }
+
     #[test]
     fn unknown_architecture_is_flagged_not_fatal() {
         let meta = vec![("general.architecture".to_string(), s("mamba9"))];
