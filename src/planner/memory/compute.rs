@@ -14,7 +14,8 @@
 //! on -nr -fa on` (llama.cpp of llama-cpp-python 0.3.36; the compute column grows
 //! exactly linearly): llama and qwen3moe 2, qwen35moe 4, gemma4 5, gpt-oss 7.1,
 //! deepseek2 10; issue 16 (-c 32768, -ub 128..2048 on the catalog's Phi-4, MiniMax-M2
-//! and Granite-4.0-H-Tiny): minimax-m2 2, granitehybrid 4, phi3 2 (4.4 at -c 4096). The rest is derived from tensor shapes. No I/O.
+//! and Granite-4.0-H-Tiny): minimax-m2 2, granitehybrid 4, phi3 2 (4.4 at -c 4096);
+//! nemotron_h 3 and llama4 3 (Nemotron-Nano-9B-v2, Llama-4-Scout, -ub 512 and 2048). The rest is derived from tensor shapes. No I/O.
 
 use super::MemoryConfig;
 use crate::model::{ModelSpec, TensorClass};
@@ -33,6 +34,7 @@ fn output_hidden_rows_x10(architecture: &str) -> u64 {
         // moves at the 16384-token training context); the midpoint is within 6% of both.
         "phi3" => 32,
         "granitehybrid" => 40,
+        "nemotron_h" | "llama4" => 30,
         "qwen35" | "qwen35moe" | "qwen3next" => 40,
         "gemma4" | "gemma3" => 50,
         "gpt-oss" => 71,
