@@ -205,6 +205,10 @@ const FILES: &[(&str, &str)] = &[
         "llama-4-scout.toml",
         include_str!("../../profiles/models/llama-4-scout.toml"),
     ),
+    (
+        "qwen3.5-0.8b.toml",
+        include_str!("../../profiles/models/qwen3.5-0.8b.toml"),
+    ),
 ];
 
 /// A published GGUF file of a catalog model.
