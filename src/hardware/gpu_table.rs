@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn the_table_parses_and_has_what_the_issue_lists() {
         let t = table().unwrap();
-        assert!(t.len() >= 50, "only {} GPUs", t.len());
+        assert!(t.len() >= 120, "only {} GPUs", t.len());
         let required = [
             "3060 12GB",
             "3070",
@@ -330,6 +330,19 @@ mod tests {
             "M4 Pro",
             "M4 Max",
             "Strix Halo",
+            // issue 16: cards people run that the first table lacked
+            "MI50",
+            "MI60",
+            "MI100",
+            "MI250X",
+            "Arc A310",
+            "Arc A380",
+            "Orin Nano",
+            "Orin NX 16GB",
+            "AGX Orin 64GB",
+            "A30",
+            "P100",
+            "B200",
         ];
         for name in required {
             assert!(

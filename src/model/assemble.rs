@@ -163,6 +163,8 @@ const IK_ARCHES: &[&str] = &[
     "deepseek2",
     "gpt-oss",
     "glm4moe",
+    "phi3",
+    "minimax-m2",
 ];
 
 /// deepseek2 MLA: mainline keeps one K row of `kv_lora_rank + n_rot` per cell and no V

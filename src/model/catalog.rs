@@ -77,6 +77,138 @@ const FILES: &[(&str, &str)] = &[
         "glm-4.5-air.toml",
         include_str!("../../profiles/models/glm-4.5-air.toml"),
     ),
+    (
+        "deepseek-v3.1.toml",
+        include_str!("../../profiles/models/deepseek-v3.1.toml"),
+    ),
+    (
+        "devstral-small-2507.toml",
+        include_str!("../../profiles/models/devstral-small-2507.toml"),
+    ),
+    (
+        "gemma-3-12b.toml",
+        include_str!("../../profiles/models/gemma-3-12b.toml"),
+    ),
+    (
+        "gemma-3-1b.toml",
+        include_str!("../../profiles/models/gemma-3-1b.toml"),
+    ),
+    (
+        "gemma-3-27b.toml",
+        include_str!("../../profiles/models/gemma-3-27b.toml"),
+    ),
+    (
+        "gemma-3-4b.toml",
+        include_str!("../../profiles/models/gemma-3-4b.toml"),
+    ),
+    (
+        "glm-4.5.toml",
+        include_str!("../../profiles/models/glm-4.5.toml"),
+    ),
+    (
+        "glm-4.6.toml",
+        include_str!("../../profiles/models/glm-4.6.toml"),
+    ),
+    (
+        "kimi-k2.toml",
+        include_str!("../../profiles/models/kimi-k2.toml"),
+    ),
+    (
+        "llama-3.2-1b.toml",
+        include_str!("../../profiles/models/llama-3.2-1b.toml"),
+    ),
+    (
+        "mistral-nemo-12b.toml",
+        include_str!("../../profiles/models/mistral-nemo-12b.toml"),
+    ),
+    (
+        "mistral-small-3.2-24b.toml",
+        include_str!("../../profiles/models/mistral-small-3.2-24b.toml"),
+    ),
+    (
+        "qwen2.5-coder-32b.toml",
+        include_str!("../../profiles/models/qwen2.5-coder-32b.toml"),
+    ),
+    (
+        "qwen2.5-coder-7b.toml",
+        include_str!("../../profiles/models/qwen2.5-coder-7b.toml"),
+    ),
+    (
+        "qwen3-0.6b.toml",
+        include_str!("../../profiles/models/qwen3-0.6b.toml"),
+    ),
+    (
+        "qwen3-1.7b.toml",
+        include_str!("../../profiles/models/qwen3-1.7b.toml"),
+    ),
+    (
+        "qwen3-14b.toml",
+        include_str!("../../profiles/models/qwen3-14b.toml"),
+    ),
+    (
+        "qwen3-235b-a22b.toml",
+        include_str!("../../profiles/models/qwen3-235b-a22b.toml"),
+    ),
+    (
+        "qwen3-32b.toml",
+        include_str!("../../profiles/models/qwen3-32b.toml"),
+    ),
+    (
+        "qwen3-4b.toml",
+        include_str!("../../profiles/models/qwen3-4b.toml"),
+    ),
+    (
+        "qwen3-8b.toml",
+        include_str!("../../profiles/models/qwen3-8b.toml"),
+    ),
+    (
+        "qwen3-coder-30b-a3b.toml",
+        include_str!("../../profiles/models/qwen3-coder-30b-a3b.toml"),
+    ),
+    (
+        "qwen3-coder-480b-a35b.toml",
+        include_str!("../../profiles/models/qwen3-coder-480b-a35b.toml"),
+    ),
+    (
+        "qwen3-coder-next.toml",
+        include_str!("../../profiles/models/qwen3-coder-next.toml"),
+    ),
+    (
+        "qwen3.5-4b.toml",
+        include_str!("../../profiles/models/qwen3.5-4b.toml"),
+    ),
+    (
+        "qwen3.5-9b.toml",
+        include_str!("../../profiles/models/qwen3.5-9b.toml"),
+    ),
+    (
+        "granite-4.0-h-tiny.toml",
+        include_str!("../../profiles/models/granite-4.0-h-tiny.toml"),
+    ),
+    (
+        "minimax-m2.toml",
+        include_str!("../../profiles/models/minimax-m2.toml"),
+    ),
+    (
+        "phi-4.toml",
+        include_str!("../../profiles/models/phi-4.toml"),
+    ),
+    (
+        "nemotron-nano-9b-v2.toml",
+        include_str!("../../profiles/models/nemotron-nano-9b-v2.toml"),
+    ),
+    (
+        "llama-4-maverick.toml",
+        include_str!("../../profiles/models/llama-4-maverick.toml"),
+    ),
+    (
+        "llama-4-scout.toml",
+        include_str!("../../profiles/models/llama-4-scout.toml"),
+    ),
+    (
+        "qwen3.5-0.8b.toml",
+        include_str!("../../profiles/models/qwen3.5-0.8b.toml"),
+    ),
 ];
 
 /// A published GGUF file of a catalog model.
@@ -389,7 +521,11 @@ mod tests {
     fn every_entry_builds_at_its_default_quant() {
         for e in entries() {
             let s = e.spec(None).unwrap();
-            assert!(s.total_bytes().0 > 1_000_000_000, "{}", e.id);
+            // a real model (the smallest entries are 0.6B) at a 4- to 8-bit default quant:
+            // between 0.45 and 1.1 bytes a parameter
+            let per_param = s.total_bytes().0 as f64 / s.total_parameters() as f64;
+            assert!(s.total_parameters() > 500_000_000, "{}", e.id);
+            assert!((0.45..1.1).contains(&per_param), "{}: {per_param}", e.id);
             assert_eq!(s.layers.len() as u32, s.n_layer);
         }
     }

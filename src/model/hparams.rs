@@ -24,6 +24,11 @@ pub const KNOWN_ARCHITECTURES: &[&str] = &[
     "deepseek2",
     "gpt-oss",
     "glm4moe",
+    "phi3",
+    "minimax-m2",
+    "granitehybrid",
+    "nemotron_h",
+    "llama4",
 ];
 
 /// Gated delta-net / SSM dims (`{arch}.ssm.*`).
@@ -78,6 +83,8 @@ pub struct ArchParams {
     pub n_kv_shared_layers: u32,
     /// gemma4 per-layer embedding width (`embedding_length_per_layer_input`).
     pub n_embd_per_layer: u64,
+    /// llama4 `interleave_moe_layer_step`: every N-th layer is MoE (0: none).
+    pub n_moe_layer_step: u32,
     pub notes: Vec<String>,
 }
 
@@ -239,6 +246,10 @@ impl ArchParams {
             .min(u32::MAX.into()) as u32;
         p.n_embd_per_layer = m.u64("embedding_length_per_layer_input").unwrap_or(0);
         p.n_swa = m.u64("attention.sliding_window").unwrap_or(0);
+        p.n_moe_layer_step = m
+            .u64("interleave_moe_layer_step")
+            .unwrap_or(0)
+            .min(u32::MAX.into()) as u32;
 
         p.is_swa = vec![false; n];
         p.is_recurrent = vec![false; n];
@@ -247,6 +258,12 @@ impl ArchParams {
         match arch.as_str() {
             // gemma3: load_swa_pattern(ml, 6) when sliding_window > 0 (models/gemma3.cpp)
             "gemma3" if p.n_swa > 0 => p.is_swa = swa_pattern(&m, swa_arr, 6, n, n_trunk),
+            // llama4: chunked attention of 8192 tokens on 3 layers of 4 unless the file sets
+            // sliding_window 0 (models/llama4.cpp load_arch_hparams)
+            "llama4" if m.u64("attention.sliding_window") != Some(0) => {
+                p.n_swa = 8192;
+                p.is_swa = swa_pattern(&m, swa_arr, 4, n, n_trunk);
+            }
             // gpt-oss: load_swa_pattern(ml, 2) (models/openai-moe.cpp)
             "gpt-oss" => p.is_swa = swa_pattern(&m, swa_arr, 2, n, n_trunk),
             // gemma4: the per-layer array is required (models/gemma4.cpp)
@@ -268,6 +285,17 @@ impl ArchParams {
                             .collect()
                     }
                 };
+            }
+            // granitehybrid: a layer is recurrent iff its n_head_kv is 0
+            // (models/granite-hybrid.cpp load_arch_hparams)
+            "granitehybrid" => {
+                p.is_recurrent = (0..n).map(|i| i < n_trunk && p.n_head_kv[i] == 0).collect();
+            }
+            // nemotron_h: recurrent iff both n_head_kv and n_ff are 0 (models/nemotron-h.cpp)
+            "nemotron_h" => {
+                p.is_recurrent = (0..n)
+                    .map(|i| i < n_trunk && p.n_head_kv[i] == 0 && p.n_ff[i] == 0)
+                    .collect();
             }
             _ => {}
         }
@@ -452,6 +480,55 @@ mod tests {
         assert_eq!(p.n_embd_k_gqa(0), 8 * 256);
         assert_eq!(p.n_embd_k_gqa(1), 2 * 512);
         assert!(p.known);
+    }
+
+    /// granitehybrid and nemotron_h mark recurrent layers by zero KV heads (nemotron_h also
+    /// by a zero FFN); llama4 chunks 3 layers of 4 at 8192 tokens unless sliding_window is 0.
+    #[test]
+    fn hybrid_mamba_layers_and_llama4_chunks() {
+        let arr = |v: &[u32]| MetaValue::Array(v.iter().map(|&x| MetaValue::U32(x)).collect());
+        let meta = vec![
+            ("general.architecture".to_string(), s("granitehybrid")),
+            ("granitehybrid.block_count".to_string(), MetaValue::U32(3)),
+            (
+                "granitehybrid.attention.head_count_kv".to_string(),
+                arr(&[0, 4, 0]),
+            ),
+        ];
+        let p = ArchParams::from_metadata(&meta, None);
+        assert_eq!(p.is_recurrent, vec![true, false, true]);
+
+        let meta = vec![
+            ("general.architecture".to_string(), s("nemotron_h")),
+            ("nemotron_h.block_count".to_string(), MetaValue::U32(3)),
+            (
+                "nemotron_h.attention.head_count_kv".to_string(),
+                arr(&[0, 0, 8]),
+            ),
+            (
+                "nemotron_h.feed_forward_length".to_string(),
+                arr(&[0, 15680, 0]),
+            ),
+        ];
+        let p = ArchParams::from_metadata(&meta, None);
+        assert_eq!(p.is_recurrent, vec![true, false, false]);
+
+        let meta = vec![
+            ("general.architecture".to_string(), s("llama4")),
+            ("llama4.block_count".to_string(), MetaValue::U32(4)),
+        ];
+        let p = ArchParams::from_metadata(&meta, None);
+        assert_eq!(
+            (p.n_swa, p.is_swa.clone()),
+            (8192, vec![true, true, true, false])
+        );
+        let mut meta = meta;
+        meta.push((
+            "llama4.attention.sliding_window".to_string(),
+            MetaValue::U32(0),
+        ));
+        let p = ArchParams::from_metadata(&meta, None);
+        assert!(p.is_swa.iter().all(|&x| !x));
     }
 
     #[test]

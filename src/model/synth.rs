@@ -3,7 +3,8 @@
 //! From [`ArchParams`] it produces every tensor's GGUF name and ggml dims exactly as the
 //! per-architecture `load_arch_tensors` of the pinned llama.cpp creates them
 //! (src/models/{llama,qwen2,qwen3,qwen3moe,qwen35,qwen35moe,qwen3next,gemma3,gemma4,
-//! deepseek2,openai-moe,glm4-moe}.cpp and `create_tensor_qkv` /
+//! deepseek2,openai-moe,glm4-moe,phi3,minimax-m2,
+//! granite-hybrid,nemotron-h,llama4}.cpp and `create_tensor_qkv` /
 //! `create_tensor_gate_up_exps` in src/llama-model.cpp), choosing the layout convert_hf_to_gguf.py
 //! writes where llama.cpp accepts alternatives (separate Q/K/V, separate gate/up
 //! experts unless noted). The catalog uses it to give a model without a file the shape
@@ -56,7 +57,7 @@ pub fn tensor_shapes(p: &ArchParams, opt: SynthOptions) -> Option<Vec<Shape>> {
     if !opt.tied_output || p.arch == "gpt-oss" {
         o.g("output.weight", &[e, v]);
     }
-    if opt.rope_freqs && p.arch == "llama" {
+    if opt.rope_freqs && (p.arch == "llama" || p.arch == "llama4") {
         o.g("rope_freqs.weight", &[p.n_rot / 2]);
     }
     let n_trunk = p.n_layer();
@@ -96,6 +97,31 @@ pub fn tensor_shapes(p: &ArchParams, opt: SynthOptions) -> Option<Vec<Shape>> {
         "gpt-oss" => {
             for il in 0..n_trunk {
                 gpt_oss_layer(&mut o, p, il);
+            }
+        }
+        "phi3" => {
+            for il in 0..n_trunk {
+                phi3_layer(&mut o, p, il);
+            }
+        }
+        "minimax-m2" => {
+            for il in 0..n_trunk {
+                minimax_m2_layer(&mut o, p, il);
+            }
+        }
+        "granitehybrid" => {
+            for il in 0..n_trunk {
+                granite_hybrid_layer(&mut o, p, il);
+            }
+        }
+        "nemotron_h" => {
+            for il in 0..n_trunk {
+                nemotron_h_layer(&mut o, p, il);
+            }
+        }
+        "llama4" => {
+            for il in 0..n_trunk {
+                llama4_layer(&mut o, p, il);
             }
         }
         _ => return None,
@@ -402,4 +428,127 @@ fn gpt_oss_layer(o: &mut Out, p: &ArchParams, il: usize) {
     o.l(il, "ffn_gate_exps.bias", &[fx, x]);
     o.l(il, "ffn_down_exps.bias", &[e, x]);
     o.l(il, "ffn_up_exps.bias", &[fx, x]);
+}
+
+/// models/phi3.cpp: fused Q/K/V (the converter keeps Phi's `qkv_proj`) and a fused
+/// gate/up projection `ffn_up` of `2 * n_ff` rows.
+fn phi3_layer(o: &mut Out, p: &ArchParams, il: usize) {
+    let e = p.n_embd;
+    let ff = p.n_ff_at(il);
+    o.l(il, "attn_norm.weight", &[e]);
+    o.l(
+        il,
+        "attn_qkv.weight",
+        &[e, e + p.n_embd_k_gqa(il) + p.n_embd_v_gqa(il)],
+    );
+    o.l(il, "attn_output.weight", &[e, e]);
+    o.l(il, "ffn_norm.weight", &[e]);
+    o.l(il, "ffn_down.weight", &[ff, e]);
+    o.l(il, "ffn_up.weight", &[e, 2 * ff]);
+}
+
+/// models/minimax-m2.cpp: Q/K norms over all heads at once, sigmoid router bias.
+fn minimax_m2_layer(o: &mut Out, p: &ArchParams, il: usize) {
+    let e = p.n_embd;
+    let q = p.head_k * p.n_head_at(il);
+    let x: u64 = p.n_expert.into();
+    let fx = p.expert_ff();
+    qkv(o, il, e, q, p.n_embd_k_gqa(il), p.n_embd_v_gqa(il));
+    o.l(il, "attn_output.weight", &[q, e]);
+    o.l(il, "attn_norm.weight", &[e]);
+    o.l(il, "attn_q_norm.weight", &[q]);
+    o.l(il, "attn_k_norm.weight", &[p.n_embd_k_gqa(il)]);
+    o.l(il, "ffn_norm.weight", &[e]);
+    o.l(il, "ffn_gate_inp.weight", &[e, x]);
+    experts(o, il, e, fx, x);
+    o.l(il, "exp_probs_b.bias", &[x]);
+}
+
+/// models/granite-hybrid.cpp: Mamba-2 layers (where `head_count_kv` is 0) and attention
+/// layers, each followed by a MoE (with a shared expert) or a dense FFN. The converter
+/// splits Granite's fused `input_linear` into gate and up (conversion/granite.py).
+fn granite_hybrid_layer(o: &mut Out, p: &ArchParams, il: usize) {
+    let e = p.n_embd;
+    let ff = p.n_ff_at(il);
+    o.l(il, "attn_norm.weight", &[e]);
+    if p.is_recurrent.get(il).copied().unwrap_or(false) {
+        mamba2(o, p, il);
+    } else {
+        let q = p.head_k * p.n_head_at(il);
+        qkv(o, il, e, q, p.n_embd_k_gqa(il), p.n_embd_v_gqa(il));
+        o.l(il, "attn_output.weight", &[q, e]);
+    }
+    o.l(il, "ffn_norm.weight", &[e]);
+    if p.n_expert > 0 {
+        let x: u64 = p.n_expert.into();
+        o.l(il, "ffn_gate_inp.weight", &[e, x]);
+        experts(o, il, e, ff, x);
+        if p.n_ff_shexp > 0 {
+            shexp(o, il, e, p.n_ff_shexp);
+        }
+    } else {
+        dense_ffn(o, il, e, ff);
+    }
+}
+
+/// A Mamba-2 mixer (models/granite-hybrid.cpp, nemotron-h.cpp).
+fn mamba2(o: &mut Out, p: &ArchParams, il: usize) {
+    let e = p.n_embd;
+    let s = p.ssm;
+    let conv = s.d_inner + 2 * s.n_group * s.d_state;
+    o.l(
+        il,
+        "ssm_in.weight",
+        &[e, 2 * s.d_inner + 2 * s.n_group * s.d_state + s.dt_rank],
+    );
+    o.l(il, "ssm_conv1d.weight", &[s.d_conv, conv]);
+    o.l(il, "ssm_conv1d.bias", &[conv]);
+    o.l(il, "ssm_dt.bias", &[s.dt_rank]);
+    o.l(il, "ssm_a", &[1, s.dt_rank]);
+    o.l(il, "ssm_d", &[1, s.dt_rank]);
+    o.l(
+        il,
+        "ssm_norm.weight",
+        &[s.d_inner / s.n_group.max(1), s.n_group.max(1)],
+    );
+    o.l(il, "ssm_out.weight", &[s.d_inner, e]);
+}
+
+/// models/nemotron-h.cpp (dense): every block is one of a Mamba-2 mixer (n_head_kv and
+/// n_ff 0), an attention layer (n_ff 0) or a squared-ReLU MLP of up and down only.
+fn nemotron_h_layer(o: &mut Out, p: &ArchParams, il: usize) {
+    let e = p.n_embd;
+    let ff = p.n_ff_at(il);
+    o.l(il, "attn_norm.weight", &[e]);
+    if p.is_recurrent.get(il).copied().unwrap_or(false) {
+        mamba2(o, p, il);
+    } else if ff == 0 {
+        let q = p.head_k * p.n_head_at(il);
+        qkv(o, il, e, q, p.n_embd_k_gqa(il), p.n_embd_v_gqa(il));
+        o.l(il, "attn_output.weight", &[q, e]);
+    } else {
+        o.l(il, "ffn_down.weight", &[ff, e]);
+        o.l(il, "ffn_up.weight", &[e, ff]);
+    }
+}
+
+/// models/llama4.cpp: every `interleave_moe_layer_step`-th layer is MoE with one shared
+/// expert of the routed width; the others are dense of `n_ff`.
+fn llama4_layer(o: &mut Out, p: &ArchParams, il: usize) {
+    let e = p.n_embd;
+    let q = p.head_k * p.n_head_at(il);
+    o.l(il, "attn_norm.weight", &[e]);
+    qkv(o, il, e, q, p.n_embd_k_gqa(il), p.n_embd_v_gqa(il));
+    o.l(il, "attn_output.weight", &[q, e]);
+    o.l(il, "ffn_norm.weight", &[e]);
+    let step = p.n_moe_layer_step as usize;
+    if step > 0 && (il + 1) % step == 0 {
+        let x: u64 = p.n_expert.into();
+        let fx = p.n_ff_exp;
+        o.l(il, "ffn_gate_inp.weight", &[e, x]);
+        experts(o, il, e, fx, x);
+        shexp(o, il, e, fx);
+    } else {
+        dense_ffn(o, il, e, p.n_ff_at(il));
+    }
 }

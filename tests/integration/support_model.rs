@@ -46,6 +46,13 @@ pub fn write_catalog_model_with(
         &format!("{arch}.attention.layer_norm_rms_epsilon"),
         MetaValue::F32(1e-6),
     );
+    if arch == "nemotron_h" {
+        // required by models/nemotron-h.cpp (get_key LLM_KV_ATTENTION_LAYERNORM_EPS)
+        w.meta(
+            &format!("{arch}.attention.layer_norm_epsilon"),
+            MetaValue::F32(1e-5),
+        );
+    }
     if matches!(arch.as_str(), "qwen35" | "qwen35moe") {
         // required by models/qwen35*.cpp (get_key_or_arr ..., required = true);
         // Qwen3.5's mrope_section [11, 11, 10] from its config.json

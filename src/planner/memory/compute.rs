@@ -13,7 +13,9 @@
 //! rows per token, measured by scaling `-ub` 128..2048 in `llama-fit-params --fit-print
 //! on -nr -fa on` (llama.cpp of llama-cpp-python 0.3.36; the compute column grows
 //! exactly linearly): llama and qwen3moe 2, qwen35moe 4, gemma4 5, gpt-oss 7.1,
-//! deepseek2 10. The rest is derived from tensor shapes. No I/O.
+//! deepseek2 10; issue 16 (-c 32768, -ub 128..2048 on the catalog's Phi-4, MiniMax-M2
+//! and Granite-4.0-H-Tiny): minimax-m2 2, granitehybrid 4, phi3 2 (4.4 at -c 4096);
+//! nemotron_h 3 and llama4 3 (Nemotron-Nano-9B-v2, Llama-4-Scout, -ub 512 and 2048). The rest is derived from tensor shapes. No I/O.
 
 use super::MemoryConfig;
 use crate::model::{ModelSpec, TensorClass};
@@ -27,7 +29,12 @@ const F16: u64 = 2;
 /// module note for the measurement).
 fn output_hidden_rows_x10(architecture: &str) -> u64 {
     match architecture {
-        "llama" | "qwen3moe" | "qwen3" | "qwen2" | "mistral3" => 20,
+        "llama" | "qwen3moe" | "qwen3" | "qwen2" | "mistral3" | "minimax-m2" => 20,
+        // phi3 measures 4.4 rows at -c 4096 and 2.0 from -c 16384 up (its graph's peak
+        // moves at the 16384-token training context); the midpoint is within 6% of both.
+        "phi3" => 32,
+        "granitehybrid" => 40,
+        "nemotron_h" | "llama4" => 30,
         "qwen35" | "qwen35moe" | "qwen3next" => 40,
         "gemma4" | "gemma3" => 50,
         "gpt-oss" => 71,
@@ -47,7 +54,11 @@ pub fn ffn_activation_width(spec: &ModelSpec) -> u64 {
         let n = t.name.as_str();
         let width = t.dims.get(1).copied().unwrap_or(0);
         match t.class {
-            TensorClass::FeedForward if n.ends_with("ffn_up.weight") => dense = dense.max(width),
+            // ffn_down is {n_ff, n_embd} whether gate and up are separate or fused into
+            // one `ffn_up` of 2 x n_ff rows (phi3)
+            TensorClass::FeedForward if n.ends_with("ffn_down.weight") => {
+                dense = dense.max(t.dims.first().copied().unwrap_or(0))
+            }
             TensorClass::SharedExperts if n.ends_with("ffn_up_shexp.weight") => {
                 shared = shared.max(width)
             }
