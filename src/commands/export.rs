@@ -2,7 +2,7 @@
 //! plan.
 //!
 //! Resolves the plan(s) (`--plan PLAN.toml`, a Plan saved by `plan --save`, or local
-//! model files planned here), the server options, then asks `ops::export` for the
+//! model files, catalog ids and `hf:` references planned here), the server options, then asks `ops::export` for the
 //! launches and the artefact, and writes it (never over a file without `--force`).
 
 use super::build::emit;
@@ -10,6 +10,7 @@ use super::resolve;
 use crate::cli::{ExportArgs, ExportKind};
 use crate::error::{user_error, Result};
 use crate::hardware::HardwareSnapshot;
+use crate::model::reference::ModelRef;
 use crate::ops::export::{self, Artefact, LaunchRequest};
 use crate::plan::Plan;
 use std::path::Path;
@@ -64,8 +65,15 @@ fn resolve_plans(args: &ExportArgs) -> Result<(Vec<Plan>, Option<HardwareSnapsho
         .models
         .iter()
         .map(|m| {
-            crate::ops::plan::require_local_file(m)?;
-            crate::ops::plan::plan_file(m, &hw, resolve::plan_request(&args.pins)?)
+            let req = resolve::plan_request(&args.pins)?;
+            match crate::model::reference::parse(m) {
+                // A catalog id or hf: reference: planned as `plan` does, the engine
+                // downloading the file where the plan has none.
+                ModelRef::Catalog { .. } | ModelRef::Hf { .. } => {
+                    crate::ops::plan::plan_model(Some(m), &hw, req)
+                }
+                _ => crate::ops::plan::plan_file(m, &hw, req),
+            }
         })
         .collect::<Result<_>>()?;
     Ok((plans, Some(hw)))

@@ -5,7 +5,8 @@
 //! pinned engine accepts appear); the environment comes from plan data (GPU indices,
 //! mlock, CPU-resident weights). No I/O here.
 
-use crate::engine::{launch_args, unsupported_settings, EngineKind, ServerOptions};
+use crate::engine::args::{download_refusal, launch_args_from, ModelSource};
+use crate::engine::{unsupported_settings, EngineKind, ServerOptions};
 use crate::error::{user_error, Result};
 use crate::plan::Plan;
 use std::net::IpAddr;
@@ -25,7 +26,11 @@ pub struct Launch {
     pub engine: EngineKind,
     /// The model's display name.
     pub model_name: String,
-    pub model_path: String,
+    /// The local model file; `None` when the engine downloads the model itself.
+    pub model_path: Option<String>,
+    /// When the engine downloads the model: the environment variable naming its cache
+    /// directory (`LLAMA_CACHE`).
+    pub download_cache_env: Option<&'static str>,
     /// `llama-server`, or its full path.
     pub program: String,
     /// argv without the program name.
@@ -58,12 +63,24 @@ impl Launch {
         vendor_is_amd: bool,
     ) -> Result<Launch> {
         let engine = crate::engine::of_plan(plan)?;
-        let model_path = plan.model.path.clone().ok_or_else(|| {
-            user_error(format!(
-                "plan for '{}' has no local model path (model.path); download the model and plan it from the file",
-                plan.model.reference
-            ))
-        })?;
+        let model = match (&plan.model.path, &plan.model.download) {
+            (Some(p), _) => ModelSource::File(p),
+            (None, Some(d)) => {
+                if let Some(why) = download_refusal(engine, d) {
+                    return Err(user_error(format!(
+                        "plan for '{}' has no local model path and {why}; download the model and plan it from the file",
+                        plan.model.reference
+                    )));
+                }
+                ModelSource::Download(d)
+            }
+            (None, None) => {
+                return Err(user_error(format!(
+                    "plan for '{}' has no local model path (model.path) and no download location; download the model and plan it from the file",
+                    plan.model.reference
+                )))
+            }
+        };
         let bad = unsupported_settings(engine, &plan.settings);
         if let Some(first) = bad.first() {
             return Err(user_error(format!("plan setting refused: {first}")));
@@ -74,7 +91,7 @@ impl Launch {
                 server.host
             )));
         }
-        let args = launch_args(engine, &plan.settings, &model_path, Some(server));
+        let args = launch_args_from(engine, &plan.settings, model, Some(server));
         let gpus = &plan.settings.gpu_indices;
         let mut env = Vec::new();
         let devices = if gpus.is_empty() {
@@ -110,7 +127,11 @@ impl Launch {
         Ok(Launch {
             engine,
             model_name: plan.model.name.clone(),
-            model_path,
+            model_path: plan.model.path.clone(),
+            download_cache_env: match model {
+                ModelSource::File(_) => None,
+                ModelSource::Download(_) => Some(crate::engine::info(engine).download.cache_env),
+            },
             program: program.to_string(),
             args,
             env,

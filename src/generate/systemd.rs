@@ -74,7 +74,7 @@ struct Ctx {
     service_lines: Vec<String>,
     exec_start: String,
     health_check: String,
-    model_dir: String,
+    storage_lines: Vec<String>,
     device_lines: Vec<String>,
 }
 
@@ -153,11 +153,32 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             "DeviceAllow=char-drm rw".to_string(),
         ],
     };
-    let model_dir = Path::new(&launch.model_path)
-        .parent()
-        .map(|p| p.to_string_lossy().into_owned())
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "/".to_string());
+    let storage_lines = match (&launch.model_path, launch.download_cache_env) {
+        (Some(path), _) => {
+            let model_dir = Path::new(path)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "/".to_string());
+            vec![format!(
+                "ReadOnlyPaths={}",
+                path_word(&model_dir, "model directory")?
+            )]
+        }
+        // The engine downloads the model on first start into a cache directory systemd
+        // creates for this user (/var/cache/USER, kept across restarts).
+        (None, Some(env)) => vec![
+            "# The first start downloads the model into this cache directory; a download that"
+                .to_string(),
+            "# outlasts TimeoutStartSec fails the start, and Restart= resumes it where it stopped"
+                .to_string(),
+            "# (mainline common/download.cpp: a Range request on the .downloadInProgress file)."
+                .to_string(),
+            format!("CacheDirectory={user}"),
+            format!("Environment={env}=/var/cache/{user}"),
+        ],
+        (None, None) => Vec::new(),
+    };
     let check_host = if crate::generate::launch::is_loopback(&launch.server.host)
         || launch.server.host == "0.0.0.0"
         || launch.server.host == "::"
@@ -198,7 +219,7 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
         service_lines,
         exec_start: words.join(" "),
         health_check,
-        model_dir: path_word(&model_dir, "model directory")?,
+        storage_lines,
         device_lines,
     };
     render_template("systemd unit", SYSTEMD_UNIT, &ctx)

@@ -8,16 +8,18 @@
 //!
 //! The planner decides; here the engine renders the decision into `llama-server`'s argv
 //! (only options the pinned version accepts) and `generate` quotes it into one shell
-//! line. Without a local model file the command names a placeholder, and a warning says
-//! so; a setting the engine would refuse is a warning too.
+//! line. Without a local model file the command has the engine download it (`-hf`, from
+//! the catalog's recorded repository or the `hf:` reference), or, where no repository is
+//! known, names a placeholder and a warning says so; a setting the engine would refuse is
+//! a warning too.
 
 use crate::engine::{self, EngineKind};
 use crate::error::{user_error, Result};
 use crate::generate::shell::command_line;
 use crate::hardware::HardwareSnapshot;
 use crate::model::reference::{self, ModelRef};
-use crate::model::variants;
-use crate::plan::Plan;
+use crate::model::{catalog, variants};
+use crate::plan::{HfDownload, Plan};
 use crate::planner::{self, PlanRequest};
 
 /// `rigplan plan MODEL`: the catalog's default model when `model` is `None`.
@@ -30,6 +32,9 @@ pub fn plan_model(
     req.model_reference = v.reference;
     req.quant = v.quant;
     let mut plan = planner::plan_variants(&v.specs, hw, &req)?;
+    if plan.model.path.is_none() {
+        plan.model.download = download_location(model, plan.settings.quant.as_deref())?;
+    }
     attach_launch_command(&mut plan, req.engine);
     // A `rigplan tune` calibration saved for this exact machine corrects the predicted
     // speeds and says so ("calibrated on this machine on DATE from N runs").
@@ -37,13 +42,44 @@ pub fn plan_model(
     Ok(plan)
 }
 
-/// `export` launches local files only: a catalog id or URL is bad input.
+/// Where the engine downloads `quant` of `model` (the catalog's default model when
+/// `None`) when there is no local file: the catalog's recorded file or repository, or the
+/// `hf:` repository's file of that quant (one listing request). `None` for a URL or a
+/// catalog model without a recorded repository.
+pub fn download_location(model: Option<&str>, quant: Option<&str>) -> Result<Option<HfDownload>> {
+    let entry = match model.map(reference::parse) {
+        None => catalog::default_entry(),
+        Some(ModelRef::Catalog { id, .. }) => catalog::find(&id),
+        Some(ModelRef::Hf { repo, quant: q }) => {
+            let listed = crate::gguf::remote::list_hf_quants(&repo)?;
+            let chosen = crate::gguf::remote::choose_quant(&repo, &listed, quant.or(q.as_deref()))?;
+            return Ok(Some(HfDownload {
+                repo: repo.clone(),
+                file: Some(chosen.file.clone()),
+                quant: Some(chosen.quant.clone()),
+                shards: (chosen.shards > 1).then_some(chosen.shards),
+            }));
+        }
+        Some(_) => None,
+    };
+    let Some(entry) = entry else { return Ok(None) };
+    let quant = quant.unwrap_or(&entry.default_quant);
+    Ok(entry.hf_location(quant).map(|l| HfDownload {
+        repo: l.repo,
+        file: l.file,
+        quant: Some(l.quant),
+        shards: l.shards,
+    }))
+}
+
+/// `export` of a file reference: a catalog id or `hf:` reference is planned with
+/// [`plan_model`] instead; a URL is bad input.
 pub fn require_local_file(model: &str) -> Result<()> {
     if matches!(reference::parse(model), ModelRef::Path(_)) {
         Ok(())
     } else {
         Err(user_error(format!(
-            "MODEL '{model}': export launches a local .gguf file; download it and pass its path (or plan it and pass --plan)"
+            "MODEL '{model}': export launches a local .gguf file, a catalog id or an hf:OWNER/REPO reference; download it and pass its path"
         )))
     }
 }
@@ -67,8 +103,30 @@ pub fn plan_file(model: &str, hw: &HardwareSnapshot, mut req: PlanRequest) -> Re
     Ok(plan)
 }
 
-/// Fills `plan.args` and `plan.command` for `engine`, adding the warnings they need.
+/// Fills `plan.args` and `plan.command` for `engine`, adding the warnings they need:
+/// the local file; else the engine's own download of `plan.model.download`; else a
+/// placeholder file name, and a warning that says so.
 pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
+    plan.warnings
+        .extend(engine::unsupported_settings(engine, &plan.settings));
+    if plan.model.path.is_none() {
+        if let Some(d) = plan.model.download.clone() {
+            match engine::download_refusal(engine, &d) {
+                None => {
+                    plan.warnings.push(download_warning(engine, &d));
+                    plan.args = engine::launch_args_from(
+                        engine,
+                        &plan.settings,
+                        engine::ModelSource::Download(&d),
+                        None,
+                    );
+                    plan.command = command_line(engine::info(engine).targets.server, &plan.args);
+                    return;
+                }
+                Some(why) => plan.warnings.push(format!("cannot download here: {why}")),
+            }
+        }
+    }
     let model_path = match &plan.model.path {
         Some(p) => p.clone(),
         None => {
@@ -87,10 +145,33 @@ pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
             name
         }
     };
-    plan.warnings
-        .extend(engine::unsupported_settings(engine, &plan.settings));
     plan.args = engine::launch_args(engine, &plan.settings, &model_path, None);
     plan.command = command_line(engine::info(engine).targets.server, &plan.args);
+}
+
+/// What the first start of a downloading command does, and the engine's own caveat.
+fn download_warning(engine: EngineKind, d: &HfDownload) -> String {
+    let e = engine::info(engine);
+    let what = match (&d.file, &d.quant) {
+        (Some(f), _) => format!("'{f}'"),
+        (None, Some(q)) => format!(
+            "the file named with {q} (the catalog records no {q} file there; llama-server lists the repository's files if it finds none)"
+        ),
+        (None, None) => "the model".to_string(),
+    };
+    let shards = d
+        .shards
+        .map(|n| format!(" ({n} files)"))
+        .unwrap_or_default();
+    let mut w = format!(
+        "no local file: the command downloads {what}{shards} from https://huggingface.co/{} on its first start, into ${} (or the engine's per-user cache)",
+        d.repo, e.download.cache_env
+    );
+    if let Some(note) = e.download.note {
+        w.push_str("; ");
+        w.push_str(note);
+    }
+    w
 }
 
 #[cfg(test)]
@@ -111,6 +192,71 @@ mod tests {
             ..Default::default()
         };
         planner::plan(&spec, &hw, &req).unwrap()
+    }
+
+    #[test]
+    fn without_a_file_the_command_downloads_where_the_engine_can() {
+        let d = |file: Option<&str>| HfDownload {
+            repo: "unsloth/Qwen3.5-35B-A3B-GGUF".into(),
+            file: file.map(str::to_string),
+            quant: Some("Q6_K".into()),
+            shards: None,
+        };
+        let f = Some("Qwen3.5-35B-A3B-Q4_K_M.gguf");
+        // (download, engine) -> model options in the argv, whether -m is there
+        let cases = [
+            (
+                d(f),
+                EngineKind::LlamaCpp,
+                &[
+                    "-hf",
+                    "unsloth/Qwen3.5-35B-A3B-GGUF",
+                    "-hff",
+                    f.unwrap(),
+                    "--no-mmproj",
+                ][..],
+            ),
+            (
+                d(None),
+                EngineKind::LlamaCpp,
+                &["-hf", "unsloth/Qwen3.5-35B-A3B-GGUF:Q6_K", "--no-mmproj"][..],
+            ),
+            (
+                d(f),
+                EngineKind::IkLlamaCpp,
+                &["-hfr", "unsloth/Qwen3.5-35B-A3B-GGUF", "-hff", f.unwrap()][..],
+            ),
+            // ik needs the file: a placeholder -m and a warning instead.
+            (
+                d(None),
+                EngineKind::IkLlamaCpp,
+                &["-m", "x-Q4_K_M.gguf"][..],
+            ),
+        ];
+        for (download, engine, want) in cases {
+            let mut plan = planned("x", None);
+            plan.model.download = Some(download);
+            attach_launch_command(&mut plan, engine);
+            assert_eq!(&plan.args[..want.len()], want, "{engine}");
+            let says = |w: &str| plan.warnings.iter().any(|x| x.contains(w));
+            if want[0] == "-m" {
+                assert!(says("cannot download here") && says("placeholder"));
+            } else {
+                assert!(says("downloads"), "{:?}", plan.warnings);
+                assert_eq!(says("LLAMA_CURL"), engine == EngineKind::IkLlamaCpp);
+            }
+        }
+    }
+
+    #[test]
+    fn catalog_and_default_models_download_from_their_recorded_repository() {
+        let default = download_location(None, None).unwrap().unwrap();
+        assert_eq!(default.file.as_deref(), Some("Qwen3.5-35B-A3B-Q4_K_M.gguf"));
+        let gemma = download_location(Some("gemma-4-26b-a4b"), Some("UD-Q4_K_XL"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(gemma.repo, "unsloth/gemma-4-26B-A4B-it-GGUF");
+        assert_eq!(download_location(Some("/x/m.gguf"), None).unwrap(), None);
     }
 
     #[test]

@@ -90,6 +90,27 @@ pub struct ModelRef {
     /// Local path to pass as `-m`, when known.
     #[serde(default)]
     pub path: Option<String>,
+    /// Without a local file: where the engine's own downloader fetches the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<HfDownload>,
+}
+
+/// A model file on Hugging Face that llama-server downloads itself (`-hf`), for a plan
+/// with no local file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HfDownload {
+    /// `OWNER/REPO`.
+    pub repo: String,
+    /// The file's path in the repository (the first shard of a split model); `None` when
+    /// only the quant is known and the engine picks the file whose name carries it.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The quant as spelled in file names (`Q4_K_M`).
+    #[serde(default)]
+    pub quant: Option<String>,
+    /// Number of files of a split model (the engine fetches them all).
+    #[serde(default)]
+    pub shards: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,9 +5,10 @@
 use crate::support_engine::{ik_llama_bin, ik_source, llama_bin, llama_source};
 use crate::support_gen::*;
 use rigplan::engine::{
-    bench_args, info, launch_args, BenchOptions, EngineKind, ServerOptions, Tool,
+    bench_args, info, launch_args, launch_args_from, BenchOptions, EngineKind, ModelSource,
+    ServerOptions, Tool,
 };
-use rigplan::plan::{EngineExtras, Settings};
+use rigplan::plan::{EngineExtras, HfDownload, Settings};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,6 +64,16 @@ fn every_option_variants() -> Vec<Settings> {
         v.push(s);
     }
     v
+}
+
+/// A model the engine downloads itself, named by file (both engines accept this form).
+fn download() -> HfDownload {
+    HfDownload {
+        repo: "unsloth/Qwen3.5-35B-A3B-GGUF".into(),
+        file: Some("Q8_0/Qwen3.5-35B-A3B-Q8_0-00001-of-00002.gguf".into()),
+        quant: Some("Q8_0".into()),
+        shards: Some(2),
+    }
 }
 
 fn server_opts(port: u16, key: &Path) -> ServerOptions {
@@ -128,6 +139,11 @@ fn help_lists_every_option(kind: EngineKind, bin: &Path) {
                 Tool::Bench => bench_args(kind, &s, "/m.gguf", &bench_opts()),
             };
             emitted.extend(flags_of(&args));
+            if tool == Tool::Server {
+                let d = download();
+                let args = launch_args_from(kind, &s, ModelSource::Download(&d), None);
+                emitted.extend(flags_of(&args));
+            }
         }
         for f in &emitted {
             assert!(
@@ -155,6 +171,36 @@ fn mainline_help_lists_every_option_in_the_table_and_every_emitted_option() {
             !help.contains(gone),
             "{gone} is still listed: update the table"
         );
+    }
+}
+
+/// The downloading command (`-hf REPO -hff FILE --no-mmproj`, and `-hf REPO:QUANT`)
+/// passes mainline's parser: run offline (`--offline`, an empty `LLAMA_CACHE`) it gets
+/// past argument parsing to the model load, which finds nothing to load.
+#[test]
+fn mainline_parser_accepts_the_download_options() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut by_quant = download();
+    by_quant.file = None;
+    for d in [download(), by_quant] {
+        let s = every_option_variants().remove(0);
+        let args = launch_args_from(EngineKind::LlamaCpp, &s, ModelSource::Download(&d), None);
+        assert!(args.contains(&"-hf".to_string()), "{args:?}");
+        let out = Command::new(bin.join("llama-server"))
+            .args(&args)
+            .arg("--offline")
+            .env("LLAMA_CACHE", tmp.path())
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("invalid argument"), "{args:?}: {text}");
+        assert!(text.contains("failed to load model"), "{args:?}: {text}");
     }
 }
 
@@ -250,12 +296,19 @@ fn ik_parser_accepts_every_emitted_option() {
     let key = tmp.path().join("api key");
     std::fs::write(&key, "secret\n").unwrap();
     let model = "/nonexistent-rigplan-check.gguf";
+    let d = download();
     let mut checked = BTreeSet::new();
     for mut s in every_option_variants() {
         if !gpu_build {
             s.tensor_split.clear();
         }
         for (exe, args) in [
+            // The engine's own download (-hfr/-hff): this build has no libcurl, so it
+            // stops at the download without touching the network.
+            (
+                "llama-server",
+                launch_args_from(EngineKind::IkLlamaCpp, &s, ModelSource::Download(&d), None),
+            ),
             (
                 "llama-server",
                 launch_args(
@@ -270,7 +323,11 @@ fn ik_parser_accepts_every_emitted_option() {
                 bench_args(EngineKind::IkLlamaCpp, &s, model, &bench_opts()),
             ),
         ] {
-            let out = Command::new(bin.join(exe)).args(&args).output().unwrap();
+            let out = Command::new(bin.join(exe))
+                .args(&args)
+                .env("LLAMA_CACHE", tmp.path())
+                .output()
+                .unwrap();
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
@@ -314,7 +371,7 @@ fn ik_table_matches_its_argument_parser_source() {
         }
         let key = PathBuf::from("/k");
         for s in every_option_variants() {
-            let args = match tool {
+            let mut args = match tool {
                 Tool::Server => launch_args(
                     EngineKind::IkLlamaCpp,
                     &s,
@@ -323,6 +380,15 @@ fn ik_table_matches_its_argument_parser_source() {
                 ),
                 Tool::Bench => bench_args(EngineKind::IkLlamaCpp, &s, "/m.gguf", &bench_opts()),
             };
+            if tool == Tool::Server {
+                let d = download();
+                args.extend(launch_args_from(
+                    EngineKind::IkLlamaCpp,
+                    &s,
+                    ModelSource::Download(&d),
+                    None,
+                ));
+            }
             for f in flags_of(&args) {
                 assert!(set.contains(&f), "ik {tool:?} does not accept emitted {f}");
             }
@@ -613,6 +679,56 @@ fn systemd_unit_passes_systemd_analyze_verify() {
         .output()
         .unwrap();
     assert!(v.status.success(), "{}", stderr(&v));
+}
+
+/// `export CATALOG-ID` with nothing downloaded: every artefact has the engine download
+/// the catalog's file, and the unit gives it a cache directory systemd-analyze accepts.
+#[test]
+fn a_catalog_id_exports_a_downloading_launch() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |kind: &str| {
+        let o = rigplan()
+            .args([
+                "export",
+                "qwen3.5-35b-a3b",
+                "--hardware",
+                "desktop-3090",
+                "--engine-bin",
+                bin.to_str().unwrap(),
+                "--as",
+                kind,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let want = "-hf unsloth/Qwen3.5-35B-A3B-GGUF -hff Qwen3.5-35B-A3B-Q4_K_M.gguf --no-mmproj";
+    for kind in ["command", "llama-swap"] {
+        assert!(run(kind).contains(want), "{kind}");
+    }
+    let script = run("script");
+    assert!(
+        script.contains("  -hff Qwen3.5-35B-A3B-Q4_K_M.gguf \\\n"),
+        "{script}"
+    );
+    let text = run("systemd");
+    assert!(text.contains(want), "{text}");
+    assert!(
+        text.contains("CacheDirectory=llama-qwen3-5-35b-a3b")
+            && text.contains("Environment=LLAMA_CACHE=/var/cache/llama-qwen3-5-35b-a3b")
+            && !text.contains("ReadOnlyPaths"),
+        "{text}"
+    );
+    let unit = tmp.path().join("llama-qwen3-5-35b-a3b.service");
+    std::fs::write(&unit, &text).unwrap();
+    let v = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}\n{text}", stderr(&v));
 }
 
 #[test]
