@@ -10,6 +10,7 @@
 pub mod build;
 pub mod catalog;
 pub mod compare;
+pub mod completions;
 pub mod detect;
 pub mod export;
 pub mod inspect;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => export::run(a),
         Command::Tune(a) => tune::run(a),
         Command::Catalog(a) => catalog::run(a),
+        Command::Completions(a) => completions::run(a),
     }
 }
 

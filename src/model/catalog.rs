@@ -609,8 +609,8 @@ mod tests {
         let e = find("qwen3.5-35b-a3b").unwrap();
         let at = |q: &str| e.hf_location(q).unwrap();
         assert_eq!(
-            at("q4_k_m").file.as_deref(),
-            Some("Qwen3.5-35B-A3B-Q4_K_M.gguf")
+            at("ud-q4_k_xl").file.as_deref(),
+            Some("Qwen3.5-35B-A3B-UD-Q4_K_XL.gguf")
         );
         assert_eq!(at("UD-Q4_K_XL").repo, "unsloth/Qwen3.5-35B-A3B-GGUF");
         let q6 = at("Q6_K");

@@ -250,8 +250,16 @@ mod tests {
 
     #[test]
     fn catalog_and_default_models_download_from_their_recorded_repository() {
+        // No Q4_K_M file is recorded: the repository and the quant, for the engine to find.
         let default = download_location(None, None).unwrap().unwrap();
-        assert_eq!(default.file.as_deref(), Some("Qwen3.5-35B-A3B-Q4_K_M.gguf"));
+        assert_eq!(
+            (
+                default.repo.as_str(),
+                default.file,
+                default.quant.as_deref()
+            ),
+            ("unsloth/Qwen3.5-35B-A3B-GGUF", None, Some("Q4_K_M"))
+        );
         let gemma = download_location(Some("gemma-4-26b-a4b"), Some("UD-Q4_K_XL"))
             .unwrap()
             .unwrap();

@@ -691,7 +691,7 @@ fn a_catalog_id_exports_a_downloading_launch() {
         let o = rigplan()
             .args([
                 "export",
-                "qwen3.5-35b-a3b",
+                "qwen3.5-35b-a3b:UD-Q4_K_XL",
                 "--hardware",
                 "desktop-3090",
                 "--engine-bin",
@@ -704,13 +704,13 @@ fn a_catalog_id_exports_a_downloading_launch() {
         assert!(o.status.success(), "{kind}: {}", stderr(&o));
         stdout(&o)
     };
-    let want = "-hf unsloth/Qwen3.5-35B-A3B-GGUF -hff Qwen3.5-35B-A3B-Q4_K_M.gguf --no-mmproj";
+    let want = "-hf unsloth/Qwen3.5-35B-A3B-GGUF -hff Qwen3.5-35B-A3B-UD-Q4_K_XL.gguf --no-mmproj";
     for kind in ["command", "llama-swap"] {
         assert!(run(kind).contains(want), "{kind}");
     }
     let script = run("script");
     assert!(
-        script.contains("  -hff Qwen3.5-35B-A3B-Q4_K_M.gguf \\\n"),
+        script.contains("  -hff Qwen3.5-35B-A3B-UD-Q4_K_XL.gguf \\\n"),
         "{script}"
     );
     let text = run("systemd");
