@@ -14,7 +14,7 @@
 //! a warning too.
 
 use crate::engine::{self, EngineKind};
-use crate::error::{user_error, Result};
+use crate::error::{user_error, Error, Result};
 use crate::generate::shell::command_line;
 use crate::hardware::HardwareSnapshot;
 use crate::model::reference::{self, ModelRef};
@@ -22,12 +22,47 @@ use crate::model::{catalog, variants};
 use crate::plan::{HfDownload, Plan};
 use crate::planner::{self, PlanRequest};
 
-/// `rigplan plan MODEL`: the catalog's default model when `model` is `None`.
-pub fn plan_model(
-    model: Option<&str>,
-    hw: &HardwareSnapshot,
-    mut req: PlanRequest,
-) -> Result<Plan> {
+/// `rigplan plan MODEL`: the catalog's default model when `model` is `None`; when that
+/// cannot fit this machine, the largest catalog model (by parameters) that does, with a
+/// warning that says so.
+pub fn plan_model(model: Option<&str>, hw: &HardwareSnapshot, req: PlanRequest) -> Result<Plan> {
+    let first = plan_one(model, hw, req.clone());
+    let (None, Err(Error::Unsatisfiable(why))) = (model, &first) else {
+        return first;
+    };
+    let default_id = catalog::default_entry().map(|e| e.id).unwrap_or_default();
+    for id in smaller_models_largest_first(&default_id) {
+        if let Ok(mut plan) = plan_one(Some(&id), hw, req.clone()) {
+            plan.warnings.insert(
+                0,
+                format!(
+                    "the default model '{default_id}' does not fit this machine ({why}); this is the largest catalog model that does: '{id}' (name a MODEL to plan another)"
+                ),
+            );
+            return Ok(plan);
+        }
+    }
+    first
+}
+
+/// Catalog ids with fewer parameters than `default_id`'s, most parameters first.
+fn smaller_models_largest_first(default_id: &str) -> Vec<String> {
+    let params = |e: &catalog::CatalogEntry| e.spec(None).map_or(0, |s| s.total_parameters());
+    let entries = catalog::entries();
+    let ceiling = entries
+        .iter()
+        .find(|e| e.id == default_id)
+        .map_or(u64::MAX, params);
+    let mut sized: Vec<(u64, String)> = entries
+        .iter()
+        .map(|e| (params(e), e.id.clone()))
+        .filter(|(p, id)| *p > 0 && *p < ceiling && id != default_id)
+        .collect();
+    sized.sort_by(|a, b| b.cmp(a));
+    sized.into_iter().map(|(_, id)| id).collect()
+}
+
+fn plan_one(model: Option<&str>, hw: &HardwareSnapshot, mut req: PlanRequest) -> Result<Plan> {
     let v = variants::for_reference(model, req.quant.as_deref())?;
     req.model_reference = v.reference;
     req.quant = v.quant;
@@ -246,6 +281,42 @@ mod tests {
                 assert_eq!(says("LLAMA_CURL"), engine == EngineKind::IkLlamaCpp);
             }
         }
+    }
+
+    #[test]
+    fn without_a_model_a_machine_too_small_for_the_default_gets_the_largest_that_fits() {
+        let mut hw = crate::hardware::presets::get("xeon-e5-2620v4-cpu")
+            .unwrap()
+            .unwrap();
+        hw.memory.total_bytes = 8 << 30;
+        hw.memory.available_bytes = Some(8 << 30);
+        let plan = plan_model(None, &hw, PlanRequest::default()).unwrap();
+        assert_ne!(plan.model.name, "Qwen3.5-35B-A3B");
+        assert!(
+            plan.warnings[0].contains("does not fit this machine")
+                && plan.warnings[0].contains(&format!("'{}'", plan.model.reference)),
+            "{:?}",
+            plan.warnings
+        );
+        // Every larger model than the one chosen fails here: it is the largest that fits.
+        let chosen = catalog::find(&plan.model.reference).unwrap();
+        let chosen_params = chosen.spec(None).unwrap().total_parameters();
+        for id in smaller_models_largest_first("qwen3.5-35b-a3b") {
+            let p = catalog::find(&id)
+                .unwrap()
+                .spec(None)
+                .unwrap()
+                .total_parameters();
+            if p > chosen_params {
+                assert!(
+                    plan_one(Some(&id), &hw, PlanRequest::default()).is_err(),
+                    "{id}"
+                );
+            }
+        }
+        // A named model that does not fit stays an error (exit 1).
+        let e = plan_model(Some("llama-3.3-70b"), &hw, PlanRequest::default()).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
     }
 
     #[test]
