@@ -169,6 +169,26 @@ pub struct PlanArgs {
     /// Also write the plan as TOML for `export --plan`.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
+    /// Plan across values of one setting and print memory per device and predicted
+    /// speeds as a table and chart (`parallel`: how many slots of `--ctx` fit, and their
+    /// aggregate throughput).
+    #[arg(long, value_enum, value_name = "SETTING")]
+    pub sweep: Option<SweepSetting>,
+}
+
+/// The setting `plan --sweep` varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SweepSetting {
+    /// Context size, by powers of two up to the model's training context.
+    Ctx,
+    /// Layers on the GPU(s), from none to all.
+    Ngl,
+    /// Layers whose routed experts stay in RAM, from none to all.
+    NCpuMoe,
+    /// Each candidate quant.
+    Quant,
+    /// Concurrent slots (1 to 64), each with the --ctx context.
+    Parallel,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub mod export;
 pub mod inspect;
 pub mod plan;
 pub mod resolve;
+pub mod sweep;
 pub mod tune;
 
 use crate::cli::{Cli, Command};

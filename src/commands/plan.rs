@@ -15,6 +15,9 @@ use std::path::Path;
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let req = resolve::plan_request(&args.pins)?;
     let hw = resolve::hardware(&args.hardware)?;
+    if let Some(setting) = args.sweep {
+        return super::sweep::run(&args, setting, &hw, req);
+    }
     let plan = crate::ops::plan::plan_model(args.model.as_deref(), &hw, req)?;
     let text = match args.format {
         Format::Table => render_table(&plan),

@@ -10,4 +10,5 @@
 pub mod compare;
 pub mod export;
 pub mod plan;
+pub mod sweep;
 pub mod tune;

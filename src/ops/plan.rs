@@ -237,7 +237,8 @@ mod tests {
             quant: Some("Q6_K".into()),
             shards: None,
         };
-        let f = Some("Qwen3.5-35B-A3B-Q4_K_M.gguf");
+        let file = "Qwen3.5-35B-A3B-Q4_K_M.gguf";
+        let f = Some(file);
         // (download, engine) -> model options in the argv, whether -m is there
         let cases = [
             (
@@ -247,7 +248,7 @@ mod tests {
                     "-hf",
                     "unsloth/Qwen3.5-35B-A3B-GGUF",
                     "-hff",
-                    f.unwrap(),
+                    file,
                     "--no-mmproj",
                 ][..],
             ),
@@ -259,7 +260,7 @@ mod tests {
             (
                 d(f),
                 EngineKind::IkLlamaCpp,
-                &["-hfr", "unsloth/Qwen3.5-35B-A3B-GGUF", "-hff", f.unwrap()][..],
+                &["-hfr", "unsloth/Qwen3.5-35B-A3B-GGUF", "-hff", file][..],
             ),
             // ik needs the file: a placeholder -m and a warning instead.
             (
