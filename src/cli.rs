@@ -169,6 +169,10 @@ pub struct PlanArgs {
     /// Also write the plan as TOML for `export --plan`.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
+    /// Load a vision projector with the model and count it where the engine puts it:
+    /// a projector GGUF, or `auto` for the catalog's.
+    #[arg(long, value_name = "FILE|auto")]
+    pub mmproj: Option<String>,
     /// Plan across values of one setting and print memory per device and predicted
     /// speeds as a table and chart (`parallel`: how many slots of `--ctx` fit, and their
     /// aggregate throughput).
@@ -265,6 +269,10 @@ pub struct ExportArgs {
     /// Port the server listens on.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+    /// Load a vision projector with the model (a projector GGUF, or `auto` for the
+    /// catalog's), counted in the plan.
+    #[arg(long, value_name = "FILE|auto")]
+    pub mmproj: Option<String>,
     /// File holding the API key; required when --host is not loopback.
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,

@@ -18,7 +18,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     if let Some(setting) = args.sweep {
         return super::sweep::run(&args, setting, &hw, req);
     }
-    let plan = crate::ops::plan::plan_model(args.model.as_deref(), &hw, req)?;
+    let mmproj = args
+        .mmproj
+        .as_deref()
+        .map(crate::ops::projector::ProjectorChoice::parse);
+    let plan = crate::ops::plan::plan_model_with(args.model.as_deref(), &hw, req, mmproj.as_ref())?;
     let text = match args.format {
         Format::Table => render_table(&plan),
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
@@ -138,6 +142,16 @@ pub fn render_table(p: &Plan) -> String {
                 Bytes(d.pinned_bytes)
             );
         }
+    }
+    if let Some(pr) = &p.projector {
+        let _ = writeln!(
+            o,
+            "  vision projector on {}: weights {} + image encoding {} (included above; {})",
+            pr.device,
+            Bytes(pr.weights_bytes),
+            Bytes(pr.compute_bytes),
+            pr.compute_source
+        );
     }
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);

@@ -16,6 +16,11 @@ pub fn run(
     hw: &HardwareSnapshot,
     req: PlanRequest,
 ) -> anyhow::Result<()> {
+    if args.mmproj.is_some() {
+        return Err(
+            crate::error::user_error("--mmproj is not swept: plan it without --sweep").into(),
+        );
+    }
     if args.save.is_some() {
         return Err(
             crate::error::user_error("--save saves one plan; it does not go with --sweep").into(),

@@ -163,6 +163,46 @@ pub fn unsupported_settings(engine: EngineKind, settings: &Settings) -> Vec<Stri
     out
 }
 
+/// Where llama-server finds the vision projector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectorSource<'a> {
+    File(&'a str),
+    /// An https URL the engine downloads (mainline `--mmproj-url`).
+    Url(&'a str),
+}
+
+/// The projector options (`--mmproj FILE` or `--mmproj-url URL`, and
+/// `--no-mmproj-offload` to keep it on the CPU); `None` when the engine cannot take this
+/// source (ik has no projector download).
+pub fn projector_args(
+    engine: EngineKind,
+    source: ProjectorSource<'_>,
+    offload: bool,
+) -> Option<Vec<String>> {
+    let mut w = ArgWriter::new(engine, Tool::Server);
+    let (kind, value) = match source {
+        ProjectorSource::File(p) => (OptionKind::Mmproj, p),
+        ProjectorSource::Url(u) => (OptionKind::MmprojUrl, u),
+    };
+    w.spec(kind)?;
+    w.push(kind, value);
+    if !offload {
+        w.switch(OptionKind::NoMmprojOffload);
+    }
+    Some(w.args)
+}
+
+/// The projector options of a plan's projector (`None`: the engine cannot load it from
+/// that source, e.g. ik and a URL).
+pub fn plan_projector_args(engine: EngineKind, p: &crate::plan::Projector) -> Option<Vec<String>> {
+    let source = match (&p.path, &p.url) {
+        (Some(f), _) => ProjectorSource::File(f),
+        (None, Some(u)) => ProjectorSource::Url(u),
+        (None, None) => return None,
+    };
+    projector_args(engine, source, p.offload)
+}
+
 /// Why this engine cannot download `d` as it is, or `None` when it can: the engine's
 /// repository option takes no quant tag and the file is unknown.
 pub fn download_refusal(engine: EngineKind, d: &HfDownload) -> Option<String> {

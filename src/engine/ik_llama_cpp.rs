@@ -45,6 +45,16 @@ const OPTIONS: &[OptionSpec] = &[
     // only in a build with LLAMA_CURL (common/CMakeLists.txt).
     o(K::HfRepo, Tool::Server, "-hfr", &["--hf-repo"], V::Text),
     o(K::HfFile, Tool::Server, "-hff", &["--hf-file"], V::Path),
+    // `--mmproj FILE` and `--no-mmproj-offload` (common/common.cpp); `--mmproj-url` is
+    // parsed but nothing downloads it, so it is not in this table.
+    o(K::Mmproj, Tool::Server, "--mmproj", &[], V::Path),
+    o(
+        K::NoMmprojOffload,
+        Tool::Server,
+        "--no-mmproj-offload",
+        &[],
+        V::Flag,
+    ),
     o(
         K::GpuLayers,
         Tool::Server,

@@ -55,6 +55,24 @@ const OPTIONS: &[OptionSpec] = &[
         &["--no-mmproj-auto"],
         V::Flag,
     ),
+    // The projector (tools/mtmd): clip_ctx (clip.cpp) puts its weights and compute buffer
+    // on the first GPU (`-mmdev`, else the first `-dev`, arg.cpp), or the CPU with
+    // `--no-mmproj-offload`; `--mmproj-url` is downloaded like `-hf` (arg.cpp handle_url).
+    o(K::Mmproj, Tool::Server, "--mmproj", &["-mm"], V::Path),
+    o(
+        K::MmprojUrl,
+        Tool::Server,
+        "--mmproj-url",
+        &["-mmu"],
+        V::Text,
+    ),
+    o(
+        K::NoMmprojOffload,
+        Tool::Server,
+        "--no-mmproj-offload",
+        &[],
+        V::Flag,
+    ),
     o(
         K::GpuLayers,
         Tool::Server,

@@ -48,8 +48,9 @@ pub mod rules;
 pub mod split_modes;
 
 pub use args::{
-    bench_args, download_refusal, launch_args, launch_args_from, unsupported_settings,
-    BenchOptions, ModelSource, ServerOptions,
+    bench_args, download_refusal, launch_args, launch_args_from, plan_projector_args,
+    projector_args, unsupported_settings, BenchOptions, ModelSource, ProjectorSource,
+    ServerOptions,
 };
 pub use options::{EngineInfo, OptionKind, OptionSpec, Tool, ValueSyntax};
 

@@ -62,6 +62,12 @@ pub enum OptionKind {
     /// mainline `--no-mmproj` (server): do not fetch the repository's vision projector,
     /// which `-hf` otherwise downloads and loads too.
     NoMmproj,
+    /// `--mmproj FILE` (server): the vision projector.
+    Mmproj,
+    /// mainline `--mmproj-url URL` (server): the projector, downloaded by the engine.
+    MmprojUrl,
+    /// `--no-mmproj-offload` (server): the projector on the CPU instead of the first GPU.
+    NoMmprojOffload,
     /// llama-bench prompt length `-p`.
     BenchPrompt,
     /// llama-bench generation length `-n`.

@@ -153,21 +153,29 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             "DeviceAllow=char-drm rw".to_string(),
         ],
     };
-    let storage_lines = match (&launch.model_path, launch.download_cache_env) {
-        (Some(path), _) => {
-            let model_dir = Path::new(path)
-                .parent()
-                .map(|p| p.to_string_lossy().into_owned())
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "/".to_string());
-            vec![format!(
-                "ReadOnlyPaths={}",
-                path_word(&model_dir, "model directory")?
-            )]
+    let mut storage_lines = Vec::new();
+    let mut read_only: Vec<String> = Vec::new();
+    for path in [&launch.model_path, &launch.projector_path]
+        .into_iter()
+        .flatten()
+    {
+        let dir = Path::new(path)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".to_string());
+        let word = path_word(&dir, "model directory")?;
+        if !read_only.contains(&word) {
+            read_only.push(word);
         }
-        // The engine downloads the model on first start into a cache directory systemd
-        // creates for this user (/var/cache/USER, kept across restarts).
-        (None, Some(env)) => vec![
+    }
+    if !read_only.is_empty() {
+        storage_lines.push(format!("ReadOnlyPaths={}", read_only.join(" ")));
+    }
+    if let Some(env) = launch.download_cache_env {
+        // The engine downloads on first start into a cache directory systemd creates for
+        // this user (/var/cache/USER, kept across restarts).
+        storage_lines.extend([
             "# The first start downloads the model into this cache directory; a download that"
                 .to_string(),
             "# outlasts TimeoutStartSec fails the start, and Restart= resumes it where it stopped"
@@ -176,9 +184,8 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
                 .to_string(),
             format!("CacheDirectory={user}"),
             format!("Environment={env}=/var/cache/{user}"),
-        ],
-        (None, None) => Vec::new(),
-    };
+        ]);
+    }
     let check_host = if crate::generate::launch::is_loopback(&launch.server.host)
         || launch.server.host == "0.0.0.0"
         || launch.server.host == "::"

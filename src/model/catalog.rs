@@ -114,6 +114,12 @@ pub struct KnownProjector {
     pub weight_type: String,
     pub size_bytes: u64,
     pub source: String,
+    /// Its image-encoding compute buffer on the GPU, as the engine logged it
+    /// (`alloc_compute_meta: CUDA0 compute buffer size`), with `compute_source`.
+    #[serde(default)]
+    pub compute_bytes: Option<u64>,
+    #[serde(default)]
+    pub compute_source: Option<String>,
 }
 
 /// Where a quant of a catalog model is published (see [`CatalogEntry::hf_location`]).

@@ -19,6 +19,7 @@ use crate::generate::shell::command_line;
 use crate::hardware::HardwareSnapshot;
 use crate::model::reference::{self, ModelRef};
 use crate::model::{catalog, variants};
+use crate::ops::projector::{self, ProjectorChoice};
 use crate::plan::{HfDownload, Plan};
 use crate::planner::{self, PlanRequest};
 
@@ -26,6 +27,53 @@ use crate::planner::{self, PlanRequest};
 /// cannot fit this machine, the largest catalog model (by parameters) that does, with a
 /// warning that says so.
 pub fn plan_model(model: Option<&str>, hw: &HardwareSnapshot, req: PlanRequest) -> Result<Plan> {
+    plan_model_with(model, hw, req, None)
+}
+
+/// [`plan_model`] with a vision projector (`--mmproj`): its bytes taken off the device
+/// the engine puts it on before the model is planned, and added to that device's row.
+pub fn plan_model_with(
+    model: Option<&str>,
+    hw: &HardwareSnapshot,
+    req: PlanRequest,
+    mmproj: Option<&ProjectorChoice>,
+) -> Result<Plan> {
+    with_projector(model, hw, req, mmproj, plan_or_fallback)
+}
+
+/// Plans with `plan_fn` on `hw` less the projector's bytes, then adds the projector.
+fn with_projector(
+    model: Option<&str>,
+    hw: &HardwareSnapshot,
+    req: PlanRequest,
+    mmproj: Option<&ProjectorChoice>,
+    plan_fn: impl Fn(Option<&str>, &HardwareSnapshot, PlanRequest) -> Result<Plan>,
+) -> Result<Plan> {
+    let Some(choice) = mmproj else {
+        return plan_fn(model, hw, req);
+    };
+    let need = projector::need(choice, model)?;
+    let (left, gpu) = projector::reserve(hw, &need);
+    let engine = req.engine;
+    let mut plan = plan_fn(model, &left, req)?;
+    projector::attach(&mut plan, &need, gpu);
+    attach_launch_command(&mut plan, engine);
+    Ok(plan)
+}
+
+/// [`plan_file`] with a vision projector (see [`plan_model_with`]).
+pub fn plan_file_with(
+    model: &str,
+    hw: &HardwareSnapshot,
+    req: PlanRequest,
+    mmproj: Option<&ProjectorChoice>,
+) -> Result<Plan> {
+    with_projector(Some(model), hw, req, mmproj, |m, hw, req| {
+        plan_file(m.unwrap_or(model), hw, req)
+    })
+}
+
+fn plan_or_fallback(model: Option<&str>, hw: &HardwareSnapshot, req: PlanRequest) -> Result<Plan> {
     let first = plan_one(model, hw, req.clone());
     let (None, Err(Error::Unsatisfiable(why))) = (model, &first) else {
         return first;
@@ -142,13 +190,40 @@ pub fn plan_file(model: &str, hw: &HardwareSnapshot, mut req: PlanRequest) -> Re
 /// the local file; else the engine's own download of `plan.model.download`; else a
 /// placeholder file name, and a warning that says so.
 pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
-    plan.warnings
-        .extend(engine::unsupported_settings(engine, &plan.settings));
+    attach_model_command(plan, engine);
+    if let Some(p) = plan.projector.clone() {
+        match engine::plan_projector_args(engine, &p) {
+            Some(args) => {
+                plan.args.extend(args);
+                plan.command = command_line(engine::info(engine).targets.server, &plan.args);
+            }
+            None => warn_once(
+                plan,
+                format!(
+                    "{engine} cannot download the projector: fetch {} and pass --mmproj FILE",
+                    p.url.as_deref().unwrap_or("it")
+                ),
+            ),
+        }
+    }
+}
+
+/// A warning added once, however often the command is rendered.
+fn warn_once(plan: &mut Plan, w: String) {
+    if !plan.warnings.contains(&w) {
+        plan.warnings.push(w);
+    }
+}
+
+fn attach_model_command(plan: &mut Plan, engine: EngineKind) {
+    for w in engine::unsupported_settings(engine, &plan.settings) {
+        warn_once(plan, w);
+    }
     if plan.model.path.is_none() {
         if let Some(d) = plan.model.download.clone() {
             match engine::download_refusal(engine, &d) {
                 None => {
-                    plan.warnings.push(download_warning(engine, &d));
+                    warn_once(plan, download_warning(engine, &d));
                     plan.args = engine::launch_args_from(
                         engine,
                         &plan.settings,
@@ -158,7 +233,7 @@ pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
                     plan.command = command_line(engine::info(engine).targets.server, &plan.args);
                     return;
                 }
-                Some(why) => plan.warnings.push(format!("cannot download here: {why}")),
+                Some(why) => warn_once(plan, format!("cannot download here: {why}")),
             }
         }
     }
@@ -174,9 +249,12 @@ pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
                 },
                 plan.settings.quant.as_deref().unwrap_or("model")
             );
-            plan.warnings.push(format!(
-                "no local file for this model yet: the command uses the placeholder '{name}'; download the GGUF and pass its path"
-            ));
+            warn_once(
+                plan,
+                format!(
+                    "no local file for this model yet: the command uses the placeholder '{name}'; download the GGUF and pass its path"
+                ),
+            );
             name
         }
     };

@@ -130,4 +130,28 @@ pub struct Plan {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub alternatives: Vec<Alternative>,
+    /// The vision projector loaded with the model (`--mmproj`), counted in `memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projector: Option<Projector>,
+}
+
+/// A vision projector (`mmproj`) in a plan: where it comes from, the device it is on and
+/// what it holds there (already included in that device's memory row).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Projector {
+    /// A local file, absolute.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Without a local file: the https URL the engine downloads it from.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The memory row it is counted in.
+    pub device: String,
+    /// On a GPU (the engine's default), else the CPU (`--no-mmproj-offload`).
+    pub offload: bool,
+    pub weights_bytes: u64,
+    /// Its image-encoding compute buffer, when a measurement is known.
+    pub compute_bytes: u64,
+    /// Where the compute figure comes from, or why it is missing.
+    pub compute_source: String,
 }

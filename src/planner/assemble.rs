@@ -68,6 +68,7 @@ pub fn assemble(
         reasons: explanation.reasons,
         warnings: explanation.warnings,
         alternatives: alternatives(spec, settled, runners),
+        projector: None,
     }
 }
 

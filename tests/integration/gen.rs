@@ -5,8 +5,8 @@
 use crate::support_engine::{ik_llama_bin, ik_source, llama_bin, llama_source};
 use crate::support_gen::*;
 use rigplan::engine::{
-    bench_args, info, launch_args, launch_args_from, BenchOptions, EngineKind, ModelSource,
-    ServerOptions, Tool,
+    bench_args, info, launch_args, launch_args_from, projector_args, BenchOptions, EngineKind,
+    ModelSource, ProjectorSource, ServerOptions, Tool,
 };
 use rigplan::plan::{EngineExtras, HfDownload, Settings};
 use std::collections::BTreeSet;
@@ -76,6 +76,26 @@ fn download() -> HfDownload {
     }
 }
 
+/// Every projector option an engine emits: a file kept on the CPU, and a URL where the
+/// engine downloads one.
+fn projector_variants(kind: EngineKind) -> Vec<String> {
+    let mut args = projector_args(
+        kind,
+        ProjectorSource::File("/nonexistent-mmproj.gguf"),
+        false,
+    )
+    .unwrap();
+    args.extend(
+        projector_args(
+            kind,
+            ProjectorSource::Url("https://huggingface.co/o/r/resolve/main/mmproj-F16.gguf"),
+            true,
+        )
+        .unwrap_or_default(),
+    );
+    args
+}
+
 fn server_opts(port: u16, key: &Path) -> ServerOptions {
     ServerOptions {
         host: "127.0.0.1".into(),
@@ -143,6 +163,7 @@ fn help_lists_every_option(kind: EngineKind, bin: &Path) {
                 let d = download();
                 let args = launch_args_from(kind, &s, ModelSource::Download(&d), None);
                 emitted.extend(flags_of(&args));
+                emitted.extend(flags_of(&projector_variants(kind)));
             }
         }
         for f in &emitted {
@@ -185,8 +206,17 @@ fn mainline_parser_accepts_the_download_options() {
     by_quant.file = None;
     for d in [download(), by_quant] {
         let s = every_option_variants().remove(0);
-        let args = launch_args_from(EngineKind::LlamaCpp, &s, ModelSource::Download(&d), None);
+        let mut args = launch_args_from(EngineKind::LlamaCpp, &s, ModelSource::Download(&d), None);
         assert!(args.contains(&"-hf".to_string()), "{args:?}");
+        // The projector from its URL, as `--mmproj auto` writes it.
+        args.extend(
+            projector_args(
+                EngineKind::LlamaCpp,
+                ProjectorSource::Url("https://huggingface.co/o/r/resolve/main/mmproj-F16.gguf"),
+                true,
+            )
+            .unwrap(),
+        );
         let out = Command::new(bin.join("llama-server"))
             .args(&args)
             .arg("--offline")
@@ -307,7 +337,10 @@ fn ik_parser_accepts_every_emitted_option() {
             // stops at the download without touching the network.
             (
                 "llama-server",
-                launch_args_from(EngineKind::IkLlamaCpp, &s, ModelSource::Download(&d), None),
+                launch_args_from(EngineKind::IkLlamaCpp, &s, ModelSource::Download(&d), None)
+                    .into_iter()
+                    .chain(projector_variants(EngineKind::IkLlamaCpp))
+                    .collect(),
             ),
             (
                 "llama-server",
@@ -388,6 +421,7 @@ fn ik_table_matches_its_argument_parser_source() {
                     ModelSource::Download(&d),
                     None,
                 ));
+                args.extend(projector_variants(EngineKind::IkLlamaCpp));
             }
             for f in flags_of(&args) {
                 assert!(set.contains(&f), "ik {tool:?} does not accept emitted {f}");

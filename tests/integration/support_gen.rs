@@ -90,6 +90,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
         reasons: vec![],
         warnings: vec![],
         alternatives: vec![],
+        projector: None,
     }
 }
 
