@@ -409,7 +409,8 @@ pub const ENGINE: EngineInfo = EngineInfo {
         // common/hf-cache.cpp get_cache_directory: LLAMA_CACHE, then HF_HUB_CACHE...,
         // then ~/.cache/huggingface/hub.
         cache_env: "LLAMA_CACHE",
-        // LLAMA_OPENSSL defaults ON (CMakeLists.txt): https downloads in every build.
-        note: None,
+        // LLAMA_OPENSSL defaults ON (CMakeLists.txt), but https needs OpenSSL >= 3 found
+        // at build time (vendor/cpp-httplib/CMakeLists.txt); without it -hf cannot fetch.
+        note: Some("the engine needs OpenSSL 3 headers at build time for https (Debian/Ubuntu: libssl-dev)"),
     },
 };

@@ -765,6 +765,70 @@ fn a_catalog_id_exports_a_downloading_launch() {
     assert!(v.status.success(), "{}\n{text}", stderr(&v));
 }
 
+/// A plan without a local file, exported as a launch script, runs as it is: the real
+/// llama-server resolves `-hf REPO -hff FILE` from its Hugging Face cache (prepared here
+/// with a tiny model, offline: `LLAMA_ARG_OFFLINE=1`, no network) and serves.
+#[test]
+fn a_downloading_launch_script_serves_from_the_engine_cache() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let repo_dir = cache.join("models--rigplan-test--tiny-GGUF");
+    let snapshot = repo_dir.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
+    std::fs::write(repo_dir.join("refs/main"), commit).unwrap();
+    let model = tiny_model(&snapshot);
+    let mut plan = plan_for(model.to_str().unwrap(), "tiny", settings_cpu());
+    plan.model.path = None;
+    plan.model.download = Some(HfDownload {
+        repo: "rigplan-test/tiny-GGUF".into(),
+        file: Some("tiny-llama.gguf".into()),
+        quant: None,
+        shards: None,
+    });
+    let plan_file = tmp.path().join("p.plan.toml");
+    write_plan(&plan, &plan_file);
+    let port = free_port();
+    let script = tmp.path().join("launch.sh");
+    let port_s = port.to_string();
+    let o = export(
+        &plan_file,
+        &[
+            "--as",
+            "script",
+            "--engine-bin",
+            bin.to_str().unwrap(),
+            "--port",
+            &port_s,
+            "--out",
+            script.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.contains("-hf rigplan-test/tiny-GGUF") && !text.contains(" -m "),
+        "{text}"
+    );
+    let log = tmp.path().join("server.log");
+    let mut server = spawn_logged(
+        Command::new("bash")
+            .arg(&script)
+            .env("LLAMA_CACHE", &cache)
+            .env("LLAMA_ARG_OFFLINE", "1"),
+        &log,
+    );
+    wait_healthy_logged(&mut server, port, 60, Some(&log));
+    let props = get_json(port, "/props");
+    assert_eq!(
+        props["model_path"].as_str(),
+        Some(model.to_str().unwrap()),
+        "{props}"
+    );
+}
+
 #[test]
 fn non_loopback_host_needs_an_api_key_file() {
     let tmp = tempfile::tempdir().unwrap();
