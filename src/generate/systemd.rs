@@ -235,6 +235,68 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{EngineKind, ServerOptions};
+
+    fn launch(model: Option<&str>, projector: Option<&str>, cache: bool) -> Launch {
+        Launch {
+            engine: EngineKind::LlamaCpp,
+            model_name: "m".into(),
+            model_path: model.map(str::to_string),
+            download_cache_env: cache.then_some("LLAMA_CACHE"),
+            projector_path: projector.map(str::to_string),
+            program: "/opt/llama-server".into(),
+            args: vec!["-ngl".into(), "0".into()],
+            env: vec![],
+            mlock: false,
+            devices: DeviceAccess::None,
+            server: ServerOptions {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                api_key_file: None,
+                alias: None,
+            },
+        }
+    }
+
+    #[test]
+    fn local_files_are_read_only_paths_and_downloads_get_a_cache_directory() {
+        // (model, projector, downloads) -> lines the unit must hold and must not
+        let cases = [
+            (
+                Some("/models/a/m.gguf"),
+                Some("/models/b/mmproj.gguf"),
+                false,
+                &["ReadOnlyPaths=/models/a /models/b"][..],
+                "CacheDirectory",
+            ),
+            (
+                None,
+                None,
+                true,
+                &[
+                    "CacheDirectory=llama-m",
+                    "Environment=LLAMA_CACHE=/var/cache/llama-m",
+                ][..],
+                "ReadOnlyPaths",
+            ),
+            // A local model with a downloaded projector: both.
+            (
+                Some("/models/a/m.gguf"),
+                None,
+                true,
+                &["ReadOnlyPaths=/models/a", "CacheDirectory=llama-m"][..],
+                "ReadOnlyPaths=/models/a /",
+            ),
+        ];
+        for (model, projector, cache, want, not) in cases {
+            let unit =
+                render(&launch(model, projector, cache), "llama-m", "/usr/bin/curl").unwrap();
+            for w in want {
+                assert!(unit.contains(w), "{w}:\n{unit}");
+            }
+            assert!(!unit.contains(not), "{not}:\n{unit}");
+        }
+    }
 
     #[test]
     fn exec_words_escape_systemd_syntax() {

@@ -90,6 +90,14 @@ pub fn sweep(
     kind: SweepKind,
 ) -> Result<Sweep> {
     let baseline = super::plan::plan_model(model, hw, req.clone())?;
+    // Without a MODEL the baseline may be another catalog model than the default (the
+    // largest that fits): sweep that one.
+    let reference = baseline.model.reference.clone();
+    let model = if reference.is_empty() {
+        model
+    } else {
+        Some(reference.as_str())
+    };
     let quant = baseline.settings.quant.clone();
     let v = variants::for_reference(model, quant.as_deref())?;
     let spec = v
