@@ -37,17 +37,23 @@ pub enum Command {
     Tune(TuneArgs),
     /// List the bundled models, GPUs or hardware presets.
     Catalog(CatalogArgs),
+    /// Print a shell completion script (`rigplan completions bash > /etc/bash_completion.d/rigplan`).
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Human-readable tables.
     Table,
+    /// JSON (stable keys, DESIGN.md).
     Json,
+    /// TOML.
     Toml,
 }
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Write the snapshot to this file (TOML, or JSON if the name ends in .json).
@@ -62,6 +68,7 @@ pub struct DetectArgs {
 pub struct InspectArgs {
     /// A .gguf path, a catalog id (`qwen3.5-35b-a3b:Q4_K_M`), `hf:OWNER/REPO[:QUANT]` or an https URL.
     pub model: String,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -95,37 +102,52 @@ pub struct PinArgs {
     /// `llama.cpp` or `ik_llama.cpp`.
     #[arg(long)]
     pub engine: Option<String>,
+    /// Quant to plan (`Q4_K_M`, `IQ2_XXS`, `UD-Q4_K_XL`...), instead of choosing one.
     #[arg(long)]
     pub quant: Option<String>,
+    /// Layers on the GPU(s) (`-ngl`); the output layer counts as one more.
     #[arg(long, value_name = "N")]
     pub ngl: Option<u32>,
+    /// Keep the routed experts of the first N layers in system RAM (`--n-cpu-moe`).
     #[arg(long, value_name = "N")]
     pub n_cpu_moe: Option<u32>,
+    /// Context size in tokens (`-c`).
     #[arg(long, value_name = "N")]
     pub ctx: Option<u64>,
+    /// Tokens to generate per request (`-n`).
     #[arg(long, value_name = "N")]
     pub predict: Option<u64>,
+    /// K-cache type (`f16`, `q8_0`, `q4_0`...).
     #[arg(long, value_name = "T")]
     pub ctk: Option<String>,
+    /// V-cache type (`f16`, `q8_0`...; quantized V needs flash attention).
     #[arg(long, value_name = "T")]
     pub ctv: Option<String>,
+    /// CPU threads (`-t`); default: physical cores the memory can feed.
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
+    /// Logical batch size (`-b`).
     #[arg(long, value_name = "N")]
     pub batch: Option<u32>,
+    /// Physical batch size (`-ub`).
     #[arg(long, value_name = "N")]
     pub ubatch: Option<u32>,
+    /// Concurrent request slots (`-np`); the context is shared among them.
     #[arg(long, value_name = "N")]
     pub parallel: Option<u32>,
+    /// Multi-GPU split mode: `none`, `layer`, `row`, `tensor` (mainline), `graph` (ik).
     #[arg(long, value_name = "M")]
     pub split_mode: Option<String>,
     /// Comma-separated proportions per GPU, e.g. `1,1`.
     #[arg(long, value_name = "A,B")]
     pub tensor_split: Option<String>,
+    /// Flash attention (`-fa`).
     #[arg(long, value_name = "on|off")]
     pub flash_attn: Option<String>,
+    /// What the server is for; sets the default context and generation budget.
     #[arg(long, value_name = "chat|coding|quick|long")]
     pub use_case: Option<String>,
+    /// How to choose among quants: fastest, best quality, or a balance.
     #[arg(long, value_name = "speed|quality|balanced")]
     pub prefer: Option<String>,
     /// Interactive floor for `--prefer quality`, tok/s of generation.
@@ -141,15 +163,41 @@ pub struct PlanArgs {
     pub hardware: HardwareArgs,
     #[command(flatten)]
     pub pins: PinArgs,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Also write the plan as TOML for `export --plan`.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
+    /// Load a vision projector with the model and count it where the engine puts it:
+    /// a projector GGUF, or `auto` for the catalog's.
+    #[arg(long, value_name = "FILE|auto")]
+    pub mmproj: Option<String>,
+    /// Plan across values of one setting and print memory per device and predicted
+    /// speeds as a table and chart (`parallel`: how many slots of `--ctx` fit, and their
+    /// aggregate throughput).
+    #[arg(long, value_enum, value_name = "SETTING")]
+    pub sweep: Option<SweepSetting>,
+}
+
+/// The setting `plan --sweep` varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SweepSetting {
+    /// Context size, by powers of two up to the model's training context.
+    Ctx,
+    /// Layers on the GPU(s), from none to all.
+    Ngl,
+    /// Layers whose routed experts stay in RAM, from none to all.
+    NCpuMoe,
+    /// Each candidate quant.
+    Quant,
+    /// Concurrent slots (1 to 64), each with the --ctx context.
+    Parallel,
 }
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
+    /// Model reference; the catalog's default model when omitted.
     pub model: Option<String>,
     /// Machines to compare: snapshot files or preset names (repeatable).
     #[arg(long = "hardware", value_name = "PATH|PROFILE")]
@@ -159,6 +207,7 @@ pub struct CompareArgs {
     pub gpus: Vec<String>,
     #[command(flatten)]
     pub pins: PinArgs,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -182,15 +231,20 @@ pub struct BuildArgs {
     /// Write the script here instead of printing it.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
     #[arg(long)]
     pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportKind {
+    /// One shell command line.
     Command,
+    /// An executable launch script.
     Script,
+    /// A hardened systemd unit.
     Systemd,
+    /// A llama-swap config entry per model.
     LlamaSwap,
 }
 
@@ -206,12 +260,19 @@ pub struct ExportArgs {
     pub hardware: HardwareArgs,
     #[command(flatten)]
     pub pins: PinArgs,
+    /// What to write.
     #[arg(long = "as", value_enum)]
     pub kind: ExportKind,
+    /// Address the server listens on; anything but loopback needs --api-key-file.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Port the server listens on.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+    /// Load a vision projector with the model (a projector GGUF, or `auto` for the
+    /// catalog's), counted in the plan.
+    #[arg(long, value_name = "FILE|auto")]
+    pub mmproj: Option<String>,
     /// File holding the API key; required when --host is not loopback.
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
@@ -221,14 +282,17 @@ pub struct ExportArgs {
     /// Directory holding the engine binaries (default: the `rigplan build` prefix, else PATH).
     #[arg(long, value_name = "DIR")]
     pub engine_bin: Option<PathBuf>,
+    /// Write the artefact here instead of printing it.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
     #[arg(long)]
     pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct TuneArgs {
+    /// A local .gguf file to measure (the catalog's default model when omitted).
     pub model: Option<String>,
     #[command(flatten)]
     pub hardware: HardwareArgs,
@@ -252,21 +316,53 @@ pub struct TuneArgs {
     /// A single llama-bench run longer than this is killed and recorded as failed.
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub run_timeout: String,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CatalogKind {
+    /// Models rigplan plans without a file.
     Models,
+    /// The GPU table `--gpu NAME` takes names from.
     Gpus,
+    /// Hardware presets for `--hardware NAME`.
     Hardware,
 }
 
 #[derive(Debug, Args)]
 pub struct CatalogArgs {
+    /// What to list.
     #[arg(value_enum, default_value_t = CatalogKind::Models)]
     pub kind: CatalogKind,
+    /// Only GPUs of this vendor (`nvidia`, `amd`, `intel`, `apple`).
+    #[arg(long, value_name = "VENDOR")]
+    pub vendor: Option<String>,
+    /// Only GPUs whose name (or an alias) contains this, case-insensitively.
+    #[arg(long, value_name = "SUBSTR")]
+    pub name: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// Shells `rigplan completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }

@@ -2,7 +2,7 @@
 //! plan.
 //!
 //! Resolves the plan(s) (`--plan PLAN.toml`, a Plan saved by `plan --save`, or local
-//! model files planned here), the server options, then asks `ops::export` for the
+//! model files, catalog ids and `hf:` references planned here), the server options, then asks `ops::export` for the
 //! launches and the artefact, and writes it (never over a file without `--force`).
 
 use super::build::emit;
@@ -10,7 +10,9 @@ use super::resolve;
 use crate::cli::{ExportArgs, ExportKind};
 use crate::error::{user_error, Result};
 use crate::hardware::HardwareSnapshot;
+use crate::model::reference::ModelRef;
 use crate::ops::export::{self, Artefact, LaunchRequest};
+use crate::ops::projector::ProjectorChoice;
 use crate::plan::Plan;
 use std::path::Path;
 
@@ -42,6 +44,11 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
 /// The plans to export, and the hardware they were planned for when planned here.
 fn resolve_plans(args: &ExportArgs) -> Result<(Vec<Plan>, Option<HardwareSnapshot>)> {
     if let Some(path) = &args.plan {
+        if args.mmproj.is_some() {
+            return Err(user_error(
+                "--mmproj is planned with the model: give it to `plan --save`, not with --plan",
+            ));
+        }
         if !args.models.is_empty() {
             return Err(user_error("give MODEL or --plan, not both"));
         }
@@ -64,8 +71,16 @@ fn resolve_plans(args: &ExportArgs) -> Result<(Vec<Plan>, Option<HardwareSnapsho
         .models
         .iter()
         .map(|m| {
-            crate::ops::plan::require_local_file(m)?;
-            crate::ops::plan::plan_file(m, &hw, resolve::plan_request(&args.pins)?)
+            let req = resolve::plan_request(&args.pins)?;
+            let mmproj = args.mmproj.as_deref().map(ProjectorChoice::parse);
+            match crate::model::reference::parse(m) {
+                // A catalog id or hf: reference: planned as `plan` does, the engine
+                // downloading the file where the plan has none.
+                ModelRef::Catalog { .. } | ModelRef::Hf { .. } => {
+                    crate::ops::plan::plan_model_with(Some(m), &hw, req, mmproj.as_ref())
+                }
+                _ => crate::ops::plan::plan_file_with(m, &hw, req, mmproj.as_ref()),
+            }
         })
         .collect::<Result<_>>()?;
     Ok((plans, Some(hw)))

@@ -10,11 +10,13 @@
 pub mod build;
 pub mod catalog;
 pub mod compare;
+pub mod completions;
 pub mod detect;
 pub mod export;
 pub mod inspect;
 pub mod plan;
 pub mod resolve;
+pub mod sweep;
 pub mod tune;
 
 use crate::cli::{Cli, Command};
@@ -29,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => export::run(a),
         Command::Tune(a) => tune::run(a),
         Command::Catalog(a) => catalog::run(a),
+        Command::Completions(a) => completions::run(a),
     }
 }
 

@@ -15,7 +15,14 @@ use std::path::Path;
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let req = resolve::plan_request(&args.pins)?;
     let hw = resolve::hardware(&args.hardware)?;
-    let plan = crate::ops::plan::plan_model(args.model.as_deref(), &hw, req)?;
+    if let Some(setting) = args.sweep {
+        return super::sweep::run(&args, setting, &hw, req);
+    }
+    let mmproj = args
+        .mmproj
+        .as_deref()
+        .map(crate::ops::projector::ProjectorChoice::parse);
+    let plan = crate::ops::plan::plan_model_with(args.model.as_deref(), &hw, req, mmproj.as_ref())?;
     let text = match args.format {
         Format::Table => render_table(&plan),
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
@@ -136,6 +143,16 @@ pub fn render_table(p: &Plan) -> String {
             );
         }
     }
+    if let Some(pr) = &p.projector {
+        let _ = writeln!(
+            o,
+            "  vision projector on {}: weights {} + image encoding {} (included above; {})",
+            pr.device,
+            Bytes(pr.weights_bytes),
+            Bytes(pr.compute_bytes),
+            pr.compute_source
+        );
+    }
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     table.set_header(["setting", "value", "why"]);
@@ -212,13 +229,62 @@ pub fn render_table(p: &Plan) -> String {
         );
     } else {
         let _ = writeln!(o, "\n{}", p.command);
+        let _ = writeln!(o, "\n{}", next_steps(p));
     }
     o
+}
+
+/// The commands that take this plan to a running server on this machine: build the
+/// pinned engine, write the launch script, run it (which downloads a model the plan has
+/// no file for).
+fn next_steps(p: &Plan) -> String {
+    let engine = if p.engine.name == "llama.cpp" {
+        String::new()
+    } else {
+        format!(" --engine {}", p.engine.name)
+    };
+    let model = match (&p.model.path, &p.settings.quant) {
+        (Some(path), _) => crate::generate::shell::shell_quote(path),
+        (None, Some(q)) if !p.model.reference.is_empty() && !p.model.reference.contains(':') => {
+            crate::generate::shell::shell_quote(&format!("{}:{q}", p.model.reference))
+        }
+        _ => crate::generate::shell::shell_quote(&p.model.reference),
+    };
+    let mmproj = p
+        .projector
+        .as_ref()
+        .map(|pr| match &pr.path {
+            Some(f) => format!(" --mmproj {}", crate::generate::shell::shell_quote(f)),
+            None => " --mmproj auto".to_string(),
+        })
+        .unwrap_or_default();
+    format!(
+        "to run it on this machine:\n  rigplan build{engine} --out build.sh && bash build.sh\n  rigplan export {model}{engine}{mmproj} --as script --out launch.sh && ./launch.sh"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_steps_name_the_model_quant_and_engine_the_plan_used() {
+        let hw = crate::hardware::presets::get("desktop-3090")
+            .unwrap()
+            .unwrap();
+        let plan = crate::ops::plan::plan_model(None, &hw, crate::planner::PlanRequest::default())
+            .unwrap();
+        let text = next_steps(&plan);
+        let q = plan.settings.quant.clone().unwrap();
+        assert!(
+            text.contains("rigplan build --out build.sh && bash build.sh"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("rigplan export qwen3.5-35b-a3b:{q} --as script")),
+            "{text}"
+        );
+    }
 
     #[test]
     fn bar_is_proportional_and_fixed_width() {

@@ -9,7 +9,7 @@
 
 use super::options::{OptionKind, Tool, ValueSyntax};
 use super::{info, EngineKind};
-use crate::plan::Settings;
+use crate::plan::{HfDownload, Settings};
 
 /// Server-only options: where it listens and how clients reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +30,15 @@ pub struct BenchOptions {
     pub output: String,
 }
 
+/// Where llama-server finds the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelSource<'a> {
+    /// A local file (`-m`).
+    File(&'a str),
+    /// The engine's own downloader (`-hf`/`-hfr` and `-hff`); see [`download_refusal`].
+    Download(&'a HfDownload),
+}
+
 /// The `llama-server` argv (without the program name) for these settings.
 pub fn launch_args(
     engine: EngineKind,
@@ -37,8 +46,22 @@ pub fn launch_args(
     model_path: &str,
     server: Option<&ServerOptions>,
 ) -> Vec<String> {
+    launch_args_from(engine, settings, ModelSource::File(model_path), server)
+}
+
+/// [`launch_args`] with the model from a file or the engine's downloader. A download the
+/// engine cannot express ([`download_refusal`]) writes no model option at all.
+pub fn launch_args_from(
+    engine: EngineKind,
+    settings: &Settings,
+    model: ModelSource<'_>,
+    server: Option<&ServerOptions>,
+) -> Vec<String> {
     let mut w = ArgWriter::new(engine, Tool::Server);
-    w.push(OptionKind::Model, model_path);
+    match model {
+        ModelSource::File(path) => w.push(OptionKind::Model, path),
+        ModelSource::Download(d) => download_args(&mut w, d),
+    }
     common_args(&mut w, settings);
     w.num(OptionKind::CtxSize, settings.ctx);
     w.num(OptionKind::Predict, settings.predict);
@@ -138,6 +161,81 @@ pub fn unsupported_settings(engine: EngineKind, settings: &Settings) -> Vec<Stri
         out.push("tensor_split holds a negative or non-finite proportion".to_string());
     }
     out
+}
+
+/// Where llama-server finds the vision projector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectorSource<'a> {
+    File(&'a str),
+    /// An https URL the engine downloads (mainline `--mmproj-url`).
+    Url(&'a str),
+}
+
+/// The projector options (`--mmproj FILE` or `--mmproj-url URL`, and
+/// `--no-mmproj-offload` to keep it on the CPU); `None` when the engine cannot take this
+/// source (ik has no projector download).
+pub fn projector_args(
+    engine: EngineKind,
+    source: ProjectorSource<'_>,
+    offload: bool,
+) -> Option<Vec<String>> {
+    let mut w = ArgWriter::new(engine, Tool::Server);
+    let (kind, value) = match source {
+        ProjectorSource::File(p) => (OptionKind::Mmproj, p),
+        ProjectorSource::Url(u) => (OptionKind::MmprojUrl, u),
+    };
+    w.spec(kind)?;
+    w.push(kind, value);
+    if !offload {
+        w.switch(OptionKind::NoMmprojOffload);
+    }
+    Some(w.args)
+}
+
+/// The projector options of a plan's projector (`None`: the engine cannot load it from
+/// that source, e.g. ik and a URL).
+pub fn plan_projector_args(engine: EngineKind, p: &crate::plan::Projector) -> Option<Vec<String>> {
+    let source = match (&p.path, &p.url) {
+        (Some(f), _) => ProjectorSource::File(f),
+        (None, Some(u)) => ProjectorSource::Url(u),
+        (None, None) => return None,
+    };
+    projector_args(engine, source, p.offload)
+}
+
+/// Why this engine cannot download `d` as it is, or `None` when it can: the engine's
+/// repository option takes no quant tag and the file is unknown.
+pub fn download_refusal(engine: EngineKind, d: &HfDownload) -> Option<String> {
+    let e = info(engine);
+    if !e.server_accepts(OptionKind::HfRepo) {
+        return Some(format!("{} has no download option", e.kind));
+    }
+    if d.file.is_none() && !e.download.repo_takes_quant {
+        return Some(format!(
+            "{} downloads only a named file (-hfr REPO -hff FILE) and the file of {} in '{}' is not known",
+            e.kind,
+            d.quant.as_deref().unwrap_or("this quant"),
+            d.repo
+        ));
+    }
+    None
+}
+
+/// `-hf REPO -hff FILE`, or `-hf REPO:QUANT` where the engine picks the file by its quant;
+/// mainline's `--no-mmproj`, since the plan counts no projector.
+fn download_args(w: &mut ArgWriter, d: &HfDownload) {
+    if download_refusal(w.engine, d).is_some() {
+        return;
+    }
+    match (&d.file, &d.quant) {
+        (Some(file), _) => {
+            w.push(OptionKind::HfRepo, &d.repo);
+            w.push(OptionKind::HfFile, file);
+        }
+        (None, Some(q)) => w.push(OptionKind::HfRepo, &format!("{}:{q}", d.repo)),
+        (None, None) => w.push(OptionKind::HfRepo, &d.repo),
+    }
+    w.switch(OptionKind::NoMmproj);
 }
 
 /// Engine-specific options the planner chose (`Settings::extras`).

@@ -23,7 +23,7 @@ use super::options::{
     option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
     Targets, Tool, ValueSyntax as V,
 };
-use super::rules::{KernelTraits, KvRules, MlaCache, MlaMode, PlanningRules};
+use super::rules::{DownloadRules, KernelTraits, KvRules, MlaCache, MlaMode, PlanningRules};
 use super::EngineKind;
 
 /// `common/common.cpp` `kv_cache_type_from_str`.
@@ -40,6 +40,21 @@ const BENCH_SPLIT_MODES: &[&str] = &["none", "layer", "graph"];
 const OPTIONS: &[OptionSpec] = &[
     // llama-server, common/common.cpp gpt_params_find_arg
     o(K::Model, Tool::Server, "-m", &["--model"], V::Path),
+    // `-hfr REPO -hff FILE`: gpt_params_handle_model_default (common/common.cpp) needs
+    // both; llama_load_model_from_hf fetches FILE and its other shards (split.count),
+    // only in a build with LLAMA_CURL (common/CMakeLists.txt).
+    o(K::HfRepo, Tool::Server, "-hfr", &["--hf-repo"], V::Text),
+    o(K::HfFile, Tool::Server, "-hff", &["--hf-file"], V::Path),
+    // `--mmproj FILE` and `--no-mmproj-offload` (common/common.cpp); `--mmproj-url` is
+    // parsed but nothing downloads it, so it is not in this table.
+    o(K::Mmproj, Tool::Server, "--mmproj", &[], V::Path),
+    o(
+        K::NoMmprojOffload,
+        Tool::Server,
+        "--no-mmproj-offload",
+        &[],
+        V::Flag,
+    ),
     o(
         K::GpuLayers,
         Tool::Server,
@@ -388,5 +403,17 @@ pub const ENGINE: EngineInfo = EngineInfo {
         // ggml/src/iqk/: iqk_mul_mat and the repacked CPU GEMMs (PR #533 "Much faster CPU
         // prompt processing").
         own_cpu_matmul_kernels: true,
+    },
+    download: DownloadRules {
+        // common/common.cpp gpt_params_handle_model_default: `--hf-repo requires either
+        // --hf-file or --model`; the repository value is used verbatim.
+        repo_takes_quant: false,
+        // common/common.cpp fs_get_cache_directory: LLAMA_CACHE, else ~/.cache/llama.cpp.
+        cache_env: "LLAMA_CACHE",
+        // common/CMakeLists.txt: LLAMA_USE_CURL only with -DLLAMA_CURL=ON (default OFF);
+        // without it llama_load_model_from_hf prints "built without libcurl" and fails.
+        note: Some(
+            "ik_llama.cpp downloads with -hfr/-hff only when built with -DLLAMA_CURL=ON (and libcurl's headers); `rigplan build` leaves it OFF: build with it, or fetch the file once with mainline llama-server (same -hf REPO -hff FILE) and pass -m",
+        ),
     },
 };

@@ -20,7 +20,7 @@ use super::options::{
     option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
     Targets, Tool, ValueSyntax as V,
 };
-use super::rules::{KernelTraits, KvRules, MlaCache, PlanningRules};
+use super::rules::{DownloadRules, KernelTraits, KvRules, MlaCache, PlanningRules};
 use super::EngineKind;
 
 /// `common/arg.cpp` `kv_cache_types`.
@@ -37,6 +37,42 @@ const LOAD_MODES: &[&str] = &["auto", "none", "mmap", "mlock", "mmap+mlock", "di
 const OPTIONS: &[OptionSpec] = &[
     // llama-server, common/arg.cpp
     o(K::Model, Tool::Server, "-m", &["--model"], V::Path),
+    // `-hf REPO[:QUANT]` and `-hff FILE`: common_download_get_hf_plan (common/download.cpp)
+    // fetches FILE (all shards of a split model, get_split_files) and, unless
+    // `--no-mmproj`, the repository's projector (find_best_mmproj).
+    o(
+        K::HfRepo,
+        Tool::Server,
+        "-hf",
+        &["-hfr", "--hf-repo"],
+        V::Text,
+    ),
+    o(K::HfFile, Tool::Server, "-hff", &["--hf-file"], V::Path),
+    o(
+        K::NoMmproj,
+        Tool::Server,
+        "--no-mmproj",
+        &["--no-mmproj-auto"],
+        V::Flag,
+    ),
+    // The projector (tools/mtmd): clip_ctx (clip.cpp) puts its weights and compute buffer
+    // on the first GPU (`-mmdev`, else the first `-dev`, arg.cpp), or the CPU with
+    // `--no-mmproj-offload`; `--mmproj-url` is downloaded like `-hf` (arg.cpp handle_url).
+    o(K::Mmproj, Tool::Server, "--mmproj", &["-mm"], V::Path),
+    o(
+        K::MmprojUrl,
+        Tool::Server,
+        "--mmproj-url",
+        &["-mmu"],
+        V::Text,
+    ),
+    o(
+        K::NoMmprojOffload,
+        Tool::Server,
+        "--no-mmproj-offload",
+        &[],
+        V::Flag,
+    ),
     o(
         K::GpuLayers,
         Tool::Server,
@@ -365,5 +401,16 @@ pub const ENGINE: EngineInfo = EngineInfo {
     kernels: KernelTraits {
         fused_ops_by_default: false,
         own_cpu_matmul_kernels: false,
+    },
+    download: DownloadRules {
+        // common/download.cpp common_download_split_repo_tag and find_best_model: the
+        // tag after ':' picks the first file matching `TAG[.-]`.
+        repo_takes_quant: true,
+        // common/hf-cache.cpp get_cache_directory: LLAMA_CACHE, then HF_HUB_CACHE...,
+        // then ~/.cache/huggingface/hub.
+        cache_env: "LLAMA_CACHE",
+        // LLAMA_OPENSSL defaults ON (CMakeLists.txt), but https needs OpenSSL >= 3 found
+        // at build time (vendor/cpp-httplib/CMakeLists.txt); without it -hf cannot fetch.
+        note: Some("the engine needs OpenSSL 3 headers at build time for https (Debian/Ubuntu: libssl-dev)"),
     },
 };

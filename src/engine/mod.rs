@@ -47,7 +47,11 @@ pub mod options;
 pub mod rules;
 pub mod split_modes;
 
-pub use args::{bench_args, launch_args, unsupported_settings, BenchOptions, ServerOptions};
+pub use args::{
+    bench_args, download_refusal, launch_args, launch_args_from, plan_projector_args,
+    projector_args, unsupported_settings, BenchOptions, ModelSource, ProjectorSource,
+    ServerOptions,
+};
 pub use options::{EngineInfo, OptionKind, OptionSpec, Tool, ValueSyntax};
 
 /// The engine a Plan names (`engine.name`), read back from a saved plan (exit 2 if it is

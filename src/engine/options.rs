@@ -55,6 +55,19 @@ pub enum OptionKind {
     MergeUpGateExperts,
     /// `-cram/--cache-ram N` (server): the prompt cache's cap in host RAM, MiB.
     CacheRam,
+    /// `-hf`/`-hfr REPO` (server): download the model from this Hugging Face repository.
+    HfRepo,
+    /// `-hff FILE` (server): the file of [`OptionKind::HfRepo`] to download.
+    HfFile,
+    /// mainline `--no-mmproj` (server): do not fetch the repository's vision projector,
+    /// which `-hf` otherwise downloads and loads too.
+    NoMmproj,
+    /// `--mmproj FILE` (server): the vision projector.
+    Mmproj,
+    /// mainline `--mmproj-url URL` (server): the projector, downloaded by the engine.
+    MmprojUrl,
+    /// `--no-mmproj-offload` (server): the projector on the CPU instead of the first GPU.
+    NoMmprojOffload,
     /// llama-bench prompt length `-p`.
     BenchPrompt,
     /// llama-bench generation length `-n`.
@@ -222,6 +235,8 @@ pub struct EngineInfo {
     pub planning: super::rules::PlanningRules,
     /// Kernel differences from mainline the speed model charges.
     pub kernels: super::rules::KernelTraits,
+    /// What its model downloader (`-hf`) does.
+    pub download: super::rules::DownloadRules,
 }
 
 impl EngineInfo {

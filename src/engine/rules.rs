@@ -71,3 +71,16 @@ pub struct KernelTraits {
     /// (`ik_cpu_pp_speedup`).
     pub own_cpu_matmul_kernels: bool,
 }
+
+/// What the engine's own model downloader does with `-hf`/`-hfr` (the options themselves
+/// are in the option table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DownloadRules {
+    /// The repository option takes `REPO:QUANT` and picks the file whose name carries the
+    /// quant; `false`: it needs the file named with `-hff`.
+    pub repo_takes_quant: bool,
+    /// Where the downloaded files go: this environment variable, else a per-user cache.
+    pub cache_env: &'static str,
+    /// A note for every plan that downloads with this engine (a build option it needs).
+    pub note: Option<&'static str>,
+}

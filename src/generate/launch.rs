@@ -5,7 +5,8 @@
 //! pinned engine accepts appear); the environment comes from plan data (GPU indices,
 //! mlock, CPU-resident weights). No I/O here.
 
-use crate::engine::{launch_args, unsupported_settings, EngineKind, ServerOptions};
+use crate::engine::args::{download_refusal, launch_args_from, plan_projector_args, ModelSource};
+use crate::engine::{unsupported_settings, EngineKind, ServerOptions};
 use crate::error::{user_error, Result};
 use crate::plan::Plan;
 use std::net::IpAddr;
@@ -25,7 +26,13 @@ pub struct Launch {
     pub engine: EngineKind,
     /// The model's display name.
     pub model_name: String,
-    pub model_path: String,
+    /// The local model file; `None` when the engine downloads the model itself.
+    pub model_path: Option<String>,
+    /// When the engine downloads the model or its projector: the environment variable
+    /// naming its cache directory (`LLAMA_CACHE`).
+    pub download_cache_env: Option<&'static str>,
+    /// A local projector file (`--mmproj`), for the unit's read-only paths.
+    pub projector_path: Option<String>,
     /// `llama-server`, or its full path.
     pub program: String,
     /// argv without the program name.
@@ -58,12 +65,24 @@ impl Launch {
         vendor_is_amd: bool,
     ) -> Result<Launch> {
         let engine = crate::engine::of_plan(plan)?;
-        let model_path = plan.model.path.clone().ok_or_else(|| {
-            user_error(format!(
-                "plan for '{}' has no local model path (model.path); download the model and plan it from the file",
-                plan.model.reference
-            ))
-        })?;
+        let model = match (&plan.model.path, &plan.model.download) {
+            (Some(p), _) => ModelSource::File(p),
+            (None, Some(d)) => {
+                if let Some(why) = download_refusal(engine, d) {
+                    return Err(user_error(format!(
+                        "plan for '{}' has no local model path and {why}; download the model and plan it from the file",
+                        plan.model.reference
+                    )));
+                }
+                ModelSource::Download(d)
+            }
+            (None, None) => {
+                return Err(user_error(format!(
+                    "plan for '{}' has no local model path (model.path) and no download location; download the model and plan it from the file",
+                    plan.model.reference
+                )))
+            }
+        };
         let bad = unsupported_settings(engine, &plan.settings);
         if let Some(first) = bad.first() {
             return Err(user_error(format!("plan setting refused: {first}")));
@@ -74,7 +93,16 @@ impl Launch {
                 server.host
             )));
         }
-        let args = launch_args(engine, &plan.settings, &model_path, Some(server));
+        let mut args = launch_args_from(engine, &plan.settings, model, Some(server));
+        if let Some(p) = &plan.projector {
+            let more = plan_projector_args(engine, p).ok_or_else(|| {
+                user_error(format!(
+                    "{engine} cannot download the projector: fetch {} and plan with --mmproj FILE",
+                    p.url.as_deref().unwrap_or("it")
+                ))
+            })?;
+            args.extend(more);
+        }
         let gpus = &plan.settings.gpu_indices;
         let mut env = Vec::new();
         let devices = if gpus.is_empty() {
@@ -110,7 +138,17 @@ impl Launch {
         Ok(Launch {
             engine,
             model_name: plan.model.name.clone(),
-            model_path,
+            model_path: plan.model.path.clone(),
+            download_cache_env: match (model, &plan.projector) {
+                (ModelSource::Download(_), _) => {
+                    Some(crate::engine::info(engine).download.cache_env)
+                }
+                (_, Some(p)) if p.path.is_none() => {
+                    Some(crate::engine::info(engine).download.cache_env)
+                }
+                _ => None,
+            },
+            projector_path: plan.projector.as_ref().and_then(|p| p.path.clone()),
             program: program.to_string(),
             args,
             env,

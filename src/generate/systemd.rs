@@ -74,7 +74,7 @@ struct Ctx {
     service_lines: Vec<String>,
     exec_start: String,
     health_check: String,
-    model_dir: String,
+    storage_lines: Vec<String>,
     device_lines: Vec<String>,
 }
 
@@ -153,11 +153,39 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             "DeviceAllow=char-drm rw".to_string(),
         ],
     };
-    let model_dir = Path::new(&launch.model_path)
-        .parent()
-        .map(|p| p.to_string_lossy().into_owned())
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "/".to_string());
+    let mut storage_lines = Vec::new();
+    let mut read_only: Vec<String> = Vec::new();
+    for path in [&launch.model_path, &launch.projector_path]
+        .into_iter()
+        .flatten()
+    {
+        let dir = Path::new(path)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".to_string());
+        let word = path_word(&dir, "model directory")?;
+        if !read_only.contains(&word) {
+            read_only.push(word);
+        }
+    }
+    if !read_only.is_empty() {
+        storage_lines.push(format!("ReadOnlyPaths={}", read_only.join(" ")));
+    }
+    if let Some(env) = launch.download_cache_env {
+        // The engine downloads on first start into a cache directory systemd creates for
+        // this user (/var/cache/USER, kept across restarts).
+        storage_lines.extend([
+            "# The first start downloads the model into this cache directory; a download that"
+                .to_string(),
+            "# outlasts TimeoutStartSec fails the start, and Restart= resumes it where it stopped"
+                .to_string(),
+            "# (mainline common/download.cpp: a Range request on the .downloadInProgress file)."
+                .to_string(),
+            format!("CacheDirectory={user}"),
+            format!("Environment={env}=/var/cache/{user}"),
+        ]);
+    }
     let check_host = if crate::generate::launch::is_loopback(&launch.server.host)
         || launch.server.host == "0.0.0.0"
         || launch.server.host == "::"
@@ -198,7 +226,7 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
         service_lines,
         exec_start: words.join(" "),
         health_check,
-        model_dir: path_word(&model_dir, "model directory")?,
+        storage_lines,
         device_lines,
     };
     render_template("systemd unit", SYSTEMD_UNIT, &ctx)
@@ -207,6 +235,68 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{EngineKind, ServerOptions};
+
+    fn launch(model: Option<&str>, projector: Option<&str>, cache: bool) -> Launch {
+        Launch {
+            engine: EngineKind::LlamaCpp,
+            model_name: "m".into(),
+            model_path: model.map(str::to_string),
+            download_cache_env: cache.then_some("LLAMA_CACHE"),
+            projector_path: projector.map(str::to_string),
+            program: "/opt/llama-server".into(),
+            args: vec!["-ngl".into(), "0".into()],
+            env: vec![],
+            mlock: false,
+            devices: DeviceAccess::None,
+            server: ServerOptions {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                api_key_file: None,
+                alias: None,
+            },
+        }
+    }
+
+    #[test]
+    fn local_files_are_read_only_paths_and_downloads_get_a_cache_directory() {
+        // (model, projector, downloads) -> lines the unit must hold and must not
+        let cases = [
+            (
+                Some("/models/a/m.gguf"),
+                Some("/models/b/mmproj.gguf"),
+                false,
+                &["ReadOnlyPaths=/models/a /models/b"][..],
+                "CacheDirectory",
+            ),
+            (
+                None,
+                None,
+                true,
+                &[
+                    "CacheDirectory=llama-m",
+                    "Environment=LLAMA_CACHE=/var/cache/llama-m",
+                ][..],
+                "ReadOnlyPaths",
+            ),
+            // A local model with a downloaded projector: both.
+            (
+                Some("/models/a/m.gguf"),
+                None,
+                true,
+                &["ReadOnlyPaths=/models/a", "CacheDirectory=llama-m"][..],
+                "ReadOnlyPaths=/models/a /",
+            ),
+        ];
+        for (model, projector, cache, want, not) in cases {
+            let unit =
+                render(&launch(model, projector, cache), "llama-m", "/usr/bin/curl").unwrap();
+            for w in want {
+                assert!(unit.contains(w), "{w}:\n{unit}");
+            }
+            assert!(!unit.contains(not), "{not}:\n{unit}");
+        }
+    }
 
     #[test]
     fn exec_words_escape_systemd_syntax() {

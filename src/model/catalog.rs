@@ -224,6 +224,44 @@ pub struct KnownFile {
     #[serde(default)]
     pub base: Option<String>,
     pub source: String,
+    /// The Hugging Face repository publishing this file (`unsloth/Qwen3.5-35B-A3B-GGUF`).
+    #[serde(default)]
+    pub hf_repo: Option<String>,
+    /// The file's path in `hf_repo`; for a split model its first shard
+    /// (`Q8_0/X-Q8_0-00001-of-00003.gguf`).
+    #[serde(default)]
+    pub hf_file: Option<String>,
+    /// Number of files of a split model.
+    #[serde(default)]
+    pub shards: Option<u32>,
+}
+
+/// A published vision projector (`mmproj`) GGUF of a catalog model.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct KnownProjector {
+    pub hf_repo: String,
+    pub hf_file: String,
+    /// Its weights' type: `F16`, `BF16`, `Q8_0`.
+    #[serde(rename = "type")]
+    pub weight_type: String,
+    pub size_bytes: u64,
+    pub source: String,
+    /// Its image-encoding compute buffer on the GPU, as the engine logged it
+    /// (`alloc_compute_meta: CUDA0 compute buffer size`), with `compute_source`.
+    #[serde(default)]
+    pub compute_bytes: Option<u64>,
+    #[serde(default)]
+    pub compute_source: Option<String>,
+}
+
+/// Where a quant of a catalog model is published (see [`CatalogEntry::hf_location`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HfLocation {
+    pub repo: String,
+    /// Path in the repository (first shard of a split model), when recorded.
+    pub file: Option<String>,
+    pub quant: String,
+    pub shards: Option<u32>,
 }
 
 /// One catalog model as written in its TOML.
@@ -245,6 +283,14 @@ pub struct CatalogEntry {
     pub gguf: toml::Table,
     #[serde(default)]
     pub files: Vec<KnownFile>,
+    /// Published vision projectors, for `--mmproj auto`.
+    #[serde(default)]
+    pub projectors: Vec<KnownProjector>,
+    /// The projector's GGUF `clip.vision.*` keys (without the prefix): image_size,
+    /// patch_size, embedding_length, block_count, feed_forward_length, head_count,
+    /// projection_dim.
+    #[serde(default)]
+    pub vision: Option<toml::Table>,
 }
 
 /// Every catalog entry. A TOML that fails to parse is a build defect caught by tests;
@@ -355,6 +401,31 @@ impl CatalogEntry {
             }
         }
         q
+    }
+
+    /// Where `quant` of this model is published on Hugging Face: the recorded file, else
+    /// the repository of the entry's recorded files with only the quant known (the
+    /// engine looks for the file whose name carries it); `None` without any repository.
+    pub fn hf_location(&self, quant: &str) -> Option<HfLocation> {
+        if let Some(f) = self
+            .files
+            .iter()
+            .find(|f| f.quant.eq_ignore_ascii_case(quant) && f.hf_repo.is_some())
+        {
+            return Some(HfLocation {
+                repo: f.hf_repo.clone()?,
+                file: f.hf_file.clone(),
+                quant: f.quant.clone(),
+                shards: f.shards,
+            });
+        }
+        let repo = self.files.iter().find_map(|f| f.hf_repo.clone())?;
+        Some(HfLocation {
+            repo,
+            file: None,
+            quant: quant.to_string(),
+            shards: None,
+        })
     }
 
     /// The spec of this model at `quant` (default: `default_quant`).
@@ -673,6 +744,32 @@ mod tests {
         assert!(s.notes.iter().any(|n| n.contains("scaled")));
         let base = e.spec(Some("Q4_K_M")).unwrap();
         assert_eq!(base.tensors.len(), s.tensors.len());
+    }
+
+    #[test]
+    fn published_quants_name_their_file_and_others_their_repository() {
+        let e = find("qwen3.5-35b-a3b").unwrap();
+        let at = |q: &str| e.hf_location(q).unwrap();
+        assert_eq!(
+            at("ud-q4_k_xl").file.as_deref(),
+            Some("Qwen3.5-35B-A3B-UD-Q4_K_XL.gguf")
+        );
+        assert_eq!(at("UD-Q4_K_XL").repo, "unsloth/Qwen3.5-35B-A3B-GGUF");
+        let q6 = at("Q6_K");
+        assert_eq!((q6.file, q6.quant.as_str()), (None, "Q6_K"));
+        // Every recorded location names an OWNER/REPO and a .gguf file.
+        for e in entries() {
+            for f in &e.files {
+                if let Some(r) = &f.hf_repo {
+                    assert_eq!(r.split('/').count(), 2, "{} {r}", e.id);
+                    let file = f.hf_file.as_deref().unwrap_or("");
+                    assert!(file.ends_with(".gguf"), "{} {}: '{file}'", e.id, f.quant);
+                }
+            }
+            for p in &e.projectors {
+                assert!(p.hf_file.ends_with(".gguf") && p.size_bytes > 0, "{}", e.id);
+            }
+        }
     }
 
     #[test]

@@ -10,4 +10,6 @@
 pub mod compare;
 pub mod export;
 pub mod plan;
+pub mod projector;
+pub mod sweep;
 pub mod tune;

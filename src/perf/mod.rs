@@ -13,6 +13,7 @@
 //! devices. It never chooses a placement — the planner does, calling [`predict`].
 
 pub mod attention;
+pub mod batched;
 pub mod calibration;
 pub mod decode;
 pub mod devices;

@@ -90,6 +90,27 @@ pub struct ModelRef {
     /// Local path to pass as `-m`, when known.
     #[serde(default)]
     pub path: Option<String>,
+    /// Without a local file: where the engine's own downloader fetches the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<HfDownload>,
+}
+
+/// A model file on Hugging Face that llama-server downloads itself (`-hf`), for a plan
+/// with no local file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HfDownload {
+    /// `OWNER/REPO`.
+    pub repo: String,
+    /// The file's path in the repository (the first shard of a split model); `None` when
+    /// only the quant is known and the engine picks the file whose name carries it.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The quant as spelled in file names (`Q4_K_M`).
+    #[serde(default)]
+    pub quant: Option<String>,
+    /// Number of files of a split model (the engine fetches them all).
+    #[serde(default)]
+    pub shards: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,4 +130,28 @@ pub struct Plan {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub alternatives: Vec<Alternative>,
+    /// The vision projector loaded with the model (`--mmproj`), counted in `memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projector: Option<Projector>,
+}
+
+/// A vision projector (`mmproj`) in a plan: where it comes from, the device it is on and
+/// what it holds there (already included in that device's memory row).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Projector {
+    /// A local file, absolute.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Without a local file: the https URL the engine downloads it from.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The memory row it is counted in.
+    pub device: String,
+    /// On a GPU (the engine's default), else the CPU (`--no-mmproj-offload`).
+    pub offload: bool,
+    pub weights_bytes: u64,
+    /// Its image-encoding compute buffer, when a measurement is known.
+    pub compute_bytes: u64,
+    /// Where the compute figure comes from, or why it is missing.
+    pub compute_source: String,
 }

@@ -45,6 +45,7 @@ pub fn assemble(
             architecture: spec.architecture.clone(),
             reference: req.model_reference.clone(),
             path: req.model_path.clone(),
+            download: None,
         },
         hardware: hw.source.clone(),
         engine: EngineRef {
@@ -67,6 +68,7 @@ pub fn assemble(
         reasons: explanation.reasons,
         warnings: explanation.warnings,
         alternatives: alternatives(spec, settled, runners),
+        projector: None,
     }
 }
 

@@ -5,9 +5,10 @@
 use crate::support_engine::{ik_llama_bin, ik_source, llama_bin, llama_source};
 use crate::support_gen::*;
 use rigplan::engine::{
-    bench_args, info, launch_args, BenchOptions, EngineKind, ServerOptions, Tool,
+    bench_args, info, launch_args, launch_args_from, projector_args, BenchOptions, EngineKind,
+    ModelSource, ProjectorSource, ServerOptions, Tool,
 };
-use rigplan::plan::{EngineExtras, Settings};
+use rigplan::plan::{EngineExtras, HfDownload, Settings};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,6 +64,36 @@ fn every_option_variants() -> Vec<Settings> {
         v.push(s);
     }
     v
+}
+
+/// A model the engine downloads itself, named by file (both engines accept this form).
+fn download() -> HfDownload {
+    HfDownload {
+        repo: "unsloth/Qwen3.5-35B-A3B-GGUF".into(),
+        file: Some("Q8_0/Qwen3.5-35B-A3B-Q8_0-00001-of-00002.gguf".into()),
+        quant: Some("Q8_0".into()),
+        shards: Some(2),
+    }
+}
+
+/// Every projector option an engine emits: a file kept on the CPU, and a URL where the
+/// engine downloads one.
+fn projector_variants(kind: EngineKind) -> Vec<String> {
+    let mut args = projector_args(
+        kind,
+        ProjectorSource::File("/nonexistent-mmproj.gguf"),
+        false,
+    )
+    .unwrap();
+    args.extend(
+        projector_args(
+            kind,
+            ProjectorSource::Url("https://huggingface.co/o/r/resolve/main/mmproj-F16.gguf"),
+            true,
+        )
+        .unwrap_or_default(),
+    );
+    args
 }
 
 fn server_opts(port: u16, key: &Path) -> ServerOptions {
@@ -128,6 +159,12 @@ fn help_lists_every_option(kind: EngineKind, bin: &Path) {
                 Tool::Bench => bench_args(kind, &s, "/m.gguf", &bench_opts()),
             };
             emitted.extend(flags_of(&args));
+            if tool == Tool::Server {
+                let d = download();
+                let args = launch_args_from(kind, &s, ModelSource::Download(&d), None);
+                emitted.extend(flags_of(&args));
+                emitted.extend(flags_of(&projector_variants(kind)));
+            }
         }
         for f in &emitted {
             assert!(
@@ -155,6 +192,45 @@ fn mainline_help_lists_every_option_in_the_table_and_every_emitted_option() {
             !help.contains(gone),
             "{gone} is still listed: update the table"
         );
+    }
+}
+
+/// The downloading command (`-hf REPO -hff FILE --no-mmproj`, and `-hf REPO:QUANT`)
+/// passes mainline's parser: run offline (`--offline`, an empty `LLAMA_CACHE`) it gets
+/// past argument parsing to the model load, which finds nothing to load.
+#[test]
+fn mainline_parser_accepts_the_download_options() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut by_quant = download();
+    by_quant.file = None;
+    for d in [download(), by_quant] {
+        let s = every_option_variants().remove(0);
+        let mut args = launch_args_from(EngineKind::LlamaCpp, &s, ModelSource::Download(&d), None);
+        assert!(args.contains(&"-hf".to_string()), "{args:?}");
+        // The projector from its URL, as `--mmproj auto` writes it.
+        args.extend(
+            projector_args(
+                EngineKind::LlamaCpp,
+                ProjectorSource::Url("https://huggingface.co/o/r/resolve/main/mmproj-F16.gguf"),
+                true,
+            )
+            .unwrap(),
+        );
+        let out = Command::new(bin.join("llama-server"))
+            .args(&args)
+            .arg("--offline")
+            .env("LLAMA_CACHE", tmp.path())
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("invalid argument"), "{args:?}: {text}");
+        assert!(text.contains("failed to load model"), "{args:?}: {text}");
     }
 }
 
@@ -250,12 +326,22 @@ fn ik_parser_accepts_every_emitted_option() {
     let key = tmp.path().join("api key");
     std::fs::write(&key, "secret\n").unwrap();
     let model = "/nonexistent-rigplan-check.gguf";
+    let d = download();
     let mut checked = BTreeSet::new();
     for mut s in every_option_variants() {
         if !gpu_build {
             s.tensor_split.clear();
         }
         for (exe, args) in [
+            // The engine's own download (-hfr/-hff): this build has no libcurl, so it
+            // stops at the download without touching the network.
+            (
+                "llama-server",
+                launch_args_from(EngineKind::IkLlamaCpp, &s, ModelSource::Download(&d), None)
+                    .into_iter()
+                    .chain(projector_variants(EngineKind::IkLlamaCpp))
+                    .collect(),
+            ),
             (
                 "llama-server",
                 launch_args(
@@ -270,7 +356,11 @@ fn ik_parser_accepts_every_emitted_option() {
                 bench_args(EngineKind::IkLlamaCpp, &s, model, &bench_opts()),
             ),
         ] {
-            let out = Command::new(bin.join(exe)).args(&args).output().unwrap();
+            let out = Command::new(bin.join(exe))
+                .args(&args)
+                .env("LLAMA_CACHE", tmp.path())
+                .output()
+                .unwrap();
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
@@ -314,7 +404,7 @@ fn ik_table_matches_its_argument_parser_source() {
         }
         let key = PathBuf::from("/k");
         for s in every_option_variants() {
-            let args = match tool {
+            let mut args = match tool {
                 Tool::Server => launch_args(
                     EngineKind::IkLlamaCpp,
                     &s,
@@ -323,6 +413,16 @@ fn ik_table_matches_its_argument_parser_source() {
                 ),
                 Tool::Bench => bench_args(EngineKind::IkLlamaCpp, &s, "/m.gguf", &bench_opts()),
             };
+            if tool == Tool::Server {
+                let d = download();
+                args.extend(launch_args_from(
+                    EngineKind::IkLlamaCpp,
+                    &s,
+                    ModelSource::Download(&d),
+                    None,
+                ));
+                args.extend(projector_variants(EngineKind::IkLlamaCpp));
+            }
             for f in flags_of(&args) {
                 assert!(set.contains(&f), "ik {tool:?} does not accept emitted {f}");
             }
@@ -613,6 +713,120 @@ fn systemd_unit_passes_systemd_analyze_verify() {
         .output()
         .unwrap();
     assert!(v.status.success(), "{}", stderr(&v));
+}
+
+/// `export CATALOG-ID` with nothing downloaded: every artefact has the engine download
+/// the catalog's file, and the unit gives it a cache directory systemd-analyze accepts.
+#[test]
+fn a_catalog_id_exports_a_downloading_launch() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |kind: &str| {
+        let o = rigplan()
+            .args([
+                "export",
+                "qwen3.5-35b-a3b:UD-Q4_K_XL",
+                "--hardware",
+                "desktop-3090",
+                "--engine-bin",
+                bin.to_str().unwrap(),
+                "--as",
+                kind,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let want = "-hf unsloth/Qwen3.5-35B-A3B-GGUF -hff Qwen3.5-35B-A3B-UD-Q4_K_XL.gguf --no-mmproj";
+    for kind in ["command", "llama-swap"] {
+        assert!(run(kind).contains(want), "{kind}");
+    }
+    let script = run("script");
+    assert!(
+        script.contains("  -hff Qwen3.5-35B-A3B-UD-Q4_K_XL.gguf \\\n"),
+        "{script}"
+    );
+    let text = run("systemd");
+    assert!(text.contains(want), "{text}");
+    assert!(
+        text.contains("CacheDirectory=llama-qwen3-5-35b-a3b")
+            && text.contains("Environment=LLAMA_CACHE=/var/cache/llama-qwen3-5-35b-a3b")
+            && !text.contains("ReadOnlyPaths"),
+        "{text}"
+    );
+    let unit = tmp.path().join("llama-qwen3-5-35b-a3b.service");
+    std::fs::write(&unit, &text).unwrap();
+    let v = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}\n{text}", stderr(&v));
+}
+
+/// A plan without a local file, exported as a launch script, runs as it is: the real
+/// llama-server resolves `-hf REPO -hff FILE` from its Hugging Face cache (prepared here
+/// with a tiny model, offline: `LLAMA_ARG_OFFLINE=1`, no network) and serves.
+#[test]
+fn a_downloading_launch_script_serves_from_the_engine_cache() {
+    let bin = llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let repo_dir = cache.join("models--rigplan-test--tiny-GGUF");
+    let snapshot = repo_dir.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
+    std::fs::write(repo_dir.join("refs/main"), commit).unwrap();
+    let model = tiny_model(&snapshot);
+    let mut plan = plan_for(model.to_str().unwrap(), "tiny", settings_cpu());
+    plan.model.path = None;
+    plan.model.download = Some(HfDownload {
+        repo: "rigplan-test/tiny-GGUF".into(),
+        file: Some("tiny-llama.gguf".into()),
+        quant: None,
+        shards: None,
+    });
+    let plan_file = tmp.path().join("p.plan.toml");
+    write_plan(&plan, &plan_file);
+    let port = free_port();
+    let script = tmp.path().join("launch.sh");
+    let port_s = port.to_string();
+    let o = export(
+        &plan_file,
+        &[
+            "--as",
+            "script",
+            "--engine-bin",
+            bin.to_str().unwrap(),
+            "--port",
+            &port_s,
+            "--out",
+            script.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.contains("-hf rigplan-test/tiny-GGUF") && !text.contains(" -m "),
+        "{text}"
+    );
+    let log = tmp.path().join("server.log");
+    let mut server = spawn_logged(
+        Command::new("bash")
+            .arg(&script)
+            .env("LLAMA_CACHE", &cache)
+            .env("LLAMA_ARG_OFFLINE", "1"),
+        &log,
+    );
+    wait_healthy_logged(&mut server, port, 60, Some(&log));
+    let props = get_json(port, "/props");
+    assert_eq!(
+        props["model_path"].as_str(),
+        Some(model.to_str().unwrap()),
+        "{props}"
+    );
 }
 
 #[test]

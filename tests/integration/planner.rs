@@ -606,3 +606,70 @@ fn alternatives_carry_speed_and_quality() {
     let (q5, q3) = (kld("Q5_K_M").unwrap(), kld("Q3_K_M").unwrap());
     assert!(q5 < q3, "Q5_K_M {q5} vs Q3_K_M {q3}");
 }
+
+/// `plan --sweep` through the binary: JSON with one point per value, and the table with
+/// its chart; bad combinations are exit 2.
+#[test]
+fn plan_sweeps_print_json_and_a_chart() {
+    let j = rigplan_json(&[
+        "plan",
+        "qwen3-30b-a3b",
+        "--hardware",
+        "z440-2x3060",
+        "--sweep",
+        "n-cpu-moe",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(j["sweep"], "n-cpu-moe");
+    let points = j["points"].as_array().unwrap();
+    assert_eq!(points.first().unwrap()["value"], "0");
+    assert_eq!(points.last().unwrap()["value"], "48");
+    for p in points.iter().filter(|p| p["fits"] == true) {
+        assert_eq!(p["n_cpu_moe"].to_string(), p["value"].as_str().unwrap());
+        assert!(p["memory"].as_array().unwrap().len() == 3, "{p}");
+        assert!(p["tg_tokens_per_s"].as_f64().unwrap() > 0.0);
+    }
+    let o = crate::support::rigplan()
+        .args([
+            "plan",
+            "llama-3.1-8b",
+            "--hardware",
+            "desktop-3090",
+            "--ctx",
+            "4096",
+        ])
+        .args(["--sweep", "parallel"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("all slots generating, tok/s")
+            && text.contains("concurrent slots of 4096 tokens fit"),
+        "{text}"
+    );
+    for bad in [
+        &[
+            "plan",
+            "llama-3.1-8b",
+            "--sweep",
+            "n-cpu-moe",
+            "--hardware",
+            "desktop-3090",
+        ][..],
+        &[
+            "plan",
+            "--sweep",
+            "ctx",
+            "--save",
+            "/tmp/x.plan.toml",
+            "--hardware",
+            "desktop-3090",
+        ][..],
+        &["plan", "--sweep", "depth"][..],
+    ] {
+        let o = crate::support::rigplan().args(bad).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
+}

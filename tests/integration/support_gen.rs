@@ -54,6 +54,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
             architecture: "llama".into(),
             reference: model_path.into(),
             path: Some(model_path.into()),
+            download: None,
         },
         hardware: "test".into(),
         engine: EngineRef {
@@ -89,6 +90,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
         reasons: vec![],
         warnings: vec![],
         alternatives: vec![],
+        projector: None,
     }
 }
 
