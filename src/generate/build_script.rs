@@ -553,6 +553,7 @@ mod tests {
             uuid: None,
             pci_bus_id: None,
             power_limit_w: None,
+            backends: Vec::new(),
         }
     }
 

@@ -22,6 +22,7 @@
 //! the launch command is rendered from the Plan by `engine` and `generate`, not here.
 
 pub mod assemble;
+pub mod backend;
 pub mod devices;
 pub mod expert_overrides;
 pub mod explain;
@@ -96,14 +97,43 @@ pub fn plan_with_layout(
     scorer: &Scorer<'_>,
 ) -> Result<(Plan, Layout), PlanError> {
     check(spec, hw, req)?;
+    // `--backend cpu` plans the machine without its GPUs.
+    let without_gpus;
+    let hw = if req.backend == Some(crate::plan::Backend::Cpu) && !hw.gpus.is_empty() {
+        without_gpus = HardwareSnapshot {
+            gpus: Vec::new(),
+            ..hw.clone()
+        };
+        &without_gpus
+    } else {
+        hw
+    };
     let devices = devices::Devices::local(hw);
     let space = space::SearchSpace::new(spec, hw, req)?;
     let threads = match req.threads {
         Some(t) => (t, "pinned".to_string()),
         None => settings::threads(hw),
     };
-    let found = search::search(spec, hw, &devices, req, &space, threads.0, scorer)?;
-    let settled = settings::settle(spec, hw, &devices, req, found.best, threads, scorer)?;
+    let mut found = search::search(spec, hw, &devices, req, &space, threads.0, scorer)?;
+    let best = &found.best;
+    let chosen = backend::choose(hw, req, &best.cand, &best.settings, space.backend, scorer)?;
+    if chosen.backend != space.backend && req.backend.is_none() {
+        // Another backend is predicted faster on this placement: place again with it
+        // (its memory and speed may choose differently), then keep this reason.
+        let again = PlanRequest {
+            backend: Some(chosen.backend),
+            ..req.clone()
+        };
+        let (mut plan, layout) = plan_with_layout(spec, hw, &again, scorer)?;
+        if let Some(r) = plan.reasons.iter_mut().find(|r| r.setting == "backend") {
+            r.why = chosen.why;
+        }
+        return Ok((plan, layout));
+    }
+    found.best.settings.backend = chosen.backend;
+    found.best.cand.speed = chosen.speed;
+    let mut settled = settings::settle(spec, hw, &devices, req, found.best, threads, scorer)?;
+    settled.backend_why = chosen.why;
     let facts = explain::Facts {
         spec,
         hw,
@@ -139,6 +169,7 @@ fn check(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<(
             spec.name
         )));
     }
+    backend::check_pin(hw, req)?;
     let Some(m) = req.split_mode else {
         return Ok(());
     };

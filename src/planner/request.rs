@@ -8,6 +8,7 @@
 use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
 use crate::perf::quality::Preference;
+use crate::plan::Backend;
 use crate::planner::memory::weights::GpuSplit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +150,8 @@ pub struct PlanRequest {
     pub split_mode: Option<SplitMode>,
     pub tensor_split: Option<Vec<f64>>,
     pub flash_attn: Option<bool>,
+    /// `--backend`: the ggml backend the GPUs run on (`cpu` leaves them out).
+    pub backend: Option<Backend>,
     pub use_case: UseCase,
     pub prefer: Prefer,
     pub min_tg: Option<f64>,
@@ -176,6 +179,7 @@ impl Default for PlanRequest {
             split_mode: None,
             tensor_split: None,
             flash_attn: None,
+            backend: None,
             use_case: UseCase::Chat,
             prefer: Prefer::Balanced,
             min_tg: None,
