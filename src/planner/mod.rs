@@ -73,9 +73,21 @@ impl From<PlanError> for crate::error::Error {
 }
 
 /// Plans with the speed model (`perf::scorer`).
+/// With a [`request::SpeedCorrection`] (a `tune` calibration) every speed the search and
+/// the settings compare is the corrected one.
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
     let scorer = crate::perf::scorer(spec, req.engine);
-    plan_with(spec, hw, req, &scorer)
+    match &req.speed_correction {
+        None => plan_with(spec, hw, req, &scorer),
+        Some(c) => {
+            let corrected = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
+                c.apply(scorer(l, h, s), s.threads)
+            };
+            let mut plan = plan_with(spec, hw, req, &corrected)?;
+            plan.performance.calibration = Some(c.label.clone());
+            Ok(plan)
+        }
+    }
 }
 
 /// Plans with a given speed scorer.
