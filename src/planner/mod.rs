@@ -11,6 +11,9 @@
 //! - [`space`]: the contexts, KV cache types and ubatches the request leaves open.
 //! - [`search`]: for each, the scored placements from [`placement`] (which asks
 //!   [`memory`] what each costs on every device of [`devices`]); keeps the best that fits.
+//! - [`backend`]: the fastest backend all the chosen placement's GPUs can use (or the
+//!   pinned one); when it is not the one the search scored with, the search runs again
+//!   with it.
 //! - [`settings`]: the settings for the chosen placement.
 //! - [`explain`]: one reason per setting, and the warnings.
 //! - [`assemble`]: the Plan itself.
