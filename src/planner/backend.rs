@@ -176,11 +176,23 @@ pub fn choose(
             why: format!("no backend runs every setting ({})", refused.join("; ")),
         });
     };
-    let why = if req.backend.is_some() {
+    let mut why = if req.backend.is_some() {
         "pinned".to_string()
     } else {
         explain(backend, &speed, &scored, &refused)
     };
+    // `rigplan build` builds each GPU's first usable backend unless told otherwise.
+    let build_default = cand
+        .placement
+        .gpus
+        .iter()
+        .filter_map(|i| hw.gpus.iter().find(|g| g.index == *i))
+        .any(|g| g.usable_backends().first() != Some(&backend));
+    if build_default {
+        why.push_str(&format!(
+            "; build the engine with `rigplan build --backend {backend}`"
+        ));
+    }
     Ok(BackendChoice {
         backend,
         speed,

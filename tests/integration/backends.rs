@@ -87,6 +87,16 @@ fn plan_chooses_a_backend_and_backend_pins_one() {
     assert!(why.contains("runner-up vulkan"), "{why}");
     let vulkan = plan(&["--backend", "vulkan"]);
     assert_eq!(vulkan["settings"]["backend"], "vulkan");
+    assert!(
+        vulkan["reasons"]
+            .to_string()
+            .contains("rigplan build --backend vulkan"),
+        "{}",
+        vulkan["reasons"]
+    );
+    // An NVIDIA and an AMD GPU share only Vulkan.
+    let mixed = plan(&["--gpu", "3090", "--gpu", "RX 7900 XTX"]);
+    assert_eq!(mixed["settings"]["backend"], "vulkan");
     let cpu = plan(&["--backend", "cpu"]);
     assert_eq!(cpu["settings"]["backend"], "cpu");
     assert_eq!(cpu["settings"]["n_gpu_layers"], 0);
