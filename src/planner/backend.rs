@@ -150,10 +150,15 @@ pub fn choose(
         let speed = if b == searched {
             cand.speed.clone()
         } else {
-            let trial = Settings {
+            // Scored as `placement::evaluate` scored it: a parallel placement with the
+            // engine's tensor-parallel split mode.
+            let mut trial = Settings {
                 backend: b,
                 ..s.clone()
             };
+            if cand.placement.is_parallel() {
+                trial.split_mode = split_modes::parallel_mode(req.engine).name.into();
+            }
             scorer(&cand.layout, hw, &trial)
         };
         scored.push((b, speed));
@@ -225,4 +230,57 @@ fn explain(
         why.push_str(&format!("; not: {}", refused.join("; ")));
     }
     why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Layout;
+    use crate::planner::testing::{model, rig};
+
+    fn backend_reason(plan: &crate::plan::Plan) -> String {
+        plan.reasons
+            .iter()
+            .find(|r| r.setting == "backend")
+            .map(|r| r.why.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_fastest_backend_wins_and_names_the_runner_up() {
+        let spec = model("llama-3.1-8b", "Q4_K_M");
+        let hw = rig("z440-2x3060");
+        let base = crate::perf::scorer(&spec, EngineKind::LlamaCpp);
+        // A scorer that predicts Vulkan 30% faster on these GPUs.
+        let vulkan_faster = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
+            let mut sp = base(l, h, s);
+            if s.backend == Backend::Vulkan {
+                sp.tg_tokens_per_s *= 1.3;
+            }
+            sp
+        };
+        let req = PlanRequest::default();
+        let plan = crate::planner::plan_with(&spec, &hw, &req, &vulkan_faster).unwrap();
+        assert_eq!(plan.settings.backend, Backend::Vulkan, "{:?}", plan.reasons);
+        assert!(plan.performance.tg_tokens_per_s > 0.0);
+        let why = backend_reason(&plan);
+        assert!(why.contains("runner-up cuda"), "{why}");
+        assert!(why.contains("rigplan build --backend vulkan"), "{why}");
+        // Equal predictions keep the vendor's runtime.
+        let plan = crate::planner::plan_with(&spec, &hw, &req, &base).unwrap();
+        assert_eq!(plan.settings.backend, Backend::Cuda);
+    }
+
+    #[test]
+    fn common_backends_follow_the_first_gpu() {
+        let mut hw = rig("z440-2x3060");
+        assert_eq!(common(&hw, &[0, 1]), vec![Backend::Cuda, Backend::Vulkan]);
+        hw.gpus[1].backends = vec![Backend::Vulkan];
+        assert_eq!(common(&hw, &[0, 1]), vec![Backend::Vulkan]);
+        assert_eq!(
+            search_backend(&hw, &PlanRequest::default()),
+            Backend::Vulkan
+        );
+        assert!(common(&hw, &[]).is_empty());
+    }
 }

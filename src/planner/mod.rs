@@ -139,11 +139,14 @@ pub fn plan_with_layout(
             backend: Some(chosen.backend),
             ..req.clone()
         };
-        let (mut plan, layout) = plan_with_layout(spec, hw, &again, scorer)?;
-        if let Some(r) = plan.reasons.iter_mut().find(|r| r.setting == "backend") {
-            r.why = chosen.why;
+        // A placement the backend cannot run (the new search may choose one) keeps
+        // this placement, which it can.
+        if let Ok((mut plan, layout)) = plan_with_layout(spec, hw, &again, scorer) {
+            if let Some(r) = plan.reasons.iter_mut().find(|r| r.setting == "backend") {
+                r.why = chosen.why;
+            }
+            return Ok((plan, layout));
         }
-        return Ok((plan, layout));
     }
     found.best.settings.backend = chosen.backend;
     found.best.cand.speed = chosen.speed;
