@@ -82,6 +82,12 @@ pub struct HardwareArgs {
     /// Use this GPU from the bundled table (repeatable); replaces detected GPUs.
     #[arg(long = "gpu", value_name = "NAME")]
     pub gpus: Vec<String>,
+    /// A GPU the table lacks, by its numbers (repeatable; after any --gpu):
+    /// `name=…,vram_gib=…,bandwidth_gbs=…,fp16_tflops=…,vendor=nvidia|amd|intel|apple|other`,
+    /// optionally `compute_capability=8.6`, `gfx_target=gfx1100`, `unified=true`,
+    /// `pcie_gen=4`, `pcie_width=16`, `backends=cuda+vulkan`.
+    #[arg(long = "gpu-spec", value_name = "FIELDS")]
+    pub gpu_specs: Vec<String>,
     /// System RAM in GiB.
     #[arg(long, value_name = "N")]
     pub ram_gib: Option<f64>,
@@ -144,6 +150,10 @@ pub struct PinArgs {
     /// Flash attention (`-fa`).
     #[arg(long, value_name = "on|off")]
     pub flash_attn: Option<String>,
+    /// The ggml backend the GPUs run on (default: the fastest predicted among those
+    /// this machine's GPUs can use; `cpu` leaves the GPUs out).
+    #[arg(long, value_name = "cuda|rocm|vulkan|metal|sycl|cpu")]
+    pub backend: Option<String>,
     /// What the server is for; sets the default context and generation budget.
     #[arg(long, value_name = "chat|coding|quick|long")]
     pub use_case: Option<String>,
@@ -205,6 +215,9 @@ pub struct CompareArgs {
     /// A what-if machine made of these GPUs on this machine's CPU and RAM (repeatable).
     #[arg(long = "gpu", value_name = "NAME")]
     pub gpus: Vec<String>,
+    /// A GPU of the what-if machine given by its numbers (repeatable; see `plan --help`).
+    #[arg(long = "gpu-spec", value_name = "FIELDS")]
+    pub gpu_specs: Vec<String>,
     #[command(flatten)]
     pub pins: PinArgs,
     /// Output format.
@@ -228,6 +241,10 @@ pub struct BuildArgs {
     /// Also build the RPC server.
     #[arg(long)]
     pub rpc: bool,
+    /// Build for this ggml backend (default: each GPU's first usable backend, the
+    /// vendor's runtime where it is installed; give the one `plan` chose).
+    #[arg(long, value_name = "cuda|rocm|vulkan|metal|sycl|cpu")]
+    pub backend: Option<String>,
     /// Write the script here instead of printing it.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,

@@ -20,6 +20,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<()> {
             args.engine
         ))
     })?;
+    let backend = super::resolve::backend(&args.backend)?;
     let (hardware, on_target) = resolve_hardware(&args.hardware)?;
     let source_dir = match &args.source {
         Some(dir) => {
@@ -51,6 +52,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<()> {
         prefix,
         build_dir: None,
         rpc: args.rpc,
+        backend,
     };
     let script = build_script(&req)?;
     emit(&script, args.out.as_deref(), args.force, true)

@@ -45,23 +45,36 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
 
 /// `--hardware` machines in order, then the `--gpu` what-if machine.
 fn machines(args: &CompareArgs) -> Result<Vec<(String, HardwareSnapshot)>> {
-    if args.hardware.is_empty() && args.gpus.is_empty() {
+    if args.hardware.is_empty() && args.gpus.is_empty() && args.gpu_specs.is_empty() {
         return Err(user_error(
-            "compare needs at least one --hardware PATH|PRESET or --gpu NAME",
+            "compare needs at least one --hardware PATH|PRESET, --gpu NAME or --gpu-spec FIELDS",
         ));
     }
     let mut out = Vec::new();
     for h in &args.hardware {
         out.push((h.clone(), load(h)?));
     }
-    if !args.gpus.is_empty() {
+    if !args.gpus.is_empty() || !args.gpu_specs.is_empty() {
         let base = crate::hardware::detect::detect_this_machine(false);
         let what_if = WhatIf {
             gpus: args.gpus.clone(),
+            gpu_specs: args.gpu_specs.clone(),
             ..WhatIf::default()
         };
         let snap = apply_what_if(base, &what_if)?;
-        out.push((format!("this CPU + {}", args.gpus.join(" + ")), snap));
+        // The names as typed for --gpu, the given names for --gpu-spec.
+        let names: Vec<&str> = args
+            .gpus
+            .iter()
+            .map(String::as_str)
+            .chain(
+                snap.gpus
+                    .iter()
+                    .skip(args.gpus.len())
+                    .map(|g| g.name.as_str()),
+            )
+            .collect();
+        out.push((format!("this CPU + {}", names.join(" + ")), snap));
     }
     Ok(out)
 }

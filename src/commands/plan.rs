@@ -171,6 +171,7 @@ pub fn render_table(p: &Plan) -> String {
             ),
             "placement" => format!("-ngl {} --n-cpu-moe {}", s.n_gpu_layers, s.n_cpu_moe),
             "override_tensors" => s.override_tensors.join(" "),
+            "backend" => s.backend.to_string(),
             "n_gpu_layers" => s.n_gpu_layers.to_string(),
             "n_cpu_moe" => s.n_cpu_moe.to_string(),
             "ctx" => s.ctx.to_string(),

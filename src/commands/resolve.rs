@@ -12,6 +12,7 @@ use crate::error::{user_error, Error, Result};
 use crate::gguf::GgmlType;
 use crate::hardware::resolve::{HardwareQuery, WhatIf};
 use crate::hardware::HardwareSnapshot;
+use crate::plan::Backend;
 use crate::planner::request::{Prefer, SplitMode, UseCase};
 use crate::planner::PlanRequest;
 
@@ -21,6 +22,7 @@ pub fn hardware_query(args: &HardwareArgs) -> HardwareQuery {
         hardware: args.hardware.clone(),
         what_if: WhatIf {
             gpus: args.gpus.clone(),
+            gpu_specs: args.gpu_specs.clone(),
             ram_gib: args.ram_gib,
             ram_bandwidth_gbs: args.ram_bandwidth_gbs,
             cpu_cores: args.cpu_cores,
@@ -117,6 +119,7 @@ pub fn plan_request(pins: &PinArgs) -> Result<PlanRequest> {
         },
         |f| format!("--flash-attn '{f}': expected on or off"),
     )?;
+    r.backend = backend(&pins.backend)?;
     if let Some(u) = choice(&pins.use_case, UseCase::parse, |u| {
         format!("--use-case '{u}': expected chat, coding, quick or long")
     })? {
@@ -144,6 +147,15 @@ pub fn plan_request(pins: &PinArgs) -> Result<PlanRequest> {
         ));
     }
     Ok(r)
+}
+
+/// `--backend B`: one of the ggml backends (whether this machine's GPUs can use it is
+/// the planner's check, which names the ones they can).
+pub fn backend(v: &Option<String>) -> Result<Option<Backend>> {
+    choice(v, Backend::parse, |b| {
+        let all: Vec<&str> = Backend::ALL.iter().map(|b| b.as_str()).collect();
+        format!("--backend '{b}': expected one of {}", all.join(", "))
+    })
 }
 
 /// `--split-mode M`: a mode of either engine; `graph` only for an engine that has it

@@ -9,9 +9,11 @@
 
 use super::shell::shell_quote;
 use super::template::{render, BUILD_SH};
+use crate::engine::backends as engine_backends;
 use crate::engine::{info, EngineInfo, EngineKind};
 use crate::error::{chain_text, user_error, Result};
 use crate::hardware::{GpuVendor, HardwareSnapshot};
+use crate::plan::Backend as PlanBackend;
 use serde::Serialize;
 
 /// What to build, for which machine, from which source, into which prefix.
@@ -27,6 +29,9 @@ pub struct BuildRequest<'a> {
     pub build_dir: Option<String>,
     /// Also build the RPC server.
     pub rpc: bool,
+    /// `--backend`: build for this backend only (`cpu`: no GPU backend); `None` builds
+    /// each GPU's first usable backend (`GpuInfo::usable_backends`).
+    pub backend: Option<PlanBackend>,
 }
 
 /// One `-DNAME=VALUE` with the reason it is in the script.
@@ -56,6 +61,10 @@ pub enum Backend {
     /// AMD gfx targets, e.g. `gfx1100`.
     Hip(Vec<String>),
     Vulkan,
+    /// Apple GPUs: on by default in every macOS build, stated explicitly.
+    Metal,
+    /// Intel GPUs through oneAPI (docs/backend/SYCL.md: icx/icpx compilers).
+    Sycl,
 }
 
 /// `CMAKE_CUDA_ARCHITECTURES` entry for a compute capability such as `8.6` or `12.0`.
@@ -83,14 +92,37 @@ pub fn cuda_arch(compute_capability: &str, engine: &EngineInfo) -> Result<String
     Ok(format!("{major}{minor}{suffix}"))
 }
 
-/// The backends the snapshot's GPUs need, in a stable order.
-pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> Result<Vec<Backend>> {
+/// The backend each GPU is built for: the pinned one, else its first usable one.
+fn gpu_backend(g: &crate::hardware::GpuInfo, pinned: Option<PlanBackend>) -> PlanBackend {
+    pinned.unwrap_or_else(|| g.usable_backends()[0])
+}
+
+/// The backends the snapshot's GPUs need, in a stable order. A pinned backend (`--backend`)
+/// every GPU must be able to use; without one each GPU gets its first usable backend.
+pub fn backends(
+    hw: &HardwareSnapshot,
+    engine: &EngineInfo,
+    pinned: Option<PlanBackend>,
+) -> Result<Vec<Backend>> {
     let mut cuda: Vec<String> = Vec::new();
     let mut hip: Vec<String> = Vec::new();
-    let mut vulkan = false;
+    let (mut vulkan, mut metal, mut sycl) = (false, false, false);
+    if pinned == Some(PlanBackend::Cpu) {
+        return Ok(Vec::new());
+    }
     for gpu in &hw.gpus {
-        match gpu.vendor {
-            GpuVendor::Nvidia => match &gpu.compute_capability {
+        let b = gpu_backend(gpu, pinned);
+        if !gpu.usable_backends().contains(&b) {
+            let names: Vec<&str> = gpu.usable_backends().iter().map(|b| b.as_str()).collect();
+            return Err(user_error(format!(
+                "--backend '{b}' is not available for GPU {} '{}' (available: {}, cpu)",
+                gpu.index,
+                gpu.name,
+                names.join(", ")
+            )));
+        }
+        match b {
+            PlanBackend::Cuda => match &gpu.compute_capability {
                 Some(cc) => {
                     let arch = cuda_arch(cc, engine).map_err(|e| {
                         user_error(format!(
@@ -112,7 +144,7 @@ pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> Result<Vec<Backen
                     )))
                 }
             },
-            GpuVendor::Amd => match &gpu.gfx_target {
+            PlanBackend::Rocm => match &gpu.gfx_target {
                 Some(t) if is_gfx_target(t) => {
                     if !hip.contains(t) {
                         hip.push(t.clone());
@@ -124,12 +156,20 @@ pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> Result<Vec<Backen
                         gpu.index
                     )))
                 }
-                // No gfx target known: Vulkan runs on any AMD GPU without ROCm.
-                None => vulkan = true,
+                // No gfx target known: Vulkan runs on any AMD GPU without ROCm, unless
+                // ROCm was asked for.
+                None if pinned.is_none() => vulkan = true,
+                None => {
+                    return Err(user_error(format!(
+                        "GPU {} '{}' has no gfx target in the hardware description; the ROCm build cannot choose GPU_TARGETS",
+                        gpu.index, gpu.name
+                    )))
+                }
             },
-            GpuVendor::Intel | GpuVendor::Other => vulkan = true,
-            // Metal is the default backend of every macOS build; nothing to enable.
-            GpuVendor::Apple => {}
+            PlanBackend::Vulkan => vulkan = true,
+            PlanBackend::Metal => metal = true,
+            PlanBackend::Sycl => sycl = true,
+            PlanBackend::Cpu => {}
         }
     }
     let mut out = Vec::new();
@@ -143,6 +183,12 @@ pub fn backends(hw: &HardwareSnapshot, engine: &EngineInfo) -> Result<Vec<Backen
     }
     if vulkan {
         out.push(Backend::Vulkan);
+    }
+    if metal {
+        out.push(Backend::Metal);
+    }
+    if sycl {
+        out.push(Backend::Sycl);
     }
     Ok(out)
 }
@@ -194,8 +240,10 @@ pub fn cmake_defines(req: &BuildRequest<'_>) -> Result<Vec<Define>> {
     for cd in e.component_defines {
         d.push(define(cd.name, cd.value, cd.why));
     }
-    let backends = backends(hw, e)?;
+    let backends = backends(hw, e, req.backend)?;
     let gpu_build = !backends.is_empty();
+    let option =
+        |b: PlanBackend| engine_backends::support(req.engine, b).map_or("", |s| s.cmake_option);
     for b in &backends {
         match b {
             Backend::Cuda(archs) => {
@@ -225,8 +273,32 @@ pub fn cmake_defines(req: &BuildRequest<'_>) -> Result<Vec<Define>> {
             Backend::Vulkan => d.push(define(
                 c.vulkan,
                 "ON",
-                "a GPU without CUDA/ROCm support in this description: Vulkan runs on it",
+                "the GPU(s) run on Vulkan (chosen with --backend, or their first usable backend)",
             )),
+            Backend::Metal => d.push(define(
+                option(PlanBackend::Metal),
+                "ON",
+                "Apple GPU: Metal (the default of every macOS build, stated)",
+            )),
+            Backend::Sycl => {
+                d.push(define(
+                    option(PlanBackend::Sycl),
+                    "ON",
+                    "Intel GPU(s) through oneAPI SYCL (Level Zero)",
+                ));
+                // docs/backend/SYCL.md: cmake -DGGML_SYCL=ON -DCMAKE_C_COMPILER=icx
+                // -DCMAKE_CXX_COMPILER=icpx, after sourcing oneAPI's setvars.sh.
+                d.push(define(
+                    "CMAKE_C_COMPILER",
+                    "icx",
+                    "SYCL needs oneAPI's compilers",
+                ));
+                d.push(define(
+                    "CMAKE_CXX_COMPILER",
+                    "icpx",
+                    "SYCL needs oneAPI's compilers",
+                ));
+            }
         }
     }
     cpu_defines(req, e, gpu_build, &mut d);
@@ -396,7 +468,7 @@ pub fn targets(engine: &EngineInfo, rpc: bool) -> Vec<&'static str> {
 pub fn build_script(req: &BuildRequest<'_>) -> Result<String> {
     let e = info(req.engine);
     let defines = cmake_defines(req)?;
-    let backends = backends(req.hardware, e)?;
+    let backends = backends(req.hardware, e, req.backend)?;
     let key = e.build_key();
     let mut checks = Vec::new();
     let mut configure_env = Vec::new();
@@ -418,6 +490,10 @@ pub fn build_script(req: &BuildRequest<'_>) -> Result<String> {
             }
             Backend::Vulkan => {
                 checks.push("need glslc \"install the Vulkan SDK shader compiler (Debian/Ubuntu: sudo apt-get install glslc libvulkan-dev)\"".to_string());
+            }
+            Backend::Metal => {}
+            Backend::Sycl => {
+                checks.push("need icpx \"install the oneAPI Base Toolkit and run: source /opt/intel/oneapi/setvars.sh\"".to_string());
             }
         }
     }
@@ -553,6 +629,7 @@ mod tests {
             uuid: None,
             pci_bus_id: None,
             power_limit_w: None,
+            backends: Vec::new(),
         }
     }
 
@@ -588,6 +665,7 @@ mod tests {
             source_dir: None,
             prefix: None,
             build_dir: None,
+            backend: None,
             rpc: true,
         }
     }
@@ -657,9 +735,41 @@ mod tests {
         assert_eq!(value(&d, "GPU_TARGETS").as_deref(), Some("gfx1100"));
         let d = cmake_defines(&req(EngineKind::IkLlamaCpp, &hw, true)).unwrap();
         assert_eq!(value(&d, "GGML_HIPBLAS").as_deref(), Some("ON"));
-        let hw = machine(&[], vec![gpu(0, "Arc A770", GpuVendor::Intel, None, None)]);
+        let mut arc = gpu(0, "Arc A770", GpuVendor::Intel, None, None);
+        // Intel's runtime is SYCL (oneAPI compilers); Vulkan when only that is installed.
+        let hw = machine(&[], vec![arc.clone()]);
+        let d = cmake_defines(&req(EngineKind::LlamaCpp, &hw, true)).unwrap();
+        assert_eq!(value(&d, "GGML_SYCL").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "CMAKE_CXX_COMPILER").as_deref(), Some("icpx"));
+        arc.backends = vec![PlanBackend::Vulkan];
+        let hw = machine(&[], vec![arc]);
         let d = cmake_defines(&req(EngineKind::LlamaCpp, &hw, true)).unwrap();
         assert_eq!(value(&d, "GGML_VULKAN").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GGML_SYCL"), None);
+    }
+
+    #[test]
+    fn a_pinned_backend_is_built_and_checked() {
+        let mut g = gpu(0, "RTX 3060", GpuVendor::Nvidia, Some("8.6"), None);
+        g.backends = vec![PlanBackend::Cuda, PlanBackend::Vulkan];
+        let hw = machine(&[], vec![g]);
+        let pinned = |b| {
+            let mut r = req(EngineKind::LlamaCpp, &hw, true);
+            r.backend = Some(b);
+            cmake_defines(&r)
+        };
+        let d = pinned(PlanBackend::Vulkan).unwrap();
+        assert_eq!(value(&d, "GGML_VULKAN").as_deref(), Some("ON"));
+        assert_eq!(value(&d, "GGML_CUDA"), None);
+        let d = pinned(PlanBackend::Cpu).unwrap();
+        assert_eq!(value(&d, "GGML_CUDA"), None);
+        assert_eq!(value(&d, "GGML_VULKAN"), None);
+        let e = pinned(PlanBackend::Rocm).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            format!("{e:#}").contains("available: cuda, vulkan"),
+            "{e:#}"
+        );
     }
 
     #[test]

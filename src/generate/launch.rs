@@ -6,9 +6,9 @@
 //! mlock, CPU-resident weights). No I/O here.
 
 use crate::engine::args::{download_refusal, launch_args_from, plan_projector_args, ModelSource};
-use crate::engine::{unsupported_settings, EngineKind, ServerOptions};
+use crate::engine::{backends, unsupported_settings, EngineKind, ServerOptions};
 use crate::error::{user_error, Result};
-use crate::plan::Plan;
+use crate::plan::{Backend, Plan};
 use std::net::IpAddr;
 
 /// Which device nodes the server needs (systemd `DeviceAllow`).
@@ -113,18 +113,20 @@ impl Launch {
             DeviceAccess::Nvidia(gpus.clone())
         };
         if !gpus.is_empty() {
-            let list = gpus
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            let var = if vendor_is_amd {
-                "HIP_VISIBLE_DEVICES"
-            } else {
-                "CUDA_VISIBLE_DEVICES"
+            // The plan's backend picks the variable (engine::backends: CUDA_VISIBLE_DEVICES,
+            // HIP_VISIBLE_DEVICES, GGML_VK_VISIBLE_DEVICES, ONEAPI_DEVICE_SELECTOR; none for
+            // Metal). A plan saved before plans named a backend runs the vendor's runtime.
+            let backend = match plan.settings.backend {
+                Backend::Cpu if vendor_is_amd => Backend::Rocm,
+                Backend::Cpu => Backend::Cuda,
+                b => b,
             };
-            env.push((var.to_string(), list));
-            if !vendor_is_amd {
+            if let Some((var, list)) =
+                backends::support(engine, backend).and_then(|s| s.visible_devices_env(gpus))
+            {
+                env.push((var, list));
+            }
+            if backend == Backend::Cuda {
                 // Number GPUs as nvidia-smi does, so the indices above mean the same GPUs.
                 env.push(("CUDA_DEVICE_ORDER".to_string(), "PCI_BUS_ID".to_string()));
             }

@@ -32,6 +32,7 @@ pub fn detect_with(p: &Probes) -> HardwareSnapshot {
     let cpu = cpu::probe(&p.root, cpuid.as_ref(), &mut notes);
     let mut memory = memory::probe(&p.root, p.runner, &mut notes);
     let mut gpus = gpu::probe(&p.root, p.nvml, &mut notes);
+    gpu::runtimes::record(&p.root, &mut gpus.gpus, &mut notes);
     // Unified-memory GPUs (Strix Halo, GB10) address system RAM; the kernel's "VRAM" for
     // them is a carve-out or unreported, so their usable memory is the RAM total.
     for g in gpus.gpus.iter_mut().filter(|g| g.unified_memory) {

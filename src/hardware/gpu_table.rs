@@ -152,7 +152,7 @@ pub fn lookup(query: &str) -> Result<&'static GpuSpec> {
             )))
         }
         Found::None => Err(user_error(format!(
-            "unknown GPU '{query}'; closest in the GPU table: {} (see `rigplan catalog gpus`)",
+            "unknown GPU '{query}'; closest in the GPU table: {} (see `rigplan catalog gpus`), or give it by its numbers: --gpu-spec 'name={query},vram_gib=N,bandwidth_gbs=N,fp16_tflops=N,vendor=nvidia|amd|intel|apple|other'",
             closest(table, query, 5).join(", ")
         ))),
     }
@@ -269,6 +269,7 @@ impl GpuSpec {
             uuid: None,
             pci_bus_id: None,
             power_limit_w: None,
+            backends: self.vendor.usual_backends().to_vec(),
         }
     }
 }

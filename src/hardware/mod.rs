@@ -19,6 +19,7 @@ pub mod detect;
 pub mod dmi;
 pub mod exec;
 pub mod gpu;
+pub mod gpu_spec;
 pub mod gpu_table;
 pub mod memory;
 pub mod presets;

@@ -41,11 +41,16 @@ pub fn names() -> Vec<&'static str> {
 /// The preset called `name`, or `None`.
 pub fn get(name: &str) -> Option<crate::error::Result<HardwareSnapshot>> {
     let (n, text) = PRESETS.iter().find(|p| p.0 == name)?;
-    Some(snapshot_file::from_str(
-        text,
-        SnapshotFormat::Toml,
-        &format!("preset {n}"),
-    ))
+    Some(
+        snapshot_file::from_str(text, SnapshotFormat::Toml, &format!("preset {n}")).map(|mut s| {
+            // A preset describes the hardware, not its software: its GPUs get their
+            // vendor's usual driver stack (runtime and Vulkan).
+            for g in s.gpus.iter_mut().filter(|g| g.backends.is_empty()) {
+                g.backends = g.vendor.usual_backends().to_vec();
+            }
+            s
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -142,8 +142,9 @@ pub fn snapshot_table(s: &HardwareSnapshot) -> String {
             .map(|c| format!("cc {c}"))
             .or_else(|| g.gfx_target.clone())
             .unwrap_or_else(|| "arch ?".into());
+        let backends: Vec<&str> = g.usable_backends().iter().map(|b| b.as_str()).collect();
         lines.push(format!(
-            "GPU {}   {} | {} VRAM{} | {} | {} | {}",
+            "GPU {}   {} | {} VRAM{} | {} | {} | {} | backends {}",
             g.index,
             g.name,
             Bytes(g.vram_bytes),
@@ -155,7 +156,8 @@ pub fn snapshot_table(s: &HardwareSnapshot) -> String {
                 Some(l) => pcie_text(l),
                 None if g.unified_memory => "unified memory".into(),
                 None => "PCIe link unknown".into(),
-            }
+            },
+            backends.join(", ")
         ));
     }
     let sys = &s.system;

@@ -10,7 +10,7 @@
 //! is recorded in the snapshot's notes and source. Bad values are exit-2 errors.
 
 use super::detect::detect_this_machine;
-use super::{gpu_table, presets, snapshot_file, HardwareSnapshot};
+use super::{gpu_spec, gpu_table, presets, snapshot_file, HardwareSnapshot};
 use crate::error::{user_error, Result};
 use crate::units::GIB;
 use std::path::Path;
@@ -29,6 +29,8 @@ pub struct HardwareQuery {
 pub struct WhatIf {
     /// `--gpu NAME` (repeatable): these GPUs from the bundled table replace all GPUs.
     pub gpus: Vec<String>,
+    /// `--gpu-spec FIELDS` (repeatable): GPUs by their numbers, after the `--gpu` ones.
+    pub gpu_specs: Vec<String>,
     /// `--ram-gib N`.
     pub ram_gib: Option<f64>,
     /// `--ram-bandwidth-gbs N`, theoretical peak.
@@ -65,9 +67,9 @@ pub fn load(spec: &str) -> Result<HardwareSnapshot> {
 /// Applies the what-if options to `snap`.
 pub fn apply_what_if(mut snap: HardwareSnapshot, args: &WhatIf) -> Result<HardwareSnapshot> {
     let mut changes: Vec<String> = Vec::new();
-    if args.no_gpu && !args.gpus.is_empty() {
+    if args.no_gpu && !(args.gpus.is_empty() && args.gpu_specs.is_empty()) {
         return Err(user_error(
-            "--no-gpu and --gpu contradict each other; give one",
+            "--no-gpu and --gpu/--gpu-spec contradict each other; give one",
         ));
     }
     if let Some(gib) = args.ram_gib {
@@ -124,11 +126,15 @@ pub fn apply_what_if(mut snap: HardwareSnapshot, args: &WhatIf) -> Result<Hardwa
         snap.notes.push("what-if: no GPU".into());
         changes.push("--no-gpu".into());
     }
-    if !args.gpus.is_empty() {
+    if !args.gpus.is_empty() || !args.gpu_specs.is_empty() {
         let mut gpus = Vec::new();
         for (i, name) in args.gpus.iter().enumerate() {
             let spec = gpu_table::lookup(name)?;
             gpus.push(spec.to_gpu_info(u32::try_from(i).unwrap_or(u32::MAX)));
+        }
+        for spec in &args.gpu_specs {
+            let index = u32::try_from(gpus.len()).unwrap_or(u32::MAX);
+            gpus.push(gpu_spec::parse(spec, index)?);
         }
         if let Some(unified) = gpus.iter().find(|g| g.unified_memory) {
             if args.ram_gib.is_none() {
@@ -160,6 +166,7 @@ pub fn apply_what_if(mut snap: HardwareSnapshot, args: &WhatIf) -> Result<Hardwa
             args.gpus
                 .iter()
                 .map(|g| format!("--gpu '{g}'"))
+                .chain(args.gpu_specs.iter().map(|g| format!("--gpu-spec '{g}'")))
                 .collect::<Vec<_>>()
                 .join(" "),
         );

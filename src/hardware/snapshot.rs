@@ -4,6 +4,7 @@
 //! are `None` (JSON `null`), never guessed. The same struct is written by `detect --save`
 //! and read by `--hardware FILE`; round-tripping through TOML or JSON is lossless.
 
+use crate::plan::Backend;
 use serde::{Deserialize, Serialize};
 
 /// Current snapshot schema version. Readers refuse newer versions with a clear error.
@@ -100,6 +101,45 @@ pub enum GpuVendor {
     Other,
 }
 
+impl GpuVendor {
+    /// The vendor's own GPU runtime: CUDA, ROCm/HIP, Metal, SYCL (oneAPI Level Zero);
+    /// Vulkan for anything else (ggml's vendor-neutral GPU backend).
+    pub fn runtime_backend(self) -> Backend {
+        match self {
+            GpuVendor::Nvidia => Backend::Cuda,
+            GpuVendor::Amd => Backend::Rocm,
+            GpuVendor::Apple => Backend::Metal,
+            GpuVendor::Intel => Backend::Sycl,
+            GpuVendor::Other => Backend::Vulkan,
+        }
+    }
+
+    /// The backends a machine with this vendor's usual driver stack can use: the
+    /// vendor's runtime and Vulkan (the NVIDIA, AMD and Intel Linux/Windows drivers all
+    /// ship a Vulkan ICD), runtime first. What presets and `--gpu` what-ifs assume.
+    pub fn usual_backends(self) -> &'static [Backend] {
+        match self {
+            GpuVendor::Nvidia => &[Backend::Cuda, Backend::Vulkan],
+            GpuVendor::Amd => &[Backend::Rocm, Backend::Vulkan],
+            GpuVendor::Intel => &[Backend::Sycl, Backend::Vulkan],
+            GpuVendor::Apple => &[Backend::Metal],
+            GpuVendor::Other => &[Backend::Vulkan],
+        }
+    }
+
+    /// `nvidia`, `amd`, `intel`, `apple` or `other`, any case.
+    pub fn parse(s: &str) -> Option<GpuVendor> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "nvidia" => Some(GpuVendor::Nvidia),
+            "amd" => Some(GpuVendor::Amd),
+            "intel" => Some(GpuVendor::Intel),
+            "apple" => Some(GpuVendor::Apple),
+            "other" => Some(GpuVendor::Other),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PcieLink {
     pub gen: Option<u32>,
@@ -108,7 +148,10 @@ pub struct PcieLink {
     pub max_width: Option<u32>,
 }
 
+/// One GPU. Read through [`super::gpu_spec::GpuEntry`], so a snapshot's entry may give
+/// `vram_gib` instead of `vram_bytes` and omit `index` (the `--gpu-spec` fields).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "super::gpu_spec::GpuEntry")]
 pub struct GpuInfo {
     pub index: u32,
     pub name: String,
@@ -135,6 +178,22 @@ pub struct GpuInfo {
     pub pci_bus_id: Option<String>,
     #[serde(default)]
     pub power_limit_w: Option<f64>,
+    /// The ggml backends this GPU can use on this machine (driver and runtime found),
+    /// in order of preference. Empty in snapshots written before rigplan recorded them:
+    /// then the vendor's runtime ([`GpuInfo::usable_backends`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<Backend>,
+}
+
+impl GpuInfo {
+    /// The backends this GPU can use: the recorded ones, else the vendor's runtime.
+    pub fn usable_backends(&self) -> Vec<Backend> {
+        if self.backends.is_empty() {
+            vec![self.vendor.runtime_backend()]
+        } else {
+            self.backends.clone()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

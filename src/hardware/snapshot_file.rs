@@ -59,15 +59,28 @@ pub fn from_str(text: &str, format: SnapshotFormat, name: &str) -> Result<Hardwa
         }
         Some(_) => {}
     }
-    match format {
+    let mut snap: HardwareSnapshot = match format {
         SnapshotFormat::Json => serde_json::from_str(text)
-            .map_err(|e| user_error(format!("malformed snapshot '{name}': {e}"))),
+            .map_err(|e| user_error(format!("malformed snapshot '{name}': {e}")))?,
         SnapshotFormat::Toml => toml::from_str(text).map_err(|e| {
             user_error(format!(
                 "malformed snapshot '{name}': {}",
                 toml_error_line(text, &e)
             ))
-        }),
+        })?,
+    };
+    number_gpus(&mut snap);
+    Ok(snap)
+}
+
+/// GPU entries given by their numbers may omit `index`: when the indices are not all
+/// different, the GPUs are numbered in the file's order.
+fn number_gpus(snap: &mut HardwareSnapshot) {
+    let mut seen = std::collections::BTreeSet::new();
+    if !snap.gpus.iter().all(|g| seen.insert(g.index)) {
+        for (i, g) in snap.gpus.iter_mut().enumerate() {
+            g.index = u32::try_from(i).unwrap_or(u32::MAX);
+        }
     }
 }
 

@@ -114,14 +114,15 @@ fn plan_one(model: Option<&str>, hw: &HardwareSnapshot, mut req: PlanRequest) ->
     let v = variants::for_reference(model, req.quant.as_deref())?;
     req.model_reference = v.reference;
     req.quant = v.quant;
+    // A `rigplan tune` calibration saved for this exact machine corrects the speeds the
+    // planner compares and predicts (per thread count), and the plan says so
+    // ("calibrated on this machine on DATE from N runs").
+    req.speed_correction = crate::tune::calibration::correction_for(hw)?;
     let mut plan = planner::plan_variants(&v.specs, hw, &req)?;
     if plan.model.path.is_none() {
         plan.model.download = download_location(model, plan.settings.quant.as_deref())?;
     }
     attach_launch_command(&mut plan, req.engine);
-    // A `rigplan tune` calibration saved for this exact machine corrects the predicted
-    // speeds and says so ("calibrated on this machine on DATE from N runs").
-    crate::tune::calibration::apply_saved(hw, &mut plan)?;
     Ok(plan)
 }
 
@@ -181,6 +182,7 @@ pub fn plan_file(model: &str, hw: &HardwareSnapshot, mut req: PlanRequest) -> Re
             .ok_or_else(|| user_error(format!("MODEL '{}' is not valid UTF-8", abs.display())))?;
         req.model_path = Some(utf8.to_string());
     }
+    req.speed_correction = crate::tune::calibration::correction_for(hw)?;
     let mut plan = planner::plan_quants(&[resolved.spec], hw, &req)?;
     attach_launch_command(&mut plan, req.engine);
     Ok(plan)

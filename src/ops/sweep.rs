@@ -278,8 +278,12 @@ fn plan_point(
     spec: &ModelSpec,
 ) -> Result<(Plan, Option<f64>)> {
     let v = variants::for_reference(model, req.quant.as_deref())?;
-    let mut plan = planner::plan_variants(&v.specs, hw, req)?;
-    crate::tune::calibration::apply_saved(hw, &mut plan)?;
+    // A saved `rigplan tune` calibration corrects the speeds compared and predicted, as
+    // for `plan` (ops::plan).
+    let mut req = req.clone();
+    req.speed_correction = crate::tune::calibration::correction_for(hw)?;
+    let req = &req;
+    let plan = planner::plan_variants(&v.specs, hw, req)?;
     if kind != SweepKind::Parallel {
         return Ok((plan, None));
     }

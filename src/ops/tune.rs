@@ -117,7 +117,11 @@ pub fn run(
     let history_path = dir.join(HISTORY_FILE);
     history::append(&history_path, &records)?;
     let best_cfg = result.best_trial().map(|t| t.config.clone());
-    let cal = calibrate(&records, &base, best_cfg.as_ref(), now, speed);
+    let best_tg = result.best_trial().and_then(Trial::tg);
+    let mut cal = calibrate(&records, &base, best_cfg.as_ref(), now, speed);
+    if let (Some(c), Some(cfg), Some(tg)) = (cal.as_mut(), best_cfg.as_ref(), best_tg) {
+        calibration::anchor_on_best(c, cfg.threads, tg, speed.predict(cfg).tg_tokens_per_s);
+    }
     let cal_path = match &cal {
         Some(c) => Some(calibration::save(&dir, c)?),
         None => None,
@@ -196,6 +200,7 @@ fn calibrate(
     )
     .map(|mut c| {
         c.tg_factor_by_threads = calibration::thread_factors(records);
+        c.pp_factor_by_threads = calibration::pp_thread_factors(records);
         c.tg_spread = records
             .iter()
             .filter_map(|r| Some(r.tg_tokens_per_s? / r.predicted_tg_tokens_per_s?))

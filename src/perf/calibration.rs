@@ -250,6 +250,7 @@ impl CalibrationData {
                 uuid: None,
                 pci_bus_id: None,
                 power_limit_w: None,
+                backends: Vec::new(),
             });
         }
         Ok(HardwareSnapshot {

@@ -227,6 +227,7 @@ mod tests {
             uuid: None,
             pci_bus_id: None,
             power_limit_w: None,
+            backends: Vec::new(),
         }
     }
 

@@ -72,6 +72,18 @@ pub fn patterns(
     hw: &HardwareSnapshot,
     p: &Placement,
 ) -> Result<Vec<String>, String> {
+    patterns_on(spec, hw, p, None)
+}
+
+/// [`patterns`] for GPUs run by a backend whose buffer types are `PREFIX0`, `PREFIX1`...
+/// in the order of the placement's GPUs (`engine::backends::BackendSupport::
+/// buffer_type_prefix`); `None` names them as their vendor's runtime does.
+pub fn patterns_on(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    p: &Placement,
+    gpu_prefix: Option<&str>,
+) -> Result<Vec<String>, String> {
     let mut dests: Vec<DeviceId> = p
         .expert_overrides
         .iter()
@@ -102,7 +114,15 @@ pub fn patterns(
         if bases.is_empty() {
             continue;
         }
-        let buft = buffer_type(hw, p, d)
+        let named = match (gpu_prefix, d.unit()) {
+            (Some(prefix), Unit::Gpu(i)) => p
+                .gpus
+                .iter()
+                .position(|g| *g == i)
+                .map(|pos| format!("{prefix}{pos}")),
+            _ => buffer_type(hw, p, d),
+        };
+        let buft = named
             .ok_or_else(|| format!("no engine buffer-type name for {d:?} to place experts on"))?;
         let ids: Vec<String> = layers.iter().map(u32::to_string).collect();
         let blocks = if let [one] = ids.as_slice() {

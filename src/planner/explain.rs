@@ -47,6 +47,7 @@ type WarningFn = fn(&Facts) -> Option<String>;
 /// The reasons, in the order the plan lists them.
 pub const REASONS: &[(&str, ReasonFn)] = &[
     ("placement", placement),
+    ("backend", backend),
     ("n_gpu_layers", n_gpu_layers),
     ("n_cpu_moe", n_cpu_moe),
     ("override_tensors", override_tensors),
@@ -121,6 +122,10 @@ fn placement(f: &Facts) -> Option<Reason> {
             summary(&f.cand().placement, f.spec)
         ),
     )
+}
+
+fn backend(f: &Facts) -> Option<Reason> {
+    reason("backend", f.settled.backend_why.clone())
 }
 
 fn n_gpu_layers(f: &Facts) -> Option<Reason> {
@@ -511,6 +516,7 @@ mod tests {
         };
         let base = [
             "placement",
+            "backend",
             "n_gpu_layers",
             "ctx",
             "predict",
@@ -549,7 +555,7 @@ mod tests {
                 ),
                 {
                     let mut v = with(&["split_mode", "mlock/mmap", "fit"]);
-                    v.insert(2, "n_cpu_moe");
+                    v.insert(3, "n_cpu_moe");
                     v
                 },
             ),
@@ -557,7 +563,7 @@ mod tests {
                 ("qwen3.5-35b-a3b", "IQ3_XXS", "desktop-3070-8gb", ik.clone()),
                 {
                     let mut v = with(&["mlock/mmap", "muge", "cache_ram"]);
-                    v.insert(2, "n_cpu_moe");
+                    v.insert(3, "n_cpu_moe");
                     v
                 },
             ),

@@ -11,6 +11,9 @@
 //! - [`space`]: the contexts, KV cache types and ubatches the request leaves open.
 //! - [`search`]: for each, the scored placements from [`placement`] (which asks
 //!   [`memory`] what each costs on every device of [`devices`]); keeps the best that fits.
+//! - [`backend`]: the fastest backend all the chosen placement's GPUs can use (or the
+//!   pinned one); when it is not the one the search scored with, the search runs again
+//!   with it.
 //! - [`settings`]: the settings for the chosen placement.
 //! - [`explain`]: one reason per setting, and the warnings.
 //! - [`assemble`]: the Plan itself.
@@ -22,6 +25,7 @@
 //! the launch command is rendered from the Plan by `engine` and `generate`, not here.
 
 pub mod assemble;
+pub mod backend;
 pub mod devices;
 pub mod expert_overrides;
 pub mod explain;
@@ -72,9 +76,21 @@ impl From<PlanError> for crate::error::Error {
 }
 
 /// Plans with the speed model (`perf::scorer`).
+/// With a [`request::SpeedCorrection`] (a `tune` calibration) every speed the search and
+/// the settings compare is the corrected one.
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
     let scorer = crate::perf::scorer(spec, req.engine);
-    plan_with(spec, hw, req, &scorer)
+    match &req.speed_correction {
+        None => plan_with(spec, hw, req, &scorer),
+        Some(c) => {
+            let corrected = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
+                c.apply(scorer(l, h, s), s.threads)
+            };
+            let mut plan = plan_with(spec, hw, req, &corrected)?;
+            plan.performance.calibration = Some(c.label.clone());
+            Ok(plan)
+        }
+    }
 }
 
 /// Plans with a given speed scorer.
@@ -96,14 +112,46 @@ pub fn plan_with_layout(
     scorer: &Scorer<'_>,
 ) -> Result<(Plan, Layout), PlanError> {
     check(spec, hw, req)?;
+    // `--backend cpu` plans the machine without its GPUs.
+    let without_gpus;
+    let hw = if req.backend == Some(crate::plan::Backend::Cpu) && !hw.gpus.is_empty() {
+        without_gpus = HardwareSnapshot {
+            gpus: Vec::new(),
+            ..hw.clone()
+        };
+        &without_gpus
+    } else {
+        hw
+    };
     let devices = devices::Devices::local(hw);
     let space = space::SearchSpace::new(spec, hw, req)?;
     let threads = match req.threads {
         Some(t) => (t, "pinned".to_string()),
         None => settings::threads(hw),
     };
-    let found = search::search(spec, hw, &devices, req, &space, threads.0, scorer)?;
-    let settled = settings::settle(spec, hw, &devices, req, found.best, threads, scorer)?;
+    let mut found = search::search(spec, hw, &devices, req, &space, threads.0, scorer)?;
+    let best = &found.best;
+    let chosen = backend::choose(hw, req, &best.cand, &best.settings, space.backend, scorer)?;
+    if chosen.backend != space.backend && req.backend.is_none() {
+        // Another backend is predicted faster on this placement: place again with it
+        // (its memory and speed may choose differently), then keep this reason.
+        let again = PlanRequest {
+            backend: Some(chosen.backend),
+            ..req.clone()
+        };
+        // A placement the backend cannot run (the new search may choose one) keeps
+        // this placement, which it can.
+        if let Ok((mut plan, layout)) = plan_with_layout(spec, hw, &again, scorer) {
+            if let Some(r) = plan.reasons.iter_mut().find(|r| r.setting == "backend") {
+                r.why = chosen.why;
+            }
+            return Ok((plan, layout));
+        }
+    }
+    found.best.settings.backend = chosen.backend;
+    found.best.cand.speed = chosen.speed;
+    let mut settled = settings::settle(spec, hw, &devices, req, found.best, threads, scorer)?;
+    settled.backend_why = chosen.why;
     let facts = explain::Facts {
         spec,
         hw,
@@ -139,6 +187,7 @@ fn check(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<(
             spec.name
         )));
     }
+    backend::check_pin(hw, req)?;
     let Some(m) = req.split_mode else {
         return Ok(());
     };

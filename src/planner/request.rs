@@ -8,6 +8,7 @@
 use crate::engine::EngineKind;
 use crate::gguf::GgmlType;
 use crate::perf::quality::Preference;
+use crate::plan::{Backend, Speed};
 use crate::planner::memory::weights::GpuSplit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +131,49 @@ impl SplitMode {
     }
 }
 
+/// Measured / predicted speed on this machine (a `rigplan tune` calibration), per thread
+/// count: the planner ranks placements and thread counts with the corrected speeds and
+/// reports them, so a plan made after `tune` chooses and predicts what was measured.
+/// Plain data; a thread count that was not measured takes the nearest measured one's
+/// factor (the lower of two equally near), else the overall factor.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpeedCorrection {
+    /// (threads, measured/predicted tg), from the tune runs at that thread count.
+    pub tg_by_threads: Vec<(u32, f64)>,
+    /// (threads, measured/predicted pp).
+    pub pp_by_threads: Vec<(u32, f64)>,
+    /// The overall factors, for a correction without per-thread figures.
+    pub tg: f64,
+    pub pp: f64,
+    /// "calibrated on this machine on DATE from N runs".
+    pub label: String,
+}
+
+impl SpeedCorrection {
+    fn factor(by: &[(u32, f64)], threads: u32, overall: f64) -> f64 {
+        by.iter()
+            .min_by_key(|(t, _)| (t.abs_diff(threads), *t))
+            .map_or(overall, |(_, f)| *f)
+    }
+
+    /// The tg factor for settings with this many threads.
+    pub fn tg_factor(&self, threads: u32) -> f64 {
+        Self::factor(&self.tg_by_threads, threads, self.tg)
+    }
+
+    /// The pp factor for settings with this many threads.
+    pub fn pp_factor(&self, threads: u32) -> f64 {
+        Self::factor(&self.pp_by_threads, threads, self.pp)
+    }
+
+    /// `speed` corrected for settings with this many threads.
+    pub fn apply(&self, mut speed: Speed, threads: u32) -> Speed {
+        speed.tg_tokens_per_s *= self.tg_factor(threads);
+        speed.pp_tokens_per_s *= self.pp_factor(threads);
+        speed
+    }
+}
+
 /// Everything the user fixed; `None` means the planner chooses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanRequest {
@@ -149,12 +193,16 @@ pub struct PlanRequest {
     pub split_mode: Option<SplitMode>,
     pub tensor_split: Option<Vec<f64>>,
     pub flash_attn: Option<bool>,
+    /// `--backend`: the ggml backend the GPUs run on (`cpu` leaves them out).
+    pub backend: Option<Backend>,
     pub use_case: UseCase,
     pub prefer: Prefer,
     pub min_tg: Option<f64>,
     /// Model reference as the user gave it, and the local path if any.
     pub model_reference: String,
     pub model_path: Option<String>,
+    /// This machine's saved `tune` calibration, when the caller loaded one.
+    pub speed_correction: Option<SpeedCorrection>,
 }
 
 impl Default for PlanRequest {
@@ -176,11 +224,77 @@ impl Default for PlanRequest {
             split_mode: None,
             tensor_split: None,
             flash_attn: None,
+            backend: None,
             use_case: UseCase::Chat,
             prefer: Prefer::Balanced,
             min_tg: None,
             model_reference: String::new(),
             model_path: None,
+            speed_correction: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_correction_takes_the_nearest_measured_thread_count() {
+        let c = SpeedCorrection {
+            tg_by_threads: vec![(1, 2.0), (4, 0.5)],
+            pp_by_threads: vec![],
+            tg: 1.0,
+            pp: 0.8,
+            label: String::new(),
+        };
+        assert_eq!(c.tg_factor(1), 2.0);
+        assert_eq!(c.tg_factor(2), 2.0, "nearer to 1 than to 4");
+        assert_eq!(c.tg_factor(3), 0.5);
+        assert_eq!(c.tg_factor(16), 0.5);
+        assert_eq!(c.pp_factor(2), 0.8, "no per-thread pp: the overall factor");
+        let s = c.apply(
+            Speed {
+                tg_tokens_per_s: 10.0,
+                pp_tokens_per_s: 100.0,
+                bottleneck: String::new(),
+                ceiling_tg_tokens_per_s: None,
+            },
+            1,
+        );
+        assert_eq!((s.tg_tokens_per_s, s.pp_tokens_per_s), (20.0, 80.0));
+    }
+
+    #[test]
+    fn a_plan_with_a_correction_chooses_the_thread_count_measured_fastest() {
+        // Two cores where two threads measured 50x slower than predicted (a shared box):
+        // the planner must rank with the corrected speeds and keep one thread.
+        let spec = crate::planner::testing::model("llama-3.2-3b", "Q4_K_M");
+        let hw = crate::hardware::presets::get("xeon-e5-2620v4-cpu")
+            .unwrap()
+            .unwrap();
+        let hw = crate::hardware::resolve::apply_what_if(
+            hw,
+            &crate::hardware::resolve::WhatIf {
+                cpu_cores: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let plain = crate::planner::plan(&spec, &hw, &PlanRequest::default()).unwrap();
+        assert_eq!(plain.settings.threads, 2);
+        let req = PlanRequest {
+            speed_correction: Some(SpeedCorrection {
+                tg_by_threads: vec![(1, 1.0), (2, 0.02)],
+                pp_by_threads: vec![],
+                tg: 0.1,
+                pp: 1.0,
+                label: "calibrated".into(),
+            }),
+            ..PlanRequest::default()
+        };
+        let tuned = crate::planner::plan(&spec, &hw, &req).unwrap();
+        assert_eq!(tuned.settings.threads, 1);
+        assert_eq!(tuned.performance.calibration.as_deref(), Some("calibrated"));
     }
 }

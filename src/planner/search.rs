@@ -225,7 +225,7 @@ fn draft_settings(
         mmap: true,
         override_tensors: Vec::new(),
         gpu_indices: Vec::new(),
-        backend: Default::default(),
+        backend: space.backend,
         extras: Default::default(),
     }
 }
@@ -377,6 +377,7 @@ mod tests {
                     ubatches: vec![512],
                     predict: 1,
                     flash_attn: true,
+                    backend: Default::default(),
                     n_ctx_train: 8192,
                     stop_at_first_fit: false,
                 },

@@ -33,6 +33,8 @@ pub struct Settled {
     pub threads_why: String,
     /// Why memory is (or is not) locked.
     pub mlock_why: String,
+    /// Why this backend (`backend::choose`).
+    pub backend_why: String,
     /// Host RAM the plan leaves free: the CPU's budget minus what the CPU side holds.
     pub host_free: Bytes,
 }
@@ -86,6 +88,7 @@ pub fn settle(
         settings: s,
         threads_why,
         mlock_why,
+        backend_why: String::new(),
         host_free,
     })
 }
@@ -166,19 +169,18 @@ fn placement_settings(
     } else {
         Vec::new()
     };
-    s.backend = s
-        .gpu_indices
-        .first()
-        .and_then(|&i| hw.gpus.get(i as usize))
-        .map_or(Backend::Cpu, |g| {
-            engine::backends::default_backend(g.vendor)
-        });
+    // The backend was chosen before this stage (`backend::choose`); none without a GPU.
+    if s.gpu_indices.is_empty() {
+        s.backend = Backend::Cpu;
+    }
+    let prefix = engine::backends::support(engine, s.backend).and_then(|b| b.buffer_type_prefix);
     s.tensor_split = if p.gpus.len() > 1 {
         p.tensor_split.clone()
     } else {
         Vec::new()
     };
-    s.override_tensors = expert_overrides::patterns(spec, hw, p).map_err(PlanError::Invalid)?;
+    s.override_tensors =
+        expert_overrides::patterns_on(spec, hw, p, prefix).map_err(PlanError::Invalid)?;
     let spreads = engine::info(engine).planning.n_cpu_moe_spreads_over_gpus;
     if spreads
         && p.n_cpu_moe > 0
@@ -192,8 +194,8 @@ fn placement_settings(
             .chain(p.expert_overrides.iter().copied())
             .collect();
         explicit.n_cpu_moe = 0;
-        s.override_tensors =
-            expert_overrides::patterns(spec, hw, &explicit).map_err(PlanError::Invalid)?;
+        s.override_tensors = expert_overrides::patterns_on(spec, hw, &explicit, prefix)
+            .map_err(PlanError::Invalid)?;
         s.n_cpu_moe = 0;
     }
     Ok(())

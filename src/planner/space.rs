@@ -12,6 +12,7 @@ use super::PlanError;
 use crate::gguf::GgmlType;
 use crate::hardware::HardwareSnapshot;
 use crate::model::ModelSpec;
+use crate::plan::Backend;
 
 /// What the search tries.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +26,8 @@ pub struct SearchSpace {
     /// The generation budget (`-n`).
     pub predict: u64,
     pub flash_attn: bool,
+    /// The backend placements are scored with (`backend::search_backend`).
+    pub backend: Backend,
     /// The model's trained context (at least 256).
     pub n_ctx_train: u64,
     /// Stop at the first context and cache type that fit: the long use case wants the
@@ -43,7 +46,12 @@ impl SearchSpace {
         hw: &HardwareSnapshot,
         req: &PlanRequest,
     ) -> Result<SearchSpace, PlanError> {
-        let flash_attn = req.flash_attn.unwrap_or(true);
+        let backend = super::backend::search_backend(hw, req);
+        let support = crate::engine::backends::support(req.engine, backend);
+        // Flash attention by default where the backend runs it on the GPU.
+        let flash_attn = req
+            .flash_attn
+            .unwrap_or(support.is_none_or(|s| s.flash_attn));
         let (uc_ctx, uc_predict) = req.use_case.ctx_predict();
         let n_ctx_train = spec.n_ctx_train.max(256);
         let contexts = match (req.ctx, req.use_case) {
@@ -72,6 +80,17 @@ impl SearchSpace {
             ],
             (None, None) => vec![(f16, f16), (ty("Q8_0")?, ty("Q8_0")?)],
         };
+        // Unpinned cache types only where the backend's flash attention reads them.
+        let mut kv_types = kv_types;
+        if req.ctk.is_none() && req.ctv.is_none() && flash_attn {
+            if let Some(s) = support {
+                let name = |t: GgmlType| t.name().to_ascii_lowercase();
+                kv_types.retain(|(k, v)| s.fa_reads(&name(*k), &name(*v)));
+                if kv_types.is_empty() {
+                    kv_types.push((f16, f16));
+                }
+            }
+        }
         let moe_hybrid_possible = spec.is_moe() && !hw.gpus.is_empty();
         let ubatches = match req.ubatch {
             Some(u) => vec![u],
@@ -84,6 +103,7 @@ impl SearchSpace {
             ubatches,
             predict: req.predict.unwrap_or(uc_predict),
             flash_attn,
+            backend,
             n_ctx_train,
             stop_at_first_fit: req.use_case == UseCase::Long && req.ctx.is_none(),
         })

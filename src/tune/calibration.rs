@@ -11,6 +11,7 @@
 use crate::error::{Context, Result};
 use crate::hardware::HardwareSnapshot;
 use crate::plan::{Performance, Settings};
+use crate::planner::request::SpeedCorrection;
 use crate::tune::history::{data_dir, machine_hash, HistoryRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,6 +47,9 @@ pub struct Calibration {
     /// predicted settings use a thread count that was measured.
     #[serde(default)]
     pub tg_factor_by_threads: BTreeMap<String, f64>,
+    /// Measured/predicted pp per thread count, the same way.
+    #[serde(default)]
+    pub pp_factor_by_threads: BTreeMap<String, f64>,
 }
 
 /// What the speed model assumed, so the factors can be restated as bandwidths.
@@ -95,14 +99,46 @@ pub fn fit(
         effective_cpu_bandwidth_gbs: assumed.cpu_gbs.map(|b| b * tg_factor),
         effective_gpu_bandwidth_gbs: assumed.gpu_gbs.map(|b| b * tg_factor),
         tg_factor_by_threads: BTreeMap::new(),
+        pp_factor_by_threads: BTreeMap::new(),
     })
 }
 
 /// Per-thread-count tg factors from every usable record (geometric means).
 pub fn thread_factors(records: &[HistoryRecord]) -> BTreeMap<String, f64> {
+    factors_by_threads(records, |r| {
+        (r.tg_tokens_per_s, r.predicted_tg_tokens_per_s)
+    })
+}
+
+/// Anchors the factor of the best configuration's thread count on the best run itself:
+/// the measured/predicted ratio of the configuration tune recommends, so a plan made
+/// afterwards with that many threads predicts what tune measured for it. The other
+/// thread counts keep the geometric mean of their runs; they only need to rank.
+pub fn anchor_on_best(c: &mut Calibration, threads: u32, measured_tg: f64, predicted_tg: f64) {
+    if measured_tg.is_finite()
+        && measured_tg > 0.0
+        && predicted_tg.is_finite()
+        && predicted_tg > 0.0
+    {
+        c.tg_factor_by_threads
+            .insert(threads.to_string(), measured_tg / predicted_tg);
+    }
+}
+
+/// Per-thread-count pp factors from every usable record (geometric means).
+pub fn pp_thread_factors(records: &[HistoryRecord]) -> BTreeMap<String, f64> {
+    factors_by_threads(records, |r| {
+        (r.pp_tokens_per_s, r.predicted_pp_tokens_per_s)
+    })
+}
+
+fn factors_by_threads(
+    records: &[HistoryRecord],
+    pair: impl Fn(&HistoryRecord) -> (Option<f64>, Option<f64>),
+) -> BTreeMap<String, f64> {
     let mut by: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.ok) {
-        if let (Some(m), Some(p)) = (r.tg_tokens_per_s, r.predicted_tg_tokens_per_s) {
+        if let (Some(m), Some(p)) = pair(r) {
             if m > 0.0 && p > 0.0 && m.is_finite() && p.is_finite() {
                 by.entry(r.settings.threads).or_default().push(m / p);
             }
@@ -134,21 +170,37 @@ impl Calibration {
         )
     }
 
-    /// The tg factor for settings with this many threads.
+    /// The tg factor for settings with this many threads (the nearest measured count).
     pub fn tg_factor_for(&self, threads: u32) -> f64 {
-        self.tg_factor_by_threads
-            .get(&threads.to_string())
-            .copied()
-            .unwrap_or(self.tg_factor)
+        self.correction().tg_factor(threads)
     }
 
     /// The prediction for `settings` corrected for this machine, labelled.
     pub fn apply(&self, perf: &Performance, settings: &Settings) -> Performance {
+        let c = self.correction();
         let mut p = perf.clone();
-        p.tg_tokens_per_s *= self.tg_factor_for(settings.threads);
-        p.pp_tokens_per_s *= self.pp_factor;
+        p.tg_tokens_per_s *= c.tg_factor(settings.threads);
+        p.pp_tokens_per_s *= c.pp_factor(settings.threads);
         p.calibration = Some(self.label());
         p
+    }
+
+    /// The factors as the planner takes them: per thread count where runs measured
+    /// that count, the overall factors otherwise.
+    pub fn correction(&self) -> SpeedCorrection {
+        let by = |m: &BTreeMap<String, f64>| -> Vec<(u32, f64)> {
+            m.iter()
+                .filter_map(|(t, f)| Some((t.parse().ok()?, *f)))
+                .filter(|(_, f): &(u32, f64)| f.is_finite() && *f > 0.0)
+                .collect()
+        };
+        SpeedCorrection {
+            tg_by_threads: by(&self.tg_factor_by_threads),
+            pp_by_threads: by(&self.pp_factor_by_threads),
+            tg: self.tg_factor,
+            pp: self.pp_factor,
+            label: self.label(),
+        }
     }
 }
 
@@ -190,18 +242,10 @@ pub fn load_for(snapshot: &HardwareSnapshot) -> Result<Option<Calibration>> {
     load(&data_dir()?, &machine_hash(snapshot))
 }
 
-/// For `plan`: corrects the plan's predicted speeds with this machine's saved
-/// calibration, if any, and returns it. One call in the command layer, after planning:
-/// `tune::calibration::apply_saved(&snapshot, &mut plan)?`.
-pub fn apply_saved(
-    snapshot: &HardwareSnapshot,
-    plan: &mut crate::plan::Plan,
-) -> Result<Option<Calibration>> {
-    let cal = load_for(snapshot)?;
-    if let Some(c) = &cal {
-        plan.performance = c.apply(&plan.performance, &plan.settings);
-    }
-    Ok(cal)
+/// For `plan`: this machine's saved calibration as the planner's speed correction, if
+/// one was saved (`PlanRequest::speed_correction`).
+pub fn correction_for(snapshot: &HardwareSnapshot) -> Result<Option<SpeedCorrection>> {
+    Ok(load_for(snapshot)?.map(|c| c.correction()))
 }
 
 /// `YYYY-MM-DD` (UTC) for seconds since the Unix epoch (H. Hinnant's `civil_from_days`,

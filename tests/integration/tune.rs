@@ -204,3 +204,51 @@ fn tune_with_the_real_engine_measures_and_calibrates() {
     let history = std::fs::read_to_string(data.join("tune-history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), runs.len());
 }
+
+/// Issue 13 item 6: after `rigplan tune`, a fresh `rigplan plan` of the same model on the
+/// same machine predicts the tuned best's measured generation speed within 10%. The
+/// real pinned llama-bench on the 64 MB bench model, a bounded budget.
+#[test]
+fn a_fresh_plan_after_tune_predicts_the_tuned_best() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("bench.gguf");
+    TinyLlama::BENCH.write(&model, 7).unwrap();
+    let data = tmp.path().join("data");
+    // The same machine and a short context for both: the plan predicts generation at
+    // half its context's depth, llama-bench measures it at depth 0 (`-d 0`), so a short
+    // context makes both the same workload.
+    let machine = ["--ram-bandwidth-gbs", "20", "--ctx", "512"];
+    let tuned: Value = run_json(
+        rigplan(&data)
+            .arg("tune")
+            .arg(&model)
+            .arg("--engine-bin")
+            .arg(llama_bin())
+            .args(["--n-prompt", "32", "--n-gen", "16", "--repetitions", "2"])
+            .args(["--budget", "120s", "--run-timeout", "60s"])
+            .args(machine)
+            .args(["--format", "json"]),
+    );
+    let best_tg = tuned["best"]["tg_tokens_per_s"].as_f64().unwrap();
+    let plan: Value = run_json(
+        rigplan(&data)
+            .arg("plan")
+            .arg(&model)
+            .args(machine)
+            .args(["--format", "json"]),
+    );
+    let predicted = plan["performance"]["tg_tokens_per_s"].as_f64().unwrap();
+    let error = (predicted / best_tg - 1.0).abs();
+    eprintln!(
+        "tuned best {best_tg:.1} tok/s ({}), fresh plan predicts {predicted:.1} tok/s ({} threads): {:.1}% off",
+        tuned["best"]["settings"],
+        plan["settings"]["threads"],
+        error * 100.0
+    );
+    assert!(
+        plan["performance"]["calibration"].is_string(),
+        "the plan applied the saved calibration: {}",
+        plan["performance"]
+    );
+    assert!(error <= 0.10, "{:.1}% off", error * 100.0);
+}

@@ -5,6 +5,7 @@
 //! Never fails: no driver, no /sys/class/drm, an unknown card — each is a note.
 
 pub mod nvidia;
+pub mod runtimes;
 pub mod sysfs;
 
 use super::gpu_table;
@@ -141,6 +142,7 @@ fn bare_gpu(index: u32, name: String, vendor: GpuVendor, d: &DrmDevice) -> GpuIn
         uuid: None,
         pci_bus_id: d.pci_slot.clone(),
         power_limit_w: None,
+        backends: Vec::new(),
     }
 }
 
@@ -204,6 +206,7 @@ fn nvidia_gpus(
             uuid: d.uuid.clone(),
             pci_bus_id: bus.or(d.pci_bus_id.clone()),
             power_limit_w: d.power_limit_mw.map(|mw| f64::from(mw) / 1000.0),
+            backends: Vec::new(),
         };
         if d.memory_total_bytes.is_none() {
             notes.push(format!("gpu {}: NVML gave no memory size", d.index));
