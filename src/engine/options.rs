@@ -55,6 +55,8 @@ pub enum OptionKind {
     MergeUpGateExperts,
     /// `-cram/--cache-ram N` (server): the prompt cache's cap in host RAM, MiB.
     CacheRam,
+    /// mainline `--rpc HOST:PORT,...` (server): the RPC workers' devices join the list.
+    Rpc,
     /// llama-bench prompt length `-p`.
     BenchPrompt,
     /// llama-bench generation length `-n`.

@@ -67,6 +67,7 @@ pub fn assemble(
         reasons: explanation.reasons,
         warnings: explanation.warnings,
         alternatives: alternatives(spec, settled, runners),
+        cluster: None,
     }
 }
 
@@ -85,6 +86,7 @@ fn memory_rows(devices: &Devices, settled: &Settled) -> Vec<DeviceMemory> {
             };
             DeviceMemory {
                 name: devices.name(*d),
+                host: None,
                 kind: match d.unit() {
                     Unit::Cpu => "cpu",
                     Unit::Gpu(_) => "gpu",

@@ -45,6 +45,7 @@ fn every_option_variants() -> Vec<Settings> {
             attention_max_batch: Some(512),
             merge_up_gate_experts: true,
             cache_ram_mib: Some(1024),
+            rpc_servers: vec![],
         },
     };
     let mut v = vec![full.clone()];
@@ -500,6 +501,7 @@ fn gpu_plan(model: &str, name: &str, gib_per_gpu: u64) -> rigplan::plan::Plan {
     let mut p = plan_for(model, name, s);
     let gpu = |i: u32| rigplan::plan::DeviceMemory {
         name: format!("CUDA{i} NVIDIA GeForce RTX 3060 12GB"),
+        host: None,
         kind: "gpu".into(),
         capacity_bytes: 12 << 30,
         weights_bytes: gib_per_gpu << 30,

@@ -66,6 +66,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
         memory: MemoryReport {
             devices: vec![DeviceMemory {
                 name: "CPU".into(),
+                host: None,
                 kind: "cpu".into(),
                 capacity_bytes: 8 << 30,
                 weights_bytes: 9 << 20,
@@ -89,6 +90,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
         reasons: vec![],
         warnings: vec![],
         alternatives: vec![],
+        cluster: None,
     }
 }
 
