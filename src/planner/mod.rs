@@ -15,6 +15,8 @@
 //! - [`explain`]: one reason per setting, and the warnings.
 //! - [`assemble`]: the Plan itself.
 //! - [`quants`]: several quants of one model, one chosen by `--prefer`.
+//! - [`cluster`]: the same pipeline over the main host plus RPC workers, against the
+//!   main host alone (`plan --worker`).
 //!
 //! Architecture invariant: no files, no devices, no clock, no argv. The speed of a
 //! placement comes from the [`Scorer`] passed in (`perf::scorer` unless a caller gives
@@ -22,6 +24,7 @@
 //! the launch command is rendered from the Plan by `engine` and `generate`, not here.
 
 pub mod assemble;
+pub mod cluster;
 pub mod devices;
 pub mod expert_overrides;
 pub mod explain;
@@ -74,6 +77,9 @@ impl From<PlanError> for crate::error::Error {
 /// Plans with the speed model (`perf::scorer`).
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
     let scorer = crate::perf::scorer(spec, req.engine);
+    if req.cluster.is_some() {
+        return cluster::plan_cluster(spec, hw, req, &scorer);
+    }
     plan_with(spec, hw, req, &scorer)
 }
 

@@ -155,6 +155,8 @@ pub struct PlanRequest {
     /// Model reference as the user gave it, and the local path if any.
     pub model_reference: String,
     pub model_path: Option<String>,
+    /// RPC workers and the link to them (`plan --worker`); `None` plans one machine.
+    pub cluster: Option<super::cluster::ClusterRequest>,
 }
 
 impl Default for PlanRequest {
@@ -181,6 +183,7 @@ impl Default for PlanRequest {
             min_tg: None,
             model_reference: String::new(),
             model_path: None,
+            cluster: None,
         }
     }
 }

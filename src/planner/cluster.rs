@@ -1,0 +1,529 @@
+//! Planning over several hosts: the main host and RPC workers (llama.cpp's RPC
+//! backend), with the network's cost, against the main host alone.
+//!
+//! ```text
+//!  request ─┬─► plan on the main host alone ─────────────────────────┐
+//!           └─► cluster view ─► plan with link cost ─► keep the faster ─► Plan
+//!               (workers' devices first, as the engine lists them)
+//! ```
+//!
+//! The engine sees every RPC device as a GPU-type device (ggml-rpc.cpp
+//! `ggml_backend_rpc_device_get_type`) and lists them before the local GPUs
+//! (`engine::rpc::RPC_DEVICES_FIRST`); `-ngl`, `--tensor-split` and the output layer
+//! follow that list, and token embeddings stay on the main host's CPU. So the cluster
+//! view is one device table in the engine's order — each worker's GPUs (or, without
+//! GPUs, its CPU backend with its RAM, as `rpc-server` exposes it: `get_devices`), then
+//! the main host's GPUs — and the same placement search, memory arithmetic and fit
+//! check run on it; [`DeviceSlot`] maps each entry back to its host
+//! ([`crate::plan::DeviceId`] with the worker's [`HostId`]) and the speed scorer adds
+//! the link time of every host segment (`perf::network`). Pure: the workers' hardware
+//! arrives resolved in the request.
+
+use super::{devices::Devices, memory, plan_with, PlanError, Scorer};
+use crate::engine::{backends::default_backend, rpc};
+use crate::hardware::{GpuInfo, GpuVendor, HardwareSnapshot};
+use crate::model::ModelSpec;
+use crate::perf::{factors::DEFAULT_FACTORS, network};
+use crate::plan::cluster::{ClusterReport, Endpoint, Link, WorkerPlan};
+use crate::plan::{Backend, DeviceId, HostId, Layout, Plan, Reason, Settings, Speed, Unit};
+use crate::units::Bytes;
+
+/// One RPC worker as the planner receives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Worker {
+    pub name: String,
+    pub endpoint: Endpoint,
+    /// The snapshot file or preset it was described by.
+    pub hardware_source: String,
+    pub hw: HardwareSnapshot,
+}
+
+/// The workers, the link to them, and the main host's address as they see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterRequest {
+    pub workers: Vec<Worker>,
+    pub link: Link,
+    pub main_address: String,
+}
+
+/// Where an entry of the cluster view's GPU list really is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceSlot {
+    pub id: DeviceId,
+    /// Index into `ClusterRequest::workers`, `None` for a main-host GPU.
+    pub worker: Option<usize>,
+    /// The engine's device name on its host (`CUDA0`, `CPU`), for `rpc-server -d`.
+    pub engine_name: String,
+    pub backend: Backend,
+}
+
+/// The cluster as one device table in the engine's order, and where each entry is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterView {
+    pub hw: HardwareSnapshot,
+    /// By index in `hw.gpus`.
+    pub slots: Vec<DeviceSlot>,
+}
+
+impl ClusterView {
+    pub fn slot(&self, flat: u32) -> Option<&DeviceSlot> {
+        self.slots.get(flat as usize)
+    }
+
+    /// The host of each device that runs layers, in the engine's order.
+    fn path(&self, layout: &Layout) -> Vec<HostId> {
+        let mut used: Vec<(u32, HostId)> = layout
+            .devices
+            .iter()
+            .filter(|d| d.layers > 0)
+            .filter_map(|d| d.device.gpu_index())
+            .filter_map(|i| self.slot(i).map(|s| (i, s.id.host())))
+            .collect();
+        used.sort();
+        used.into_iter().map(|(_, h)| h).collect()
+    }
+}
+
+/// A remote device as a GPU entry: vendor `Other`, so no `-ot` buffer name is made for
+/// it (an RPC buffer is not `CUDA<n>`), and never sharing the main host's RAM.
+fn remote_gpu(
+    flat: u32,
+    name: String,
+    vram: u64,
+    free: u64,
+    bw: Option<f64>,
+    tflops: Option<f64>,
+) -> GpuInfo {
+    GpuInfo {
+        index: flat,
+        name,
+        vendor: GpuVendor::Other,
+        vram_bytes: vram,
+        vram_free_bytes: Some(free),
+        bandwidth_gbs: bw,
+        fp16_tflops: tflops,
+        compute_capability: None,
+        gfx_target: None,
+        unified_memory: false,
+        pcie: None,
+        uuid: None,
+        pci_bus_id: None,
+        power_limit_w: None,
+    }
+}
+
+/// The devices one worker's `rpc-server` exposes, as GPU entries from index `next`.
+fn worker_devices(w: &Worker, wi: usize, next: u32) -> Vec<(GpuInfo, DeviceSlot)> {
+    let host = HostId(wi as u16 + 1);
+    let mut out = Vec::new();
+    let ram = Bytes(w.hw.memory.total_bytes);
+    for (pos, g) in w.hw.gpus.iter().enumerate() {
+        let mut free = Bytes(g.vram_free_bytes.unwrap_or(g.vram_bytes));
+        if g.vendor == GpuVendor::Apple || g.unified_memory {
+            free = free.min(memory::apple_working_set(ram));
+        }
+        let backend = default_backend(g.vendor);
+        let flat = next + out.len() as u32;
+        let name = format!("{} via RPC: {}", w.name, g.name);
+        let mut gi = remote_gpu(
+            flat,
+            name,
+            g.vram_bytes,
+            free.0,
+            g.bandwidth_gbs,
+            g.fp16_tflops,
+        );
+        gi.unified_memory = false;
+        out.push((
+            gi,
+            DeviceSlot {
+                id: DeviceId::on(host, Unit::Gpu(g.index)),
+                worker: Some(wi),
+                engine_name: rpc::device_name(backend, pos),
+                backend,
+            },
+        ));
+    }
+    if out.is_empty() {
+        // rpc-server without accelerators serves its CPU backend: RAM less the host
+        // margin, read and computed at the CPU's own effective rates.
+        let (threads, _) = super::settings::threads(&w.hw);
+        let (bw, tflops) = network::cpu_worker_rates(&w.hw, threads, &DEFAULT_FACTORS);
+        let budget = ram - memory::host_margin(ram);
+        let name = format!("{} via RPC: CPU + RAM ({})", w.name, w.hw.cpu.brand);
+        let gi = remote_gpu(
+            next,
+            name,
+            ram.0,
+            (budget + memory::GPU_MARGIN).0,
+            Some(bw),
+            Some(tflops),
+        );
+        out.push((
+            gi,
+            DeviceSlot {
+                id: DeviceId::on(host, Unit::Cpu),
+                worker: Some(wi),
+                engine_name: rpc::device_name(Backend::Cpu, 0),
+                backend: Backend::Cpu,
+            },
+        ));
+    }
+    out
+}
+
+/// The cluster view: workers' devices in worker order, then the main host's GPUs.
+pub fn view(main: &HardwareSnapshot, c: &ClusterRequest) -> ClusterView {
+    let mut hw = main.clone();
+    let mut gpus = Vec::new();
+    let mut slots = Vec::new();
+    for (wi, w) in c.workers.iter().enumerate() {
+        for (g, s) in worker_devices(w, wi, gpus.len() as u32) {
+            gpus.push(g);
+            slots.push(s);
+        }
+    }
+    for g in &main.gpus {
+        let mut local = g.clone();
+        local.index = gpus.len() as u32;
+        slots.push(DeviceSlot {
+            id: DeviceId::gpu(g.index),
+            worker: None,
+            engine_name: String::new(),
+            backend: default_backend(g.vendor),
+        });
+        gpus.push(local);
+    }
+    hw.gpus = gpus;
+    hw.source = format!(
+        "{} + {} over {}",
+        main.source,
+        c.workers
+            .iter()
+            .map(|w| format!("{} ({})", w.name, w.hardware_source))
+            .collect::<Vec<_>>()
+            .join(" + "),
+        c.link.name
+    );
+    ClusterView { hw, slots }
+}
+
+/// The speed of a cluster placement: the scorer's, plus the link time of its host
+/// segments per token and per ubatch.
+pub fn cluster_speed(
+    view: &ClusterView,
+    link: &Link,
+    base: Speed,
+    layout: &Layout,
+    s: &Settings,
+) -> Speed {
+    let path = view.path(layout);
+    let depth = layout.depth_tokens;
+    let tg = network::graph_cost(&path, link, layout.n_embd, depth, 1);
+    let ub = u64::from(s.ubatch.max(1));
+    let pp = network::graph_cost(&path, link, layout.n_embd, 0, ub);
+    network::with_network(base, &tg, &pp, ub, link)
+}
+
+/// Plans on the main host alone and with the workers, and keeps the faster; the Plan
+/// says which and why, and carries the cluster report either way.
+pub fn plan_cluster(
+    spec: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &super::PlanRequest,
+    scorer: &Scorer<'_>,
+) -> Result<Plan, PlanError> {
+    let Some(c) = req.cluster.as_ref() else {
+        return plan_with(spec, hw, req, scorer);
+    };
+    rpc::supports_clusters(req.engine).map_err(|why| PlanError::Invalid(why.to_string()))?;
+    let mut one = req.clone();
+    one.cluster = None;
+    let local = plan_with(spec, hw, &one, scorer);
+    let v = view(hw, c);
+    let with_link = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
+        cluster_speed(&v, &c.link, scorer(l, h, s), l, s)
+    };
+    let remote = super::plan_with_layout(spec, &v.hw, &one, &with_link);
+    let net_ms = remote.as_ref().map_or(0.0, |(_, l)| {
+        let cost = network::graph_cost(&v.path(l), &c.link, l.n_embd, l.depth_tokens, 1);
+        cost.seconds * 1e3
+    });
+    let remote = remote.map(|(p, _)| p);
+    let uses = |p: &Plan| {
+        !p.settings
+            .gpu_indices
+            .iter()
+            .all(|i| v.slot(*i).is_none_or(|s| s.worker.is_none()))
+    };
+    let tg =
+        |r: &Result<Plan, PlanError>| r.as_ref().map_or(0.0, |p| p.performance.tg_tokens_per_s);
+    let pp =
+        |r: &Result<Plan, PlanError>| r.as_ref().map_or(0.0, |p| p.performance.pp_tokens_per_s);
+    let remote_uses = remote.as_ref().is_ok_and(|p| uses(p));
+    let mut report = ClusterReport {
+        link: c.link.clone(),
+        main_address: c.main_address.clone(),
+        uses_workers: false,
+        local_only_tg_tokens_per_s: tg(&local),
+        local_only_pp_tokens_per_s: pp(&local),
+        with_workers_tg_tokens_per_s: if remote_uses { tg(&remote) } else { 0.0 },
+        with_workers_pp_tokens_per_s: if remote_uses { pp(&remote) } else { 0.0 },
+        network_ms_per_token: 0.0,
+        first_load_seconds: 0.0,
+        workers: Vec::new(),
+    };
+    let cluster_wins = remote_uses && (local.is_err() || tg(&remote) > tg(&local));
+    if !cluster_wins {
+        let mut p = match (local, remote) {
+            (Ok(p), _) => p,
+            (Err(_), Ok(p)) => p,
+            (Err(e), Err(_)) => return Err(e),
+        };
+        let why = one_machine_reason(&report, &p);
+        p.reasons.push(Reason {
+            setting: "cluster".into(),
+            why,
+        });
+        p.cluster = Some(report);
+        return Ok(p);
+    }
+    let mut p = remote?;
+    report.uses_workers = true;
+    let why = format!(
+        "workers: {:.1} tok/s with the workers against {:.1} tok/s on the main host alone ({})",
+        report.with_workers_tg_tokens_per_s,
+        report.local_only_tg_tokens_per_s,
+        if report.local_only_tg_tokens_per_s > 0.0 {
+            "the layers they take outweigh the link's cost"
+        } else {
+            "the model does not fit on the main host alone"
+        }
+    );
+    localize(&mut p, &v, c, &mut report);
+    report.network_ms_per_token = net_ms;
+    p.reasons.push(Reason {
+        setting: "cluster".into(),
+        why,
+    });
+    p.warnings.push(PORT_WARNING.to_string());
+    p.cluster = Some(report);
+    Ok(p)
+}
+
+/// The warning every multi-host plan and worker artefact carries.
+pub const PORT_WARNING: &str = "the RPC port has no authentication: anyone who reaches it can run code on the worker's devices and read its memory; make it reachable only from the main host (the generated systemd unit allows only the main host's address)";
+
+fn one_machine_reason(r: &ClusterReport, p: &Plan) -> String {
+    let local = r.local_only_tg_tokens_per_s;
+    if r.with_workers_tg_tokens_per_s > 0.0 {
+        format!(
+            "one machine wins: {:.1} tok/s on the main host alone (-ngl {}, --n-cpu-moe {}) against {:.1} tok/s with the workers over {} (the link costs more than the layers it moves save)",
+            local,
+            p.settings.n_gpu_layers,
+            p.settings.n_cpu_moe,
+            r.with_workers_tg_tokens_per_s,
+            r.link.name
+        )
+    } else {
+        format!(
+            "one machine wins: {local:.1} tok/s on the main host alone; no placement that puts layers on the workers was faster or fitted"
+        )
+    }
+}
+
+/// Turns the cluster view's plan back into the main host's terms: the workers' rows
+/// carry their `host`, GPU indices and the backend are the main host's own, `--rpc`
+/// lists the workers that hold layers, and the report gets each worker's share.
+fn localize(p: &mut Plan, v: &ClusterView, c: &ClusterRequest, report: &mut ClusterReport) {
+    let names = Devices::local(&v.hw);
+    for row in p.memory.devices.iter_mut() {
+        let slot = (0..v.slots.len() as u32)
+            .find(|i| names.name(DeviceId::gpu(*i)) == row.name)
+            .and_then(|i| v.slot(i));
+        if let Some(s) = slot {
+            match s.worker {
+                Some(wi) => {
+                    row.host = Some(c.workers[wi].name.clone());
+                    row.name = row
+                        .name
+                        .split_once(": ")
+                        .map_or(row.name.clone(), |x| x.1.to_string());
+                    row.name = format!("{} ({})", row.name, s.engine_name);
+                }
+                None => {
+                    let i = s.id.gpu_index().unwrap_or(0);
+                    row.name = row
+                        .name
+                        .split_once(": ")
+                        .map_or(row.name.clone(), |x| format!("GPU {i}: {}", x.1));
+                }
+            }
+        }
+    }
+    let used: Vec<&DeviceSlot> = p
+        .settings
+        .gpu_indices
+        .iter()
+        .filter_map(|i| v.slot(*i))
+        .collect();
+    let first_local = used.iter().find(|s| s.worker.is_none());
+    p.settings.backend = first_local.map_or(Backend::Cpu, |s| s.backend);
+    p.settings.gpu_indices = used
+        .iter()
+        .filter(|s| s.worker.is_none())
+        .filter_map(|s| s.id.gpu_index())
+        .collect();
+    let mut workers = Vec::new();
+    for (wi, w) in c.workers.iter().enumerate() {
+        let mine: Vec<&&DeviceSlot> = used.iter().filter(|s| s.worker == Some(wi)).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let rows: Vec<_> = p
+            .memory
+            .devices
+            .iter()
+            .filter(|r| r.host.as_deref() == Some(w.name.as_str()))
+            .collect();
+        let weights: u64 = rows.iter().map(|r| r.weights_bytes).sum();
+        let kv: u64 = rows.iter().map(|r| r.kv_bytes).sum();
+        let (threads, _) = super::settings::threads(&w.hw);
+        workers.push(WorkerPlan {
+            name: w.name.clone(),
+            endpoint: w.endpoint.clone(),
+            hardware: w.hardware_source.clone(),
+            devices: mine.iter().map(|s| s.engine_name.clone()).collect(),
+            threads,
+            weights_bytes: weights,
+            kv_bytes: kv,
+            first_load_seconds: network::load_seconds(weights, &c.link),
+            // Rendered by `ops` with `generate` (the planner writes no command lines).
+            build_command: String::new(),
+            rpc_server_command: String::new(),
+        });
+    }
+    p.settings.extras.rpc_servers = workers.iter().map(|w| w.endpoint.to_rpc()).collect();
+    // The main host sends every worker its weights over the one link, one after another.
+    report.first_load_seconds = workers.iter().map(|w| w.first_load_seconds).sum();
+    report.workers = workers;
+    p.hardware = v.hw.source.clone();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::cluster::parse_link;
+    use crate::planner::testing::{model, rig};
+    use crate::planner::PlanRequest;
+
+    fn cluster(main: &str, workers: &[&str], link: &str) -> (HardwareSnapshot, PlanRequest) {
+        let c = ClusterRequest {
+            workers: workers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Worker {
+                    name: format!("w{}", i + 1),
+                    endpoint: Endpoint {
+                        address: format!("10.0.0.{}", i + 2),
+                        port: 50052,
+                    },
+                    hardware_source: w.to_string(),
+                    hw: rig(w),
+                })
+                .collect(),
+            link: parse_link(link).unwrap(),
+            main_address: "10.0.0.1".into(),
+        };
+        let req = PlanRequest {
+            cluster: Some(c),
+            ..Default::default()
+        };
+        (rig(main), req)
+    }
+
+    #[test]
+    fn the_view_lists_worker_devices_first_then_local_gpus() {
+        let (hw, req) = cluster(
+            "z440-2x3060",
+            &["xeon-e5-2620v4-cpu", "desktop-3090"],
+            "10gbe",
+        );
+        let v = view(&hw, req.cluster.as_ref().unwrap());
+        let ids: Vec<DeviceId> = v.slots.iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            [
+                DeviceId::on(HostId(1), Unit::Cpu),
+                DeviceId::on(HostId(2), Unit::Gpu(0)),
+                DeviceId::gpu(0),
+                DeviceId::gpu(1)
+            ]
+        );
+        let names: Vec<&str> = v.slots.iter().map(|s| s.engine_name.as_str()).collect();
+        assert_eq!(&names[..2], ["CPU", "CUDA0"]);
+        assert_eq!(v.hw.gpus.len(), 4);
+        assert!(v
+            .hw
+            .gpus
+            .iter()
+            .enumerate()
+            .all(|(i, g)| g.index == i as u32));
+        // The CPU worker's budget is its RAM less the host margin.
+        let d = Devices::local(&v.hw);
+        let ram = Bytes(rig("xeon-e5-2620v4-cpu").memory.total_bytes);
+        assert_eq!(d.budget(DeviceId::gpu(0)), ram - memory::host_margin(ram));
+    }
+
+    #[test]
+    fn a_70b_dense_model_goes_to_the_worker_when_the_main_host_is_small() {
+        let spec = model("llama-3.3-70b", "Q4_K_M");
+        let (hw, req) = cluster("desktop-3090", &["desktop-3090"], "10gbe");
+        let p = crate::planner::plan(&spec, &hw, &req).unwrap();
+        let r = p.cluster.as_ref().unwrap();
+        assert!(r.uses_workers, "{:?}", p.reasons);
+        assert!(r.with_workers_tg_tokens_per_s > r.local_only_tg_tokens_per_s);
+        assert_eq!(p.settings.extras.rpc_servers, ["10.0.0.2:50052"]);
+        assert_eq!(p.settings.gpu_indices, [0]);
+        let remote: Vec<_> = p
+            .memory
+            .devices
+            .iter()
+            .filter(|d| d.host.is_some())
+            .collect();
+        assert_eq!(remote.len(), 1);
+        assert!(remote[0].weights_bytes > 10 << 30 && remote[0].name.ends_with("(CUDA0)"));
+        assert_eq!(r.workers[0].devices, ["CUDA0"]);
+        assert!(r.first_load_seconds > 10.0 && r.network_ms_per_token > 0.0);
+        assert!(p.warnings.iter().any(|w| w.contains("no authentication")));
+    }
+
+    #[test]
+    fn over_a_slow_link_one_machine_with_experts_in_ram_wins() {
+        let spec = model("qwen3.5-35b-a3b", "Q4_K_M");
+        let (hw, req) = cluster("desktop-3090", &["xeon-e5-2620v4-cpu"], "1gbe");
+        let p = crate::planner::plan(&spec, &hw, &req).unwrap();
+        let r = p.cluster.as_ref().unwrap();
+        assert!(!r.uses_workers);
+        assert!(p.settings.extras.rpc_servers.is_empty());
+        let why = &p
+            .reasons
+            .iter()
+            .find(|x| x.setting == "cluster")
+            .unwrap()
+            .why;
+        assert!(why.starts_with("one machine wins"), "{why}");
+    }
+
+    #[test]
+    fn ik_llama_cpp_gets_no_cluster_plan() {
+        let spec = model("llama-3.1-8b", "Q4_K_M");
+        let (hw, mut req) = cluster("desktop-3090", &["desktop-3090"], "10gbe");
+        req.engine = crate::engine::EngineKind::IkLlamaCpp;
+        let e = crate::planner::plan(&spec, &hw, &req).unwrap_err();
+        assert!(
+            matches!(e, PlanError::Invalid(ref m) if m.contains("llama.cpp only")),
+            "{e:?}"
+        );
+    }
+}
