@@ -13,7 +13,9 @@ use std::io::Write as _;
 use std::path::Path;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let req = resolve::plan_request(&args.pins)?;
+    let mut req = resolve::plan_request(&args.pins)?;
+    req.cluster = super::cluster::request(&args.cluster)?;
+    let engine = req.engine;
     let hw = resolve::hardware(&args.hardware)?;
     let plan = crate::ops::plan::plan_model(args.model.as_deref(), &hw, req)?;
     let text = match args.format {
@@ -28,6 +30,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         save(path, &plan)?;
         eprintln!("saved plan to '{}'", path.display());
     }
+    super::cluster::write_files(&args.cluster, &plan, engine)?;
     Ok(())
 }
 
@@ -100,10 +103,14 @@ pub fn render_table(p: &Plan) -> String {
         "\nmemory   █ weights  ▓ KV cache  ▒ compute  ░ overhead  · margin"
     );
     for d in &p.memory.devices {
+        let name = match &d.host {
+            Some(h) => format!("{h}: {}", d.name),
+            None => d.name.clone(),
+        };
         let _ = writeln!(
             o,
             "  {:<44} {} {} of {}",
-            d.name,
+            name,
             memory_bar(
                 d.capacity_bytes,
                 [
@@ -204,6 +211,9 @@ pub fn render_table(p: &Plan) -> String {
         for w in &p.warnings {
             let _ = writeln!(o, "  ! {w}");
         }
+    }
+    if let Some(c) = &p.cluster {
+        super::cluster::render_report(&mut o, c);
     }
     if p.command.is_empty() {
         let _ = writeln!(

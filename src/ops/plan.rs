@@ -91,6 +91,18 @@ pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
         .extend(engine::unsupported_settings(engine, &plan.settings));
     plan.args = engine::launch_args(engine, &plan.settings, &model_path, None);
     plan.command = command_line(engine::info(engine).targets.server, &plan.args);
+    attach_worker_commands(plan, engine);
+}
+
+/// Fills each RPC worker's `rpc-server` command and `rigplan build` line.
+fn attach_worker_commands(plan: &mut Plan, engine: EngineKind) {
+    use crate::generate::rpc_worker;
+    if let Some(c) = plan.cluster.as_mut() {
+        for w in c.workers.iter_mut() {
+            w.rpc_server_command = rpc_worker::command(w, rpc_worker::program(engine));
+            w.build_command = rpc_worker::build_command(w);
+        }
+    }
 }
 
 #[cfg(test)]

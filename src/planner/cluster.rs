@@ -19,6 +19,7 @@
 //! the link time of every host segment (`perf::network`). Pure: the workers' hardware
 //! arrives resolved in the request.
 
+use super::request::SplitMode;
 use super::{devices::Devices, memory, plan_with, PlanError, Scorer};
 use crate::engine::{backends::default_backend, rpc};
 use crate::hardware::{GpuInfo, GpuVendor, HardwareSnapshot};
@@ -54,6 +55,8 @@ pub struct DeviceSlot {
     pub worker: Option<usize>,
     /// The engine's device name on its host (`CUDA0`, `CPU`), for `rpc-server -d`.
     pub engine_name: String,
+    /// What it is, for the plan's memory rows (`NVIDIA GeForce RTX 3090`).
+    pub label: String,
     pub backend: Backend,
 }
 
@@ -140,6 +143,7 @@ fn worker_devices(w: &Worker, wi: usize, next: u32) -> Vec<(GpuInfo, DeviceSlot)
                 id: DeviceId::on(host, Unit::Gpu(g.index)),
                 worker: Some(wi),
                 engine_name: rpc::device_name(backend, pos),
+                label: g.name.clone(),
                 backend,
             },
         ));
@@ -150,7 +154,8 @@ fn worker_devices(w: &Worker, wi: usize, next: u32) -> Vec<(GpuInfo, DeviceSlot)
         let (threads, _) = super::settings::threads(&w.hw);
         let (bw, tflops) = network::cpu_worker_rates(&w.hw, threads, &DEFAULT_FACTORS);
         let budget = ram - memory::host_margin(ram);
-        let name = format!("{} via RPC: CPU + RAM ({})", w.name, w.hw.cpu.brand);
+        let label = format!("CPU + RAM ({})", w.hw.cpu.brand);
+        let name = format!("{} via RPC: {label}", w.name);
         let gi = remote_gpu(
             next,
             name,
@@ -165,6 +170,7 @@ fn worker_devices(w: &Worker, wi: usize, next: u32) -> Vec<(GpuInfo, DeviceSlot)
                 id: DeviceId::on(host, Unit::Cpu),
                 worker: Some(wi),
                 engine_name: rpc::device_name(Backend::Cpu, 0),
+                label,
                 backend: Backend::Cpu,
             },
         ));
@@ -190,6 +196,7 @@ pub fn view(main: &HardwareSnapshot, c: &ClusterRequest) -> ClusterView {
             id: DeviceId::gpu(g.index),
             worker: None,
             engine_name: String::new(),
+            label: g.name.clone(),
             backend: default_backend(g.vendor),
         });
         gpus.push(local);
@@ -241,6 +248,18 @@ pub fn plan_cluster(
     one.cluster = None;
     let local = plan_with(spec, hw, &one, scorer);
     let v = view(hw, c);
+    // Across hosts only whole layers per device: a tensor-parallel split would exchange
+    // partial results over the network inside every layer.
+    match req.split_mode {
+        None => one.split_mode = Some(SplitMode::Layer),
+        Some(SplitMode::Layer | SplitMode::None) => {}
+        Some(m) => {
+            return Err(PlanError::Invalid(format!(
+                "--split-mode '{}' with --worker: rigplan plans a layer split across hosts (a tensor-parallel split exchanges partial results over the network inside every layer)",
+                m.name()
+            )))
+        }
+    }
     let with_link = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
         cluster_speed(&v, &c.link, scorer(l, h, s), l, s)
     };
@@ -302,6 +321,11 @@ pub fn plan_cluster(
     );
     localize(&mut p, &v, c, &mut report);
     report.network_ms_per_token = net_ms;
+    if req.split_mode.is_none() {
+        for r in p.reasons.iter_mut().filter(|r| r.setting == "split_mode") {
+            r.why = "layer: whole layers per device across hosts; a tensor-parallel split would exchange partial results over the network inside every layer".into();
+        }
+    }
     p.reasons.push(Reason {
         setting: "cluster".into(),
         why,
@@ -345,18 +369,11 @@ fn localize(p: &mut Plan, v: &ClusterView, c: &ClusterRequest, report: &mut Clus
             match s.worker {
                 Some(wi) => {
                     row.host = Some(c.workers[wi].name.clone());
-                    row.name = row
-                        .name
-                        .split_once(": ")
-                        .map_or(row.name.clone(), |x| x.1.to_string());
-                    row.name = format!("{} ({})", row.name, s.engine_name);
+                    row.name = format!("{} (RPC {})", s.label, s.engine_name);
                 }
                 None => {
                     let i = s.id.gpu_index().unwrap_or(0);
-                    row.name = row
-                        .name
-                        .split_once(": ")
-                        .map_or(row.name.clone(), |x| format!("GPU {i}: {}", x.1));
+                    row.name = format!("GPU {i}: {}", s.label);
                 }
             }
         }
@@ -492,7 +509,7 @@ mod tests {
             .filter(|d| d.host.is_some())
             .collect();
         assert_eq!(remote.len(), 1);
-        assert!(remote[0].weights_bytes > 10 << 30 && remote[0].name.ends_with("(CUDA0)"));
+        assert!(remote[0].weights_bytes > 10 << 30 && remote[0].name.ends_with("(RPC CUDA0)"));
         assert_eq!(r.workers[0].devices, ["CUDA0"]);
         assert!(r.first_load_seconds > 10.0 && r.network_ms_per_token > 0.0);
         assert!(p.warnings.iter().any(|w| w.contains("no authentication")));
