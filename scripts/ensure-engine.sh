@@ -21,8 +21,9 @@ jobs="${RIGPLAN_BUILD_JOBS:-$(nproc)}"
 case "$engine" in
   llama.cpp)
     pkg=llama-cpp-python; ver=0.3.36; sub=vendor/llama.cpp
-    # rpc-server (with -DGGML_RPC=ON below): the multi-host tests start workers from it.
-    targets=(llama-server llama-bench llama-cli llama-fit-params llama-quantize rpc-server); examples=OFF
+    # ggml-rpc-server (the pinned tree's name for rpc-server, tools/rpc/CMakeLists.txt; built with
+    # -DGGML_RPC=ON below): the multi-host tests start workers from it.
+    targets=(llama-server llama-bench llama-cli llama-fit-params llama-quantize ggml-rpc-server); examples=OFF
     rpc=ON ;;
   ik_llama.cpp)
     pkg=ik-llama-cpp-python; ver=0.1.5; sub=vendor/ik_llama.cpp
