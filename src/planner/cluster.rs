@@ -279,7 +279,7 @@ pub fn plan_cluster(
         |r: &Result<Plan, PlanError>| r.as_ref().map_or(0.0, |p| p.performance.tg_tokens_per_s);
     let pp =
         |r: &Result<Plan, PlanError>| r.as_ref().map_or(0.0, |p| p.performance.pp_tokens_per_s);
-    let remote_uses = remote.as_ref().is_ok_and(|p| uses(p));
+    let remote_uses = remote.as_ref().is_ok_and(uses);
     let mut report = ClusterReport {
         link: c.link.clone(),
         main_address: c.main_address.clone(),
