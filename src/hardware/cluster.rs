@@ -331,7 +331,9 @@ mod tests {
     #[test]
     fn unknown_worker_hardware_is_named() {
         let w = parse_worker("box2=no-such-rig@10.0.0.2:50052").unwrap();
-        let e = resolve_workers(std::slice::from_ref(&w), None).unwrap_err().to_string();
+        let e = resolve_workers(std::slice::from_ref(&w), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("box2=no-such-rig@10.0.0.2:50052"), "{e}");
         let twice = resolve_workers(&[w.clone(), w], None);
         assert!(twice.is_err());

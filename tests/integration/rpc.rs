@@ -237,3 +237,104 @@ fn wait_listening(port: u16, secs: u64, log: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// A malformed worker, link or cluster is exit 2 with one line naming it.
+#[test]
+fn bad_cluster_input_is_named_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad_file = tmp.path().join("bad-cluster.toml");
+    std::fs::write(
+        &bad_file,
+        "[[worker]]\nname = \"b\"\nhardware = \"desktop-3090\"\naddress = \"10.0.0.2\"\n",
+    )
+    .unwrap();
+    let bad_file = bad_file.to_str().unwrap().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--worker", "box2=desktop-3090@10.0.0.2"], "no ':PORT'"),
+        (
+            &["--worker", "box2=missing.toml@10.0.0.2:50052"],
+            "'missing.toml' is neither",
+        ),
+        (
+            &["--worker", "box2=no-such-rig@10.0.0.2:50052"],
+            "'no-such-rig' is neither",
+        ),
+        (&["--worker", "box2=desktop-3090@10.0.0.2:0"], "port '0'"),
+        (
+            &["--worker", "b=desktop-3090@10.0.0.2:1", "--link", "fast"],
+            "--link 'fast'",
+        ),
+        (&["--link", "10gbe"], "need at least one --worker"),
+        (&["--cluster", &bad_file], "missing field `port`"),
+        (
+            &[
+                "--worker",
+                "b=desktop-3090@10.0.0.2:1",
+                "--engine",
+                "ik_llama.cpp",
+            ],
+            "llama.cpp only",
+        ),
+        (
+            &[
+                "--worker",
+                "b=desktop-3090@10.0.0.2:1",
+                "--split-mode",
+                "tensor",
+            ],
+            "layer split across hosts",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = rigplan()
+            .args(["plan", "llama-3.1-8b:Q4_K_M", "--hardware", "desktop-3090"])
+            .args(*args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(want) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// `compare --hardware A --hardware A --worker ...`: the second row is A with the worker,
+/// and says whether it pays.
+#[test]
+fn compare_shows_whether_the_second_machine_pays() {
+    let out = rigplan()
+        .args([
+            "compare",
+            "llama-3.3-70b:Q4_K_M",
+            "--hardware",
+            "desktop-3090",
+        ])
+        .args([
+            "--hardware",
+            "desktop-3090",
+            "--worker",
+            "box2=desktop-3090@10.0.0.2:50052",
+        ])
+        .args(["--link", "10gbe", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = r["machines"].as_array().unwrap();
+    assert_eq!(m[1]["machine"], "desktop-3090 + box2");
+    let tg = |i: usize| m[i]["plan"]["tg_tokens_per_s"].as_f64().unwrap();
+    assert!(tg(1) > tg(0), "{r}");
+    assert!(
+        m[1]["plan"]["placement"]
+            .as_str()
+            .unwrap()
+            .contains("box2 via RPC"),
+        "{r}"
+    );
+}
