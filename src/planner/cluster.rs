@@ -263,7 +263,23 @@ pub fn plan_cluster(
     let with_link = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
         cluster_speed(&v, &c.link, scorer(l, h, s), l, s)
     };
-    let remote = super::plan_with_layout(spec, &v.hw, &one, &with_link);
+    let mut remote = super::plan_with_layout(spec, &v.hw, &one, &with_link);
+    let mut split_why = "weighted by free memory";
+    if let (None, Some(ts)) = (&req.tensor_split, fastest_first_split(spec, &v)) {
+        let mut r = one.clone();
+        r.tensor_split = Some(ts);
+        let faster = |a: &(Plan, Layout), b: &Result<(Plan, Layout), PlanError>| {
+            b.as_ref().map_or(true, |b| {
+                a.0.performance.tg_tokens_per_s > b.0.performance.tg_tokens_per_s
+            })
+        };
+        if let Ok(alt) = super::plan_with_layout(spec, &v.hw, &r, &with_link) {
+            if faster(&alt, &remote) {
+                remote = Ok(alt);
+                split_why = "filling the fastest devices first";
+            }
+        }
+    }
     let net_ms = remote.as_ref().map_or(0.0, |(_, l)| {
         let cost = network::graph_cost(&v.path(l), &c.link, l.n_embd, l.depth_tokens, 1);
         cost.seconds * 1e3
@@ -321,9 +337,10 @@ pub fn plan_cluster(
     );
     localize(&mut p, &v, c, &mut report);
     report.network_ms_per_token = net_ms;
-    if req.split_mode.is_none() {
+    if req.split_mode.is_none() && req.tensor_split.is_none() {
+        let shares = format!("{:?}", p.settings.tensor_split);
         for r in p.reasons.iter_mut().filter(|r| r.setting == "split_mode") {
-            r.why = "layer: whole layers per device across hosts; a tensor-parallel split would exchange partial results over the network inside every layer".into();
+            r.why = format!("layer split {split_why} ({shares}, workers' devices first as the engine lists them): whole layers per device across hosts; a tensor-parallel split would exchange partial results over the network inside every layer");
         }
     }
     p.reasons.push(Reason {
@@ -333,6 +350,40 @@ pub fn plan_cluster(
     p.warnings.push(PORT_WARNING.to_string());
     p.cluster = Some(report);
     Ok(p)
+}
+
+/// A layer split that fills the devices with the fastest memory first (each to 90% of
+/// its budget, leaving room for its KV cache and compute buffer) and gives the rest of
+/// the weights to the slower ones: the other candidate beside the engine's split by
+/// free memory. `None` when a device would get nothing (the engine would still list
+/// it) or there is one device.
+fn fastest_first_split(spec: &ModelSpec, v: &ClusterView) -> Option<Vec<f64>> {
+    if v.hw.gpus.len() < 2 {
+        return None;
+    }
+    let table = Devices::local(&v.hw);
+    let mut order: Vec<(usize, f64, f64)> =
+        v.hw.gpus
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let bw = crate::perf::devices::gpu_effective_bandwidth(g, &DEFAULT_FACTORS).0;
+                (
+                    i,
+                    bw,
+                    table.budget(DeviceId::gpu(g.index)).as_u64() as f64 * 0.9,
+                )
+            })
+            .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut left = spec.total_bytes().as_u64() as f64;
+    let mut shares = vec![0.0; v.hw.gpus.len()];
+    for (i, _, budget) in &order {
+        let take = budget.min(left);
+        shares[*i] = (take / (1u64 << 30) as f64 * 10.0).round() / 10.0;
+        left -= take;
+    }
+    shares.iter().all(|s| *s > 0.0).then_some(shares)
 }
 
 /// The warning every multi-host plan and worker artefact carries.
@@ -530,6 +581,28 @@ mod tests {
             .unwrap()
             .why;
         assert!(why.starts_with("one machine wins"), "{why}");
+    }
+
+    #[test]
+    fn a_fast_gpu_is_filled_before_a_slow_worker() {
+        let spec = model("qwen3.5-35b-a3b", "Q4_K_M");
+        let (hw, req) = cluster("desktop-3070-8gb", &["xeon-e5-2620v4-cpu"], "1gbe");
+        let v = view(&hw, req.cluster.as_ref().unwrap());
+        // The 3070 (index 1 after the worker's CPU) gets 90% of its budget, the worker
+        // the rest of the weights.
+        let ts = fastest_first_split(&spec, &v).unwrap();
+        let gpu = Devices::local(&v.hw).budget(DeviceId::gpu(1)).gib() * 0.9;
+        assert!((ts[1] - gpu).abs() < 0.06, "{ts:?} {gpu}");
+        assert!(ts[0] > 0.0 && ts[0] < spec.total_bytes().gib());
+        let p = crate::planner::plan(&spec, &hw, &req).unwrap();
+        let why = &p
+            .reasons
+            .iter()
+            .find(|r| r.setting == "split_mode")
+            .unwrap()
+            .why;
+        assert!(why.contains("fastest devices first"), "{why}");
+        assert!(p.cluster.unwrap().uses_workers);
     }
 
     #[test]
