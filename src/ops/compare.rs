@@ -192,7 +192,14 @@ pub fn compare_one(
         hardware: hw.source.clone(),
         plan: Some(RowPlan {
             quant: plan.settings.quant.clone(),
-            placement: placement_summary(plan) + &cluster_summary(plan),
+            placement: match &plan.cluster {
+                // The main host's own share reads "CPU only" when the workers hold
+                // every layer: say what -ngl covers instead.
+                Some(c) if c.uses_workers && plan.settings.gpu_indices.is_empty() => {
+                    format!("-ngl {}", plan.settings.n_gpu_layers) + &cluster_summary(plan)
+                }
+                _ => placement_summary(plan) + &cluster_summary(plan),
+            },
             headroom_bytes: plan
                 .memory
                 .devices
@@ -215,7 +222,7 @@ pub fn compare_one(
 fn cluster_summary(plan: &Plan) -> String {
     match &plan.cluster {
         Some(c) if c.uses_workers => format!(
-            " + {} via RPC ({:.2} ms/token on the {} link)",
+            " + layers on {} via RPC ({:.2} ms/token on the {} link)",
             c.workers
                 .iter()
                 .map(|w| w.name.as_str())

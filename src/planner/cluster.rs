@@ -313,7 +313,8 @@ pub fn plan_cluster(
         let mut p = match (local, remote) {
             (Ok(p), _) => p,
             (Err(_), Ok(p)) => p,
-            (Err(e), Err(_)) => return Err(e),
+            // Neither fits: the miss with the workers' devices counted is the one to show.
+            (Err(_), Err(e)) => return Err(e),
         };
         let why = one_machine_reason(&report, &p);
         p.reasons.push(Reason {

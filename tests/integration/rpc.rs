@@ -97,6 +97,8 @@ fn two_rpc_workers_serve_the_planned_layers() {
         ])
         .args(["--save-cluster", "cluster.toml", "--write-workers"])
         .arg(&workers_dir)
+        .arg("--rpc-server-bin")
+        .arg(&rpc_server)
         .output()
         .unwrap();
     assert!(
@@ -164,6 +166,25 @@ fn two_rpc_workers_serve_the_planned_layers() {
             unit.contains("IPAddressAllow=127.0.0.1\nIPAddressDeny=any"),
             "{unit}"
         );
+        let v = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(workers_dir.join(format!("rigplan-rpc-{name}.service")))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&v.stderr);
+        assert!(
+            v.status.success(),
+            "systemd-analyze verify {name}:\n{err}\n{unit}"
+        );
+        for bad in [
+            "Unknown key",
+            "Unknown section",
+            "Invalid",
+            "Failed to parse",
+            "ignoring",
+        ] {
+            assert!(!err.contains(bad), "systemd-analyze {name}: {err}\n{unit}");
+        }
         let log = dir.join(format!("{name}.log"));
         let mut cmd = Command::new("bash");
         cmd.arg(&script)
