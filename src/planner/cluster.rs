@@ -73,6 +73,32 @@ impl ClusterView {
         self.slots.get(flat as usize)
     }
 
+    /// `text` with the view's `GPU <k>` (a flat index) spelled as the device really is:
+    /// `box2 CUDA0` for a worker's, `GPU <i>` by the main host's own index.
+    pub fn rename(&self, text: &str, c: &ClusterRequest) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find("GPU ") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 4..];
+            let digits = after.chars().take_while(char::is_ascii_digit).count();
+            let slot = after[..digits]
+                .parse::<u32>()
+                .ok()
+                .and_then(|k| self.slot(k));
+            match slot {
+                Some(s) => match s.worker {
+                    Some(wi) => out.push_str(&format!("{} {}", c.workers[wi].name, s.engine_name)),
+                    None => out.push_str(&format!("GPU {}", s.id.gpu_index().unwrap_or(0))),
+                },
+                None => out.push_str(&rest[at..at + 4 + digits]),
+            }
+            rest = &after[digits..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// The host of each device that runs layers, in the engine's order.
     fn path(&self, layout: &Layout) -> Vec<HostId> {
         let mut used: Vec<(u32, HostId)> = layout
@@ -314,7 +340,7 @@ pub fn plan_cluster(
             (Ok(p), _) => p,
             (Err(_), Ok(p)) => p,
             // Neither fits: the miss with the workers' devices counted is the one to show.
-            (Err(_), Err(e)) => return Err(e),
+            (Err(_), Err(e)) => return Err(rename_error(e, &v, c)),
         };
         let why = one_machine_reason(&report, &p);
         p.reasons.push(Reason {
@@ -351,6 +377,13 @@ pub fn plan_cluster(
     p.warnings.push(PORT_WARNING.to_string());
     p.cluster = Some(report);
     Ok(p)
+}
+
+fn rename_error(e: PlanError, v: &ClusterView, c: &ClusterRequest) -> PlanError {
+    match e {
+        PlanError::Unsatisfiable(m) => PlanError::Unsatisfiable(v.rename(&m, c)),
+        PlanError::Invalid(m) => PlanError::Invalid(v.rename(&m, c)),
+    }
 }
 
 /// A layer split that fills the devices with the fastest memory first (each to 90% of
@@ -430,6 +463,13 @@ fn localize(p: &mut Plan, v: &ClusterView, c: &ClusterRequest, report: &mut Clus
             }
         }
     }
+    for r in p.reasons.iter_mut() {
+        r.why = v.rename(&r.why, c);
+    }
+    for a in p.alternatives.iter_mut() {
+        a.summary = v.rename(&a.summary, c);
+    }
+    p.performance.bottleneck = v.rename(&p.performance.bottleneck, c);
     let used: Vec<&DeviceSlot> = p
         .settings
         .gpu_indices
@@ -542,6 +582,17 @@ mod tests {
         let d = Devices::local(&v.hw);
         let ram = Bytes(rig("xeon-e5-2620v4-cpu").memory.total_bytes);
         assert_eq!(d.budget(DeviceId::gpu(0)), ram - memory::host_margin(ram));
+    }
+
+    #[test]
+    fn view_indices_are_renamed_to_the_real_devices() {
+        let (hw, req) = cluster("z440-2x3060", &["desktop-3090"], "10gbe");
+        let c = req.cluster.as_ref().unwrap();
+        let v = view(&hw, c);
+        assert_eq!(
+            v.rename("everything on GPU 0, then GPU 2 and GPU 12 (GPU)", c),
+            "everything on w1 CUDA0, then GPU 1 and GPU 12 (GPU)"
+        );
     }
 
     #[test]
