@@ -427,7 +427,7 @@ fn one_machine_reason(r: &ClusterReport, p: &Plan) -> String {
     let local = r.local_only_tg_tokens_per_s;
     if r.with_workers_tg_tokens_per_s > 0.0 {
         format!(
-            "one machine wins: {:.1} tok/s on the main host alone (-ngl {}, --n-cpu-moe {}) against {:.1} tok/s with the workers over {} (the link costs more than the layers it moves save)",
+            "one machine wins: {:.1} tok/s on the main host alone (-ngl {}, --n-cpu-moe {}) against {:.1} tok/s with the workers over {} (the workers' devices, behind the link, are slower than what the main host does with those layers)",
             local,
             p.settings.n_gpu_layers,
             p.settings.n_cpu_moe,
