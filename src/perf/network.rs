@@ -47,10 +47,15 @@ pub struct NetworkCost {
 /// The network cost of one graph evaluation of `tokens` tokens at context depth
 /// `depth`, for the hosts of the devices that run layers, in the engine's device order
 /// (`HostId::MAIN` for local devices; the main host's CPU part, before them, is implied).
+///
+/// When the last device is on a worker it holds the output layer, and the main host
+/// reads back the logits (`n_vocab` F32 values of the last token) instead of an
+/// activation.
 pub fn graph_cost(
     path: &[HostId],
     link: &Link,
     n_embd: u64,
+    n_vocab: u64,
     depth: u64,
     tokens: u64,
 ) -> NetworkCost {
@@ -71,13 +76,23 @@ pub fn graph_cost(
                 c.messages += 1;
             } else {
                 c.segments += 1;
-                // In through the main host, out through it again (GET_TENSOR).
-                c.bytes += 2 * activation;
+                // In through the main host (SET_TENSOR); out again below.
+                c.bytes += activation;
                 c.round_trips += ROUND_TRIPS_PER_SEGMENT;
                 c.messages += 1;
             }
         }
         prev = h;
+    }
+    // Leaving a worker (GET_TENSOR): the activation, or the logits after the output layer.
+    for (i, h) in path.iter().enumerate() {
+        if *h != HostId::MAIN && path.get(i + 1) != Some(h) {
+            c.bytes += if i + 1 == path.len() {
+                n_vocab * F32_BYTES
+            } else {
+                activation
+            };
+        }
     }
     c.seconds = c.round_trips as f64 * link.rtt_s() + c.bytes as f64 / link.bytes_per_s();
     c
@@ -185,12 +200,15 @@ mod tests {
             (vec![w1, w2, HostId::MAIN], 2, 2),
         ];
         for (path, seg, rt) in cases {
-            let c = graph_cost(&path, &link(), 4096, 0, 1);
+            let c = graph_cost(&path, &link(), 4096, 32000, 0, 1);
             assert_eq!((c.segments, c.round_trips), (seg, rt), "{path:?}");
         }
-        // One worker, one token at depth 0: activation in and out (2 x 16 KiB), positions
-        // (4 B) and a 256-cell mask row (1 KiB).
-        let c = graph_cost(&[w1], &link(), 4096, 0, 1);
+        // The worker holds the output too: the logits come back (125 KiB) instead of an
+        // activation. Positions (4 B) and a 256-cell mask row (1 KiB) go in.
+        let last = graph_cost(&[w1], &link(), 4096, 32000, 0, 1);
+        assert_eq!(last.bytes, 4096 * 4 + 32000 * 4 + 4 + 256 * 4);
+        // Before a local GPU: activation in and out (2 x 16 KiB).
+        let c = graph_cost(&[w1, HostId::MAIN], &link(), 4096, 32000, 0, 1);
         assert_eq!(c.bytes, 2 * 4096 * 4 + 4 + 256 * 4);
         let want = 100e-6 + c.bytes as f64 / 1e9;
         assert!((c.seconds - want).abs() < 1e-12, "{c:?}");

@@ -246,16 +246,29 @@ pub fn view(main: &HardwareSnapshot, c: &ClusterRequest) -> ClusterView {
 pub fn cluster_speed(
     view: &ClusterView,
     link: &Link,
+    spec: &ModelSpec,
     base: Speed,
     layout: &Layout,
     s: &Settings,
 ) -> Speed {
     let path = view.path(layout);
-    let depth = layout.depth_tokens;
-    let tg = network::graph_cost(&path, link, layout.n_embd, depth, 1);
+    let (depth, n_embd) = (layout.depth_tokens, layout.n_embd);
+    let n_vocab = output_row(spec, s);
+    let tg = network::graph_cost(&path, link, n_embd, n_vocab, depth, 1);
     let ub = u64::from(s.ubatch.max(1));
-    let pp = network::graph_cost(&path, link, layout.n_embd, 0, ub);
+    let pp = network::graph_cost(&path, link, n_embd, n_vocab, 0, ub);
     network::with_network(base, &tg, &pp, ub, link)
+}
+
+/// Values per token the last device of the path returns to the main host: the logits
+/// when it holds the output layer (`-ngl` covers every layer and the output), else an
+/// activation row.
+fn output_row(spec: &ModelSpec, s: &Settings) -> u64 {
+    if s.n_gpu_layers > spec.n_layer {
+        spec.n_vocab
+    } else {
+        spec.n_embd
+    }
 }
 
 /// Plans on the main host alone and with the workers, and keeps the faster; the Plan
@@ -287,7 +300,7 @@ pub fn plan_cluster(
         }
     }
     let with_link = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
-        cluster_speed(&v, &c.link, scorer(l, h, s), l, s)
+        cluster_speed(&v, &c.link, spec, scorer(l, h, s), l, s)
     };
     let mut remote = super::plan_with_layout(spec, &v.hw, &one, &with_link);
     let mut split_why = "weighted by free memory";
@@ -306,8 +319,9 @@ pub fn plan_cluster(
             }
         }
     }
-    let net_ms = remote.as_ref().map_or(0.0, |(_, l)| {
-        let cost = network::graph_cost(&v.path(l), &c.link, l.n_embd, l.depth_tokens, 1);
+    let net_ms = remote.as_ref().map_or(0.0, |(p, l)| {
+        let out = output_row(spec, &p.settings);
+        let cost = network::graph_cost(&v.path(l), &c.link, l.n_embd, out, l.depth_tokens, 1);
         cost.seconds * 1e3
     });
     let remote = remote.map(|(p, _)| p);
@@ -375,6 +389,14 @@ pub fn plan_cluster(
         why,
     });
     p.warnings.push(PORT_WARNING.to_string());
+    for w in &report.workers {
+        if matches!(w.endpoint.address.as_str(), "0.0.0.0" | "::" | "[::]") {
+            p.warnings.push(format!(
+                "worker '{}' binds rpc-server to every interface ({}), as asked: its unit still lets only the main host in, but the script does not; bind it to the address the main host uses",
+                w.name, w.endpoint.address
+            ));
+        }
+    }
     p.cluster = Some(report);
     Ok(p)
 }
