@@ -253,7 +253,7 @@ pub fn cluster_speed(
 ) -> Speed {
     let path = view.path(layout);
     let (depth, n_embd) = (layout.depth_tokens, layout.n_embd);
-    let n_vocab = output_row(spec, s);
+    let n_vocab = output_row(spec, layout);
     let tg = network::graph_cost(&path, link, n_embd, n_vocab, depth, 1);
     let ub = u64::from(s.ubatch.max(1));
     let pp = network::graph_cost(&path, link, n_embd, n_vocab, 0, ub);
@@ -261,10 +261,18 @@ pub fn cluster_speed(
 }
 
 /// Values per token the last device of the path returns to the main host: the logits
-/// when it holds the output layer (`-ngl` covers every layer and the output), else an
-/// activation row.
-fn output_row(spec: &ModelSpec, s: &Settings) -> u64 {
-    if s.n_gpu_layers > spec.n_layer {
+/// when it holds the output layer, else an activation row. With `-ngl N` the output
+/// goes with the last N layers only when every block is offloaded, so a layout whose
+/// devices run all the blocks is taken to hold it (-ngl of exactly n_layer, which
+/// leaves the output alone on the CPU, is not a placement the search makes).
+fn output_row(spec: &ModelSpec, layout: &Layout) -> u64 {
+    let offloaded: u32 = layout
+        .devices
+        .iter()
+        .filter(|d| d.device.is_gpu())
+        .map(|d| d.layers)
+        .sum();
+    if offloaded >= spec.n_layer {
         spec.n_vocab
     } else {
         spec.n_embd
@@ -319,8 +327,8 @@ pub fn plan_cluster(
             }
         }
     }
-    let net_ms = remote.as_ref().map_or(0.0, |(p, l)| {
-        let out = output_row(spec, &p.settings);
+    let net_ms = remote.as_ref().map_or(0.0, |(_, l)| {
+        let out = output_row(spec, l);
         let cost = network::graph_cost(&v.path(l), &c.link, l.n_embd, out, l.depth_tokens, 1);
         cost.seconds * 1e3
     });

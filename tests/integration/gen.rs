@@ -123,7 +123,12 @@ fn help_lists_every_option(kind: EngineKind, bin: &Path) {
         }
         let key = PathBuf::from("/k");
         let mut emitted = BTreeSet::new();
-        for s in every_option_variants() {
+        // `--rpc` dials its servers while the engine parses it (common/arg.cpp
+        // `add_rpc_devices`), so it is checked against --help here and run for real with
+        // two workers in rpc.rs.
+        let mut with_rpc = every_option_variants().remove(0);
+        with_rpc.extras.rpc_servers = vec!["127.0.0.1:50052".into()];
+        for s in every_option_variants().into_iter().chain([with_rpc]) {
             let args = match tool {
                 Tool::Server => launch_args(kind, &s, "/m.gguf", Some(&server_opts(1, &key))),
                 Tool::Bench => bench_args(kind, &s, "/m.gguf", &bench_opts()),
