@@ -157,7 +157,8 @@ pub struct ClusterArgs {
     /// where its rpc-server listens (repeatable).
     #[arg(long = "worker", value_name = "NAME=HARDWARE@HOST:PORT")]
     pub workers: Vec<String>,
-    /// The network to the workers: 1gbe, 10gbe, 25gbe, thunderbolt, or GBITS[,RTT_US].
+    /// The network to the workers: 1gbe (default), 10gbe, 25gbe, thunderbolt, or
+    /// GBITS[,RTT_US] (payload Gbit/s, round-trip µs from `ping`).
     #[arg(long, value_name = "LINK")]
     pub link: Option<String>,
     /// A cluster file (TOML: link, main_address, [[worker]] name/hardware/address/port).
