@@ -500,6 +500,13 @@ fn localize(p: &mut Plan, v: &ClusterView, c: &ClusterRequest, report: &mut Clus
         a.summary = v.rename(&a.summary, c);
     }
     p.performance.bottleneck = v.rename(&p.performance.bottleneck, c);
+    // A CPU worker is a GPU entry of the view: its reads are from RAM, not "VRAM".
+    for (g, slot) in v.hw.gpus.iter().zip(&v.slots) {
+        if slot.worker.is_some() && slot.backend == Backend::Cpu {
+            let vram = format!("{} VRAM", g.name);
+            p.performance.bottleneck = p.performance.bottleneck.replace(&vram, &g.name);
+        }
+    }
     let used: Vec<&DeviceSlot> = p
         .settings
         .gpu_indices
