@@ -188,6 +188,8 @@ pub struct PlanArgs {
     /// aggregate throughput).
     #[arg(long, value_enum, value_name = "SETTING")]
     pub sweep: Option<SweepSetting>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// The setting `plan --sweep` varies.
@@ -203,6 +205,39 @@ pub enum SweepSetting {
     Quant,
     /// Concurrent slots (1 to 64), each with the --ctx context.
     Parallel,
+}
+
+/// Other machines that lend their devices over llama.cpp's RPC backend.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// An RPC worker: NAME=HARDWARE@HOST:PORT, HARDWARE a snapshot file or preset, HOST:PORT
+    /// where its rpc-server listens (repeatable).
+    #[arg(long = "worker", value_name = "NAME=HARDWARE@HOST:PORT")]
+    pub workers: Vec<String>,
+    /// The network to the workers: 1gbe (default), 10gbe, 25gbe, thunderbolt, or
+    /// GBITS[,RTT_US] (payload Gbit/s, round-trip µs from `ping`).
+    #[arg(long, value_name = "LINK")]
+    pub link: Option<String>,
+    /// A cluster file (TOML: link, main_address, [[worker]] name/hardware/address/port).
+    #[arg(long = "cluster", value_name = "PATH")]
+    pub cluster_file: Option<PathBuf>,
+    /// The main host's IP address as the workers see it (their units let only it in).
+    #[arg(long, value_name = "ADDR")]
+    pub main_address: Option<String>,
+    /// Write the workers, link and main address given as a cluster file (never overwrites).
+    #[arg(long, value_name = "PATH")]
+    pub save_cluster: Option<PathBuf>,
+    /// Write each used worker's rpc-server launch script and systemd unit into DIR
+    /// (never overwrites).
+    #[arg(long, value_name = "DIR")]
+    pub write_workers: Option<PathBuf>,
+    /// The rpc-server binary on the workers, for the units' ExecStart (absolute).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/usr/local/bin/ggml-rpc-server"
+    )]
+    pub rpc_server_bin: String,
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +258,9 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// RPC workers added to every `--hardware` machine (a second row with them).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]

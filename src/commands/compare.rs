@@ -19,9 +19,29 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let machines = machines(&args)?;
     let model_ref = args.model.as_deref();
     let (model_name, specs) = model_variants(model_ref, &req)?;
+    let cluster = super::cluster::request(&args.cluster)?;
+    if args.cluster.save_cluster.is_some() || args.cluster.write_workers.is_some() {
+        return Err(user_error(
+            "--save-cluster and --write-workers belong to 'rigplan plan'; compare writes no files",
+        )
+        .into());
+    }
+    let last = machines.len().saturating_sub(1);
     let rows: Vec<CompareRow> = machines
         .iter()
-        .map(|(label, hw)| compare_one(label, hw, &specs, &req))
+        .enumerate()
+        .map(|(i, (label, hw))| match &cluster {
+            // The workers join the last --hardware machine: `--hardware main.toml
+            // --hardware main.toml --worker ...` compares main alone with main + workers.
+            Some(c) if i == last => {
+                let mut with = req.clone();
+                with.cluster = Some(c.clone());
+                let names: Vec<&str> = c.workers.iter().map(|w| w.name.as_str()).collect();
+                let label = format!("{label} + {}", names.join(" + "));
+                compare_one(&label, hw, &specs, &with)
+            }
+            _ => compare_one(label, hw, &specs, &req),
+        })
         .collect();
     match args.format {
         Format::Json => {

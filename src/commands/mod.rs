@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod catalog;
+pub mod cluster;
 pub mod compare;
 pub mod completions;
 pub mod detect;

@@ -13,7 +13,9 @@ use std::io::Write as _;
 use std::path::Path;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let req = resolve::plan_request(&args.pins)?;
+    let mut req = resolve::plan_request(&args.pins)?;
+    req.cluster = super::cluster::request(&args.cluster)?;
+    let engine = req.engine;
     let hw = resolve::hardware(&args.hardware)?;
     if let Some(setting) = args.sweep {
         return super::sweep::run(&args, setting, &hw, req);
@@ -35,6 +37,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         save(path, &plan)?;
         eprintln!("saved plan to '{}'", path.display());
     }
+    super::cluster::write_files(&args.cluster, &plan, engine)?;
     Ok(())
 }
 
@@ -107,10 +110,14 @@ pub fn render_table(p: &Plan) -> String {
         "\nmemory   █ weights  ▓ KV cache  ▒ compute  ░ overhead  · margin"
     );
     for d in &p.memory.devices {
+        let name = match &d.host {
+            Some(h) => format!("{h}: {}", d.name),
+            None => d.name.clone(),
+        };
         let _ = writeln!(
             o,
             "  {:<44} {} {} of {}",
-            d.name,
+            name,
             memory_bar(
                 d.capacity_bytes,
                 [
@@ -222,6 +229,9 @@ pub fn render_table(p: &Plan) -> String {
         for w in &p.warnings {
             let _ = writeln!(o, "  ! {w}");
         }
+    }
+    if let Some(c) = &p.cluster {
+        super::cluster::render_report(&mut o, c);
     }
     if p.command.is_empty() {
         let _ = writeln!(

@@ -160,6 +160,11 @@ pub fn unsupported_settings(engine: EngineKind, settings: &Settings) -> Vec<Stri
     {
         out.push("tensor_split holds a negative or non-finite proportion".to_string());
     }
+    if !settings.extras.rpc_servers.is_empty() {
+        if let Err(why) = super::rpc::supports_clusters(engine) {
+            out.push(format!("rpc_servers: {why}"));
+        }
+    }
     out
 }
 
@@ -256,6 +261,9 @@ fn extras_args(w: &mut ArgWriter, s: &Settings) {
     }
     if x.merge_up_gate_experts {
         w.switch(OptionKind::MergeUpGateExperts);
+    }
+    if !x.rpc_servers.is_empty() {
+        w.push(OptionKind::Rpc, &x.rpc_servers.join(","));
     }
     if let Some(mib) = x.cache_ram_mib {
         // 0 is meaningful here (disable), so not `num`, which skips zero.

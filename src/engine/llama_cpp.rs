@@ -180,6 +180,9 @@ const OPTIONS: &[OptionSpec] = &[
     o(K::Port, Tool::Server, "--port", &[], V::Integer),
     o(K::ApiKeyFile, Tool::Server, "--api-key-file", &[], V::Path),
     o(K::Alias, Tool::Server, "-a", &["--alias"], V::Text),
+    // `--rpc SERVERS` (common/arg.cpp; `add_rpc_devices` registers each server's devices
+    // while parsing, so the servers must be up when llama-server starts).
+    o(K::Rpc, Tool::Server, "--rpc", &[], V::Text),
     // llama-bench, tools/llama-bench/llama-bench.cpp `print_usage`
     o(K::Model, Tool::Bench, "-m", &["--model"], V::Path),
     o(

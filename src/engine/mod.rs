@@ -44,6 +44,7 @@ pub mod backends;
 pub mod ik_llama_cpp;
 pub mod llama_cpp;
 pub mod options;
+pub mod rpc;
 pub mod rules;
 pub mod split_modes;
 

@@ -68,6 +68,8 @@ pub enum OptionKind {
     MmprojUrl,
     /// `--no-mmproj-offload` (server): the projector on the CPU instead of the first GPU.
     NoMmprojOffload,
+    /// mainline `--rpc HOST:PORT,...` (server): the RPC workers' devices join the list.
+    Rpc,
     /// llama-bench prompt length `-p`.
     BenchPrompt,
     /// llama-bench generation length `-n`.

@@ -10,6 +10,7 @@ pub mod build_script;
 pub mod command;
 pub mod launch;
 pub mod llama_swap;
+pub mod rpc_worker;
 pub mod script;
 pub mod shell;
 pub mod systemd;

@@ -12,8 +12,10 @@
 //! - [`gpu_table`], [`presets`]: the embedded GPU table and the seeds' rigs.
 //! - [`snapshot_file`]: versioned TOML/JSON reading and writing.
 //! - [`detect`], [`resolve`]: wiring; [`report`]: human tables.
+//! - [`cluster`]: RPC workers (`--worker`, `--link`, the cluster file) resolved.
 
 pub mod bandwidth;
+pub mod cluster;
 pub mod cpu;
 pub mod detect;
 pub mod dmi;

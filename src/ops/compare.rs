@@ -16,7 +16,7 @@ use crate::perf::quality::{
     choose_quant, quant_quality, ChoiceRules, Preference, QuantCandidate, BALANCED_KLD_WEIGHT,
 };
 use crate::plan::Plan;
-use crate::planner::{plan_with, PlanError, PlanRequest};
+use crate::planner::{PlanError, PlanRequest};
 use serde::Serialize;
 
 /// One machine's result.
@@ -93,14 +93,31 @@ pub fn compare_one(
         ..ChoiceRules::default()
     };
     let pref = req.prefer.preference();
+    // With RPC workers the bounds below count their devices too.
+    let cluster_hw;
+    let hw_all = match &req.cluster {
+        Some(c) => {
+            cluster_hw = crate::planner::cluster::view(hw, c).hw;
+            &cluster_hw
+        }
+        None => hw,
+    };
     // Weights alone larger than all the machine's memory cannot fit: skip the search.
-    let memory: u64 = hw.memory.total_bytes
-        + hw.gpus
+    let memory: u64 = hw_all.memory.total_bytes
+        + req
+            .cluster
+            .iter()
+            .flat_map(|c| &c.workers)
+            .filter(|w| !w.hw.gpus.is_empty())
+            .map(|w| w.hw.memory.total_bytes)
+            .sum::<u64>()
+        + hw_all
+            .gpus
             .iter()
             .filter(|g| !g.unified_memory)
             .map(|g| g.vram_bytes)
             .sum::<u64>();
-    let fastest_read = fastest_device_bandwidth(hw);
+    let fastest_read = fastest_device_bandwidth(hw_all);
     // Best quality first, so `quality` can stop at the first plan above the floor and
     // `balanced` can skip quants whose optimistic bound cannot beat the best score.
     let mut order: Vec<(&ModelSpec, f64, f64)> = specs
@@ -140,7 +157,7 @@ pub fn compare_one(
             _ => {}
         }
         let scorer = perf::scorer(spec, req.engine);
-        match plan_with(spec, hw, req, &scorer) {
+        match crate::planner::cluster::plan_cluster(spec, hw, req, &scorer) {
             Ok(plan) => {
                 let tg = plan.performance.tg_tokens_per_s;
                 best_balanced = best_balanced.max(tg.max(1e-9).ln() - BALANCED_KLD_WEIGHT * kld);
@@ -175,7 +192,14 @@ pub fn compare_one(
         hardware: hw.source.clone(),
         plan: Some(RowPlan {
             quant: plan.settings.quant.clone(),
-            placement: placement_summary(plan),
+            placement: match &plan.cluster {
+                // The main host's own share reads "CPU only" when the workers hold
+                // every layer: say what -ngl covers instead.
+                Some(c) if c.uses_workers && plan.settings.gpu_indices.is_empty() => {
+                    format!("-ngl {}", plan.settings.n_gpu_layers) + &cluster_summary(plan)
+                }
+                _ => placement_summary(plan) + &cluster_summary(plan),
+            },
             headroom_bytes: plan
                 .memory
                 .devices
@@ -191,6 +215,27 @@ pub fn compare_one(
             settings: plan.settings.clone(),
         }),
         error: None,
+    }
+}
+
+/// What the workers do in a row planned with them: their share, or why they do not pay.
+fn cluster_summary(plan: &Plan) -> String {
+    match &plan.cluster {
+        Some(c) if c.uses_workers => format!(
+            " + layers on {} via RPC ({:.2} ms/token on the {} link)",
+            c.workers
+                .iter()
+                .map(|w| w.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            c.network_ms_per_token,
+            c.link.name
+        ),
+        Some(c) => format!(
+            " (workers do not pay: {:.1} tok/s with them)",
+            c.with_workers_tg_tokens_per_s
+        ),
+        None => String::new(),
     }
 }
 

@@ -262,6 +262,18 @@ fn attach_model_command(plan: &mut Plan, engine: EngineKind) {
     };
     plan.args = engine::launch_args(engine, &plan.settings, &model_path, None);
     plan.command = command_line(engine::info(engine).targets.server, &plan.args);
+    attach_worker_commands(plan, engine);
+}
+
+/// Fills each RPC worker's `rpc-server` command and `rigplan build` line.
+fn attach_worker_commands(plan: &mut Plan, engine: EngineKind) {
+    use crate::generate::rpc_worker;
+    if let Some(c) = plan.cluster.as_mut() {
+        for w in c.workers.iter_mut() {
+            w.rpc_server_command = rpc_worker::command(w, rpc_worker::program(engine));
+            w.build_command = rpc_worker::build_command(w);
+        }
+    }
 }
 
 /// What the first start of a downloading command does, and the engine's own caveat.

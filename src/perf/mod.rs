@@ -7,7 +7,8 @@
 //! over effective throughput, plus the host-resident weights the engine copies over
 //! PCIe per ubatch ([`prefill`]). Every efficiency factor lives in [`factors`], fitted
 //! by [`calibration`] on published and seed measurements. [`quality`] holds the
-//! per-quant quality table and the `--prefer` choice rules.
+//! per-quant quality table and the `--prefer` choice rules. [`network`] adds the link
+//! time of a multi-host (RPC) placement.
 //!
 //! This module is pure: no files (the calibration data is compiled in), no clock, no
 //! devices. It never chooses a placement — the planner does, calling [`predict`].
@@ -18,6 +19,7 @@ pub mod calibration;
 pub mod decode;
 pub mod devices;
 pub mod factors;
+pub mod network;
 pub mod prefill;
 pub mod quality;
 pub mod roofline;

@@ -2,6 +2,7 @@
 //! [`Plan`] itself.
 //!
 //! - [`backend`]: which ggml backend runs the GPUs ([`Backend`]).
+//! - [`cluster`]: the main host and its RPC workers ([`cluster::ClusterReport`]).
 //! - [`device`]: which device holds tensors and runs part of the graph ([`DeviceId`]).
 //! - [`layout`]: what each device holds and reads for one placement ([`Layout`]) — the
 //!   boundary between the planner's memory accounting and the speed model.
@@ -17,6 +18,7 @@
 //! and small accessors, never a decision.
 
 pub mod backend;
+pub mod cluster;
 pub mod device;
 pub mod layout;
 pub mod settings;
@@ -34,6 +36,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeviceMemory {
     pub name: String,
+    /// The worker (`--worker NAME=...`) this device is on; absent for the main host's
+    /// own devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// `gpu` or `cpu`.
     pub kind: String,
     pub capacity_bytes: u64,
@@ -133,6 +139,9 @@ pub struct Plan {
     /// The vision projector loaded with the model (`--mmproj`), counted in `memory`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projector: Option<Projector>,
+    /// The cluster, for a plan made with RPC workers (`plan --worker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<cluster::ClusterReport>,
 }
 
 /// A vision projector (`mmproj`) in a plan: where it comes from, the device it is on and

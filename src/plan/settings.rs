@@ -65,4 +65,8 @@ pub struct EngineExtras {
     /// not fit in the RAM the plan leaves; `Some(0)` disables the cache.
     #[serde(default)]
     pub cache_ram_mib: Option<u64>,
+    /// mainline `--rpc HOST:PORT,...`: the RPC workers whose devices hold layers, in the
+    /// order the engine lists their devices (before the local GPUs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rpc_servers: Vec<String>,
 }

@@ -69,6 +69,7 @@ pub fn assemble(
         warnings: explanation.warnings,
         alternatives: alternatives(spec, settled, runners),
         projector: None,
+        cluster: None,
     }
 }
 
@@ -87,6 +88,7 @@ fn memory_rows(devices: &Devices, settled: &Settled) -> Vec<DeviceMemory> {
             };
             DeviceMemory {
                 name: devices.name(*d),
+                host: None,
                 kind: match d.unit() {
                     Unit::Cpu => "cpu",
                     Unit::Gpu(_) => "gpu",

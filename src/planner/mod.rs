@@ -18,6 +18,8 @@
 //! - [`explain`]: one reason per setting, and the warnings.
 //! - [`assemble`]: the Plan itself.
 //! - [`quants`]: several quants of one model, one chosen by `--prefer`.
+//! - [`cluster`]: the same pipeline over the main host plus RPC workers, against the
+//!   main host alone (`plan --worker`).
 //!
 //! Architecture invariant: no files, no devices, no clock, no argv. The speed of a
 //! placement comes from the [`Scorer`] passed in (`perf::scorer` unless a caller gives
@@ -26,6 +28,7 @@
 
 pub mod assemble;
 pub mod backend;
+pub mod cluster;
 pub mod devices;
 pub mod expert_overrides;
 pub mod explain;
@@ -80,17 +83,19 @@ impl From<PlanError> for crate::error::Error {
 /// the settings compare is the corrected one.
 pub fn plan(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<Plan, PlanError> {
     let scorer = crate::perf::scorer(spec, req.engine);
-    match &req.speed_correction {
-        None => plan_with(spec, hw, req, &scorer),
-        Some(c) => {
-            let corrected = |l: &Layout, h: &HardwareSnapshot, s: &Settings| {
-                c.apply(scorer(l, h, s), s.threads)
-            };
-            let mut plan = plan_with(spec, hw, req, &corrected)?;
-            plan.performance.calibration = Some(c.label.clone());
-            Ok(plan)
-        }
+    let scored = |l: &Layout, h: &HardwareSnapshot, s: &Settings| match &req.speed_correction {
+        None => scorer(l, h, s),
+        Some(c) => c.apply(scorer(l, h, s), s.threads),
+    };
+    let mut plan = if req.cluster.is_some() {
+        cluster::plan_cluster(spec, hw, req, &scored)?
+    } else {
+        plan_with(spec, hw, req, &scored)?
+    };
+    if let Some(c) = &req.speed_correction {
+        plan.performance.calibration = Some(c.label.clone());
     }
+    Ok(plan)
 }
 
 /// Plans with a given speed scorer.

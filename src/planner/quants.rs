@@ -45,7 +45,11 @@ pub fn plan_variants(
     hw: &HardwareSnapshot,
     req: &PlanRequest,
 ) -> Result<Plan, PlanError> {
-    let skip = beyond_every_budget(variants, &Devices::local(hw));
+    let table = match &req.cluster {
+        Some(c) => Devices::local(&super::cluster::view(hw, c).hw),
+        None => Devices::local(hw),
+    };
+    let skip = beyond_every_budget(variants, &table);
     let mut plans: Vec<(f64, Plan)> = Vec::new();
     let mut last_err = None;
     for ((s, path), skip) in variants.iter().zip(skip) {

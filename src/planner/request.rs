@@ -203,6 +203,8 @@ pub struct PlanRequest {
     pub model_path: Option<String>,
     /// This machine's saved `tune` calibration, when the caller loaded one.
     pub speed_correction: Option<SpeedCorrection>,
+    /// RPC workers and the link to them (`plan --worker`); `None` plans one machine.
+    pub cluster: Option<super::cluster::ClusterRequest>,
 }
 
 impl Default for PlanRequest {
@@ -231,6 +233,7 @@ impl Default for PlanRequest {
             model_reference: String::new(),
             model_path: None,
             speed_correction: None,
+            cluster: None,
         }
     }
 }

@@ -46,6 +46,7 @@ fn every_option_variants() -> Vec<Settings> {
             attention_max_batch: Some(512),
             merge_up_gate_experts: true,
             cache_ram_mib: Some(1024),
+            rpc_servers: vec![],
         },
     };
     let mut v = vec![full.clone()];
@@ -153,7 +154,12 @@ fn help_lists_every_option(kind: EngineKind, bin: &Path) {
         }
         let key = PathBuf::from("/k");
         let mut emitted = BTreeSet::new();
-        for s in every_option_variants() {
+        // `--rpc` dials its servers while the engine parses it (common/arg.cpp
+        // `add_rpc_devices`), so it is checked against --help here and run for real with
+        // two workers in rpc.rs.
+        let mut with_rpc = every_option_variants().remove(0);
+        with_rpc.extras.rpc_servers = vec!["127.0.0.1:50052".into()];
+        for s in every_option_variants().into_iter().chain([with_rpc]) {
             let args = match tool {
                 Tool::Server => launch_args(kind, &s, "/m.gguf", Some(&server_opts(1, &key))),
                 Tool::Bench => bench_args(kind, &s, "/m.gguf", &bench_opts()),
@@ -600,6 +606,7 @@ fn gpu_plan(model: &str, name: &str, gib_per_gpu: u64) -> rigplan::plan::Plan {
     let mut p = plan_for(model, name, s);
     let gpu = |i: u32| rigplan::plan::DeviceMemory {
         name: format!("CUDA{i} NVIDIA GeForce RTX 3060 12GB"),
+        host: None,
         kind: "gpu".into(),
         capacity_bytes: 12 << 30,
         weights_bytes: gib_per_gpu << 30,

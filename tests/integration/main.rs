@@ -12,6 +12,7 @@ mod hardware;
 mod model;
 mod perf;
 mod planner;
+mod rpc;
 mod split;
 mod support;
 mod support_engine;

@@ -36,6 +36,8 @@ const LLAMA_CPP: Pinned = Pinned {
         "llama-cli",
         "llama-fit-params",
         "llama-quantize",
+        // Built with GGML_RPC=ON: the multi-host end-to-end test starts workers from it.
+        "ggml-rpc-server",
     ],
     src_marker: "CMakeLists.txt",
 };
@@ -49,7 +51,7 @@ const IK_LLAMA_CPP: Pinned = Pinned {
 };
 
 /// The pinned mainline llama.cpp's bin dir (llama-server, llama-bench, llama-cli,
-/// llama-fit-params, llama-quantize).
+/// llama-fit-params, llama-quantize, ggml-rpc-server).
 pub fn llama_bin() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| bin_dir(&LLAMA_CPP)).clone()

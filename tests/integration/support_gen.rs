@@ -67,6 +67,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
         memory: MemoryReport {
             devices: vec![DeviceMemory {
                 name: "CPU".into(),
+                host: None,
                 kind: "cpu".into(),
                 capacity_bytes: 8 << 30,
                 weights_bytes: 9 << 20,
@@ -91,6 +92,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
         warnings: vec![],
         alternatives: vec![],
         projector: None,
+        cluster: None,
     }
 }
 
@@ -216,9 +218,15 @@ fn kv_str(w: &mut Vec<u8>, k: &str, v: &str) {
 /// heads, n_ff 128) and the tokenizer of `vocab_gguf` (e.g. the engine's
 /// `models/ggml-vocab-llama-spm.gguf`). About 9 MB for a 32k vocabulary.
 pub fn write_tiny_llama(path: &Path, vocab_gguf: &Path) {
-    let (tok_kvs, n_vocab) = tokenizer_kvs(vocab_gguf);
     // head dim 32: quantized KV cache blocks (q8_0: 32) must divide it.
-    let (n_embd, n_layer, n_head, n_ff) = (64u64, 2u32, 2u32, 128u64);
+    write_llama(path, vocab_gguf, (64, 2, 2, 128));
+}
+
+/// Writes a llama-architecture GGUF with random F32 weights of the given
+/// `(n_embd, n_layer, n_head, n_ff)` and the tokenizer of `vocab_gguf`.
+pub fn write_llama(path: &Path, vocab_gguf: &Path, dims: (u64, u32, u32, u64)) {
+    let (tok_kvs, n_vocab) = tokenizer_kvs(vocab_gguf);
+    let (n_embd, n_layer, n_head, n_ff) = dims;
     let mut tensors: Vec<(String, Vec<u64>, bool)> = vec![
         ("token_embd.weight".into(), vec![n_embd, n_vocab], false),
         ("output_norm.weight".into(), vec![n_embd], true),
