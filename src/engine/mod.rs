@@ -45,6 +45,7 @@ pub mod ik_llama_cpp;
 pub mod llama_cpp;
 pub mod options;
 pub mod rules;
+pub mod speculative;
 pub mod split_modes;
 
 pub use args::{bench_args, launch_args, unsupported_settings, BenchOptions, ServerOptions};

@@ -14,6 +14,8 @@
 //! - [`settings`]: the settings for the chosen placement.
 //! - [`explain`]: one reason per setting, and the warnings.
 //! - [`assemble`]: the Plan itself.
+//! - [`speculative`]: whether it drafts tokens (MTP head, n-gram lookup), how many, and
+//!   what that adds to memory and speed.
 //! - [`quants`]: several quants of one model, one chosen by `--prefer`.
 //!
 //! Architecture invariant: no files, no devices, no clock, no argv. The speed of a
@@ -32,6 +34,7 @@ pub mod request;
 pub mod search;
 pub mod settings;
 pub mod space;
+pub mod speculative;
 pub mod summary;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -117,7 +120,8 @@ pub fn plan_with_layout(
         reasons: explain::reasons(&facts),
         warnings: explain::warnings(&facts),
     };
-    let plan = assemble::assemble(
+    let drafting = speculative::decide(spec, &devices, req, &settled)?;
+    let mut plan = assemble::assemble(
         spec,
         hw,
         &devices,
@@ -126,6 +130,7 @@ pub fn plan_with_layout(
         found.runners,
         explanation,
     );
+    speculative::apply(&mut plan, &drafting);
     Ok((plan, settled.cand.layout))
 }
 

@@ -152,6 +152,10 @@ pub struct PlanRequest {
     pub use_case: UseCase,
     pub prefer: Prefer,
     pub min_tg: Option<f64>,
+    /// `--speculative none|auto|mtp|draft|ngram`: `None` is `auto` (the planner chooses).
+    pub speculative: Option<crate::plan::SpeculativeKind>,
+    /// `--draft-max N`: the draft length, instead of the one predicted fastest.
+    pub draft_max: Option<u32>,
     /// Model reference as the user gave it, and the local path if any.
     pub model_reference: String,
     pub model_path: Option<String>,
@@ -179,6 +183,8 @@ impl Default for PlanRequest {
             use_case: UseCase::Chat,
             prefer: Prefer::Balanced,
             min_tg: None,
+            speculative: None,
+            draft_max: None,
             model_reference: String::new(),
             model_path: None,
         }

@@ -227,6 +227,7 @@ fn draft_settings(
         gpu_indices: Vec::new(),
         backend: Default::default(),
         extras: Default::default(),
+        speculative: Default::default(),
     }
 }
 

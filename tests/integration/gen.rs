@@ -46,6 +46,7 @@ fn every_option_variants() -> Vec<Settings> {
             merge_up_gate_experts: true,
             cache_ram_mib: Some(1024),
         },
+        speculative: Default::default(),
     };
     let mut v = vec![full.clone()];
     for (mmap, mlock) in [(false, true), (false, false), (true, false)] {

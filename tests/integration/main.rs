@@ -11,6 +11,7 @@ mod hardware;
 mod model;
 mod perf;
 mod planner;
+mod speculative;
 mod split;
 mod support;
 mod support_engine;
