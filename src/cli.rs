@@ -137,6 +137,10 @@ pub struct PinArgs {
     /// Tokens drafted per speculative step (`--draft-max`), instead of the predicted best.
     #[arg(long, value_name = "N")]
     pub draft_max: Option<u32>,
+    /// A draft model for speculative decoding (a .gguf path, catalog id or hf:), same
+    /// vocabulary as the main model.
+    #[arg(long, value_name = "MODEL")]
+    pub draft: Option<String>,
 }
 
 #[derive(Debug, Args)]

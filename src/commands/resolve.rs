@@ -136,6 +136,14 @@ pub fn plan_request(pins: &PinArgs) -> Result<PlanRequest> {
             })?);
         }
     }
+    if let Some(d) = &pins.draft {
+        if d.trim().is_empty() {
+            return Err(user_error(
+                "--draft '': expected a model (path, catalog id or hf:)",
+            ));
+        }
+        r.draft_reference = Some(d.clone());
+    }
     if let Some(k) = pins.draft_max {
         if !(1..=64).contains(&k) {
             return Err(user_error(format!(

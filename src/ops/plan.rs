@@ -26,6 +26,7 @@ pub fn plan_model(
     hw: &HardwareSnapshot,
     mut req: PlanRequest,
 ) -> Result<Plan> {
+    resolve_draft(&mut req)?;
     let v = variants::for_reference(model, req.quant.as_deref())?;
     req.model_reference = v.reference;
     req.quant = v.quant;
@@ -35,6 +36,30 @@ pub fn plan_model(
     // speeds and says so ("calibrated on this machine on DATE from N runs").
     crate::tune::calibration::apply_saved(hw, &mut plan)?;
     Ok(plan)
+}
+
+/// Reads the `--draft` model's header (a file, catalog id or hf:) into the request; a
+/// local file's absolute path is what `-md` gets.
+fn resolve_draft(req: &mut PlanRequest) -> Result<()> {
+    let Some(r) = req.draft_reference.clone() else {
+        return Ok(());
+    };
+    let resolved = reference::resolve(&r).map_err(|e| user_error(format!("--draft: {e}")))?;
+    let path = match &resolved.reference {
+        ModelRef::Path(p) => Some(
+            std::path::absolute(p)
+                .map_err(|e| user_error(format!("--draft '{r}': {e}")))?
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        _ => None,
+    };
+    req.draft = Some(planner::request::DraftModel {
+        reference: r,
+        path,
+        spec: resolved.spec,
+    });
+    Ok(())
 }
 
 /// `export` launches local files only: a catalog id or URL is bad input.
@@ -52,6 +77,7 @@ pub fn require_local_file(model: &str) -> Result<()> {
 /// the file's absolute path in the command (what `export` launches).
 pub fn plan_file(model: &str, hw: &HardwareSnapshot, mut req: PlanRequest) -> Result<Plan> {
     require_local_file(model)?;
+    resolve_draft(&mut req)?;
     let resolved = reference::resolve(model)?;
     req.model_reference = model.to_string();
     if let ModelRef::Path(p) = &resolved.reference {
@@ -87,6 +113,13 @@ pub fn attach_launch_command(plan: &mut Plan, engine: EngineKind) {
             name
         }
     };
+    if let Some(d) = &plan.settings.speculative.draft_model {
+        if !std::path::Path::new(d).is_file() {
+            plan.warnings.push(format!(
+                "the draft model '{d}' is not a local file: download the GGUF and pass its path with --draft"
+            ));
+        }
+    }
     plan.warnings
         .extend(engine::unsupported_settings(engine, &plan.settings));
     plan.args = engine::launch_args(engine, &plan.settings, &model_path, None);

@@ -130,6 +130,17 @@ impl SplitMode {
     }
 }
 
+/// A draft model for speculative decoding: its spec (from its GGUF header or the
+/// catalog) and how the launch command names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DraftModel {
+    /// The reference as given (`--draft`).
+    pub reference: String,
+    /// The local file's absolute path, when it is one (what `-md` gets).
+    pub path: Option<String>,
+    pub spec: crate::model::ModelSpec,
+}
+
 /// Everything the user fixed; `None` means the planner chooses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanRequest {
@@ -156,6 +167,10 @@ pub struct PlanRequest {
     pub speculative: Option<crate::plan::SpeculativeKind>,
     /// `--draft-max N`: the draft length, instead of the one predicted fastest.
     pub draft_max: Option<u32>,
+    /// `--draft MODEL` as the user gave it; `ops` resolves it into [`Self::draft`].
+    pub draft_reference: Option<String>,
+    /// The draft model's header, read by `ops` (the planner reads no file).
+    pub draft: Option<DraftModel>,
     /// Model reference as the user gave it, and the local path if any.
     pub model_reference: String,
     pub model_path: Option<String>,
@@ -185,6 +200,8 @@ impl Default for PlanRequest {
             min_tg: None,
             speculative: None,
             draft_max: None,
+            draft_reference: None,
+            draft: None,
             model_reference: String::new(),
             model_path: None,
         }

@@ -11,7 +11,10 @@
 //! device that holds the model's last layers (the main placement is never moved for
 //! it). A separate draft model (`--speculative draft`) is not planned yet. Pure.
 
+mod draft;
+
 use super::devices::Devices;
+use super::memory::DeviceBytes;
 use super::request::{PlanRequest, UseCase};
 use super::settings::Settled;
 use super::PlanError;
@@ -36,9 +39,10 @@ pub struct Decision {
     pub settings: Speculative,
     /// Decode speed with speculation; `None` when the plan does not speculate.
     pub tg_tokens_per_s: Option<f64>,
-    /// Extra weights and KV bytes on one device (the MTP head and its cache): its
-    /// index among the plan's memory rows (the settled placement's devices, in order).
-    pub extra: Option<(usize, Bytes, Bytes)>,
+    /// What the drafter adds per device (MTP head and its cache, or a draft model's
+    /// weights, cache and compute buffers), by index among the plan's memory rows (the
+    /// settled placement's devices, in order).
+    pub extra: Vec<(usize, DeviceBytes)>,
     pub why: String,
 }
 
@@ -47,7 +51,7 @@ impl Decision {
         Decision {
             settings: Speculative::default(),
             tg_tokens_per_s: None,
-            extra: None,
+            extra: Vec::new(),
             why,
         }
     }
@@ -65,20 +69,24 @@ pub fn decide(
     if pinned == Some(SpeculativeKind::None) {
         return Ok(Decision::none("pinned: no speculative decoding".into()));
     }
-    if pinned == Some(SpeculativeKind::Draft) {
-        return Err(PlanError::Invalid(
-            "--speculative draft: planning a separate draft model is not supported yet; \
-             use --speculative mtp or ngram"
-                .into(),
-        ));
-    }
-    let mtp = mtp_candidate(spec, devices, req, settled);
+    let drafted = draft::candidate(spec, devices, req, settled);
+    let mtp = match (&drafted, req.draft.is_some()) {
+        // A drafter the engine runs as MTP (Gemma 4 assistant) is the MTP candidate.
+        (Ok(d), true) if d.settings.kind == SpeculativeKind::Mtp => drafted.clone(),
+        _ => mtp_candidate(spec, devices, req, settled),
+    };
     let ngram = ngram_candidate(spec, req, settled);
     let chosen = match pinned {
         Some(SpeculativeKind::Mtp) => mtp.map_err(PlanError::Invalid)?,
         Some(SpeculativeKind::Ngram) => ngram.map_err(PlanError::Invalid)?,
+        Some(SpeculativeKind::Draft) => {
+            drafted.map_err(|e| PlanError::Invalid(format!("--speculative draft: {e}")))?
+        }
         _ => {
-            let found: Vec<Decision> = [mtp, ngram].into_iter().filter_map(Result::ok).collect();
+            let found: Vec<Decision> = [drafted, mtp, ngram]
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect();
             let best = found.into_iter().max_by(|a, b| {
                 a.tg_tokens_per_s
                     .partial_cmp(&b.tg_tokens_per_s)
@@ -132,6 +140,9 @@ fn auto_none_reason(
         Err(e) => e,
         Ok(_) => String::new(),
     };
+    if let (Some(_), Err(e)) = (&req.draft, draft::candidate(spec, devices, req, settled)) {
+        why += &format!("; {e}");
+    }
     if req.use_case != UseCase::Coding {
         why += "; n-gram lookup is planned for --use-case coding only";
     }
@@ -254,12 +265,19 @@ fn mtp_candidate(
             autotune: false,
         },
         tg_tokens_per_s: Some(with),
-        extra: settled
-            .cand
-            .memory
-            .iter()
-            .position(|(d, _)| *d == device)
-            .map(|i| (i, weights, kv)),
+        extra: row_of(settled, device)
+            .map(|i| {
+                (
+                    i,
+                    DeviceBytes {
+                        weights,
+                        kv,
+                        ..DeviceBytes::default()
+                    },
+                )
+            })
+            .into_iter()
+            .collect(),
         why: format!(
             "MTP head drafts {k} token(s) per step: {with:.1} vs {without:.1} tok/s without \
              (acceptance α={alpha:.2} per token from {source}; verify of {} tokens costs {:.2} \
@@ -313,7 +331,7 @@ fn ngram_candidate(
             ..Speculative::default()
         },
         tg_tokens_per_s: Some(tg_with),
-        extra: None,
+        extra: Vec::new(),
         why: format!(
             "n-gram lookup ({}): {tg_with:.1} vs {:.1} tok/s without ({gain:.2} tokens per \
              step on code edits, https://github.com/ggml-org/llama.cpp/pull/22168)",
@@ -386,6 +404,11 @@ fn mtp_memory(
     (device, spec.mtp_bytes(), kv, types)
 }
 
+/// The index of a device among the settled placement's memory rows.
+fn row_of(settled: &Settled, device: DeviceId) -> Option<usize> {
+    settled.cand.memory.iter().position(|(d, _)| *d == device)
+}
+
 fn row(t: GgmlType, n: u64) -> u64 {
     t.row_size(n).unwrap_or(0)
 }
@@ -418,11 +441,13 @@ pub fn apply(plan: &mut Plan, d: &Decision) {
             Some(plan.performance.tg_tokens_per_s);
         plan.performance.tg_tokens_per_s = tg;
     }
-    if let Some((i, w, kv)) = d.extra {
-        if let Some(row) = plan.memory.devices.get_mut(i) {
-            row.weights_bytes += w.0;
-            row.kv_bytes += kv.0;
-            row.total_bytes += w.0 + kv.0;
+    for (i, b) in &d.extra {
+        if let Some(row) = plan.memory.devices.get_mut(*i) {
+            row.weights_bytes += b.weights.0;
+            row.kv_bytes += b.kv.0;
+            row.compute_bytes += b.compute.0;
+            row.overhead_bytes += b.overhead.0;
+            row.total_bytes += b.total().0;
         }
     }
     plan.reasons.push(Reason {
@@ -463,9 +488,9 @@ mod tests {
         let d = decide_for(&spec, "ms02-rtxpro4000", &PlanRequest::default());
         assert_eq!(d.settings.kind, SpeculativeKind::Mtp, "{}", d.why);
         assert!((1..=MAX_DRAFT).contains(&d.settings.draft_max));
-        let (_, w, kv) = d.extra.unwrap();
-        assert_eq!(w, spec.mtp_bytes());
-        assert!(kv > Bytes::ZERO);
+        let (_, b) = &d.extra[0];
+        assert_eq!(b.weights, spec.mtp_bytes());
+        assert!(b.kv > Bytes::ZERO);
         // ik's pinned graph has no MTP branch for qwen35: refused when pinned.
         let ik = PlanRequest {
             engine: EngineKind::IkLlamaCpp,
