@@ -147,3 +147,100 @@ fn xeon_with_mainline_weighs_mtp_for_a_moe_on_its_predicted_speed() {
         other => panic!("{other:?}: {why}"),
     }
 }
+
+/// The MiB values of every `LABEL ... = N MiB` line of a llama-server log.
+fn logged_mib(log: &str, label: &str) -> Vec<f64> {
+    log.lines()
+        .filter(|l| l.contains(label))
+        .filter_map(|l| {
+            let v = l.split('=').nth(1)?.trim();
+            v.strip_suffix("MiB")?.trim().parse::<f64>().ok()
+        })
+        .collect()
+}
+
+/// Issue 14, check 2: the pinned llama-server on CPU with a main and a draft model
+/// (sparse real-shape GGUFs of Llama 3.1 8B and Llama 3.2 3B, one vocabulary) logs the
+/// weights and KV buffers of both contexts; their sums match the plan's CPU row (which
+/// holds both models) within 1%.
+#[test]
+fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
+    use crate::support_gen::{free_port, spawn_logged, wait_healthy_logged};
+    let bin = crate::support_engine::llama_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let main = sp::write_and_read(
+        &catalog::find("llama-3.1-8b").unwrap(),
+        "Q4_K_M",
+        dir.path(),
+    );
+    let draft = sp::write_and_read(
+        &catalog::find("llama-3.2-3b").unwrap(),
+        "Q4_K_M",
+        dir.path(),
+    );
+    let plan: serde_json::Value = crate::support::run_json(crate::support::rigplan().args([
+        "plan",
+        main.path.to_str().unwrap(),
+        "--draft",
+        draft.path.to_str().unwrap(),
+        "--speculative",
+        "draft",
+        "--hardware",
+        "xeon-e5-2620v4-cpu",
+        "--ctx",
+        "4096",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(plan["settings"]["speculative"]["kind"], "draft", "{plan}");
+    let cpu = &plan["memory"]["devices"][0];
+    let args: Vec<String> = plan["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    let mut server = spawn_logged(
+        std::process::Command::new(bin.join("llama-server"))
+            .args(&args)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-lv",
+                "4",
+            ]),
+        &log,
+    );
+    wait_healthy_logged(&mut server, port, 180, Some(&log));
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let weights = logged_mib(&text, "model buffer size");
+    let kv = logged_mib(&text, "KV buffer size");
+    // One or more buffers per model (CPU, CPU_REPACK), two KV caches.
+    assert!(
+        weights.len() >= 2,
+        "two models' weights: {weights:?}\n{text}"
+    );
+    assert_eq!(kv.len(), 2, "two contexts' KV: {kv:?}\n{text}");
+    let mib = |b: &serde_json::Value| b.as_u64().unwrap() as f64 / (1024.0 * 1024.0);
+    let (w_plan, kv_plan) = (mib(&cpu["weights_bytes"]), mib(&cpu["kv_bytes"]));
+    let (w_eng, kv_eng): (f64, f64) = (weights.iter().sum(), kv.iter().sum());
+    let compute: f64 = logged_mib(&text, "compute buffer size").iter().sum();
+    eprintln!(
+        "weights plan {w_plan:.1} engine {w_eng:.1} MiB; KV plan {kv_plan:.1} engine \
+         {kv_eng:.1} MiB; compute plan {:.1} engine {compute:.1} MiB",
+        mib(&cpu["compute_bytes"])
+    );
+    assert!(
+        (w_plan / w_eng - 1.0).abs() <= 0.01,
+        "weights {w_plan:.1} vs {w_eng:.1} MiB"
+    );
+    assert!(
+        (kv_plan / kv_eng - 1.0).abs() <= 0.01,
+        "KV {kv_plan:.1} vs {kv_eng:.1} MiB"
+    );
+}
