@@ -244,3 +244,57 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
         "KV {kv_plan:.1} vs {kv_eng:.1} MiB"
     );
 }
+
+/// Issue 14, check 8, end to end: `rigplan export --as script` for a tiny main model with
+/// a tiny draft model of the same vocabulary, run with the pinned llama-server; the
+/// server answers `/completion` on loopback with tokens and draft statistics in its
+/// timings (`draft_n`, `draft_n_accepted`: tools/server/server-common.cpp).
+#[test]
+fn exported_script_serves_completions_with_a_draft_model() {
+    use crate::support_gen::{free_port, post_json, rigplan, tiny_model, wait_healthy, Server};
+    let bin = crate::support_engine::llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let draft_dir = tmp.path().join("draft");
+    std::fs::create_dir_all(&draft_dir).unwrap();
+    let draft = tiny_model(&draft_dir);
+    let port = free_port();
+    let launch = tmp.path().join("launch.sh");
+    let out = rigplan()
+        .arg("export")
+        .arg(&model)
+        .args(["--as", "script", "--no-gpu", "--ctx", "1024"])
+        .arg("--draft")
+        .arg(&draft)
+        .args(["--speculative", "draft", "--draft-max", "4"])
+        .arg("--engine-bin")
+        .arg(&bin)
+        .args(["--port", &port.to_string(), "--out"])
+        .arg(&launch)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rigplan export: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&launch).unwrap();
+    for f in ["--spec-type", "-md", "--spec-draft-n-max"] {
+        assert!(text.contains(f), "{f} missing from the script:\n{text}");
+    }
+    assert!(text.contains(draft.to_str().unwrap()), "{text}");
+    let mut server = Server(std::process::Command::new(&launch).spawn().unwrap());
+    wait_healthy(&mut server, port, 120);
+    let done = post_json(
+        port,
+        "/completion",
+        serde_json::json!({"prompt": "Hello, my name is", "n_predict": 24, "temperature": 0}),
+    );
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    assert!(done["tokens_predicted"].as_u64().unwrap_or(0) > 0, "{done}");
+    let t = &done["timings"];
+    eprintln!("timings: {t}");
+    assert!(t["draft_n"].as_u64().unwrap_or(0) > 0, "no drafts: {t}");
+    assert!(t["draft_n_accepted"].is_u64(), "{t}");
+}
