@@ -283,6 +283,34 @@ fn exported_script_serves_completions_with_a_draft_model() {
         assert!(text.contains(f), "{f} missing from the script:\n{text}");
     }
     assert!(text.contains(draft.to_str().unwrap()), "{text}");
+    // The unit and the llama-swap entry carry the same options (generators render the
+    // plan's argv; they decide nothing).
+    for (format, file) in [("systemd", "rigplan.service"), ("llama-swap", "swap.yaml")] {
+        let path = tmp.path().join(file);
+        let out = rigplan()
+            .arg("export")
+            .arg(&model)
+            .args(["--as", format, "--no-gpu", "--ctx", "1024"])
+            .arg("--draft")
+            .arg(&draft)
+            .args(["--speculative", "draft", "--draft-max", "4"])
+            .arg("--engine-bin")
+            .arg(&bin)
+            .arg("--out")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body = std::fs::read_to_string(&path).unwrap();
+        for f in ["--spec-type", "draft-simple", "-md", "--spec-draft-n-max"] {
+            assert!(body.contains(f), "{format}: {f} missing:\n{body}");
+        }
+        assert!(body.contains(draft.to_str().unwrap()), "{format}:\n{body}");
+    }
     let mut server = Server(std::process::Command::new(&launch).spawn().unwrap());
     wait_healthy(&mut server, port, 120);
     let done = post_json(
