@@ -69,6 +69,18 @@ pub fn decide(
     if pinned == Some(SpeculativeKind::None) {
         return Ok(Decision::none("pinned: no speculative decoding".into()));
     }
+    // Without --draft, a smaller model of the same family from the catalog is tried.
+    let with_catalog;
+    let req = match (&req.draft, draft::catalog_drafter(spec)) {
+        (None, Some(d)) if pinned.is_none() || pinned == Some(SpeculativeKind::Draft) => {
+            with_catalog = PlanRequest {
+                draft: Some(d),
+                ..req.clone()
+            };
+            &with_catalog
+        }
+        _ => req,
+    };
     let drafted = draft::candidate(spec, devices, req, settled);
     let mtp = match (&drafted, req.draft.is_some()) {
         // A drafter the engine runs as MTP (Gemma 4 assistant) is the MTP candidate.
@@ -112,7 +124,21 @@ pub fn decide(
             }
         }
     };
-    Ok(chosen)
+    Ok(with_autotune(chosen, req))
+}
+
+/// ik_llama.cpp's `--spec-autotune` (common/spec-tuner.h) adapts the draft length at run
+/// time, as seed 002 ran it: planned k is where it starts.
+fn with_autotune(mut d: Decision, req: &PlanRequest) -> Decision {
+    let drafts = matches!(
+        d.settings.kind,
+        SpeculativeKind::Mtp | SpeculativeKind::Draft
+    );
+    if drafts && support(req.engine).autotune {
+        d.settings.autotune = true;
+        d.why += "; --spec-autotune adapts k at run time from there";
+    }
+    d
 }
 
 fn tg(settled: &Settled) -> f64 {

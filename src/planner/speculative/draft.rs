@@ -12,7 +12,7 @@ use crate::perf::speculative as spec_perf;
 use crate::plan::{Speculative, SpeculativeKind};
 use crate::planner::devices::Devices;
 use crate::planner::memory::{self, weights::Placement, MemoryConfig};
-use crate::planner::request::PlanRequest;
+use crate::planner::request::{DraftModel, PlanRequest};
 use crate::planner::settings::Settled;
 
 /// common/speculative.cpp `SPEC_VOCAB_MAX_SIZE_DIFFERENCE`: the most the draft's
@@ -53,6 +53,29 @@ pub(super) fn draft_placement(draft: &ModelSpec, settled: &Settled) -> Placement
     }
 }
 
+/// A drafter from the bundled catalog for a model without `--draft`: an entry of the
+/// same architecture and vocabulary (the engine's check) at most half the model's
+/// parameters, the smallest such, at its default quant. Catalog data is compiled in,
+/// so this reads no file.
+pub(super) fn catalog_drafter(spec: &ModelSpec) -> Option<DraftModel> {
+    let total = spec.total_parameters();
+    crate::model::catalog::entries()
+        .into_iter()
+        .filter(|e| e.architecture() == spec.architecture)
+        .filter_map(|e| {
+            let d = e.spec(None).ok()?;
+            let fits = d.n_vocab.abs_diff(spec.n_vocab) <= VOCAB_MAX_SIZE_DIFFERENCE
+                && d.total_parameters().saturating_mul(2) <= total;
+            fits.then(|| (format!("{}:{}", e.id, e.default_quant), d))
+        })
+        .min_by_key(|(_, d)| d.total_parameters())
+        .map(|(reference, spec)| DraftModel {
+            reference,
+            path: None,
+            spec,
+        })
+}
+
 /// The draft-model candidate, or why there is none.
 pub(super) fn candidate(
     spec: &ModelSpec,
@@ -61,7 +84,11 @@ pub(super) fn candidate(
     settled: &Settled,
 ) -> Result<Decision, String> {
     let Some(d) = &req.draft else {
-        return Err("no --draft model given".into());
+        return Err(
+            "no --draft model given and no smaller model of this family and \
+                    vocabulary in the catalog"
+                .into(),
+        );
     };
     let sup = support(req.engine);
     if d.spec.n_vocab.abs_diff(spec.n_vocab) > VOCAB_MAX_SIZE_DIFFERENCE {
@@ -149,7 +176,6 @@ pub(super) fn candidate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::request::DraftModel;
     use crate::planner::testing::{model, rig, stages};
 
     fn with_draft(id: &str, quant: &str) -> PlanRequest {
