@@ -141,6 +141,8 @@ mod tests {
         let req = PlanRequest {
             model_reference: reference.into(),
             model_path: path.map(str::to_string),
+            // The main model's file only (a catalog drafter adds its own warning).
+            speculative: Some(crate::plan::SpeculativeKind::None),
             ..Default::default()
         };
         planner::plan(&spec, &hw, &req).unwrap()

@@ -326,3 +326,41 @@ fn exported_script_serves_completions_with_a_draft_model() {
     assert!(t["draft_n"].as_u64().unwrap_or(0) > 0, "no drafts: {t}");
     assert!(t["draft_n_accepted"].is_u64(), "{t}");
 }
+
+/// Issue 14, check 6: tune's server measurement runs the real llama-server with a fixed
+/// prompt, speculation off and at two draft lengths, and reads speed and draft counts.
+#[test]
+fn server_bench_compares_draft_lengths_with_the_real_server() {
+    use rigplan::plan::Speculative;
+    use rigplan::tune::server_bench::{compare_draft_lengths, ServerBench};
+    let bin = crate::support_engine::llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = crate::support_gen::tiny_model(tmp.path());
+    let draft_dir = tmp.path().join("draft");
+    std::fs::create_dir_all(&draft_dir).unwrap();
+    let draft = crate::support_gen::tiny_model(&draft_dir);
+    let mut base = crate::support_gen::settings_cpu();
+    base.ctx = 1024;
+    base.speculative = Speculative {
+        kind: SpeculativeKind::Draft,
+        draft_model: Some(draft.to_str().unwrap().into()),
+        draft_max: 2,
+        ..Speculative::default()
+    };
+    let bench = ServerBench {
+        binary: bin.join("llama-server"),
+        engine: EngineKind::LlamaCpp,
+        model: model.to_str().unwrap().into(),
+        n_predict: 24,
+        timeout: std::time::Duration::from_secs(60),
+    };
+    let runs = compare_draft_lengths(&bench, &base, &[2, 4]);
+    assert_eq!(runs.len(), 3);
+    for (k, r) in &runs {
+        let r = r.as_ref().unwrap_or_else(|e| panic!("k={k}: {e}"));
+        eprintln!("k={k}: {r:?}");
+        assert_eq!(r.draft_max, *k);
+        assert!(r.tg_tokens_per_s > 0.0 && r.predicted > 0, "{r:?}");
+        assert_eq!(r.draft_n > 0, *k > 0, "{r:?}");
+    }
+}
