@@ -83,6 +83,9 @@ pub struct SpeculativeSupport {
     pub ngram_draft_min: u32,
     /// `--spec-autotune` exists.
     pub autotune: bool,
+    /// An MTP drafter makes the main context keep `draft_max` extra recurrent states per
+    /// sequence (hybrid/recurrent models), to roll back rejected drafts.
+    pub mtp_recurrent_snapshots: bool,
 }
 
 /// mainline (0c1e57098): `--spec-type draft-mtp` builds an MTP context
@@ -121,6 +124,10 @@ const LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     ngram_draft_max: 64,
     ngram_draft_min: 48,
     autotune: false,
+    // common/common.h `common_params_speculative::need_n_rs_seq` (MTP, EAGLE3, DFlash,
+    // DSpark) -> `cparams.n_rs_seq`; src/llama-memory-recurrent.cpp allocates
+    // `mem_size * (1 + n_rs_seq)` rows.
+    mtp_recurrent_snapshots: true,
 };
 
 /// ik_llama.cpp (pinned sdist 0.1.5): `-mtp` sets `has_mtp`, and the server makes an MTP
@@ -144,6 +151,8 @@ const IK_LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     ngram_draft_max: 16,
     ngram_draft_min: 0,
     autotune: true,
+    // Only glm4moe (no recurrent layers) runs an MTP head in this version.
+    mtp_recurrent_snapshots: false,
 };
 
 /// What `engine` offers for speculative decoding.

@@ -267,7 +267,7 @@ fn mtp_candidate(
         Some(k) => (k, spec_perf::tokens_per_second(&costs, alpha, k)),
         None => spec_perf::best_draft_length(&costs, alpha, MAX_DRAFT),
     };
-    let (device, weights, kv, kv_types) = mtp_memory(spec, req, settled);
+    let (device, weights, kv, kv_types) = mtp_memory(spec, req, settled, k);
     let room = device_room(devices, settled, device);
     if weights + kv > room {
         return Err(format!(
@@ -391,6 +391,7 @@ fn mtp_memory(
     spec: &ModelSpec,
     req: &PlanRequest,
     settled: &Settled,
+    k: u32,
 ) -> (DeviceId, Bytes, Bytes, Option<String>) {
     let s = &settled.settings;
     let trunk = spec.n_layer.saturating_sub(spec.nextn_layers);
@@ -422,7 +423,15 @@ fn mtp_memory(
         .find(|l| !l.mtp && l.attention == AttentionKind::Full)
         .map_or((0, 0), |l| (l.n_embd_k_gqa, l.n_embd_v_gqa));
     let per_cell = (row(tk, widths.0) + row(tv, widths.1)) * u64::from(spec.nextn_layers);
-    let kv = Bytes(per_cell.saturating_mul(cells));
+    let mut kv = Bytes(per_cell.saturating_mul(cells));
+    if sup.mtp_recurrent_snapshots {
+        // The main context keeps k more recurrent states per sequence to roll back
+        // rejected drafts (common/common.h `need_n_rs_seq`; src/llama-memory-recurrent.cpp
+        // `n_rows = mem_size * (1 + n_rs_seq)`), counted with the head.
+        let per_seq = spec.recurrent_state_bytes().0;
+        let seqs = u64::from(s.parallel.max(1)) * u64::from(k);
+        kv = kv + Bytes(per_seq.saturating_mul(seqs));
+    }
     let types = match sup.draft_cache_default {
         DraftCacheDefault::F16 => Some(s.cache_type_k.clone()),
         DraftCacheDefault::SameAsMain => None,

@@ -364,3 +364,73 @@ fn server_bench_compares_draft_lengths_with_the_real_server() {
         assert_eq!(r.draft_n > 0, *k > 0, "{r:?}");
     }
 }
+
+/// Issue 14, check 2 for a built-in head: the pinned llama-server on CPU with
+/// `--spec-type draft-mtp` on a Qwen3.5 model with its MTP block (a 4-layer cut of the
+/// 27B shape, sparse) loads the nextn tensors and makes an MTP context; the weights and
+/// KV it logs for both contexts match the plan's CPU row within 1%.
+#[test]
+fn mtp_head_memory_matches_the_engine_buffers() {
+    use crate::support_gen::{free_port, spawn_logged, wait_healthy_logged};
+    let bin = crate::support_engine::llama_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = with_mtp_head("qwen3.5-27b");
+    e.gguf.insert("block_count".into(), toml::Value::Integer(5));
+    let main = sp::write_and_read(&e, "Q4_K_M", dir.path());
+    assert_eq!(main.spec.nextn_layers, 1);
+    let plan: serde_json::Value = crate::support::run_json(crate::support::rigplan().args([
+        "plan",
+        main.path.to_str().unwrap(),
+        "--speculative",
+        "mtp",
+        "--hardware",
+        "xeon-e5-2620v4-cpu",
+        "--ctx",
+        "4096",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(plan["settings"]["speculative"]["kind"], "mtp", "{plan}");
+    let cpu = &plan["memory"]["devices"][0];
+    let args: Vec<String> = plan["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    let mut server = spawn_logged(
+        std::process::Command::new(bin.join("llama-server"))
+            .args(&args)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-lv",
+                "4",
+            ]),
+        &log,
+    );
+    wait_healthy_logged(&mut server, port, 180, Some(&log));
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let weights: f64 = logged_mib(&text, "model buffer size").iter().sum();
+    let kv = logged_mib(&text, "KV buffer size");
+    // The recurrent states (with the k rollback snapshots MTP adds) are part of the KV row.
+    let rs: f64 = logged_mib(&text, "RS buffer size").iter().sum();
+    let mib = |b: &serde_json::Value| b.as_u64().unwrap() as f64 / (1024.0 * 1024.0);
+    let (w_plan, kv_plan) = (mib(&cpu["weights_bytes"]), mib(&cpu["kv_bytes"]));
+    let kv_eng: f64 = kv.iter().sum::<f64>() + rs;
+    eprintln!("MTP: weights plan {w_plan:.1} engine {weights:.1} MiB; KV plan {kv_plan:.1} engine {kv:?} + RS {rs:.2} MiB");
+    assert_eq!(kv.len(), 2, "main and MTP context KV: {kv:?}\n{text}");
+    assert!(
+        (w_plan / weights - 1.0).abs() <= 0.01,
+        "weights {w_plan:.1} vs {weights:.1} MiB"
+    );
+    assert!(
+        (kv_plan / kv_eng - 1.0).abs() <= 0.01,
+        "KV {kv_plan:.1} vs {kv_eng:.1} MiB"
+    );
+}
