@@ -40,7 +40,7 @@ pub fn plan_model(
 
 /// Reads the `--draft` model's header (a file, catalog id or hf:) into the request; a
 /// local file's absolute path is what `-md` gets.
-fn resolve_draft(req: &mut PlanRequest) -> Result<()> {
+pub fn resolve_draft(req: &mut PlanRequest) -> Result<()> {
     let Some(r) = req.draft_reference.clone() else {
         return Ok(());
     };

@@ -430,7 +430,7 @@ fn mtp_memory(
         // `n_rows = mem_size * (1 + n_rs_seq)`), counted with the head.
         let per_seq = spec.recurrent_state_bytes().0;
         let seqs = u64::from(s.parallel.max(1)) * u64::from(k);
-        kv = kv + Bytes(per_seq.saturating_mul(seqs));
+        kv += Bytes(per_seq.saturating_mul(seqs));
     }
     let types = match sup.draft_cache_default {
         DraftCacheDefault::F16 => Some(s.cache_type_k.clone()),
