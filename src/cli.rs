@@ -163,6 +163,16 @@ pub struct PinArgs {
     /// Interactive floor for `--prefer quality`, tok/s of generation.
     #[arg(long, value_name = "TOK_S")]
     pub min_tg: Option<f64>,
+    /// Speculative decoding: `auto` lets the planner choose.
+    #[arg(long, value_name = "none|auto|mtp|draft|ngram")]
+    pub speculative: Option<String>,
+    /// Tokens drafted per speculative step (`--draft-max`), instead of the predicted best.
+    #[arg(long, value_name = "N")]
+    pub draft_max: Option<u32>,
+    /// A draft model for speculative decoding (a .gguf path, catalog id or hf:), same
+    /// vocabulary as the main model.
+    #[arg(long, value_name = "MODEL")]
+    pub draft: Option<String>,
 }
 
 #[derive(Debug, Args)]

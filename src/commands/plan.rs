@@ -96,6 +96,15 @@ pub fn render_table(p: &Plan) -> String {
         "\npredicted: {:.1} tok/s generation, {:.0} tok/s prompt — {}",
         p.performance.tg_tokens_per_s, p.performance.pp_tokens_per_s, p.performance.bottleneck
     );
+    if let Some(plain) = p.performance.tg_tokens_per_s_without_speculation {
+        let sp = &p.settings.speculative;
+        let _ = writeln!(
+            o,
+            "           with {} speculative decoding (draft max {}); {plain:.1} tok/s without",
+            sp.kind.as_str(),
+            sp.draft_max
+        );
+    }
     if let Some(ceiling) = p.performance.ceiling_tg_tokens_per_s {
         let _ = writeln!(
             o,
@@ -203,6 +212,14 @@ pub fn render_table(p: &Plan) -> String {
                 .cache_ram_mib
                 .map(|m| format!("{m} MiB"))
                 .unwrap_or_default(),
+            "speculative" => {
+                let sp = &s.speculative;
+                match &sp.draft_model {
+                    Some(m) => format!("{} k={} -md {m}", sp.kind.as_str(), sp.draft_max),
+                    None if sp.draft_max > 0 => format!("{} k={}", sp.kind.as_str(), sp.draft_max),
+                    None => sp.kind.as_str().to_string(),
+                }
+            }
             _ => String::new(),
         }
     };

@@ -130,6 +130,31 @@ pub fn plan_request(pins: &PinArgs) -> Result<PlanRequest> {
     })? {
         r.prefer = p;
     }
+    if let Some(sp) = &pins.speculative {
+        if !sp.eq_ignore_ascii_case("auto") {
+            r.speculative = Some(crate::plan::SpeculativeKind::parse(sp).ok_or_else(|| {
+                user_error(format!(
+                    "--speculative '{sp}': expected none, auto, mtp, draft or ngram"
+                ))
+            })?);
+        }
+    }
+    if let Some(d) = &pins.draft {
+        if d.trim().is_empty() {
+            return Err(user_error(
+                "--draft '': expected a model (path, catalog id or hf:)",
+            ));
+        }
+        r.draft_reference = Some(d.clone());
+    }
+    if let Some(k) = pins.draft_max {
+        if !(1..=64).contains(&k) {
+            return Err(user_error(format!(
+                "--draft-max '{k}': expected 1 to 64 tokens"
+            )));
+        }
+        r.draft_max = Some(k);
+    }
     if let Some(m) = pins.min_tg {
         if !(m.is_finite() && m > 0.0) {
             return Err(user_error(format!(

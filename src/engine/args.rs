@@ -72,6 +72,7 @@ pub fn launch_args_from(
     );
     load_mode_args(&mut w, settings);
     extras_args(&mut w, settings);
+    speculative_args(&mut w, settings);
     for ot in &settings.override_tensors {
         w.push(OptionKind::OverrideTensor, ot);
     }
@@ -271,6 +272,45 @@ fn extras_args(w: &mut ArgWriter, s: &Settings) {
     }
 }
 
+/// Speculative decoding (server only): the kind as the engine switches it on
+/// ([`super::speculative`]), the draft model and the draft lengths. n-gram lookup keeps
+/// the engine's own draft bounds.
+fn speculative_args(w: &mut ArgWriter, s: &Settings) {
+    use crate::plan::SpeculativeKind;
+    let sp = &s.speculative;
+    if sp.kind == SpeculativeKind::None {
+        return;
+    }
+    let support = super::speculative::support(w.engine);
+    if let Some(t) = support.spec_type(sp.kind) {
+        w.choice(OptionKind::SpecType, t);
+    } else if sp.kind == SpeculativeKind::Mtp && sp.draft_model.is_none() {
+        w.flag(OptionKind::Mtp);
+    }
+    if let Some(m) = &sp.draft_model {
+        w.push(OptionKind::DraftModel, m);
+    }
+    if sp.kind != SpeculativeKind::Ngram {
+        w.num(OptionKind::DraftMax, u64::from(sp.draft_max));
+        w.num(OptionKind::DraftMin, u64::from(sp.draft_min));
+        if sp.p_min.is_finite() && (0.0..=1.0).contains(&sp.p_min) {
+            w.push(OptionKind::DraftPMin, &format!("{}", sp.p_min));
+        }
+    }
+    if let Some(n) = sp.draft_gpu_layers {
+        w.push(OptionKind::DraftGpuLayers, &n.to_string());
+    }
+    if let Some(t) = &sp.draft_cache_type_k {
+        w.choice(OptionKind::DraftCacheTypeK, t);
+    }
+    if let Some(t) = &sp.draft_cache_type_v {
+        w.choice(OptionKind::DraftCacheTypeV, t);
+    }
+    if sp.autotune {
+        w.flag(OptionKind::SpecAutotune);
+    }
+}
+
 /// Options both tools share, in the same order.
 fn common_args(w: &mut ArgWriter, s: &Settings) {
     w.push(OptionKind::GpuLayers, &s.n_gpu_layers.to_string());
@@ -408,6 +448,7 @@ mod tests {
             gpu_indices: vec![0, 1],
             backend: Default::default(),
             extras: Default::default(),
+            speculative: Default::default(),
         }
     }
 

@@ -46,6 +46,7 @@ pub mod llama_cpp;
 pub mod options;
 pub mod rpc;
 pub mod rules;
+pub mod speculative;
 pub mod split_modes;
 
 pub use args::{

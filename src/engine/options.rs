@@ -70,6 +70,27 @@ pub enum OptionKind {
     NoMmprojOffload,
     /// mainline `--rpc HOST:PORT,...` (server): the RPC workers' devices join the list.
     Rpc,
+    /// `--spec-type NAME` (server): the kind of speculative decoding
+    /// ([`crate::engine::speculative`] holds each engine's names).
+    SpecType,
+    /// ik `-mtp` (server switch): draft with the model's own nextn head.
+    Mtp,
+    /// `-md FNAME` (server): the draft model.
+    DraftModel,
+    /// Most tokens drafted per step (mainline `--spec-draft-n-max`, ik `--draft-max`).
+    DraftMax,
+    /// Fewest tokens per draft (mainline `--spec-draft-n-min`, ik `--draft-min`).
+    DraftMin,
+    /// Greedy drafting stops below this probability (`--draft-p-min` in both).
+    DraftPMin,
+    /// `-ngld N` (server): draft model layers on the GPU.
+    DraftGpuLayers,
+    /// `-ctkd TYPE` (server): the draft context's K cache type.
+    DraftCacheTypeK,
+    /// `-ctvd TYPE` (server): the draft context's V cache type.
+    DraftCacheTypeV,
+    /// ik `--spec-autotune` (server switch): adapt the draft length at run time.
+    SpecAutotune,
     /// llama-bench prompt length `-p`.
     BenchPrompt,
     /// llama-bench generation length `-n`.

@@ -111,6 +111,7 @@ fn smaller_models_largest_first(default_id: &str) -> Vec<String> {
 }
 
 fn plan_one(model: Option<&str>, hw: &HardwareSnapshot, mut req: PlanRequest) -> Result<Plan> {
+    resolve_draft(&mut req)?;
     let v = variants::for_reference(model, req.quant.as_deref())?;
     req.model_reference = v.reference;
     req.quant = v.quant;
@@ -156,6 +157,30 @@ pub fn download_location(model: Option<&str>, quant: Option<&str>) -> Result<Opt
     }))
 }
 
+/// Reads the `--draft` model's header (a file, catalog id or hf:) into the request; a
+/// local file's absolute path is what `-md` gets.
+pub fn resolve_draft(req: &mut PlanRequest) -> Result<()> {
+    let Some(r) = req.draft_reference.clone() else {
+        return Ok(());
+    };
+    let resolved = reference::resolve(&r).map_err(|e| user_error(format!("--draft: {e}")))?;
+    let path = match &resolved.reference {
+        ModelRef::Path(p) => Some(
+            std::path::absolute(p)
+                .map_err(|e| user_error(format!("--draft '{r}': {e}")))?
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        _ => None,
+    };
+    req.draft = Some(planner::request::DraftModel {
+        reference: r,
+        path,
+        spec: resolved.spec,
+    });
+    Ok(())
+}
+
 /// `export` of a file reference: a catalog id or `hf:` reference is planned with
 /// [`plan_model`] instead; a URL is bad input.
 pub fn require_local_file(model: &str) -> Result<()> {
@@ -172,6 +197,7 @@ pub fn require_local_file(model: &str) -> Result<()> {
 /// the file's absolute path in the command (what `export` launches).
 pub fn plan_file(model: &str, hw: &HardwareSnapshot, mut req: PlanRequest) -> Result<Plan> {
     require_local_file(model)?;
+    resolve_draft(&mut req)?;
     let resolved = reference::resolve(model)?;
     req.model_reference = model.to_string();
     if let ModelRef::Path(p) = &resolved.reference {
@@ -221,6 +247,17 @@ fn attach_model_command(plan: &mut Plan, engine: EngineKind) {
     for w in engine::unsupported_settings(engine, &plan.settings) {
         warn_once(plan, w);
     }
+    if let Some(d) = plan.settings.speculative.draft_model.clone() {
+        if !std::path::Path::new(&d).is_file() {
+            warn_once(
+                plan,
+                format!(
+                    "the draft model '{d}' is not a local file: download the GGUF and pass its path with --draft"
+                ),
+            );
+        }
+    }
+    attach_worker_commands(plan, engine);
     if plan.model.path.is_none() {
         if let Some(d) = plan.model.download.clone() {
             match engine::download_refusal(engine, &d) {
@@ -262,7 +299,6 @@ fn attach_model_command(plan: &mut Plan, engine: EngineKind) {
     };
     plan.args = engine::launch_args(engine, &plan.settings, &model_path, None);
     plan.command = command_line(engine::info(engine).targets.server, &plan.args);
-    attach_worker_commands(plan, engine);
 }
 
 /// Fills each RPC worker's `rpc-server` command and `rigplan build` line.
@@ -316,6 +352,8 @@ mod tests {
         let req = PlanRequest {
             model_reference: reference.into(),
             model_path: path.map(str::to_string),
+            // The main model's file only (a catalog drafter adds its own warning).
+            speculative: Some(crate::plan::SpeculativeKind::None),
             ..Default::default()
         };
         planner::plan(&spec, &hw, &req).unwrap()

@@ -68,8 +68,11 @@ pub fn run(
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<TuneOutcome> {
     let (spec, engine) = (&req.spec, req.plan.engine);
+    // `--draft MODEL` is read here, as `plan` reads it.
+    let mut plan_req = req.plan.clone();
+    crate::ops::plan::resolve_draft(&mut plan_req)?;
     // An invalid request names the model it was made for.
-    let baseline = plan_baseline(spec, snapshot, &req.plan)
+    let baseline = plan_baseline(spec, snapshot, &plan_req)
         .map_err(|e| match e {
             PlanError::Invalid(m) => PlanError::Invalid(format!("'{}': {m}", req.model_reference)),
             unsatisfiable => unsatisfiable,
@@ -144,6 +147,8 @@ pub fn run(
             calibration_path: cal_path.map(|p| p.display().to_string()),
         },
     );
+    let mut report = report;
+    report.speculative = speculative_runs(req, &plan_settings);
     let every_run_failed = result.best.is_none().then(|| {
         let first = result
             .trials
@@ -162,6 +167,53 @@ pub fn run(
 }
 
 /// What the neighbourhood of the plan may vary on this machine.
+/// llama-bench does not run speculative decoding: when the plan speculates, the same
+/// prompt through the real llama-server (next to llama-bench) with speculation off and
+/// at draft lengths around the plan's, each run bounded by two minutes.
+fn speculative_runs(
+    req: &TuneRequest,
+    plan: &Settings,
+) -> Vec<crate::tune::report::SpeculativeRunReport> {
+    use crate::tune::server_bench::{compare_draft_lengths, ServerBench};
+    if plan.speculative.kind == crate::plan::SpeculativeKind::None {
+        return Vec::new();
+    }
+    let server = req
+        .bench_bin
+        .with_file_name(engine::info(req.plan.engine).targets.server);
+    let bench = ServerBench {
+        binary: server,
+        engine: req.plan.engine,
+        model: req.model_path.display().to_string(),
+        n_predict: req.shape.n_gen.max(32),
+        timeout: Duration::from_secs(120),
+    };
+    let k = plan.speculative.draft_max.max(1);
+    let mut ks: Vec<u32> = vec![k.saturating_sub(1).max(1), k, k + 1, 2 * k];
+    ks.dedup();
+    compare_draft_lengths(&bench, plan, &ks)
+        .into_iter()
+        .map(|(k, r)| match r {
+            Ok(run) => crate::tune::report::SpeculativeRunReport {
+                draft_max: k,
+                ok: true,
+                tg_tokens_per_s: Some(run.tg_tokens_per_s),
+                draft_n: Some(run.draft_n),
+                draft_n_accepted: Some(run.draft_n_accepted),
+                error: None,
+            },
+            Err(e) => crate::tune::report::SpeculativeRunReport {
+                draft_max: k,
+                ok: false,
+                tg_tokens_per_s: None,
+                draft_n: None,
+                draft_n_accepted: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect()
+}
+
 fn neighbourhood_facts(
     spec: &ModelSpec,
     snapshot: &HardwareSnapshot,

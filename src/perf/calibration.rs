@@ -207,6 +207,7 @@ impl CalibrationData {
                 crate::engine::backends::default_backend(g.vendor)
             }),
             extras: Default::default(),
+            speculative: Default::default(),
         };
         let depth = if p.test == "pp" { 0 } else { p.depth };
         let layout = build_layout(model, p, &hw, depth);

@@ -23,6 +23,7 @@ pub mod network;
 pub mod prefill;
 pub mod quality;
 pub mod roofline;
+pub mod speculative;
 
 use crate::engine::EngineKind;
 use crate::hardware::HardwareSnapshot;
@@ -67,6 +68,7 @@ impl Prediction {
             bottleneck: self.bottleneck.clone(),
             ceiling_tg_tokens_per_s: Some(self.ceiling_tg_tokens_per_s),
             calibration: None,
+            tg_tokens_per_s_without_speculation: None,
         }
     }
 }

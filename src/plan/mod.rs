@@ -27,7 +27,7 @@ pub mod speed;
 pub use backend::Backend;
 pub use device::{DeviceId, HostId, Unit};
 pub use layout::{DeviceLoad, Layout};
-pub use settings::{EngineExtras, Settings};
+pub use settings::{EngineExtras, Settings, Speculative, SpeculativeKind};
 pub use speed::{Performance, Speed};
 
 use serde::{Deserialize, Serialize};

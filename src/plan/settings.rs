@@ -41,6 +41,77 @@ pub struct Settings {
     /// Engine-specific options the planner chose (added by the planner; generators render).
     #[serde(default)]
     pub extras: EngineExtras,
+    /// Speculative decoding: which kind, the draft model and its draft lengths.
+    #[serde(default)]
+    pub speculative: Speculative,
+}
+
+/// Which kind of speculative decoding a plan runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpeculativeKind {
+    /// Plain decoding.
+    #[default]
+    None,
+    /// The model's own multi-token-prediction (nextn) head drafts.
+    Mtp,
+    /// A separate, smaller draft model of the same vocabulary drafts.
+    Draft,
+    /// Lookup of repeated n-grams in the context drafts (no model).
+    Ngram,
+}
+
+impl SpeculativeKind {
+    pub const ALL: [SpeculativeKind; 4] = [
+        SpeculativeKind::None,
+        SpeculativeKind::Mtp,
+        SpeculativeKind::Draft,
+        SpeculativeKind::Ngram,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpeculativeKind::None => "none",
+            SpeculativeKind::Mtp => "mtp",
+            SpeculativeKind::Draft => "draft",
+            SpeculativeKind::Ngram => "ngram",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SpeculativeKind> {
+        SpeculativeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.to_ascii_lowercase())
+    }
+}
+
+/// The speculative-decoding settings (`settings.speculative` in plan JSON).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Speculative {
+    pub kind: SpeculativeKind,
+    /// The draft model as the user named it (a path is passed to the engine as it is).
+    #[serde(default)]
+    pub draft_model: Option<String>,
+    /// Most tokens drafted per step (`--draft-max`); 0 for `none`.
+    #[serde(default)]
+    pub draft_max: u32,
+    /// Fewest tokens a draft must have to be verified.
+    #[serde(default)]
+    pub draft_min: u32,
+    /// Lowest draft-token probability kept (greedy drafting stops below it).
+    #[serde(default)]
+    pub p_min: f64,
+    /// Draft model layers on the GPU (`-ngld`), when a draft model is used.
+    #[serde(default)]
+    pub draft_gpu_layers: Option<u32>,
+    /// The draft context's KV cache types, when they differ from the engine's default.
+    #[serde(default)]
+    pub draft_cache_type_k: Option<String>,
+    #[serde(default)]
+    pub draft_cache_type_v: Option<String>,
+    /// ik_llama.cpp `--spec-autotune`: the engine adapts the draft length at run time.
+    #[serde(default)]
+    pub autotune: bool,
 }
 
 /// Engine-specific options. Each is set only for the engine that accepts it.

@@ -40,4 +40,8 @@ pub struct Performance {
     /// "calibrated on this machine on DATE from N runs", when a tune calibration applied.
     #[serde(default)]
     pub calibration: Option<String>,
+    /// Decode speed of the same placement without speculative decoding, when the plan
+    /// speculates (`tg_tokens_per_s` is then the speed with it).
+    #[serde(default)]
+    pub tg_tokens_per_s_without_speculation: Option<f64>,
 }

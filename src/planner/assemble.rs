@@ -62,6 +62,7 @@ pub fn assemble(
             bottleneck: cand.speed.bottleneck.clone(),
             ceiling_tg_tokens_per_s: cand.speed.ceiling_tg_tokens_per_s,
             calibration: None,
+            tg_tokens_per_s_without_speculation: None,
         },
         args: Vec::new(),
         command: String::new(),

@@ -17,6 +17,8 @@
 //! - [`settings`]: the settings for the chosen placement.
 //! - [`explain`]: one reason per setting, and the warnings.
 //! - [`assemble`]: the Plan itself.
+//! - [`speculative`]: whether it drafts tokens (MTP head, n-gram lookup), how many, and
+//!   what that adds to memory and speed.
 //! - [`quants`]: several quants of one model, one chosen by `--prefer`.
 //! - [`cluster`]: the same pipeline over the main host plus RPC workers, against the
 //!   main host alone (`plan --worker`).
@@ -39,6 +41,7 @@ pub mod request;
 pub mod search;
 pub mod settings;
 pub mod space;
+pub mod speculative;
 pub mod summary;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -170,7 +173,8 @@ pub fn plan_with_layout(
         reasons: explain::reasons(&facts),
         warnings: explain::warnings(&facts),
     };
-    let plan = assemble::assemble(
+    let drafting = speculative::decide(spec, &devices, req, &settled)?;
+    let mut plan = assemble::assemble(
         spec,
         hw,
         &devices,
@@ -179,6 +183,7 @@ pub fn plan_with_layout(
         found.runners,
         explanation,
     );
+    speculative::apply(&mut plan, &drafting);
     Ok((plan, settled.cand.layout))
 }
 

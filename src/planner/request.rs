@@ -174,6 +174,17 @@ impl SpeedCorrection {
     }
 }
 
+/// A draft model for speculative decoding: its spec (from its GGUF header or the
+/// catalog) and how the launch command names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DraftModel {
+    /// The reference as given (`--draft`).
+    pub reference: String,
+    /// The local file's absolute path, when it is one (what `-md` gets).
+    pub path: Option<String>,
+    pub spec: crate::model::ModelSpec,
+}
+
 /// Everything the user fixed; `None` means the planner chooses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanRequest {
@@ -198,6 +209,14 @@ pub struct PlanRequest {
     pub use_case: UseCase,
     pub prefer: Prefer,
     pub min_tg: Option<f64>,
+    /// `--speculative none|auto|mtp|draft|ngram`: `None` is `auto` (the planner chooses).
+    pub speculative: Option<crate::plan::SpeculativeKind>,
+    /// `--draft-max N`: the draft length, instead of the one predicted fastest.
+    pub draft_max: Option<u32>,
+    /// `--draft MODEL` as the user gave it; `ops` resolves it into [`Self::draft`].
+    pub draft_reference: Option<String>,
+    /// The draft model's header, read by `ops` (the planner reads no file).
+    pub draft: Option<DraftModel>,
     /// Model reference as the user gave it, and the local path if any.
     pub model_reference: String,
     pub model_path: Option<String>,
@@ -230,6 +249,10 @@ impl Default for PlanRequest {
             use_case: UseCase::Chat,
             prefer: Prefer::Balanced,
             min_tg: None,
+            speculative: None,
+            draft_max: None,
+            draft_reference: None,
+            draft: None,
             model_reference: String::new(),
             model_path: None,
             speed_correction: None,

@@ -227,6 +227,7 @@ fn draft_settings(
         gpu_indices: Vec::new(),
         backend: space.backend,
         extras: Default::default(),
+        speculative: Default::default(),
     }
 }
 

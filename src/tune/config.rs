@@ -176,6 +176,7 @@ pub(crate) mod tests {
             gpu_indices: vec![],
             backend: Default::default(),
             extras: Default::default(),
+            speculative: Default::default(),
         }
     }
 

@@ -12,9 +12,11 @@
 //! - [`calibration`]: measured/predicted factors saved per machine for `plan`.
 //! - [`report`]: the table and the `--format json` document.
 //! - [`budget`]: `--budget 5m` parsing.
+//! - [`server_bench`]: speculative decoding measured with the real llama-server
+//!   (`/completion` timings and draft counts), k values and on/off compared.
 //!
 //! Nothing here plans: the plan's settings come in, measurements and a calibration go out.
-//! Only `bench` starts processes and only `history`/`calibration` touch files.
+//! Only `bench` and `server_bench` start processes and only `history`/`calibration` touch files.
 
 pub mod baseline;
 pub mod bench;
@@ -25,6 +27,7 @@ pub mod history;
 pub mod predict;
 pub mod report;
 pub mod search;
+pub mod server_bench;
 
 use crate::tune::bench::RunResult;
 use crate::tune::config::BenchConfig;

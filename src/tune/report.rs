@@ -60,6 +60,21 @@ pub struct TuneReport {
     pub export_command: Option<String>,
     pub history_path: Option<String>,
     pub calibration_path: Option<String>,
+    /// Speculative decoding measured with llama-server when the plan speculates: off
+    /// (`draft_max` 0) and at each draft length (`speculative[]` in `--format json`).
+    #[serde(default)]
+    pub speculative: Vec<SpeculativeRunReport>,
+}
+
+/// One llama-server `/completion` run of the speculative comparison.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpeculativeRunReport {
+    pub draft_max: u32,
+    pub ok: bool,
+    pub tg_tokens_per_s: Option<f64>,
+    pub draft_n: Option<u64>,
+    pub draft_n_accepted: Option<u64>,
+    pub error: Option<String>,
 }
 
 /// Inputs besides the search result.
@@ -154,6 +169,7 @@ pub fn build_report(result: &SearchResult, inputs: ReportInputs<'_>) -> TuneRepo
         export_command,
         history_path: inputs.history_path,
         calibration_path: inputs.calibration_path,
+        speculative: Vec::new(),
     }
 }
 
@@ -259,6 +275,24 @@ pub fn render_table(r: &TuneReport) -> String {
             summary(&f.settings),
             f.error.as_deref().unwrap_or("unknown error")
         ));
+    }
+    for sp in &r.speculative {
+        let what = if sp.draft_max == 0 {
+            "speculation off".to_string()
+        } else {
+            format!("draft max {}", sp.draft_max)
+        };
+        match (sp.tg_tokens_per_s, &sp.error) {
+            (Some(tg), _) => out.push_str(&format!(
+                "  llama-server, {what}: {tg:.1} tok/s, {} of {} drafted tokens accepted\n",
+                sp.draft_n_accepted.unwrap_or(0),
+                sp.draft_n.unwrap_or(0)
+            )),
+            (None, e) => out.push_str(&format!(
+                "  llama-server, {what}: failed: {}\n",
+                e.as_deref().unwrap_or("unknown error")
+            )),
+        }
     }
     match (&r.best, r.plan.measured_tg_tokens_per_s) {
         (Some(b), Some(p)) if p > 0.0 => out.push_str(&format!(

@@ -48,6 +48,7 @@ fn every_option_variants() -> Vec<Settings> {
             cache_ram_mib: Some(1024),
             rpc_servers: vec![],
         },
+        speculative: Default::default(),
     };
     let mut v = vec![full.clone()];
     for (mmap, mlock) in [(false, true), (false, false), (true, false)] {
@@ -64,6 +65,7 @@ fn every_option_variants() -> Vec<Settings> {
         }
         v.push(s);
     }
+    v.extend(speculative_variants(&full));
     v
 }
 
@@ -95,6 +97,39 @@ fn projector_variants(kind: EngineKind) -> Vec<String> {
         .unwrap_or_default(),
     );
     args
+}
+
+/// One settings variant per speculative kind rigplan emits, with every draft option
+/// set, so every speculative flag of both tables is written and parsed.
+fn speculative_variants(base: &Settings) -> Vec<Settings> {
+    use rigplan::plan::{Speculative, SpeculativeKind};
+    let mtp = Speculative {
+        kind: SpeculativeKind::Mtp,
+        draft_max: 3,
+        draft_min: 1,
+        p_min: 0.5,
+        draft_cache_type_k: Some("q8_0".into()),
+        draft_cache_type_v: Some("q8_0".into()),
+        ..Speculative::default()
+    };
+    let draft = Speculative {
+        kind: SpeculativeKind::Draft,
+        draft_model: Some("/nonexistent-rigplan-draft.gguf".into()),
+        draft_gpu_layers: Some(0),
+        autotune: true,
+        ..mtp.clone()
+    };
+    let ngram = Speculative {
+        kind: SpeculativeKind::Ngram,
+        ..Speculative::default()
+    };
+    [mtp, draft, ngram]
+        .into_iter()
+        .map(|sp| Settings {
+            speculative: sp,
+            ..base.clone()
+        })
+        .collect()
 }
 
 fn server_opts(port: u16, key: &Path) -> ServerOptions {
@@ -302,6 +337,55 @@ fn mainline_server_starts_with_every_emitted_option_and_bench_runs() {
         );
         let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(runs.as_array().is_some_and(|r| !r.is_empty()), "{runs}");
+    }
+}
+
+/// The built mainline `llama-server` parses every speculative combination rigplan
+/// writes: with a missing model it gets past the parser to the model load (a bad value
+/// or option stops it at "error while handling argument" / "invalid argument").
+#[test]
+fn mainline_server_parses_every_emitted_speculative_combination() {
+    let bin = llama_bin();
+    let key = PathBuf::from("/k");
+    let mut seen = BTreeSet::new();
+    for s in speculative_variants(&every_option_variants()[0]) {
+        let args = launch_args(
+            EngineKind::LlamaCpp,
+            &s,
+            "/nonexistent-rigplan-main.gguf",
+            Some(&server_opts(free_port(), &key)),
+        );
+        let args: Vec<String> = args
+            .into_iter()
+            .filter(|a| a != "--api-key-file" && a != "/k")
+            .collect();
+        let out = Command::new(bin.join("llama-server"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("rror while handling argument") && !text.contains("invalid argument"),
+            "llama-server {args:?}: {text}"
+        );
+        assert!(text.contains("failed to load model"), "{args:?}: {text}");
+        seen.extend(flags_of(&args));
+    }
+    for f in [
+        "--spec-type",
+        "-md",
+        "--spec-draft-n-max",
+        "--spec-draft-n-min",
+        "--spec-draft-p-min",
+        "-ngld",
+        "-ctkd",
+        "-ctvd",
+    ] {
+        assert!(seen.contains(f), "{f} never emitted: {seen:?}");
     }
 }
 

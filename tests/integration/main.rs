@@ -13,6 +13,7 @@ mod model;
 mod perf;
 mod planner;
 mod rpc;
+mod speculative;
 mod split;
 mod support;
 mod support_engine;

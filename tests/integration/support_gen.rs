@@ -36,6 +36,7 @@ pub fn settings_cpu() -> Settings {
         gpu_indices: vec![],
         backend: Default::default(),
         extras: Default::default(),
+        speculative: Default::default(),
     }
 }
 
@@ -85,6 +86,7 @@ pub fn plan_for(model_path: &str, name: &str, settings: Settings) -> Plan {
             bottleneck: "test".into(),
             ceiling_tg_tokens_per_s: None,
             calibration: None,
+            tg_tokens_per_s_without_speculation: None,
         },
         args,
         command,

@@ -252,3 +252,40 @@ fn a_fresh_plan_after_tune_predicts_the_tuned_best() {
     );
     assert!(error <= 0.10, "{:.1}% off", error * 100.0);
 }
+
+/// Issue 14, check 6: with a draft model, `tune` also measures speculative decoding with
+/// the real llama-server (llama-bench does not run it): off and at draft lengths around
+/// the plan's, with the server's draft counts.
+#[test]
+fn tune_measures_speculation_with_the_real_server() {
+    // Models with a real tokenizer: the server tokenizes the prompt.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = crate::support_gen::tiny_model(tmp.path());
+    let draft_dir = tmp.path().join("draft");
+    std::fs::create_dir_all(&draft_dir).unwrap();
+    let draft = crate::support_gen::tiny_model(&draft_dir);
+    let data = tmp.path().join("data");
+    let v: Value = run_json(
+        rigplan(&data)
+            .arg("tune")
+            .arg(&model)
+            .arg("--draft")
+            .arg(&draft)
+            .args(["--speculative", "draft", "--draft-max", "2"])
+            .arg("--engine-bin")
+            .arg(llama_bin())
+            .args(["--n-prompt", "16", "--n-gen", "8", "--repetitions", "1"])
+            .args(["--budget", "20s", "--run-timeout", "60s"])
+            .args(["--ram-bandwidth-gbs", "20", "--format", "json"]),
+    );
+    assert_eq!(v["plan"]["settings"]["speculative"]["kind"], "draft", "{v}");
+    let sp = v["speculative"].as_array().unwrap();
+    assert!(sp.len() >= 3, "{sp:?}");
+    assert_eq!(sp[0]["draft_max"], 0);
+    for r in sp {
+        assert_eq!(r["ok"], true, "{r}");
+        assert!(r["tg_tokens_per_s"].as_f64().unwrap() > 0.0, "{r}");
+        let drafted = r["draft_n"].as_u64().unwrap();
+        assert_eq!(drafted > 0, r["draft_max"].as_u64().unwrap() > 0, "{r}");
+    }
+}

@@ -1,0 +1,232 @@
+//! A separate draft model (`--draft MODEL`) as a speculative candidate: the engine's
+//! vocabulary check, where the engine puts it (the main model's GPUs and split, all
+//! layers, on what the main placement leaves), its weights, cache and compute buffers
+//! as `memory::breakdown` lays them out for the engine's draft context, and its speed.
+//! A draft that does not fit next to the main model is refused, never placed by moving
+//! the main model's layers or experts. Pure.
+
+use super::{active_bytes, alpha_for, device_room, row_of, step_costs, tg, Decision, MAX_DRAFT};
+use crate::engine::speculative::{support, DraftCacheDefault, DraftContext};
+use crate::model::ModelSpec;
+use crate::perf::speculative as spec_perf;
+use crate::plan::{Speculative, SpeculativeKind};
+use crate::planner::devices::Devices;
+use crate::planner::memory::{self, weights::Placement, MemoryConfig};
+use crate::planner::request::{DraftModel, PlanRequest};
+use crate::planner::settings::Settled;
+
+/// common/speculative.cpp `SPEC_VOCAB_MAX_SIZE_DIFFERENCE`: the most the draft's
+/// vocabulary may differ in size from the target's (`common_speculative_are_compatible`).
+const VOCAB_MAX_SIZE_DIFFERENCE: u64 = 128;
+
+/// The draft context as the engine makes it (`engine::speculative::DraftContext`), in
+/// the main context's cache types.
+pub(super) fn draft_config(req: &PlanRequest, settled: &Settled) -> MemoryConfig {
+    let mut cfg = settled.cfg;
+    if support(req.engine).draft_context == DraftContext::OneSlot {
+        // ik server-context.cpp `load_model`: n_ctx / n_parallel, one sequence,
+        // n_batch = n_ctx.
+        cfg.n_ctx = settled.settings.ctx / u64::from(settled.settings.parallel.max(1));
+        cfg.n_seq = 1;
+        cfg.n_batch = cfg.n_ctx;
+        cfg.n_ubatch = cfg.n_ubatch.min(cfg.n_batch);
+    }
+    cfg
+}
+
+/// The draft's placement: every layer on the main model's GPUs with its split (the
+/// engine's draft follows `--device`, `-sm` and `-ts` of the main model:
+/// common/speculative.cpp `common_base_params_to_speculative`), or the CPU for a
+/// CPU-only plan.
+pub(super) fn draft_placement(draft: &ModelSpec, settled: &Settled) -> Placement {
+    let main = &settled.cand.placement;
+    if main.gpus.is_empty() || main.n_gpu_layers == 0 {
+        return Placement::cpu_only();
+    }
+    Placement {
+        n_gpu_layers: draft.n_layer + 1,
+        gpus: main.gpus.clone(),
+        tensor_split: main.tensor_split.clone(),
+        n_cpu_moe: 0,
+        expert_overrides: Vec::new(),
+        gpu_split: main.gpu_split,
+    }
+}
+
+/// A drafter from the bundled catalog for a model without `--draft`: an entry of the
+/// same architecture and vocabulary (the engine's check) at most half the model's
+/// parameters, the smallest such, at its default quant. Catalog data is compiled in,
+/// so this reads no file.
+pub(super) fn catalog_drafter(spec: &ModelSpec) -> Option<DraftModel> {
+    let total = spec.total_parameters();
+    crate::model::catalog::entries()
+        .into_iter()
+        .filter(|e| e.architecture() == spec.architecture)
+        .filter_map(|e| {
+            let d = e.spec(None).ok()?;
+            let fits = d.n_vocab.abs_diff(spec.n_vocab) <= VOCAB_MAX_SIZE_DIFFERENCE
+                && d.total_parameters().saturating_mul(2) <= total;
+            fits.then(|| (format!("{}:{}", e.id, e.default_quant), d))
+        })
+        .min_by_key(|(_, d)| d.total_parameters())
+        .map(|(reference, spec)| DraftModel {
+            reference,
+            path: None,
+            spec,
+        })
+}
+
+/// The draft-model candidate, or why there is none.
+pub(super) fn candidate(
+    spec: &ModelSpec,
+    devices: &Devices,
+    req: &PlanRequest,
+    settled: &Settled,
+) -> Result<Decision, String> {
+    let Some(d) = &req.draft else {
+        return Err(
+            "no --draft model given and no smaller model of this family and \
+                    vocabulary in the catalog"
+                .into(),
+        );
+    };
+    let sup = support(req.engine);
+    if d.spec.n_vocab.abs_diff(spec.n_vocab) > VOCAB_MAX_SIZE_DIFFERENCE {
+        return Err(format!(
+            "draft '{}' has a vocabulary of {} tokens, the model {}: the engine refuses a \
+             draft whose vocabulary differs by more than {VOCAB_MAX_SIZE_DIFFERENCE}",
+            d.reference, d.spec.n_vocab, spec.n_vocab
+        ));
+    }
+    let kind = if sup.runs_external_mtp(&d.spec.architecture) {
+        SpeculativeKind::Mtp
+    } else if d.spec.architecture.ends_with("-assistant") {
+        return Err(format!(
+            "{} {} cannot run a '{}' drafter",
+            req.engine,
+            crate::engine::info(req.engine).short_commit(),
+            d.spec.architecture
+        ));
+    } else {
+        SpeculativeKind::Draft
+    };
+    let cfg = draft_config(req, settled);
+    let placement = draft_placement(&d.spec, settled);
+    let bytes = memory::breakdown(&d.spec, &placement, &cfg)?;
+    let mut extra = Vec::new();
+    for (dev, b) in &bytes {
+        if b.total() == crate::units::Bytes::ZERO {
+            continue;
+        }
+        let room = device_room(devices, settled, *dev);
+        if b.total() > room {
+            return Err(format!(
+                "the draft model needs {} on {} and only {room} is left: it would push \
+                 the main model's layers or experts off it",
+                b.total(),
+                super::device_label(*dev)
+            ));
+        }
+        let i = row_of(settled, *dev)
+            .ok_or_else(|| format!("no memory row for {}", super::device_label(*dev)))?;
+        // The GPU runtime's own overhead is per process, already counted for the main model.
+        extra.push((
+            i,
+            memory::DeviceBytes {
+                overhead: crate::units::Bytes::ZERO,
+                ..b.clone()
+            },
+        ));
+    }
+    let costs = step_costs(spec, settled, active_bytes(&d.spec));
+    let (alpha, source) = alpha_for(SpeculativeKind::Draft, spec, req);
+    let (k, with) = match req.draft_max {
+        Some(k) => (k, spec_perf::tokens_per_second(&costs, alpha, k)),
+        None => spec_perf::best_draft_length(&costs, alpha, MAX_DRAFT),
+    };
+    let types = (sup.draft_cache_default == DraftCacheDefault::F16)
+        .then(|| settled.settings.cache_type_k.clone());
+    let types_v = (sup.draft_cache_default == DraftCacheDefault::F16)
+        .then(|| settled.settings.cache_type_v.clone());
+    Ok(Decision {
+        settings: Speculative {
+            kind,
+            draft_model: Some(d.path.clone().unwrap_or_else(|| d.reference.clone())),
+            draft_max: k,
+            draft_min: 0,
+            p_min: sup.default_p_min,
+            draft_gpu_layers: Some(placement.n_gpu_layers),
+            draft_cache_type_k: types,
+            draft_cache_type_v: types_v,
+            autotune: false,
+        },
+        tg_tokens_per_s: Some(with),
+        extra,
+        why: format!(
+            "draft model '{}' drafts {k} token(s) per step: {with:.1} vs {:.1} tok/s without \
+             (acceptance α={alpha:.2} per token from {source}; a drafted token costs {:.2} \
+             decode steps)",
+            d.reference,
+            tg(settled),
+            costs.draft_s / costs.decode_s
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::testing::{model, rig, stages};
+
+    fn with_draft(id: &str, quant: &str) -> PlanRequest {
+        PlanRequest {
+            draft: Some(DraftModel {
+                reference: format!("{id}:{quant}"),
+                path: None,
+                spec: model(id, quant),
+            }),
+            ..PlanRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_same_vocabulary_draft_is_placed_on_what_the_main_model_leaves() {
+        let main = model("llama-3.1-8b", "Q4_K_M");
+        let req = with_draft("llama-3.2-3b", "Q4_K_M");
+        let hw = rig("desktop-3090");
+        let st = stages(&main, &hw, &req);
+        let d = candidate(&main, &st.devices, &req, &st.settled).unwrap();
+        assert_eq!(d.settings.kind, SpeculativeKind::Draft);
+        assert_eq!(d.settings.draft_gpu_layers, Some(29));
+        // Its weights, cache and compute are the engine layout of the draft context.
+        let draft = &req.draft.as_ref().unwrap().spec;
+        let cfg = draft_config(&req, &st.settled);
+        let want = memory::breakdown(draft, &draft_placement(draft, &st.settled), &cfg).unwrap();
+        let gpu_want = &want
+            .iter()
+            .find(|(x, _)| *x != crate::plan::DeviceId::CPU)
+            .unwrap()
+            .1;
+        let gpu_got = &d.extra.iter().find(|(i, _)| *i > 0).unwrap().1;
+        assert_eq!(gpu_got.weights, gpu_want.weights);
+        assert_eq!(gpu_got.kv, gpu_want.kv);
+        assert_eq!(gpu_got.overhead, crate::units::Bytes::ZERO);
+    }
+
+    #[test]
+    fn a_draft_with_another_vocabulary_or_no_room_is_refused() {
+        let hw = rig("desktop-3090");
+        let main = model("qwen3.5-27b", "Q4_K_M");
+        let req = with_draft("llama-3.2-3b", "Q4_K_M");
+        let st = stages(&main, &hw, &req);
+        let e = candidate(&main, &st.devices, &req, &st.settled).unwrap_err();
+        assert!(e.contains("vocabulary"), "{e}");
+        // An 8 GB card full of the main model has no room for a 70B "draft".
+        let small = rig("desktop-3070-8gb");
+        let main = model("llama-3.1-8b", "Q4_K_M");
+        let req = with_draft("llama-3.3-70b", "Q4_K_M");
+        let st = stages(&main, &small, &req);
+        let e = candidate(&main, &st.devices, &req, &st.settled).unwrap_err();
+        assert!(e.contains("would push"), "{e}");
+    }
+}
