@@ -122,13 +122,22 @@ pub fn choose(
     scorer: &Scorer<'_>,
 ) -> Result<BackendChoice, PlanError> {
     if cand.placement.n_gpu_layers == 0 || cand.placement.gpus.is_empty() {
-        let why = match req.backend {
-            Some(Backend::Cpu) => "pinned: the GPUs are left out".to_string(),
-            _ if hw.gpus.is_empty() => "no GPU: the CPU backend runs everything".to_string(),
-            _ => "no layer on a GPU: the CPU backend runs everything".to_string(),
+        // With GPUs in the build, `-ngl 0` still leaves them a compute buffer and the
+        // large prompt batches (ggml's scheduler offloads those ops to the GPU backend),
+        // so the GPU backend stays; only a pin or a GPU-less machine is CPU-only.
+        let (backend, why) = match req.backend {
+            Some(Backend::Cpu) => (Backend::Cpu, "pinned: the GPUs are left out".to_string()),
+            _ if hw.gpus.is_empty() => (
+                Backend::Cpu,
+                "no GPU: the CPU backend runs everything".to_string(),
+            ),
+            _ => (
+                searched,
+                format!("no layer on a GPU: {searched} holds only the compute buffer and runs the large prompt batches"),
+            ),
         };
         return Ok(BackendChoice {
-            backend: Backend::Cpu,
+            backend,
             speed: cand.speed.clone(),
             why,
         });

@@ -169,8 +169,9 @@ fn placement_settings(
     } else {
         Vec::new()
     };
-    // The backend was chosen before this stage (`backend::choose`); none without a GPU.
-    if s.gpu_indices.is_empty() {
+    // The backend was chosen before this stage (`backend::choose`); CPU without a GPU
+    // (with GPUs and `-ngl 0` the GPU backend still runs the large prompt batches).
+    if hw.gpus.is_empty() {
         s.backend = Backend::Cpu;
     }
     let prefix = engine::backends::support(engine, s.backend).and_then(|b| b.buffer_type_prefix);

@@ -541,7 +541,8 @@ mod tests {
     #[test]
     fn none_without_a_head_many_slots_or_a_pin() {
         // (model, rig, request) -> kind
-        let plain = model("qwen3.5-27b", "Q4_K_M");
+        // No MTP head and no smaller catalog model of its architecture and vocabulary.
+        let plain = model("phi-4", "Q4_K_M");
         let mtp = qwen35_27b_with_mtp("Q4_K_M");
         let cases = [
             (&plain, PlanRequest::default(), SpeculativeKind::None),

@@ -83,6 +83,12 @@ pub(super) fn candidate(
     req: &PlanRequest,
     settled: &Settled,
 ) -> Result<Decision, String> {
+    if settled.settings.parallel > super::MAX_SLOTS {
+        return Err(format!(
+            "{} parallel slots share each verify step",
+            settled.settings.parallel
+        ));
+    }
     let Some(d) = &req.draft else {
         return Err(
             "no --draft model given and no smaller model of this family and \
