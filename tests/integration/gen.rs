@@ -1389,7 +1389,8 @@ fn export_plans_a_model_file_and_the_command_runs() {
     );
     assert!(done["tokens_predicted"].as_u64().unwrap_or(0) > 0, "{done}");
 
-    // A catalog model has no local file to launch: bad input, one line.
+    // A catalog model without a local file: the command downloads the catalog's file
+    // with the engine's own downloader.
     let o = rigplan()
         .args([
             "export",
@@ -1400,5 +1401,25 @@ fn export_plans_a_model_file_and_the_command_runs() {
         ])
         .output()
         .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let cmd = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        cmd.contains(
+            "-hf bartowski/Llama-3.2-3B-Instruct-GGUF -hff Llama-3.2-3B-Instruct-Q4_K_M.gguf"
+        ),
+        "{cmd}"
+    );
+    // A URL has nothing to launch: bad input, one line.
+    let o = rigplan()
+        .args([
+            "export",
+            "https://example.invalid/x.gguf",
+            "--no-gpu",
+            "--as",
+            "command",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
 }
