@@ -8,8 +8,8 @@
 
 use super::attention;
 use super::devices::{
-    cpu_effective_bandwidth, gpu_effective_bandwidth, gpu_peak_bandwidth, oversubscription_factor,
-    pcie_bytes_per_s, ram_label,
+    cpu_effective_bandwidth, gpu_effective_bandwidth_on, gpu_layer_seconds, gpu_peak_bandwidth,
+    oversubscription_factor, pcie_bytes_per_s, ram_label,
 };
 use super::factors::Factors;
 use super::{Breakdown, ModelFacts};
@@ -45,8 +45,9 @@ pub(crate) fn decode_time(
                     b.assume(Some(format!("GPU {i} is not in the hardware snapshot")));
                     continue;
                 };
-                let (bw, assumption) = gpu_effective_bandwidth(gpu, f);
+                let (bw, assumption) = gpu_effective_bandwidth_on(gpu, settings.backend, f);
                 b.assume(assumption);
+                let layer_s = gpu_layer_seconds(gpu, settings.backend, f);
                 let read = (weight + kv) / bw;
                 gpu_read_times.push(read);
                 if !parallel_gpus {
@@ -56,21 +57,12 @@ pub(crate) fn decode_time(
                 let ratio = if fused { f.ik_gpu_overhead_ratio } else { 1.0 };
                 b.add(
                     "GPU kernel launches",
-                    d.layers as f64
-                        * facts.kernel_units_per_layer(f)
-                        * f.gpu_layer_overhead_s
-                        * ratio,
+                    d.layers as f64 * facts.kernel_units_per_layer(f) * layer_s * ratio,
                 );
                 if !settings.flash_attn {
                     b.add(
                         "attention scores without flash attention",
-                        attention::decode_seconds(
-                            facts,
-                            d.layers,
-                            depth,
-                            bw,
-                            f.gpu_layer_overhead_s * ratio,
-                        ),
+                        attention::decode_seconds(facts, d.layers, depth, bw, layer_s * ratio),
                     );
                 }
             }
@@ -92,9 +84,10 @@ pub(crate) fn decode_time(
                 let ratio = if fused { f.ik_cpu_overhead_ratio } else { 1.0 };
                 let units = d.layers as f64 * facts.kernel_units_per_layer(f)
                     + expert_only_layers(layout, facts) * f.moe_kernel_units;
+                let per_unit = f.cpu_layer_overhead_s + f.cpu_thread_sync_s * threads as f64;
                 b.add(
                     "CPU thread synchronisation",
-                    units * f.cpu_layer_overhead_s * ratio * slow,
+                    units * per_unit * ratio * slow,
                 );
                 if !settings.flash_attn {
                     b.add(
@@ -104,7 +97,7 @@ pub(crate) fn decode_time(
                             d.layers,
                             depth,
                             bw,
-                            f.cpu_layer_overhead_s * ratio * slow,
+                            per_unit * ratio * slow,
                         ),
                     );
                 }

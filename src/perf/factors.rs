@@ -27,6 +27,15 @@ pub struct Factors {
     /// Same for unified-memory GPUs (Apple M-series). *Fitted* on published rows 19, 21, 22
     /// and 23 (M2 Ultra, M1 Max, M3 Max, M1).
     pub gpu_bw_eff_unified: f64,
+    /// Fraction of spec-sheet bandwidth reached by decode matvecs under ROCm/HIP (AMD
+    /// discrete and integrated GPUs). *Fitted* on the ROCm points: Strix Halo
+    /// (lhl/strix-halo-testing), RX 6700 XT (llama.cpp PR #5835), RX 7900 XTX (PR #26284).
+    pub gpu_bw_eff_rocm: f64,
+    /// Same under Vulkan (any vendor; also used for SYCL, which no corpus point measures).
+    /// *Fitted* on the Vulkan points: Strix Halo, RX 6800 XT (PR #2059), RX 6700 XT
+    /// (PR #5835), RX 9070 XT, Arc A310, RTX 3060/4090 (geerlingguy/ai-benchmarks), RTX
+    /// 2070 (PR #13324).
+    pub gpu_bw_eff_vulkan: f64,
     /// Fraction of theoretical DRAM bandwidth (channels × MT/s × 8) that CPU-side decode
     /// matvecs reach with enough threads. *Fitted* on the seeds' hybrid and CPU-only runs
     /// (seed 001 RTX 3070 -ngl 27, seed 002 Xeon E5-2620 v4) and the Ryzen AI 9 365 and
@@ -43,6 +52,12 @@ pub struct Factors {
     /// streams roughly 10-20 GB/s (single-thread STREAM results,
     /// https://www.cs.virginia.edu/stream/); the low end, as decode also dequantizes.
     pub per_core_read_gbs: f64,
+    /// Share of the other NUMA nodes' bandwidth that decode gets on a multi-node machine
+    /// (llama.cpp's default placement neither pins threads nor interleaves pages, so most
+    /// reads of a thread cross the interconnect, whose bandwidth is a fraction of a node's
+    /// local DRAM rate). *Assumed* 0.5, not fitted: no corpus point is a multi-node
+    /// machine, so this stays a stated assumption until one is added.
+    pub numa_remote_eff: f64,
     /// Extra CPU synchronisation time when threads exceed the physical core count:
     /// × (1 + this × x⁴), x = fraction of SMT siblings in use (see
     /// `devices::oversubscription_factor`). every graph node ends in a barrier that waits for the
@@ -56,6 +71,21 @@ pub struct Factors {
     /// see `moe_kernel_units`): kernel launches and tiny-kernel latency that do not scale
     /// with bytes. *Fitted* (all GPU tg points).
     pub gpu_layer_overhead_s: f64,
+    /// Seconds per GPU layer per kernel unit that scale with the GPU's speed: the tiny
+    /// kernels (norms, rope, KV copies, activation quantisation) run at the GPU's clock
+    /// and SM count, not the host's. Quoted for a 100 TFLOPS (FP16 tensor) GPU and scaled
+    /// by 100 / the GPU's TFLOPS: a 4090 (330) pays a third of a 3090's (142) — the reason
+    /// a 4090 decodes 18-26% faster than a 3090 with only 8% more bandwidth
+    /// (published_calibration.csv rows 2/4/6). *Fitted*.
+    pub gpu_layer_compute_s: f64,
+    /// Host-side per-layer cost of ROCm relative to CUDA (the HIP runtime's launch and
+    /// graph-replay latency; the pinned tree builds HIP graphs by default, ggml/CMakeLists.txt
+    /// `GGML_HIP_GRAPHS ON`). *Fitted*.
+    pub rocm_layer_overhead_ratio: f64,
+    /// Same for Vulkan (command-buffer recording and submission per graph). *Fitted*.
+    pub vulkan_layer_overhead_ratio: f64,
+    /// Same for Metal (command encoding per graph on the host). *Fitted*.
+    pub metal_layer_overhead_ratio: f64,
     /// Extra kernel units of a routed-expert FFN over a dense one. The op sequences in
     /// the pinned mainline tree suggest ~0.6: `src/models/llama.cpp` builds ≈ 20 kernels
     /// per block (norm, 3 projections, rope ×2, KV copies, attention, output projection,
@@ -73,6 +103,12 @@ pub struct Factors {
     /// Seconds per CPU layer per kernel unit: thread-pool barriers after every graph node.
     /// *Fitted* (seed 001, seed 002 and the CPU-only rows).
     pub cpu_layer_overhead_s: f64,
+    /// Extra seconds per CPU layer per kernel unit per thread: every graph node ends in a
+    /// barrier that every thread must reach (pinned llama.cpp ggml/src/ggml-cpu/ggml-cpu.c
+    /// `ggml_barrier`: an OpenMP barrier or one shared atomic counter), so its cost grows
+    /// with the thread count. This is why a 192-core server decodes
+    /// a 3B model at 23.5 tok/s, not the 120 its bandwidth allows. *Fitted*.
+    pub cpu_thread_sync_s: f64,
     /// Seconds per device change on the per-token path (CPU↔GPU, GPU↔GPU): stream
     /// synchronisation plus the scheduler's copy setup. The activation itself is added
     /// as bytes over the PCIe link. *Fitted* (seed 000 dual-3060, seed 001, 5080 hybrid).
@@ -98,11 +134,18 @@ pub struct Factors {
     /// GEMMs on NVIDIA/AMD discrete GPUs. *Fitted* on the pp512 rows (3070, 3090, 4090,
     /// 2×3090, 2×4090, A100, H100) and seed 003's pp512.
     pub gpu_tensor_eff: f64,
+    /// Same under ROCm/HIP (rocBLAS/hipBLASLt and MMQ on RDNA/CDNA). *Fitted*.
+    pub gpu_tensor_eff_rocm: f64,
+    /// Same under Vulkan (coopmat/coopmat2 or scalar shaders). *Fitted*.
+    pub gpu_compute_eff_vulkan: f64,
     /// Same for unified-memory GPUs (Apple: no tensor cores; the table carries the FP16
     /// shader rate). *Fitted* on published rows 18, 20 and the M3 Max / M1 notes.
     pub gpu_compute_eff_unified: f64,
-    /// Fraction of the CPU's peak SIMD FLOPs (cores × clock × FLOPs/cycle for its ISA)
-    /// reached by mainline prompt processing. *Fitted* on the Ryzen AI 9 365 pp512 row.
+    /// Fraction of the CPU's peak int8 dot-product rate (cores × assumed clock × int8 ops
+    /// per cycle for its ISA, `devices::cpu_int8_ops_per_cycle`) reached by mainline
+    /// prompt processing (quantized matmuls run as int8 dot products against Q8
+    /// activations). *Fitted* on the CPU pp points (ik_llama.cpp PRs #54, #55, #121, the
+    /// Ryzen AI 9 365 row).
     pub cpu_compute_eff: f64,
     /// ik_llama.cpp CPU prompt-processing speed-up over mainline. *Fitted* on the Ryzen
     /// AI 9 365 pp512 pair (ik 281.56 vs mainline 56.47 t/s on Qwen3.5-4B: ×5.0); for
@@ -129,27 +172,37 @@ pub const OP_OFFLOAD_MIN_BATCH: u32 = 32;
 /// The fitted values (see `docs/calibration.md`, regenerated by
 /// `cargo run --release --example calibration_report`).
 pub const DEFAULT_FACTORS: Factors = Factors {
-    gpu_bw_eff_gddr: 0.854,
-    gpu_bw_eff_hbm: 0.588,
-    gpu_bw_eff_unified: 0.712,
-    cpu_bw_eff: 0.749,
+    gpu_bw_eff_gddr: 0.8508,
+    gpu_bw_eff_hbm: 0.5635,
+    gpu_bw_eff_unified: 0.755,
+    gpu_bw_eff_rocm: 0.7793,
+    gpu_bw_eff_vulkan: 0.7934,
+    cpu_bw_eff: 0.7981,
     cpu_bw_eff_measured: 0.88,
-    per_core_read_gbs: 10.0,
-    smt_oversubscription_penalty: 50.0,
-    gpu_layer_overhead_s: 54.5e-6,
+    per_core_read_gbs: 17.3,
+    numa_remote_eff: 0.5,
+    smt_oversubscription_penalty: 20.3,
+    gpu_layer_overhead_s: 2.704e-5,
+    gpu_layer_compute_s: 1.969e-5,
+    rocm_layer_overhead_ratio: 2.266,
+    vulkan_layer_overhead_ratio: 0.3,
+    metal_layer_overhead_ratio: 1.337,
     moe_kernel_units: 0.3,
-    recurrent_kernel_units: 1.125,
-    cpu_layer_overhead_s: 165e-6,
-    boundary_sync_s: 5e-6,
+    recurrent_kernel_units: 1.795,
+    cpu_layer_overhead_s: 2.550e-4,
+    cpu_thread_sync_s: 4.177e-6,
+    boundary_sync_s: 5.000e-6,
     token_host_overhead_s: 0.4e-3,
     ik_gpu_overhead_ratio: 1.0,
-    ik_cpu_overhead_ratio: 1.0,
-    gpu_tensor_eff: 0.395,
-    gpu_compute_eff_unified: 0.62,
-    cpu_compute_eff: 0.131,
-    ik_cpu_pp_speedup: 4.8,
+    ik_cpu_overhead_ratio: 0.7774,
+    gpu_tensor_eff: 0.3948,
+    gpu_tensor_eff_rocm: 0.2659,
+    gpu_compute_eff_vulkan: 0.1853,
+    gpu_compute_eff_unified: 0.6129,
+    cpu_compute_eff: 0.2121,
+    ik_cpu_pp_speedup: 2.449,
     pcie_eff: 0.80,
-    pp_layer_overhead_s: 213e-6,
+    pp_layer_overhead_s: 1.910e-4,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -178,6 +231,56 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 0.95,
     },
     FitBound {
+        name: "gpu_bw_eff_rocm",
+        min: 0.3,
+        max: 0.95,
+    },
+    FitBound {
+        name: "gpu_bw_eff_vulkan",
+        min: 0.3,
+        max: 0.95,
+    },
+    FitBound {
+        name: "per_core_read_gbs",
+        min: 5.0,
+        max: 60.0,
+    },
+    FitBound {
+        name: "gpu_layer_compute_s",
+        min: 1e-6,
+        max: 200e-6,
+    },
+    FitBound {
+        name: "rocm_layer_overhead_ratio",
+        min: 0.3,
+        max: 5.0,
+    },
+    FitBound {
+        name: "vulkan_layer_overhead_ratio",
+        min: 0.3,
+        max: 5.0,
+    },
+    FitBound {
+        name: "metal_layer_overhead_ratio",
+        min: 0.3,
+        max: 5.0,
+    },
+    FitBound {
+        name: "cpu_thread_sync_s",
+        min: 0.05e-6,
+        max: 50e-6,
+    },
+    FitBound {
+        name: "gpu_tensor_eff_rocm",
+        min: 0.05,
+        max: 0.9,
+    },
+    FitBound {
+        name: "gpu_compute_eff_vulkan",
+        min: 0.05,
+        max: 0.9,
+    },
+    FitBound {
         name: "cpu_bw_eff",
         min: 0.3,
         max: 0.9,
@@ -189,7 +292,7 @@ pub const FIT_BOUNDS: &[FitBound] = &[
     },
     FitBound {
         name: "gpu_layer_overhead_s",
-        min: 5e-6,
+        min: 1e-6,
         max: 300e-6,
     },
     FitBound {
@@ -273,6 +376,16 @@ impl Factors {
             "cpu_compute_eff" => self.cpu_compute_eff,
             "ik_cpu_pp_speedup" => self.ik_cpu_pp_speedup,
             "pcie_eff" => self.pcie_eff,
+            "gpu_bw_eff_rocm" => self.gpu_bw_eff_rocm,
+            "gpu_bw_eff_vulkan" => self.gpu_bw_eff_vulkan,
+            "numa_remote_eff" => self.numa_remote_eff,
+            "gpu_layer_compute_s" => self.gpu_layer_compute_s,
+            "rocm_layer_overhead_ratio" => self.rocm_layer_overhead_ratio,
+            "vulkan_layer_overhead_ratio" => self.vulkan_layer_overhead_ratio,
+            "metal_layer_overhead_ratio" => self.metal_layer_overhead_ratio,
+            "cpu_thread_sync_s" => self.cpu_thread_sync_s,
+            "gpu_tensor_eff_rocm" => self.gpu_tensor_eff_rocm,
+            "gpu_compute_eff_vulkan" => self.gpu_compute_eff_vulkan,
             "pp_layer_overhead_s" => self.pp_layer_overhead_s,
             _ => return None,
         })
@@ -301,6 +414,16 @@ impl Factors {
             "cpu_compute_eff" => &mut self.cpu_compute_eff,
             "ik_cpu_pp_speedup" => &mut self.ik_cpu_pp_speedup,
             "pcie_eff" => &mut self.pcie_eff,
+            "gpu_bw_eff_rocm" => &mut self.gpu_bw_eff_rocm,
+            "gpu_bw_eff_vulkan" => &mut self.gpu_bw_eff_vulkan,
+            "numa_remote_eff" => &mut self.numa_remote_eff,
+            "gpu_layer_compute_s" => &mut self.gpu_layer_compute_s,
+            "rocm_layer_overhead_ratio" => &mut self.rocm_layer_overhead_ratio,
+            "vulkan_layer_overhead_ratio" => &mut self.vulkan_layer_overhead_ratio,
+            "metal_layer_overhead_ratio" => &mut self.metal_layer_overhead_ratio,
+            "cpu_thread_sync_s" => &mut self.cpu_thread_sync_s,
+            "gpu_tensor_eff_rocm" => &mut self.gpu_tensor_eff_rocm,
+            "gpu_compute_eff_vulkan" => &mut self.gpu_compute_eff_vulkan,
             "pp_layer_overhead_s" => &mut self.pp_layer_overhead_s,
             _ => return false,
         };

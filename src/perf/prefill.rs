@@ -11,7 +11,7 @@
 
 use super::attention;
 use super::devices::{
-    cpu_effective_bandwidth, cpu_peak_flops, gpu_effective_bandwidth, gpu_effective_flops,
+    cpu_effective_bandwidth, cpu_peak_flops, gpu_effective_bandwidth_on, gpu_effective_flops_on,
 };
 use super::factors::{Factors, OP_OFFLOAD_MIN_BATCH};
 use super::{Breakdown, ModelFacts};
@@ -70,9 +70,9 @@ pub(crate) fn prefill_time(
                 let Some(gpu) = hw.gpus.get(i as usize) else {
                     continue;
                 };
-                let (bw, assumption) = gpu_effective_bandwidth(gpu, f);
+                let (bw, assumption) = gpu_effective_bandwidth_on(gpu, settings.backend, f);
                 b.assume(assumption);
-                let matmuls = flops / gpu_effective_flops(gpu, f);
+                let matmuls = flops / gpu_effective_flops_on(gpu, settings.backend, f);
                 let streaming = d.weight_bytes.as_u64() as f64 / bw;
                 let overhead =
                     d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s;
@@ -103,7 +103,7 @@ pub(crate) fn prefill_time(
                         }
                         b.add(
                             format!("matmuls on {}", gpu.name),
-                            flops / gpu_effective_flops(gpu, f),
+                            flops / gpu_effective_flops_on(gpu, settings.backend, f),
                         );
                     }
                     _ => {
