@@ -37,12 +37,12 @@ pub const CV_TG_MEDIAN_TARGET: f64 = 0.10;
 pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
 pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
 
-/// What the model reaches today, cross-validated (docs/calibration.md): the targets above
-/// are NOT met yet, and the test suite asserts these reached values so that a change that
-/// makes the model worse on unseen sources fails. Lower them as the model improves.
-pub const CV_TG_MEDIAN_REACHED: f64 = 0.25;
-pub const CV_PP_MEDIAN_REACHED: f64 = 0.27;
-pub const CV_BACKEND_TG_REACHED: f64 = 0.45;
+/// What the model reaches today, cross-validated (docs/calibration.md: tg 17.1%, Vulkan
+/// tg 40.0%): the tg targets above are NOT met, and the test suite asserts these reached
+/// values (rounded up by one point) so that a change that makes the model worse on unseen
+/// sources fails. Lower them as the model improves. The pp target is met and asserted.
+pub const CV_TG_MEDIAN_REACHED: f64 = 0.18;
+pub const CV_BACKEND_TG_REACHED: f64 = 0.41;
 
 /// The start of every fit (the shipped one and each cross-validation fold): the shipped
 /// factors with every fitted factor moved to the geometric middle of its range, so no
@@ -749,21 +749,38 @@ pub fn objective(results: &[PointResult]) -> f64 {
         .sum()
 }
 
-/// Summed absolute log error of `f` over the prepared points `use_point` accepts.
-fn objective_of(prepared: &[Prepared], f: &Factors, use_point: &dyn Fn(usize) -> bool) -> f64 {
-    prepared
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| use_point(*i))
-        .map(|(_, p)| {
-            let (v, _) = predict_prepared(f, p);
-            if v > 0.0 && v.is_finite() {
-                (v / p.measured).ln().abs()
-            } else {
-                10.0
-            }
-        })
-        .sum()
+/// Predicted rate of one prepared point for the fit: only the phase its test measures,
+/// without the breakdown's bottleneck text.
+fn rate_of(f: &Factors, p: &Prepared) -> f64 {
+    let s = &p.scenario;
+    if p.test == "pp" {
+        let t = super::prefill::prefill_time(f, &s.layout, &s.hw, &s.settings, &p.facts, s.engine)
+            .total();
+        let u = super::prefill::effective_ubatch(&s.settings) as f64;
+        if t > 0.0 && t.is_finite() {
+            u / t
+        } else {
+            0.0
+        }
+    } else {
+        let t = super::decode::decode_time(f, &s.layout, &s.hw, &s.settings, &p.facts, s.engine)
+            .total();
+        if t > 0.0 && t.is_finite() {
+            1.0 / t
+        } else {
+            0.0
+        }
+    }
+}
+
+/// |ln(predicted / measured)|, the fit's per-point loss (10 for a non-prediction).
+fn log_error(f: &Factors, p: &Prepared) -> f64 {
+    let v = rate_of(f, p);
+    if v > 0.0 && v.is_finite() {
+        (v / p.measured).ln().abs()
+    } else {
+        10.0
+    }
 }
 
 /// Grid points per factor and sweep of the coordinate descent.
@@ -771,15 +788,22 @@ const GRID: usize = 16;
 
 /// Coordinate descent over [`FIT_BOUNDS`]: each factor in turn takes the best of a
 /// log-spaced grid over its whole range, then of a finer grid around that; repeated
-/// `sweeps` times. Only the points `use_point` accepts count.
+/// `sweeps` times. Only the points `use_point` accepts count. The objective is the summed
+/// absolute log error; for each factor only the points whose prediction moves between
+/// the ends of its range are re-predicted (every prediction is monotone in each factor,
+/// so a point equal at both ends and at the current value does not depend on it).
 pub fn fit_prepared(
     prepared: &[Prepared],
     start: &Factors,
     sweeps: usize,
     use_point: &dyn Fn(usize) -> bool,
 ) -> Factors {
+    let used: Vec<usize> = (0..prepared.len()).filter(|&i| use_point(i)).collect();
     let mut best = start.clone();
-    let mut best_obj = objective_of(prepared, &best, use_point);
+    let mut err: Vec<f64> = used
+        .iter()
+        .map(|&i| log_error(&best, &prepared[i]))
+        .collect();
     for _ in 0..sweeps {
         for b in FIT_BOUNDS {
             let log = b.min > 0.0;
@@ -790,15 +814,46 @@ pub fn fit_prepared(
                     b.min + (b.max - b.min) * t
                 }
             };
+            let mut lo = best.clone();
+            lo.set(b.name, b.min);
+            let mut hi = best.clone();
+            hi.set(b.name, b.max);
+            let sensitive: Vec<usize> = (0..used.len())
+                .filter(|&k| {
+                    let p = &prepared[used[k]];
+                    log_error(&lo, p) != err[k] || log_error(&hi, p) != err[k]
+                })
+                .collect();
+            if sensitive.is_empty() {
+                continue;
+            }
+            let sub = |f: &Factors| -> Vec<f64> {
+                sensitive
+                    .iter()
+                    .map(|&k| log_error(f, &prepared[used[k]]))
+                    .collect()
+            };
+            let mut best_sub: Vec<f64> = sensitive.iter().map(|&k| err[k]).collect();
+            let mut best_obj: f64 = best_sub.iter().sum();
             let mut cand = best.clone();
             let mut best_t = None;
+            let mut try_t =
+                |t: f64, best: &mut Factors, best_obj: &mut f64, best_sub: &mut Vec<f64>| {
+                    cand.set(b.name, to_v(t));
+                    let e = sub(&cand);
+                    let obj: f64 = e.iter().sum();
+                    if obj < *best_obj - 1e-12 {
+                        *best_obj = obj;
+                        *best = cand.clone();
+                        *best_sub = e;
+                        true
+                    } else {
+                        false
+                    }
+                };
             for k in 0..=GRID {
                 let t = k as f64 / GRID as f64;
-                cand.set(b.name, to_v(t));
-                let obj = objective_of(prepared, &cand, use_point);
-                if obj < best_obj - 1e-12 {
-                    best_obj = obj;
-                    best = cand.clone();
+                if try_t(t, &mut best, &mut best_obj, &mut best_sub) {
                     best_t = Some(t);
                 }
             }
@@ -807,14 +862,11 @@ pub fn fit_prepared(
                 let step = 1.0 / GRID as f64;
                 for k in 1..8 {
                     let t = (t0 - step + 2.0 * step * k as f64 / 8.0).clamp(0.0, 1.0);
-                    cand = best.clone();
-                    cand.set(b.name, to_v(t));
-                    let obj = objective_of(prepared, &cand, use_point);
-                    if obj < best_obj - 1e-12 {
-                        best_obj = obj;
-                        best = cand.clone();
-                    }
+                    try_t(t, &mut best, &mut best_obj, &mut best_sub);
                 }
+            }
+            for (j, &k) in sensitive.iter().enumerate() {
+                err[k] = best_sub[j];
             }
         }
     }
@@ -968,12 +1020,9 @@ pub fn report(
     let _ = writeln!(
         s,
         "\nFixed (cited or assumed, see `src/perf/factors.rs`): `cpu_bw_eff_measured` {}, \
-         `per_core_read_gbs` {}, `token_host_overhead_s` {}, `ik_cpu_pp_speedup` {}, \
-         `pcie_eff` {}.\n",
+         `numa_remote_eff` {}, `pcie_eff` {}.\n",
         fmt_num(shipped.cpu_bw_eff_measured),
-        fmt_num(shipped.per_core_read_gbs),
-        fmt_num(shipped.token_host_overhead_s),
-        fmt_num(shipped.ik_cpu_pp_speedup),
+        fmt_num(shipped.numa_remote_eff),
         fmt_num(shipped.pcie_eff)
     );
     let _ = writeln!(s, "## Points (shipped factors)\n");
