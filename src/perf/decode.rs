@@ -140,6 +140,22 @@ pub(crate) fn decode_time(
         "CPU↔GPU / GPU↔GPU hops",
         layout.boundary_crossings as f64 * hop_seconds(f, hw, facts),
     );
+    // The F32 logits row comes back to the host every token (llama_decode copies the
+    // output to the host buffer); over a narrow link (a GPU on PCIe x1) this is visible.
+    if let Some(out) = layout
+        .devices
+        .iter()
+        .rev()
+        .find_map(|d| match d.device.unit() {
+            Unit::Gpu(i) => hw.gpus.get(i as usize),
+            Unit::Cpu => None,
+        })
+    {
+        let link = slowest_link(std::slice::from_ref(out), f);
+        if link > 0.0 {
+            b.add("logits copy to the host", facts.n_vocab as f64 * 4.0 / link);
+        }
+    }
     b.add("host per-token work", f.token_host_overhead_s);
     b.finish()
 }
