@@ -259,11 +259,15 @@ pub fn oversubscription_factor(cpu: &CpuInfo, threads: u32, f: &Factors) -> f64 
 /// - NEON dotprod (SDOT: 16 MACs per instruction, two pipes) = 32 MAC/cycle.
 /// - plain NEON / SSE: 8 MAC/cycle.
 pub fn cpu_int8_ops_per_cycle(cpu: &CpuInfo) -> f64 {
-    let macs: f64 = if cpu.has("amx_int8") || cpu.has("avx512_vnni") || cpu.has("avx512vnni") {
-        64.0
-    } else if cpu.has("avx_vnni") || cpu.has("avxvnni") {
-        64.0
-    } else if cpu.has("i8mm") {
+    let wide_int8 = [
+        "amx_int8",
+        "avx512_vnni",
+        "avx512vnni",
+        "avx_vnni",
+        "avxvnni",
+        "i8mm",
+    ];
+    let macs: f64 = if wide_int8.iter().any(|f| cpu.has(f)) {
         64.0
     } else if cpu.has("avx2") || cpu.has("asimddp") || cpu.has("dotprod") {
         32.0
@@ -354,5 +358,50 @@ mod tests {
         assert_eq!(oversubscription_factor(&cpu, 8, &f), 1.0);
         assert!(oversubscription_factor(&cpu, 16, &f) > 2.0);
         assert_eq!(working_cores(&cpu, 16), 8);
+    }
+
+    #[test]
+    fn int8_rate_follows_the_best_dot_product_instruction() {
+        let cpu = |flags: &[&str]| CpuInfo {
+            physical_cores: 8,
+            threads: 8,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            ..Default::default()
+        };
+        let avx2 = cpu_int8_ops_per_cycle(&cpu(&["avx2", "fma"]));
+        let vnni = cpu_int8_ops_per_cycle(&cpu(&["avx2", "avx512f", "avx512_vnni"]));
+        let dot = cpu_int8_ops_per_cycle(&cpu(&["neon", "asimddp"]));
+        let i8mm = cpu_int8_ops_per_cycle(&cpu(&["neon", "asimddp", "i8mm"]));
+        assert_eq!((avx2, vnni), (64.0, 128.0));
+        assert_eq!((dot, i8mm), (64.0, 128.0));
+        assert_eq!(cpu_int8_ops_per_cycle(&cpu(&[])), 16.0);
+    }
+
+    #[test]
+    fn a_second_numa_node_adds_only_part_of_its_bandwidth() {
+        let f = super::super::factors::DEFAULT_FACTORS;
+        let mut hw = HardwareSnapshot {
+            schema_version: crate::hardware::snapshot::SNAPSHOT_SCHEMA_VERSION,
+            source: "test".into(),
+            gpus: vec![],
+            system: Default::default(),
+            notes: vec![],
+            cpu: CpuInfo {
+                physical_cores: 64,
+                threads: 64,
+                sockets: 1,
+                numa_nodes: 1,
+                ..Default::default()
+            },
+            memory: MemoryInfo {
+                theoretical_bandwidth_gbs: Some(200.0),
+                ..Default::default()
+            },
+        };
+        let one = cpu_effective_bandwidth(&hw, 64, &f).0;
+        hw.cpu.numa_nodes = 2;
+        hw.cpu.sockets = 2;
+        let two = cpu_effective_bandwidth(&hw, 64, &f).0;
+        assert!(two < one && two > 0.5 * one, "{two} vs {one}");
     }
 }
