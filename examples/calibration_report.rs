@@ -13,8 +13,11 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "docs/calibration.md".to_string());
     let data = calibration::load()?;
-    let fitted = calibration::fit(&data, &DEFAULT_FACTORS, 4)?;
-    let md = calibration::report(&data, &fitted, &DEFAULT_FACTORS)?;
+    let prepared = calibration::prepare(&data)?;
+    let start = calibration::neutral_start();
+    let fitted = calibration::fit_prepared(&prepared, &start, calibration::FIT_SWEEPS, &|_| true);
+    let cv = calibration::cross_validate(&prepared, &start, calibration::FIT_SWEEPS);
+    let md = calibration::report(&data, &fitted, &DEFAULT_FACTORS, &cv)?;
     if let Some(dir) = std::path::Path::new(&out).parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)?;
@@ -32,6 +35,11 @@ fn main() -> anyhow::Result<()> {
         "fresh fit: tg median {:.1}%, pp median {:.1}%",
         100.0 * calibration::median_abs_error(&fresh, "tg"),
         100.0 * calibration::median_abs_error(&fresh, "pp")
+    );
+    println!(
+        "cross-validated (leave one source out): tg median {:.1}%, pp median {:.1}%",
+        100.0 * calibration::median_abs_error(&cv, "tg"),
+        100.0 * calibration::median_abs_error(&cv, "pp")
     );
     for b in FIT_BOUNDS {
         println!("{} = {:e}", b.name, fitted.get(b.name).unwrap_or(f64::NAN));

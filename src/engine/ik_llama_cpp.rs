@@ -469,6 +469,9 @@ pub const ENGINE: EngineInfo = EngineInfo {
         // ggml/src/iqk/: iqk_mul_mat and the repacked CPU GEMMs (PR #533 "Much faster CPU
         // prompt processing").
         own_cpu_matmul_kernels: true,
+        // Its own kernels (ggml/src/iqk/iqk_mul_mat.cpp) cover every type; the mainline
+        // list does not apply.
+        cpu_gemm_types: &[],
     },
     download: DownloadRules {
         // common/common.cpp gpt_params_handle_model_default: `--hf-repo requires either

@@ -466,6 +466,11 @@ pub const ENGINE: EngineInfo = EngineInfo {
     kernels: KernelTraits {
         fused_ops_by_default: false,
         own_cpu_matmul_kernels: false,
+        // ggml/src/ggml-cpu/llamafile/sgemm.cpp `llamafile_sgemm` (tinyBLAS: F32, BF16,
+        // F16, Q8_0, Q4_0; Q5_0 and IQ4_NL on x86 only) and ggml/src/ggml-cpu/repack.cpp
+        // `ggml_repack_get_optimal_repack_type` (Q4_0, Q4_K, IQ4_NL, Q8_0 on AVX2 and NEON;
+        // Q2_K AVX-512 only, Q5_K ARM only): the types covered on both architectures.
+        cpu_gemm_types: &["F32", "F16", "BF16", "Q8_0", "Q4_0", "IQ4_NL", "Q4_K"],
     },
     download: DownloadRules {
         // common/download.cpp common_download_split_repo_tag and find_best_model: the

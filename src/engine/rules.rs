@@ -70,6 +70,9 @@ pub struct KernelTraits {
     /// Its own CPU matrix-multiplication kernels for prompt processing
     /// (`ik_cpu_pp_speedup`).
     pub own_cpu_matmul_kernels: bool,
+    /// ggml weight types with a batched CPU GEMM kernel (not one `vec_dot` per row and
+    /// token) on both x86 AVX2 and ARM dotprod (`cpu_gemm_pp_speedup`).
+    pub cpu_gemm_types: &'static [&'static str],
 }
 
 /// What the engine's own model downloader does with `-hf`/`-hfr` (the options themselves

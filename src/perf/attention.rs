@@ -84,6 +84,7 @@ mod tests {
             attention_layer_fraction: 1.0,
             n_layer: 32,
             n_embd: 4096,
+            n_vocab: 128256,
             token_embedding_bytes: 0.0,
             is_moe: false,
             attention_heads: 32.0,

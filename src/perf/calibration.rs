@@ -9,7 +9,6 @@
 //! the summed absolute log error. Nothing here touches files at run time.
 
 use super::factors::{Factors, FIT_BOUNDS};
-use super::predict_with;
 use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::gguf::GgmlType;
@@ -28,9 +27,38 @@ use std::fmt::Write as _;
 /// The calibration data, compiled in.
 pub const POINTS_TOML: &str = include_str!("../../profiles/calibration/points.toml");
 
-/// Targets from issue 5: median absolute error of tg ≤ 15%, of pp ≤ 30%.
+/// Targets from issue 5 (in-sample): median absolute error of tg ≤ 15%, of pp ≤ 30%.
 pub const TG_MEDIAN_TARGET: f64 = 0.15;
 pub const PP_MEDIAN_TARGET: f64 = 0.30;
+
+/// Targets from issue 13, leave-one-source-out cross-validated: median tg ≤ 10%, pp ≤ 20%,
+/// and no backend's median tg above 15%.
+pub const CV_TG_MEDIAN_TARGET: f64 = 0.10;
+pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
+pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
+
+/// What the model reaches today, cross-validated (docs/calibration.md: tg 15.0%, worst
+/// backend Vulkan tg 37.0%): the tg targets above are NOT met, and the test suite asserts these reached
+/// values (rounded up by one point) so that a change that makes the model worse on unseen
+/// sources fails. Lower them as the model improves. The pp target is met and asserted.
+pub const CV_TG_MEDIAN_REACHED: f64 = 0.16;
+pub const CV_BACKEND_TG_REACHED: f64 = 0.38;
+
+/// The start of every fit (the shipped one and each cross-validation fold): the shipped
+/// factors with every fitted factor moved to the geometric middle of its range, so no
+/// fold starts from values the left-out source helped choose.
+pub fn neutral_start() -> Factors {
+    let mut f = super::factors::DEFAULT_FACTORS.clone();
+    for b in FIT_BOUNDS {
+        let v = if b.min > 0.0 {
+            (b.min * b.max).sqrt()
+        } else {
+            (b.min + b.max) / 2.0
+        };
+        f.set(b.name, v);
+    }
+    f
+}
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct CalibrationData {
@@ -47,6 +75,9 @@ pub struct GpuEntry {
     pub bandwidth_gbs: f64,
     pub fp16_tflops: f64,
     pub vram_gib: u64,
+    /// Shares system memory with the CPU (Apple M-series, Strix Halo).
+    #[serde(default)]
+    pub unified: bool,
     pub source: String,
 }
 
@@ -62,6 +93,14 @@ pub struct MachineEntry {
     pub gpus: Vec<String>,
     pub pcie_gen: Option<u32>,
     pub pcie_width: Option<u32>,
+    /// All-core clock where the source or vendor states it (informational: the model
+    /// assumes one clock for every CPU, `devices::cpu_peak_flops`).
+    #[serde(default)]
+    pub clock_ghz: Option<f64>,
+    #[serde(default)]
+    pub sockets: Option<u32>,
+    #[serde(default)]
+    pub numa_nodes: Option<u32>,
     pub note: String,
 }
 
@@ -92,6 +131,17 @@ pub struct ModelEntry {
 pub struct PointEntry {
     pub id: String,
     pub source: String,
+    /// When the figure was published (as precise as the source is).
+    #[serde(default)]
+    pub date: String,
+    /// The engine build the source names (commit / build number / PR).
+    #[serde(default)]
+    pub build: String,
+    /// The ggml backend the measurement ran on (`cuda`, `rocm`, `vulkan`, `metal`, `cpu`).
+    pub backend: String,
+    /// The command-line flags or environment the source states.
+    #[serde(default)]
+    pub flags: String,
     pub quote: String,
     pub machine: String,
     pub model: String,
@@ -177,6 +227,9 @@ impl CalibrationData {
             Error::failed(format!("point '{}': unknown engine '{}'", p.id, p.engine))
         })?;
         let hw = self.snapshot(machine)?;
+        let backend = Backend::parse(&p.backend).ok_or_else(|| {
+            Error::failed(format!("point '{}': unknown backend '{}'", p.id, p.backend))
+        })?;
         let spec = model_spec(model, p);
         let threads = p.threads.unwrap_or(machine.physical_cores);
         let ubatch = match (p.test.as_str(), p.n) {
@@ -203,9 +256,7 @@ impl CalibrationData {
             mmap: true,
             override_tensors: vec![],
             gpu_indices: (0..hw.gpus.len() as u32).collect(),
-            backend: hw.gpus.first().map_or(Backend::Cpu, |g| {
-                crate::engine::backends::default_backend(g.vendor)
-            }),
+            backend,
             extras: Default::default(),
             speculative: Default::default(),
         };
@@ -226,22 +277,29 @@ impl CalibrationData {
             let g = self.gpu.iter().find(|g| &g.name == name).ok_or_else(|| {
                 Error::failed(format!("machine '{}': unknown GPU '{name}'", m.id))
             })?;
-            let apple = g.vendor == "apple";
+            let vendor = match g.vendor.as_str() {
+                "apple" => GpuVendor::Apple,
+                "amd" => GpuVendor::Amd,
+                "intel" => GpuVendor::Intel,
+                "nvidia" => GpuVendor::Nvidia,
+                other => {
+                    return Err(Error::failed(format!(
+                        "GPU '{}': unknown vendor '{other}'",
+                        g.name
+                    )))
+                }
+            };
             gpus.push(GpuInfo {
                 index: i as u32,
                 name: g.name.clone(),
-                vendor: if apple {
-                    GpuVendor::Apple
-                } else {
-                    GpuVendor::Nvidia
-                },
+                vendor,
                 vram_bytes: g.vram_gib << 30,
                 vram_free_bytes: None,
                 bandwidth_gbs: Some(g.bandwidth_gbs),
                 fp16_tflops: Some(g.fp16_tflops),
                 compute_capability: None,
                 gfx_target: None,
-                unified_memory: apple,
+                unified_memory: vendor == GpuVendor::Apple || g.unified,
                 pcie: m.pcie_gen.map(|gen| PcieLink {
                     gen: Some(gen),
                     width: m.pcie_width,
@@ -262,8 +320,8 @@ impl CalibrationData {
                 brand: m.cpu.clone(),
                 physical_cores: m.physical_cores,
                 threads: m.threads,
-                sockets: 1,
-                numa_nodes: 1,
+                sockets: m.sockets.unwrap_or(1),
+                numa_nodes: m.numa_nodes.unwrap_or(1),
                 flags: m.flags.clone(),
                 ..Default::default()
             },
@@ -565,27 +623,99 @@ fn build_layout(m: &ModelEntry, p: &PointEntry, hw: &HardwareSnapshot, depth: u6
     }
 }
 
+/// A point with its scenario built once, for repeated evaluation (fit, cross-validation).
+pub struct Prepared {
+    pub id: String,
+    pub test: String,
+    pub backend: String,
+    /// The publication the point comes from (the unit left out in cross-validation).
+    pub source: String,
+    pub measured: f64,
+    scenario: Scenario,
+    facts: super::ModelFacts,
+}
+
+/// Builds every point's scenario once.
+pub fn prepare(data: &CalibrationData) -> Result<Vec<Prepared>> {
+    let keys = source_keys(data);
+    data.point
+        .iter()
+        .zip(keys)
+        .map(|(p, source)| {
+            let scenario = data.scenario(p)?;
+            let facts = super::ModelFacts::of(&scenario.spec);
+            Ok(Prepared {
+                id: p.id.clone(),
+                test: p.test.clone(),
+                backend: p.backend.clone(),
+                source,
+                measured: p.measured,
+                scenario,
+                facts,
+            })
+        })
+        .collect()
+}
+
+/// The publication of each point: a repository (`.../blob/...` paths of one repository
+/// are one source), a pull request or issue, a post, `published_calibration.csv` (one
+/// notebook set), or a seed write-up; `same post` continues the point before it.
+pub fn source_keys(data: &CalibrationData) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(data.point.len());
+    for p in &data.point {
+        let s = p.source.trim();
+        let key = if s.starts_with("same") {
+            out.last().cloned().unwrap_or_else(|| s.to_string())
+        } else if s.starts_with("published_calibration.csv") {
+            "published_calibration.csv".to_string()
+        } else if let Some(rest) = s.strip_prefix("seed ") {
+            format!("seed {}", rest.chars().take(3).collect::<String>())
+        } else {
+            let url = s.split_whitespace().next().unwrap_or(s);
+            let url = url.split('#').next().unwrap_or(url);
+            match url.find("/blob/") {
+                Some(i) => url[..i].to_string(),
+                None => url.to_string(),
+            }
+        };
+        out.push(key);
+    }
+    out
+}
+
+/// Predicted rate of one prepared point (tokens/s of its test kind) and the bottleneck.
+fn predict_prepared(f: &Factors, p: &Prepared) -> (f64, String) {
+    let s = &p.scenario;
+    let pred = super::predict_from_facts(f, &s.layout, &s.hw, &s.settings, &p.facts, s.engine);
+    let v = if p.test == "pp" {
+        pred.pp_tokens_per_s
+    } else {
+        pred.tg_tokens_per_s
+    };
+    (v, pred.bottleneck)
+}
+
+/// Predicts every prepared point with `f`.
+pub fn evaluate_prepared(prepared: &[Prepared], f: &Factors) -> Vec<PointResult> {
+    prepared
+        .iter()
+        .map(|p| {
+            let (predicted, bottleneck) = predict_prepared(f, p);
+            PointResult {
+                id: p.id.clone(),
+                test: p.test.clone(),
+                measured: p.measured,
+                predicted,
+                error: predicted / p.measured - 1.0,
+                bottleneck,
+            }
+        })
+        .collect()
+}
+
 /// Predicts every point with `f`.
 pub fn evaluate(data: &CalibrationData, f: &Factors) -> Result<Vec<PointResult>> {
-    let mut out = Vec::with_capacity(data.point.len());
-    for p in &data.point {
-        let s = data.scenario(p)?;
-        let pred = predict_with(f, &s.layout, &s.hw, &s.settings, &s.spec, s.engine);
-        let predicted = if p.test == "pp" {
-            pred.pp_tokens_per_s
-        } else {
-            pred.tg_tokens_per_s
-        };
-        out.push(PointResult {
-            id: p.id.clone(),
-            test: p.test.clone(),
-            measured: p.measured,
-            predicted,
-            error: predicted / p.measured - 1.0,
-            bottleneck: pred.bottleneck,
-        });
-    }
-    Ok(out)
+    Ok(evaluate_prepared(&prepare(data)?, f))
 }
 
 /// Median absolute relative error of the points of one test kind.
@@ -621,38 +751,230 @@ pub fn objective(results: &[PointResult]) -> f64 {
         .sum()
 }
 
+/// Predicted rate of one prepared point for the fit: only the phase its test measures,
+/// without the breakdown's bottleneck text.
+fn rate_of(f: &Factors, p: &Prepared) -> f64 {
+    let s = &p.scenario;
+    if p.test == "pp" {
+        let t = super::prefill::prefill_time(f, &s.layout, &s.hw, &s.settings, &p.facts, s.engine)
+            .total();
+        let u = super::prefill::effective_ubatch(&s.settings) as f64;
+        if t > 0.0 && t.is_finite() {
+            u / t
+        } else {
+            0.0
+        }
+    } else {
+        let t = super::decode::decode_time(f, &s.layout, &s.hw, &s.settings, &p.facts, s.engine)
+            .total();
+        if t > 0.0 && t.is_finite() {
+            1.0 / t
+        } else {
+            0.0
+        }
+    }
+}
+
+/// |ln(predicted / measured)|, the fit's per-point loss (10 for a non-prediction).
+fn log_error(f: &Factors, p: &Prepared) -> f64 {
+    let v = rate_of(f, p);
+    if v > 0.0 && v.is_finite() {
+        (v / p.measured).ln().abs()
+    } else {
+        10.0
+    }
+}
+
+/// Grid points per factor and sweep of the coordinate descent.
+const GRID: usize = 16;
+
 /// Coordinate descent over [`FIT_BOUNDS`]: each factor in turn takes the best of a
-/// log-spaced grid within its bounds; repeated `sweeps` times.
-pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> Result<Factors> {
-    const GRID: usize = 24;
+/// log-spaced grid over its whole range, then of a finer grid around that; repeated
+/// `sweeps` times. Only the points `use_point` accepts count. The objective is the summed
+/// absolute log error; for each factor only the points whose prediction moves between
+/// the ends of its range are re-predicted (every prediction is monotone in each factor,
+/// so a point equal at both ends and at the current value does not depend on it).
+pub fn fit_prepared(
+    prepared: &[Prepared],
+    start: &Factors,
+    sweeps: usize,
+    use_point: &dyn Fn(usize) -> bool,
+) -> Factors {
+    let used: Vec<usize> = (0..prepared.len()).filter(|&i| use_point(i)).collect();
     let mut best = start.clone();
-    let mut best_obj = objective(&evaluate(data, &best)?);
+    let mut err: Vec<f64> = used
+        .iter()
+        .map(|&i| log_error(&best, &prepared[i]))
+        .collect();
     for _ in 0..sweeps {
         for b in FIT_BOUNDS {
-            let mut cand = best.clone();
-            for k in 0..=GRID {
-                let t = k as f64 / GRID as f64;
-                let v = if b.min > 0.0 {
+            let log = b.min > 0.0;
+            let to_v = |t: f64| {
+                if log {
                     b.min * (b.max / b.min).powf(t)
                 } else {
                     b.min + (b.max - b.min) * t
-                };
-                cand.set(b.name, v);
-                let obj = objective(&evaluate(data, &cand)?);
-                if obj < best_obj - 1e-12 {
-                    best_obj = obj;
-                    best = cand.clone();
                 }
+            };
+            let mut lo = best.clone();
+            lo.set(b.name, b.min);
+            let mut hi = best.clone();
+            hi.set(b.name, b.max);
+            let sensitive: Vec<usize> = (0..used.len())
+                .filter(|&k| {
+                    let p = &prepared[used[k]];
+                    log_error(&lo, p) != err[k] || log_error(&hi, p) != err[k]
+                })
+                .collect();
+            if sensitive.is_empty() {
+                continue;
+            }
+            let sub = |f: &Factors| -> Vec<f64> {
+                sensitive
+                    .iter()
+                    .map(|&k| log_error(f, &prepared[used[k]]))
+                    .collect()
+            };
+            let mut best_sub: Vec<f64> = sensitive.iter().map(|&k| err[k]).collect();
+            let mut best_obj: f64 = best_sub.iter().sum();
+            let mut cand = best.clone();
+            let mut best_t = None;
+            let mut try_t =
+                |t: f64, best: &mut Factors, best_obj: &mut f64, best_sub: &mut Vec<f64>| {
+                    cand.set(b.name, to_v(t));
+                    let e = sub(&cand);
+                    let obj: f64 = e.iter().sum();
+                    if obj < *best_obj - 1e-12 {
+                        *best_obj = obj;
+                        *best = cand.clone();
+                        *best_sub = e;
+                        true
+                    } else {
+                        false
+                    }
+                };
+            for k in 0..=GRID {
+                let t = k as f64 / GRID as f64;
+                if try_t(t, &mut best, &mut best_obj, &mut best_sub) {
+                    best_t = Some(t);
+                }
+            }
+            // Refine between the neighbours of the grid winner.
+            if let Some(t0) = best_t {
+                let step = 1.0 / GRID as f64;
+                for k in 1..8 {
+                    let t = (t0 - step + 2.0 * step * k as f64 / 8.0).clamp(0.0, 1.0);
+                    try_t(t, &mut best, &mut best_obj, &mut best_sub);
+                }
+            }
+            for (j, &k) in sensitive.iter().enumerate() {
+                err[k] = best_sub[j];
             }
         }
     }
-    Ok(best)
+    best
+}
+
+/// [`fit_prepared`] on every point.
+pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> Result<Factors> {
+    let prepared = prepare(data)?;
+    Ok(fit_prepared(&prepared, start, sweeps, &|_| true))
+}
+
+/// Sweeps of the coordinate descent for the shipped fit and every cross-validation fold.
+pub const FIT_SWEEPS: usize = 3;
+
+/// Leave-one-source-out cross-validation: for each source, refit from `start` on the
+/// points of every other source and predict the left-out source's points. Returns one
+/// result per point, in corpus order, each predicted by a fit that never saw its source.
+/// Folds run on all available cores.
+pub fn cross_validate(prepared: &[Prepared], start: &Factors, sweeps: usize) -> Vec<PointResult> {
+    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let mut out: Vec<Option<PointResult>> = (0..prepared.len()).map(|_| None).collect();
+    let chunks: Vec<Vec<&str>> = (0..threads)
+        .map(|t| sources.iter().skip(t).step_by(threads).copied().collect())
+        .collect();
+    let results: Vec<Vec<(usize, PointResult)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut v = Vec::new();
+                    for src in chunk {
+                        let f =
+                            fit_prepared(prepared, start, sweeps, &|i| prepared[i].source != *src);
+                        for (i, p) in prepared.iter().enumerate() {
+                            if p.source == *src {
+                                let (predicted, bottleneck) = predict_prepared(&f, p);
+                                v.push((
+                                    i,
+                                    PointResult {
+                                        id: p.id.clone(),
+                                        test: p.test.clone(),
+                                        measured: p.measured,
+                                        predicted,
+                                        error: predicted / p.measured - 1.0,
+                                        bottleneck,
+                                    },
+                                ));
+                            }
+                        }
+                    }
+                    v
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in results.into_iter().flatten() {
+        out[i] = Some(r);
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// Median and 90th-percentile absolute error of the results `keep` accepts, and their count.
+pub fn error_stats(
+    results: &[PointResult],
+    keep: &dyn Fn(&PointResult) -> bool,
+) -> (usize, f64, f64) {
+    let mut v: Vec<f64> = results
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| r.error.abs())
+        .collect();
+    if v.is_empty() {
+        return (0, 0.0, 0.0);
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    let p90 = v[((0.9 * n as f64).ceil() as usize).clamp(1, n) - 1];
+    (n, median, p90)
 }
 
 /// The markdown report written to `docs/calibration.md`.
-pub fn report(data: &CalibrationData, fitted: &Factors, shipped: &Factors) -> Result<String> {
-    let fit_res = evaluate(data, fitted)?;
-    let ship_res = evaluate(data, shipped)?;
+pub fn report(
+    data: &CalibrationData,
+    fitted: &Factors,
+    shipped: &Factors,
+    cv: &[PointResult],
+) -> Result<String> {
+    let prepared = prepare(data)?;
+    let fit_res = evaluate_prepared(&prepared, fitted);
+    let ship_res = evaluate_prepared(&prepared, shipped);
     let mut s = String::new();
     let _ = writeln!(s, "# Speed-model calibration\n");
     let _ = writeln!(
@@ -682,6 +1004,7 @@ pub fn report(data: &CalibrationData, fitted: &Factors, shipped: &Factors) -> Re
         objective(&fit_res),
         objective(&ship_res)
     );
+    accuracy_tables(&mut s, &prepared, &ship_res, cv);
     let _ = writeln!(s, "## Factors\n");
     let _ = writeln!(s, "| factor | shipped | fresh fit | allowed range |");
     let _ = writeln!(s, "|---|---:|---:|---|");
@@ -699,45 +1022,155 @@ pub fn report(data: &CalibrationData, fitted: &Factors, shipped: &Factors) -> Re
     let _ = writeln!(
         s,
         "\nFixed (cited or assumed, see `src/perf/factors.rs`): `cpu_bw_eff_measured` {}, \
-         `per_core_read_gbs` {}, `token_host_overhead_s` {}, `ik_cpu_pp_speedup` {}, \
-         `pcie_eff` {}.\n",
+         `numa_remote_eff` {}, `pcie_eff` {}.\n",
         fmt_num(shipped.cpu_bw_eff_measured),
-        fmt_num(shipped.per_core_read_gbs),
-        fmt_num(shipped.token_host_overhead_s),
-        fmt_num(shipped.ik_cpu_pp_speedup),
+        fmt_num(shipped.numa_remote_eff),
         fmt_num(shipped.pcie_eff)
     );
     let _ = writeln!(s, "## Points (shipped factors)\n");
     let _ = writeln!(
         s,
-        "| point | machine | model | quant | engine | test | measured tok/s | predicted | error | bottleneck |"
+        "| point | machine | model | quant | engine | backend | test | measured tok/s | predicted | error | cross-validated error | bottleneck |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---:|---:|---:|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---:|---:|---:|---:|---|");
     for (p, r) in data.point.iter().zip(&ship_res) {
+        let cv_err = cv
+            .iter()
+            .find(|c| c.id == p.id)
+            .map_or("—".to_string(), |c| format!("{:+.1}%", 100.0 * c.error));
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:+.1}% | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:+.1}% | {} | {} |",
             p.id,
             p.machine,
             p.model,
             p.quant,
             p.engine,
+            p.backend,
             p.test,
             r.measured,
             r.predicted,
             100.0 * r.error,
+            cv_err,
             r.bottleneck
         );
     }
     let _ = writeln!(s, "\n## Sources\n");
     for p in &data.point {
-        let _ = write!(s, "- **{}** — {}: “{}”", p.id, p.source, p.quote);
+        let _ = write!(
+            s,
+            "- **{}** — {} ({}; build: {}; flags: {}): “{}”",
+            p.id,
+            p.source,
+            if p.date.is_empty() {
+                "date in source"
+            } else {
+                &p.date
+            },
+            if p.build.is_empty() {
+                "not stated"
+            } else {
+                &p.build
+            },
+            if p.flags.is_empty() {
+                "defaults"
+            } else {
+                &p.flags
+            },
+            p.quote
+        );
         if let Some(n) = &p.note {
             let _ = write!(s, " _Note: {n}_");
         }
         let _ = writeln!(s);
     }
+    s.push_str(GPU_CHECK_SECTION);
     Ok(s)
+}
+
+/// The report's last section: where the predicted-vs-measured GPU check lives (its
+/// table is written by `scripts/gpu-check.sh`, not by this report).
+const GPU_CHECK_SECTION: &str = "
+## GPU check (predicted vs measured on a CUDA GPU)
+
+`scripts/gpu-check.sh` builds the pinned llama.cpp with CUDA, writes the sparse
+real-shape models, runs `llama-fit-params` and `llama-bench` (dense and MoE, full and
+expert offload) and writes predicted vs measured per-device memory and tg/pp into
+`docs/gpu-check.md`, which says whether it has been run and on which GPU.
+";
+
+/// In-sample and leave-one-source-out error per backend and test kind, and the corpus
+/// counts.
+fn accuracy_tables(
+    s: &mut String,
+    prepared: &[Prepared],
+    in_sample: &[PointResult],
+    cv: &[PointResult],
+) {
+    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let _ = writeln!(
+        s,
+        "## Cross-validated accuracy (leave one source out)\n\n\
+         Each of the {} sources (a pull request, issue, repository, post or seed) is left \
+         out in turn; the factors are refitted from `calibration::neutral_start()` on the \
+         other sources' points ({} sweeps) and the left-out points are predicted. Targets \
+         (issue 13): median tg ≤ {:.0}%, pp ≤ {:.0}%, no backend's median tg above {:.0}%.\n",
+        sources.len(),
+        FIT_SWEEPS,
+        100.0 * CV_TG_MEDIAN_TARGET,
+        100.0 * CV_PP_MEDIAN_TARGET,
+        100.0 * CV_BACKEND_TG_TARGET
+    );
+    let _ = writeln!(
+        s,
+        "| backend | test | points | in-sample median | in-sample p90 | cross-validated median | cross-validated p90 |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+    let backend_of = |id: &str| {
+        prepared
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.backend.clone())
+            .unwrap_or_default()
+    };
+    let mut backends: Vec<String> = prepared.iter().map(|p| p.backend.clone()).collect();
+    backends.sort();
+    backends.dedup();
+    let mut rows: Vec<(String, String)> =
+        vec![("all".into(), "tg".into()), ("all".into(), "pp".into())];
+    for b in &backends {
+        rows.push((b.clone(), "tg".into()));
+        rows.push((b.clone(), "pp".into()));
+    }
+    for (b, t) in rows {
+        let keep = |r: &PointResult| r.test == t && (b == "all" || backend_of(&r.id) == b);
+        let (n, m, p90) = error_stats(in_sample, &keep);
+        let (_, cm, cp90) = error_stats(cv, &keep);
+        if n == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "| {b} | {t} | {n} | {:.1}% | {:.1}% | {:.1}% | {:.1}% |",
+            100.0 * m,
+            100.0 * p90,
+            100.0 * cm,
+            100.0 * cp90
+        );
+    }
+    let _ = writeln!(s, "\n## Corpus\n");
+    let _ = writeln!(s, "| backend | points | sources |");
+    let _ = writeln!(s, "|---|---:|---:|");
+    for b in &backends {
+        let pts: Vec<&Prepared> = prepared.iter().filter(|p| &p.backend == b).collect();
+        let mut srcs: Vec<&str> = pts.iter().map(|p| p.source.as_str()).collect();
+        srcs.sort_unstable();
+        srcs.dedup();
+        let _ = writeln!(s, "| {b} | {} | {} |", pts.len(), srcs.len());
+    }
+    let _ = writeln!(s, "| all | {} | {} |\n", prepared.len(), sources.len());
 }
 
 fn fmt_num(v: f64) -> String {

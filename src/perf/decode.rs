@@ -8,8 +8,8 @@
 
 use super::attention;
 use super::devices::{
-    cpu_effective_bandwidth, gpu_effective_bandwidth, gpu_peak_bandwidth, oversubscription_factor,
-    pcie_bytes_per_s, ram_label,
+    cpu_effective_bandwidth, gpu_effective_bandwidth_on, gpu_layer_seconds, gpu_peak_bandwidth,
+    oversubscription_factor, pcie_bytes_per_s, ram_label,
 };
 use super::factors::Factors;
 use super::{Breakdown, ModelFacts};
@@ -45,8 +45,9 @@ pub(crate) fn decode_time(
                     b.assume(Some(format!("GPU {i} is not in the hardware snapshot")));
                     continue;
                 };
-                let (bw, assumption) = gpu_effective_bandwidth(gpu, f);
+                let (bw, assumption) = gpu_effective_bandwidth_on(gpu, settings.backend, f);
                 b.assume(assumption);
+                let layer_s = gpu_layer_seconds(gpu, settings.backend, f);
                 let read = (weight + kv) / bw;
                 gpu_read_times.push(read);
                 if !parallel_gpus {
@@ -56,21 +57,12 @@ pub(crate) fn decode_time(
                 let ratio = if fused { f.ik_gpu_overhead_ratio } else { 1.0 };
                 b.add(
                     "GPU kernel launches",
-                    d.layers as f64
-                        * facts.kernel_units_per_layer(f)
-                        * f.gpu_layer_overhead_s
-                        * ratio,
+                    d.layers as f64 * facts.kernel_units_per_layer(f) * layer_s * ratio,
                 );
                 if !settings.flash_attn {
                     b.add(
                         "attention scores without flash attention",
-                        attention::decode_seconds(
-                            facts,
-                            d.layers,
-                            depth,
-                            bw,
-                            f.gpu_layer_overhead_s * ratio,
-                        ),
+                        attention::decode_seconds(facts, d.layers, depth, bw, layer_s * ratio),
                     );
                 }
             }
@@ -89,12 +81,24 @@ pub(crate) fn decode_time(
                     (weight - experts) / bw,
                 );
                 b.add("KV cache reads", kv / bw);
+                // With few threads the cores, not the memory, are the limit: dequantising
+                // and dot products at the ISA's int8 rate. Reads and compute overlap, so
+                // only the excess over the read time adds.
+                let compute = 2.0 * d.active_params as f64
+                    / (super::devices::cpu_peak_flops(&hw.cpu, threads)
+                        * f.cpu_tg_compute_eff
+                        * if fused { f.ik_cpu_tg_speedup } else { 1.0 });
+                b.add(
+                    "CPU dequantisation and dot products",
+                    compute - (weight + kv) / bw,
+                );
                 let ratio = if fused { f.ik_cpu_overhead_ratio } else { 1.0 };
                 let units = d.layers as f64 * facts.kernel_units_per_layer(f)
                     + expert_only_layers(layout, facts) * f.moe_kernel_units;
+                let per_unit = f.cpu_layer_overhead_s + f.cpu_thread_sync_s * threads as f64;
                 b.add(
                     "CPU thread synchronisation",
-                    units * f.cpu_layer_overhead_s * ratio * slow,
+                    units * per_unit * ratio * slow,
                 );
                 if !settings.flash_attn {
                     b.add(
@@ -104,7 +108,7 @@ pub(crate) fn decode_time(
                             d.layers,
                             depth,
                             bw,
-                            f.cpu_layer_overhead_s * ratio * slow,
+                            per_unit * ratio * slow,
                         ),
                     );
                 }
@@ -136,6 +140,22 @@ pub(crate) fn decode_time(
         "CPU↔GPU / GPU↔GPU hops",
         layout.boundary_crossings as f64 * hop_seconds(f, hw, facts),
     );
+    // The F32 logits row comes back to the host every token (llama_decode copies the
+    // output to the host buffer); over a narrow link (a GPU on PCIe x1) this is visible.
+    if let Some(out) = layout
+        .devices
+        .iter()
+        .rev()
+        .find_map(|d| match d.device.unit() {
+            Unit::Gpu(i) => hw.gpus.get(i as usize),
+            Unit::Cpu => None,
+        })
+    {
+        let link = slowest_link(std::slice::from_ref(out), f);
+        if link > 0.0 {
+            b.add("logits copy to the host", facts.n_vocab as f64 * 4.0 / link);
+        }
+    }
     b.add("host per-token work", f.token_host_overhead_s);
     b.finish()
 }

@@ -9,6 +9,17 @@
 
 use super::factors::Factors;
 use crate::hardware::{CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo};
+use crate::plan::Backend;
+
+/// The backend a GPU runs on under these settings: the plan's (`settings.backend`), or
+/// the vendor's default runtime when the plan names the CPU backend but places work on
+/// a GPU.
+pub fn gpu_backend(gpu: &GpuInfo, backend: Backend) -> Backend {
+    match backend {
+        Backend::Cpu => crate::engine::backends::default_backend(gpu.vendor),
+        b => b,
+    }
+}
 
 /// How a GPU's memory behaves for decode kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,15 +59,64 @@ const UNKNOWN_GPU_BANDWIDTH_GBS: f64 = 360.0;
 /// FP16 with FP16 accumulate, GA106 spec).
 const UNKNOWN_GPU_TFLOPS: f64 = 51.0;
 
-/// Effective decode bandwidth of one GPU, bytes/s, and the assumption made if any.
+/// Effective decode bandwidth of one GPU on its vendor's default runtime, bytes/s, and
+/// the assumption made if any.
 pub fn gpu_effective_bandwidth(gpu: &GpuInfo, f: &Factors) -> (f64, Option<String>) {
+    gpu_effective_bandwidth_on(gpu, Backend::Cpu, f)
+}
+
+/// Effective decode bandwidth of one GPU on `backend` (see [`gpu_backend`]), bytes/s.
+/// CUDA distinguishes GDDR and HBM cards; Metal is Apple's unified memory; ROCm and
+/// Vulkan (and SYCL, which no published point measures) have one efficiency each, HBM
+/// Instinct cards scaled by CUDA's HBM/GDDR ratio.
+pub fn gpu_effective_bandwidth_on(
+    gpu: &GpuInfo,
+    backend: Backend,
+    f: &Factors,
+) -> (f64, Option<String>) {
     let (peak, assumption) = gpu_peak_bandwidth(gpu);
-    let eff = match gpu_memory_class(gpu) {
-        GpuMemoryClass::Gddr => f.gpu_bw_eff_gddr,
-        GpuMemoryClass::Hbm => f.gpu_bw_eff_hbm,
-        GpuMemoryClass::Unified => f.gpu_bw_eff_unified,
+    let class = gpu_memory_class(gpu);
+    let hbm_ratio = if class == GpuMemoryClass::Hbm {
+        f.gpu_bw_eff_hbm / f.gpu_bw_eff_gddr
+    } else {
+        1.0
+    };
+    let eff = match gpu_backend(gpu, backend) {
+        Backend::Rocm => f.gpu_bw_eff_rocm * hbm_ratio,
+        Backend::Vulkan | Backend::Sycl => f.gpu_bw_eff_vulkan * hbm_ratio,
+        Backend::Metal => f.gpu_bw_eff_unified,
+        Backend::Cuda | Backend::Cpu => match class {
+            GpuMemoryClass::Hbm => f.gpu_bw_eff_hbm,
+            GpuMemoryClass::Unified if gpu.vendor == GpuVendor::Apple => f.gpu_bw_eff_unified,
+            _ => f.gpu_bw_eff_gddr,
+        },
     };
     (peak * eff, assumption)
+}
+
+/// The GPU's FP16 tensor TFLOPS from the table, or the named fallback.
+pub fn gpu_tflops(gpu: &GpuInfo) -> f64 {
+    match gpu.fp16_tflops {
+        Some(t) if t.is_finite() && t > 0.0 => t,
+        _ => UNKNOWN_GPU_TFLOPS,
+    }
+}
+
+/// Host-side per-layer cost of `backend` relative to CUDA's.
+pub fn layer_overhead_ratio(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f64 {
+    match gpu_backend(gpu, backend) {
+        Backend::Rocm => f.rocm_layer_overhead_ratio,
+        Backend::Vulkan | Backend::Sycl => f.vulkan_layer_overhead_ratio,
+        Backend::Metal => f.metal_layer_overhead_ratio,
+        Backend::Cuda | Backend::Cpu => 1.0,
+    }
+}
+
+/// Fixed seconds per GPU layer per kernel unit on `backend`: the host/launch part (per
+/// backend) plus the tiny-kernel part that scales with the GPU's speed.
+pub fn gpu_layer_seconds(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f64 {
+    f.gpu_layer_overhead_s * layer_overhead_ratio(gpu, backend, f)
+        + f.gpu_layer_compute_s * 100.0 / gpu_tflops(gpu)
 }
 
 /// Spec-sheet bandwidth of one GPU, bytes/s.
@@ -73,17 +133,23 @@ pub fn gpu_peak_bandwidth(gpu: &GpuInfo) -> (f64, Option<String>) {
     }
 }
 
-/// Effective prompt-processing throughput of one GPU, FLOP/s.
+/// Effective prompt-processing throughput of one GPU on its default runtime, FLOP/s.
 pub fn gpu_effective_flops(gpu: &GpuInfo, f: &Factors) -> f64 {
-    let peak = match gpu.fp16_tflops {
-        Some(t) if t.is_finite() && t > 0.0 => t,
-        _ => UNKNOWN_GPU_TFLOPS,
+    gpu_effective_flops_on(gpu, Backend::Cpu, f)
+}
+
+/// Effective prompt-processing throughput of one GPU on `backend`, FLOP/s.
+pub fn gpu_effective_flops_on(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f64 {
+    let eff = match gpu_backend(gpu, backend) {
+        Backend::Rocm => f.gpu_tensor_eff_rocm,
+        Backend::Vulkan | Backend::Sycl => f.gpu_compute_eff_vulkan,
+        Backend::Metal => f.gpu_compute_eff_unified,
+        Backend::Cuda | Backend::Cpu => match gpu_memory_class(gpu) {
+            GpuMemoryClass::Unified if gpu.vendor == GpuVendor::Apple => f.gpu_compute_eff_unified,
+            _ => f.gpu_tensor_eff,
+        },
     };
-    let eff = match gpu_memory_class(gpu) {
-        GpuMemoryClass::Unified => f.gpu_compute_eff_unified,
-        _ => f.gpu_tensor_eff,
-    };
-    peak * 1e12 * eff
+    gpu_tflops(gpu) * 1e12 * eff
 }
 
 /// Per-lane PCIe rates after encoding, GB/s, by generation (PCI-SIG: 2.5/5 GT/s 8b/10b,
@@ -145,6 +211,11 @@ pub fn cpu_effective_bandwidth(
             (t * f.cpu_bw_eff, a)
         }
     };
+    // Several NUMA nodes: the snapshot's bandwidth is the sum over nodes; threads that
+    // are not pinned read mostly remote memory, so the other nodes count at
+    // `numa_remote_eff`.
+    let nodes = hw.cpu.numa_nodes.max(hw.cpu.sockets).max(1) as f64;
+    let saturated = saturated / nodes * (1.0 + (nodes - 1.0) * f.numa_remote_eff);
     let working = working_cores(&hw.cpu, threads) as f64;
     let per_core = f.per_core_read_gbs * 1e9;
     (saturated.min(working * per_core), assumption)
@@ -173,24 +244,45 @@ pub fn oversubscription_factor(cpu: &CpuInfo, threads: u32, f: &Factors) -> f64 
     }
 }
 
-/// Peak SIMD FLOP/s of the CPU for `threads` threads. FLOPs per cycle per core by ISA
-/// (Intel/AMD optimisation manuals: two 256-bit FMA ports = 32 FP32 FLOP/cycle for
-/// AVX2+FMA, two 512-bit ports = 64 for AVX-512; VNNI/AMX int8 dot products double the
-/// usable rate for quantized matmuls in ggml's `vec_dot_q8` paths). Clock: the
-/// snapshot has none, so 3.0 GHz is assumed (all-core turbo of the seeds' CPUs spans
-/// 2.6-4.5 GHz).
-pub fn cpu_peak_flops(cpu: &CpuInfo, threads: u32) -> f64 {
-    let per_cycle = if cpu.has("amx_int8") || cpu.has("avx512_vnni") || cpu.has("avx512vnni") {
-        128.0
-    } else if cpu.has("avx512f") {
+/// Int8 multiply-add operations (2 per MAC) one core retires per cycle on the dot
+/// products that quantized matmuls run (ggml quantizes activations to Q8 and multiplies
+/// int8 x int8), by the best instruction the CPU has. Sources: Intel and Arm optimisation
+/// guides and instruction tables (uops.info):
+/// - AMX (`amx_int8`) is counted as AVX-512 VNNI: its tiles (1024 MAC/cycle) are used
+///   only by a GGML_AMX build for some types, and no corpus point measures it.
+/// - AVX-512 VNNI: VPDPBUSD zmm = 64 MACs, two ports on Intel servers, one effective on
+///   Zen 4/5 (512-bit ops on 256-bit units): counted as one, 64 MAC/cycle.
+/// - AVX-VNNI (256-bit VPDPBUSD): 32 MACs, two ports = 64 MAC/cycle.
+/// - AVX2: VPMADDUBSW + VPMADDWD per 32 MACs, two ports = 32 MAC/cycle.
+/// - SVE with i8mm (256-bit vectors on Neoverse V1; SMMLA = 64 MACs per 128 bits) and
+///   NEON i8mm (SMMLA: 32 MACs per instruction, two pipes) = 64 MAC/cycle.
+/// - NEON dotprod (SDOT: 16 MACs per instruction, two pipes) = 32 MAC/cycle.
+/// - plain NEON / SSE: 8 MAC/cycle.
+pub fn cpu_int8_ops_per_cycle(cpu: &CpuInfo) -> f64 {
+    let wide_int8 = [
+        "amx_int8",
+        "avx512_vnni",
+        "avx512vnni",
+        "avx_vnni",
+        "avxvnni",
+        "i8mm",
+    ];
+    let macs: f64 = if wide_int8.iter().any(|f| cpu.has(f)) {
         64.0
-    } else if (cpu.has("avx2") && cpu.has("fma")) || cpu.has("asimddp") || cpu.has("sve") {
+    } else if cpu.has("avx2") || cpu.has("asimddp") || cpu.has("dotprod") {
         32.0
     } else {
-        16.0
+        8.0
     };
+    2.0 * macs
+}
+
+/// Peak int8 dot-product rate of the CPU for `threads` threads, ops/s. Clock: the
+/// snapshot has none, so 3.0 GHz is assumed (all-core clocks of the corpus CPUs span
+/// 2.6-5 GHz; the fitted `cpu_compute_eff` absorbs the mean).
+pub fn cpu_peak_flops(cpu: &CpuInfo, threads: u32) -> f64 {
     const ASSUMED_CLOCK_HZ: f64 = 3.0e9;
-    working_cores(cpu, threads) as f64 * per_cycle * ASSUMED_CLOCK_HZ
+    working_cores(cpu, threads) as f64 * cpu_int8_ops_per_cycle(cpu) * ASSUMED_CLOCK_HZ
 }
 
 /// The memory's name for bottleneck text: `DDR4`, `LPDDR5X`, or `system RAM`.
@@ -267,5 +359,50 @@ mod tests {
         assert_eq!(oversubscription_factor(&cpu, 8, &f), 1.0);
         assert!(oversubscription_factor(&cpu, 16, &f) > 2.0);
         assert_eq!(working_cores(&cpu, 16), 8);
+    }
+
+    #[test]
+    fn int8_rate_follows_the_best_dot_product_instruction() {
+        let cpu = |flags: &[&str]| CpuInfo {
+            physical_cores: 8,
+            threads: 8,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            ..Default::default()
+        };
+        let avx2 = cpu_int8_ops_per_cycle(&cpu(&["avx2", "fma"]));
+        let vnni = cpu_int8_ops_per_cycle(&cpu(&["avx2", "avx512f", "avx512_vnni"]));
+        let dot = cpu_int8_ops_per_cycle(&cpu(&["neon", "asimddp"]));
+        let i8mm = cpu_int8_ops_per_cycle(&cpu(&["neon", "asimddp", "i8mm"]));
+        assert_eq!((avx2, vnni), (64.0, 128.0));
+        assert_eq!((dot, i8mm), (64.0, 128.0));
+        assert_eq!(cpu_int8_ops_per_cycle(&cpu(&[])), 16.0);
+    }
+
+    #[test]
+    fn a_second_numa_node_adds_only_part_of_its_bandwidth() {
+        let f = super::super::factors::DEFAULT_FACTORS;
+        let mut hw = HardwareSnapshot {
+            schema_version: crate::hardware::snapshot::SNAPSHOT_SCHEMA_VERSION,
+            source: "test".into(),
+            gpus: vec![],
+            system: Default::default(),
+            notes: vec![],
+            cpu: CpuInfo {
+                physical_cores: 64,
+                threads: 64,
+                sockets: 1,
+                numa_nodes: 1,
+                ..Default::default()
+            },
+            memory: MemoryInfo {
+                theoretical_bandwidth_gbs: Some(200.0),
+                ..Default::default()
+            },
+        };
+        let one = cpu_effective_bandwidth(&hw, 64, &f).0;
+        hw.cpu.numa_nodes = 2;
+        hw.cpu.sockets = 2;
+        let two = cpu_effective_bandwidth(&hw, 64, &f).0;
+        assert!(two < one && two > 0.5 * one, "{two} vs {one}");
     }
 }

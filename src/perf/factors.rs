@@ -27,6 +27,15 @@ pub struct Factors {
     /// Same for unified-memory GPUs (Apple M-series). *Fitted* on published rows 19, 21, 22
     /// and 23 (M2 Ultra, M1 Max, M3 Max, M1).
     pub gpu_bw_eff_unified: f64,
+    /// Fraction of spec-sheet bandwidth reached by decode matvecs under ROCm/HIP (AMD
+    /// discrete and integrated GPUs). *Fitted* on the ROCm points: Strix Halo
+    /// (lhl/strix-halo-testing), RX 6700 XT (llama.cpp PR #5835), RX 7900 XTX (PR #26284).
+    pub gpu_bw_eff_rocm: f64,
+    /// Same under Vulkan (any vendor; also used for SYCL, which no corpus point measures).
+    /// *Fitted* on the Vulkan points: Strix Halo, RX 6800 XT (PR #2059), RX 6700 XT
+    /// (PR #5835), RX 9070 XT, Arc A310, RTX 3060/4090 (geerlingguy/ai-benchmarks), RTX
+    /// 2070 (PR #13324).
+    pub gpu_bw_eff_vulkan: f64,
     /// Fraction of theoretical DRAM bandwidth (channels × MT/s × 8) that CPU-side decode
     /// matvecs reach with enough threads. *Fitted* on the seeds' hybrid and CPU-only runs
     /// (seed 001 RTX 3070 -ngl 27, seed 002 Xeon E5-2620 v4) and the Ryzen AI 9 365 and
@@ -43,6 +52,12 @@ pub struct Factors {
     /// streams roughly 10-20 GB/s (single-thread STREAM results,
     /// https://www.cs.virginia.edu/stream/); the low end, as decode also dequantizes.
     pub per_core_read_gbs: f64,
+    /// Share of the other NUMA nodes' bandwidth that decode gets on a multi-node machine
+    /// (llama.cpp's default placement neither pins threads nor interleaves pages, so most
+    /// reads of a thread cross the interconnect, whose bandwidth is a fraction of a node's
+    /// local DRAM rate). *Assumed* 0.5, not fitted: no corpus point is a multi-node
+    /// machine, so this stays a stated assumption until one is added.
+    pub numa_remote_eff: f64,
     /// Extra CPU synchronisation time when threads exceed the physical core count:
     /// × (1 + this × x⁴), x = fraction of SMT siblings in use (see
     /// `devices::oversubscription_factor`). every graph node ends in a barrier that waits for the
@@ -56,6 +71,21 @@ pub struct Factors {
     /// see `moe_kernel_units`): kernel launches and tiny-kernel latency that do not scale
     /// with bytes. *Fitted* (all GPU tg points).
     pub gpu_layer_overhead_s: f64,
+    /// Seconds per GPU layer per kernel unit that scale with the GPU's speed: the tiny
+    /// kernels (norms, rope, KV copies, activation quantisation) run at the GPU's clock
+    /// and SM count, not the host's. Quoted for a 100 TFLOPS (FP16 tensor) GPU and scaled
+    /// by 100 / the GPU's TFLOPS: a 4090 (330) pays a third of a 3090's (142) — the reason
+    /// a 4090 decodes 18-26% faster than a 3090 with only 8% more bandwidth
+    /// (published_calibration.csv rows 2/4/6). *Fitted*.
+    pub gpu_layer_compute_s: f64,
+    /// Host-side per-layer cost of ROCm relative to CUDA (the HIP runtime's launch and
+    /// graph-replay latency; the pinned tree builds HIP graphs by default, ggml/CMakeLists.txt
+    /// `GGML_HIP_GRAPHS ON`). *Fitted*.
+    pub rocm_layer_overhead_ratio: f64,
+    /// Same for Vulkan (command-buffer recording and submission per graph). *Fitted*.
+    pub vulkan_layer_overhead_ratio: f64,
+    /// Same for Metal (command encoding per graph on the host). *Fitted*.
+    pub metal_layer_overhead_ratio: f64,
     /// Extra kernel units of a routed-expert FFN over a dense one. The op sequences in
     /// the pinned mainline tree suggest ~0.6: `src/models/llama.cpp` builds ≈ 20 kernels
     /// per block (norm, 3 projections, rope ×2, KV copies, attention, output projection,
@@ -73,13 +103,27 @@ pub struct Factors {
     /// Seconds per CPU layer per kernel unit: thread-pool barriers after every graph node.
     /// *Fitted* (seed 001, seed 002 and the CPU-only rows).
     pub cpu_layer_overhead_s: f64,
+    /// Extra seconds per CPU layer per kernel unit per thread: every graph node ends in a
+    /// barrier that every thread must reach (pinned llama.cpp ggml/src/ggml-cpu/ggml-cpu.c
+    /// `ggml_barrier`: an OpenMP barrier or one shared atomic counter), so its cost grows
+    /// with the thread count. This is why a 192-core server decodes
+    /// a 3B model at 23.5 tok/s, not the 120 its bandwidth allows. *Fitted*.
+    pub cpu_thread_sync_s: f64,
+    /// Fraction of the CPU's peak int8 rate (`devices::cpu_int8_ops_per_cycle`) that
+    /// decode matvecs reach: with few threads decode is compute-bound (ik_llama.cpp PR #55:
+    /// 5.22 tok/s on 2 Zen4 threads, 9.24 on 4, against 7.56 bandwidth-bound on 4 for a
+    /// bigger Q8_0 file). *Fitted* on the CPU tg points with 2-8 threads.
+    pub cpu_tg_compute_eff: f64,
+    /// ik_llama.cpp decode compute speed-up over mainline on the CPU (its own matvec
+    /// kernels: PR #55 8.88 vs 5.22 tok/s on 2 threads). *Fitted*.
+    pub ik_cpu_tg_speedup: f64,
     /// Seconds per device change on the per-token path (CPU↔GPU, GPU↔GPU): stream
     /// synchronisation plus the scheduler's copy setup. The activation itself is added
     /// as bytes over the PCIe link. *Fitted* (seed 000 dual-3060, seed 001, 5080 hybrid).
     pub boundary_sync_s: f64,
     /// Seconds per token spent on the host regardless of placement: graph build,
-    /// scheduling, logits copy, sampling. *Assumed* 0.4 ms: in the calibration data it
-    /// cannot be separated from `gpu_layer_overhead_s`, which absorbs any error in it.
+    /// scheduling, logits copy, sampling. *Fitted*: the 1B-3B models of the corpus
+    /// (geerlingguy/ai-benchmarks, 240-760 tok/s) separate it from the per-layer costs.
     pub token_host_overhead_s: f64,
     /// ik_llama.cpp per-layer GPU overhead relative to mainline (fused MoE up/gate, fused
     /// norms, fused delta-net reduce the kernel count). *Fitted* on seed 000 (ik 70.12 vs
@@ -98,11 +142,18 @@ pub struct Factors {
     /// GEMMs on NVIDIA/AMD discrete GPUs. *Fitted* on the pp512 rows (3070, 3090, 4090,
     /// 2×3090, 2×4090, A100, H100) and seed 003's pp512.
     pub gpu_tensor_eff: f64,
+    /// Same under ROCm/HIP (rocBLAS/hipBLASLt and MMQ on RDNA/CDNA). *Fitted*.
+    pub gpu_tensor_eff_rocm: f64,
+    /// Same under Vulkan (coopmat/coopmat2 or scalar shaders). *Fitted*.
+    pub gpu_compute_eff_vulkan: f64,
     /// Same for unified-memory GPUs (Apple: no tensor cores; the table carries the FP16
     /// shader rate). *Fitted* on published rows 18, 20 and the M3 Max / M1 notes.
     pub gpu_compute_eff_unified: f64,
-    /// Fraction of the CPU's peak SIMD FLOPs (cores × clock × FLOPs/cycle for its ISA)
-    /// reached by mainline prompt processing. *Fitted* on the Ryzen AI 9 365 pp512 row.
+    /// Fraction of the CPU's peak int8 dot-product rate (cores × assumed clock × int8 ops
+    /// per cycle for its ISA, `devices::cpu_int8_ops_per_cycle`) reached by mainline
+    /// prompt processing (quantized matmuls run as int8 dot products against Q8
+    /// activations). *Fitted* on the CPU pp points (ik_llama.cpp PRs #54, #55, #121, the
+    /// Ryzen AI 9 365 row).
     pub cpu_compute_eff: f64,
     /// ik_llama.cpp CPU prompt-processing speed-up over mainline. *Fitted* on the Ryzen
     /// AI 9 365 pp512 pair (ik 281.56 vs mainline 56.47 t/s on Qwen3.5-4B: ×5.0); for
@@ -110,6 +161,15 @@ pub struct Factors {
     /// reports Llama-3.1-8B pp512 on a Ryzen 7950X of 353-372 t/s against 170 t/s for
     /// mainline's fastest quant: ×2.1 on a dense non-recurrent model.
     pub ik_cpu_pp_speedup: f64,
+    /// Further ik_llama.cpp CPU prompt-processing speed-up of its interleaved-row
+    /// (`_R4`/`_R8`) types. *Fitted* on ik_llama.cpp PRs #121, #122, #132 (each PR's own
+    /// table reports 1.3-1.6x for the `_R4` type over the plain one).
+    pub ik_repacked_pp_speedup: f64,
+    /// Mainline's batched CPU GEMM (tinyBLAS / repacked rows, `KernelTraits::
+    /// cpu_gemm_types`) over its per-row `vec_dot` path. *Fitted* on the mainline CPU pp
+    /// points: ik_llama.cpp PR #54's mainline Q4_0/Q8_0 (GEMM) against PR #55's Q5_0 and
+    /// the Ryzen AI 9 365 IQ4_XS (no GEMM).
+    pub cpu_gemm_pp_speedup: f64,
     /// Fraction of the PCIe link's nominal rate (gen × width, after encoding) reached by
     /// host→device weight copies. *Assumed* 0.8: pinned host→device copies typically
     /// reach 12-13 GB/s of PCIe 3.0 x16's 15.75 GB/s (CUDA samples `bandwidthTest`);
@@ -129,27 +189,41 @@ pub const OP_OFFLOAD_MIN_BATCH: u32 = 32;
 /// The fitted values (see `docs/calibration.md`, regenerated by
 /// `cargo run --release --example calibration_report`).
 pub const DEFAULT_FACTORS: Factors = Factors {
-    gpu_bw_eff_gddr: 0.854,
-    gpu_bw_eff_hbm: 0.588,
-    gpu_bw_eff_unified: 0.712,
-    cpu_bw_eff: 0.749,
+    gpu_bw_eff_gddr: 0.8423,
+    gpu_bw_eff_hbm: 0.5339,
+    gpu_bw_eff_unified: 0.7448,
+    gpu_bw_eff_rocm: 0.7654,
+    gpu_bw_eff_vulkan: 0.8078,
+    cpu_bw_eff: 0.7451,
     cpu_bw_eff_measured: 0.88,
-    per_core_read_gbs: 10.0,
-    smt_oversubscription_penalty: 50.0,
-    gpu_layer_overhead_s: 54.5e-6,
-    moe_kernel_units: 0.3,
-    recurrent_kernel_units: 1.125,
-    cpu_layer_overhead_s: 165e-6,
-    boundary_sync_s: 5e-6,
-    token_host_overhead_s: 0.4e-3,
-    ik_gpu_overhead_ratio: 1.0,
+    per_core_read_gbs: 24.6,
+    numa_remote_eff: 0.5,
+    smt_oversubscription_penalty: 42.2,
+    gpu_layer_overhead_s: 1.732e-5,
+    gpu_layer_compute_s: 2.139e-5,
+    rocm_layer_overhead_ratio: 3.366,
+    vulkan_layer_overhead_ratio: 0.7891,
+    metal_layer_overhead_ratio: 1.337,
+    moe_kernel_units: 0.688,
+    recurrent_kernel_units: 2.0,
+    cpu_layer_overhead_s: 4.729e-5,
+    cpu_thread_sync_s: 5.183e-6,
+    cpu_tg_compute_eff: 0.1122,
+    ik_cpu_tg_speedup: 1.339,
+    boundary_sync_s: 5.000e-6,
+    token_host_overhead_s: 3.387e-4,
+    ik_gpu_overhead_ratio: 0.9752,
     ik_cpu_overhead_ratio: 1.0,
-    gpu_tensor_eff: 0.395,
-    gpu_compute_eff_unified: 0.62,
-    cpu_compute_eff: 0.131,
-    ik_cpu_pp_speedup: 4.8,
+    gpu_tensor_eff: 0.3948,
+    gpu_tensor_eff_rocm: 0.2541,
+    gpu_compute_eff_vulkan: 0.1771,
+    gpu_compute_eff_unified: 0.6129,
+    cpu_compute_eff: 0.1546,
+    ik_cpu_pp_speedup: 2.74,
+    ik_repacked_pp_speedup: 1.386,
+    cpu_gemm_pp_speedup: 2.252,
     pcie_eff: 0.80,
-    pp_layer_overhead_s: 213e-6,
+    pp_layer_overhead_s: 2.889e-4,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -178,6 +252,66 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 0.95,
     },
     FitBound {
+        name: "gpu_bw_eff_rocm",
+        min: 0.3,
+        max: 0.95,
+    },
+    FitBound {
+        name: "gpu_bw_eff_vulkan",
+        min: 0.3,
+        max: 0.95,
+    },
+    FitBound {
+        name: "per_core_read_gbs",
+        min: 5.0,
+        max: 60.0,
+    },
+    FitBound {
+        name: "gpu_layer_compute_s",
+        min: 1e-6,
+        max: 200e-6,
+    },
+    FitBound {
+        name: "rocm_layer_overhead_ratio",
+        min: 0.3,
+        max: 5.0,
+    },
+    FitBound {
+        name: "vulkan_layer_overhead_ratio",
+        min: 0.3,
+        max: 5.0,
+    },
+    FitBound {
+        name: "metal_layer_overhead_ratio",
+        min: 0.3,
+        max: 5.0,
+    },
+    FitBound {
+        name: "cpu_thread_sync_s",
+        min: 0.05e-6,
+        max: 50e-6,
+    },
+    FitBound {
+        name: "cpu_tg_compute_eff",
+        min: 0.02,
+        max: 0.9,
+    },
+    FitBound {
+        name: "ik_cpu_tg_speedup",
+        min: 1.0,
+        max: 3.0,
+    },
+    FitBound {
+        name: "gpu_tensor_eff_rocm",
+        min: 0.05,
+        max: 0.9,
+    },
+    FitBound {
+        name: "gpu_compute_eff_vulkan",
+        min: 0.05,
+        max: 0.9,
+    },
+    FitBound {
         name: "cpu_bw_eff",
         min: 0.3,
         max: 0.9,
@@ -189,7 +323,7 @@ pub const FIT_BOUNDS: &[FitBound] = &[
     },
     FitBound {
         name: "gpu_layer_overhead_s",
-        min: 5e-6,
+        min: 1e-6,
         max: 300e-6,
     },
     FitBound {
@@ -243,6 +377,21 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 1e-3,
     },
     FitBound {
+        name: "ik_repacked_pp_speedup",
+        min: 1.0,
+        max: 3.0,
+    },
+    FitBound {
+        name: "cpu_gemm_pp_speedup",
+        min: 1.0,
+        max: 6.0,
+    },
+    FitBound {
+        name: "token_host_overhead_s",
+        min: 50e-6,
+        max: 1.5e-3,
+    },
+    FitBound {
         name: "ik_cpu_pp_speedup",
         min: 1.0,
         max: 6.0,
@@ -273,6 +422,20 @@ impl Factors {
             "cpu_compute_eff" => self.cpu_compute_eff,
             "ik_cpu_pp_speedup" => self.ik_cpu_pp_speedup,
             "pcie_eff" => self.pcie_eff,
+            "ik_cpu_tg_speedup" => self.ik_cpu_tg_speedup,
+            "cpu_tg_compute_eff" => self.cpu_tg_compute_eff,
+            "cpu_gemm_pp_speedup" => self.cpu_gemm_pp_speedup,
+            "ik_repacked_pp_speedup" => self.ik_repacked_pp_speedup,
+            "gpu_bw_eff_rocm" => self.gpu_bw_eff_rocm,
+            "gpu_bw_eff_vulkan" => self.gpu_bw_eff_vulkan,
+            "numa_remote_eff" => self.numa_remote_eff,
+            "gpu_layer_compute_s" => self.gpu_layer_compute_s,
+            "rocm_layer_overhead_ratio" => self.rocm_layer_overhead_ratio,
+            "vulkan_layer_overhead_ratio" => self.vulkan_layer_overhead_ratio,
+            "metal_layer_overhead_ratio" => self.metal_layer_overhead_ratio,
+            "cpu_thread_sync_s" => self.cpu_thread_sync_s,
+            "gpu_tensor_eff_rocm" => self.gpu_tensor_eff_rocm,
+            "gpu_compute_eff_vulkan" => self.gpu_compute_eff_vulkan,
             "pp_layer_overhead_s" => self.pp_layer_overhead_s,
             _ => return None,
         })
@@ -301,6 +464,20 @@ impl Factors {
             "cpu_compute_eff" => &mut self.cpu_compute_eff,
             "ik_cpu_pp_speedup" => &mut self.ik_cpu_pp_speedup,
             "pcie_eff" => &mut self.pcie_eff,
+            "ik_cpu_tg_speedup" => &mut self.ik_cpu_tg_speedup,
+            "cpu_tg_compute_eff" => &mut self.cpu_tg_compute_eff,
+            "cpu_gemm_pp_speedup" => &mut self.cpu_gemm_pp_speedup,
+            "ik_repacked_pp_speedup" => &mut self.ik_repacked_pp_speedup,
+            "gpu_bw_eff_rocm" => &mut self.gpu_bw_eff_rocm,
+            "gpu_bw_eff_vulkan" => &mut self.gpu_bw_eff_vulkan,
+            "numa_remote_eff" => &mut self.numa_remote_eff,
+            "gpu_layer_compute_s" => &mut self.gpu_layer_compute_s,
+            "rocm_layer_overhead_ratio" => &mut self.rocm_layer_overhead_ratio,
+            "vulkan_layer_overhead_ratio" => &mut self.vulkan_layer_overhead_ratio,
+            "metal_layer_overhead_ratio" => &mut self.metal_layer_overhead_ratio,
+            "cpu_thread_sync_s" => &mut self.cpu_thread_sync_s,
+            "gpu_tensor_eff_rocm" => &mut self.gpu_tensor_eff_rocm,
+            "gpu_compute_eff_vulkan" => &mut self.gpu_compute_eff_vulkan,
             "pp_layer_overhead_s" => &mut self.pp_layer_overhead_s,
             _ => return false,
         };

@@ -188,6 +188,8 @@ pub struct ModelFacts {
     pub attention_layer_fraction: f64,
     pub n_layer: u32,
     pub n_embd: u64,
+    /// Vocabulary size: the logits row copied back to the host per generated token.
+    pub n_vocab: u64,
     pub token_embedding_bytes: f64,
     pub is_moe: bool,
     /// Mean query heads of the softmax-attention blocks (the width of the score tensor).
@@ -254,6 +256,7 @@ impl ModelFacts {
             },
             n_layer: spec.n_layer,
             n_embd: spec.n_embd,
+            n_vocab: spec.n_vocab,
             token_embedding_bytes: spec.bytes_of(TensorClass::TokenEmbedding).as_u64() as f64,
             is_moe,
             attention_heads: if attention > 0 {

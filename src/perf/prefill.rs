@@ -11,7 +11,7 @@
 
 use super::attention;
 use super::devices::{
-    cpu_effective_bandwidth, cpu_peak_flops, gpu_effective_bandwidth, gpu_effective_flops,
+    cpu_effective_bandwidth, cpu_peak_flops, gpu_effective_bandwidth_on, gpu_effective_flops_on,
 };
 use super::factors::{Factors, OP_OFFLOAD_MIN_BATCH};
 use super::{Breakdown, ModelFacts};
@@ -34,6 +34,46 @@ pub fn effective_ubatch(settings: &Settings) -> u32 {
         ub.min(settings.batch)
     } else {
         ub
+    }
+}
+
+/// The bulk weight type of a quant name: `Q4_K_M` and `UD-Q4_K_XL` are mostly `Q4_K`,
+/// `Q5_0_R4` is `Q5_0` in ik_llama.cpp's interleaved-row layout.
+fn bulk_type(quant: &str) -> String {
+    let q = quant
+        .rsplit('-')
+        .next()
+        .unwrap_or(quant)
+        .to_ascii_uppercase();
+    let q = q
+        .trim_end_matches("_R4")
+        .trim_end_matches("_R8")
+        .trim_end_matches("_R16");
+    match q.find("_K") {
+        Some(i) => q[..i + 2].to_string(),
+        None => q.to_string(),
+    }
+}
+
+/// Speed-up of the engine's CPU matmul kernels for this quant over mainline's per-row
+/// `vec_dot` path: ik_llama.cpp's own kernels (more with its interleaved `_R4`/`_R8`
+/// rows), mainline's batched GEMM for the types that have one, else 1.
+fn cpu_kernel_speedup(f: &Factors, engine: EngineKind, settings: &Settings) -> f64 {
+    let kernels = crate::engine::info(engine).kernels;
+    let quant = settings.quant.as_deref().unwrap_or("");
+    if kernels.own_cpu_matmul_kernels {
+        let upper = quant.to_ascii_uppercase();
+        let repacked = upper.ends_with("_R4") || upper.ends_with("_R8") || upper.ends_with("_R16");
+        f.ik_cpu_pp_speedup
+            * if repacked {
+                f.ik_repacked_pp_speedup
+            } else {
+                1.0
+            }
+    } else if kernels.cpu_gemm_types.contains(&bulk_type(quant).as_str()) {
+        f.cpu_gemm_pp_speedup
+    } else {
+        1.0
     }
 }
 
@@ -70,9 +110,9 @@ pub(crate) fn prefill_time(
                 let Some(gpu) = hw.gpus.get(i as usize) else {
                     continue;
                 };
-                let (bw, assumption) = gpu_effective_bandwidth(gpu, f);
+                let (bw, assumption) = gpu_effective_bandwidth_on(gpu, settings.backend, f);
                 b.assume(assumption);
-                let matmuls = flops / gpu_effective_flops(gpu, f);
+                let matmuls = flops / gpu_effective_flops_on(gpu, settings.backend, f);
                 let streaming = d.weight_bytes.as_u64() as f64 / bw;
                 let overhead =
                     d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s;
@@ -103,18 +143,12 @@ pub(crate) fn prefill_time(
                         }
                         b.add(
                             format!("matmuls on {}", gpu.name),
-                            flops / gpu_effective_flops(gpu, f),
+                            flops / gpu_effective_flops_on(gpu, settings.backend, f),
                         );
                     }
                     _ => {
                         let threads = settings.threads.max(1);
-                        let own_kernels =
-                            crate::engine::info(engine).kernels.own_cpu_matmul_kernels;
-                        let speedup = if own_kernels {
-                            f.ik_cpu_pp_speedup
-                        } else {
-                            1.0
-                        };
+                        let speedup = cpu_kernel_speedup(f, engine, settings);
                         let cpu_flops =
                             cpu_peak_flops(&hw.cpu, threads) * f.cpu_compute_eff * speedup;
                         b.add("matmuls on the CPU", flops / cpu_flops);
@@ -156,4 +190,18 @@ pub(crate) fn prefill_time(
         layout.boundary_crossings as f64 * f.boundary_sync_s,
     );
     b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bulk_type;
+
+    #[test]
+    fn quant_names_map_to_their_bulk_ggml_type() {
+        assert_eq!(bulk_type("Q4_K_M"), "Q4_K");
+        assert_eq!(bulk_type("UD-Q4_K_XL"), "Q4_K");
+        assert_eq!(bulk_type("Q5_0_R4"), "Q5_0");
+        assert_eq!(bulk_type("IQ4_XS"), "IQ4_XS");
+        assert_eq!(bulk_type("q8_0"), "Q8_0");
+    }
 }

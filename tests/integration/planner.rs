@@ -328,7 +328,8 @@ fn saved_plan_round_trips() {
     assert!(!saved.args.is_empty() && saved.command.starts_with("llama-server "));
 }
 
-/// No GPU in the description: a CPU plan, threads = physical cores.
+/// No GPU in the description: a CPU plan, threads at most the physical cores (fewer when
+/// the speed model predicts the memory saturates first: `settings::fewer_threads`).
 #[test]
 fn no_gpu_gives_a_cpu_plan() {
     let v = rigplan_json(&[
@@ -343,7 +344,8 @@ fn no_gpu_gives_a_cpu_plan() {
     let devs = v["memory"]["devices"].as_array().unwrap();
     assert_eq!(devs.len(), 1);
     assert_eq!(devs[0]["kind"], "cpu");
-    assert_eq!(v["settings"]["threads"], 8);
+    let threads = v["settings"]["threads"].as_u64().unwrap();
+    assert!((2..=8).contains(&threads), "{threads} threads on 8 cores");
 }
 
 /// GPU-side memory against published CUDA breakdowns (shared/calibration/
