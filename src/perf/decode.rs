@@ -146,11 +146,13 @@ pub(crate) fn decode_time(
         .devices
         .iter()
         .rev()
+        .filter(|d| d.weight_bytes.0 > 0)
         .find_map(|d| match d.device.unit() {
             Unit::Gpu(i) => hw.gpus.get(i as usize),
             Unit::Cpu => None,
         })
     {
+        // (A GPU that holds no weights, as under `-ngl 0`, computes no token.)
         let link = slowest_link(std::slice::from_ref(out), f);
         if link > 0.0 {
             b.add("logits copy to the host", facts.n_vocab as f64 * 4.0 / link);
