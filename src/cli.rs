@@ -17,6 +17,9 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Overall deadline, in seconds, for reading one remote GGUF header (https://, hf:).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub remote_timeout: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
