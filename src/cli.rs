@@ -59,6 +59,9 @@ pub struct DetectArgs {
     /// Also measure memory read bandwidth (about 3 seconds).
     #[arg(long)]
     pub measure: bool,
+    /// Replace an existing --save file (a regular file only).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +152,9 @@ pub struct PlanArgs {
     /// Also write the plan as TOML for `export --plan`.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
+    /// Replace an existing --save file (a regular file only).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod compare;
 pub mod detect;
 pub mod export;
 pub mod inspect;
+pub mod output;
 pub mod plan;
 pub mod resolve;
 pub mod tune;

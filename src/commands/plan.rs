@@ -7,7 +7,6 @@ use super::resolve;
 use crate::cli::{Format, PlanArgs};
 use crate::plan::Plan;
 use crate::units::Bytes;
-use anyhow::Context;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -25,25 +24,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     // A closed pipe (`| head`) is not an error worth reporting.
     let _ = out.write_all(text.as_bytes());
     if let Some(path) = &args.save {
-        save(path, &plan)?;
+        save(path, &plan, args.force)?;
         eprintln!("saved plan to '{}'", path.display());
     }
     Ok(())
 }
 
-fn save(path: &Path, plan: &Plan) -> anyhow::Result<()> {
+fn save(path: &Path, plan: &Plan, force: bool) -> anyhow::Result<()> {
     let text = toml::to_string(plan)?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    tmp.write_all(text.as_bytes())
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    Ok(())
+    super::output::write_user_file(path, &text, force, false, "--save")
 }
 
 const BAR: usize = 40;
