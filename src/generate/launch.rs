@@ -6,6 +6,7 @@
 //! mlock, CPU-resident weights). No I/O here.
 
 use crate::engine::{launch_args, unsupported_settings, EngineKind, ServerOptions};
+use crate::error::input::Quoted;
 use crate::error::{user_error, Result};
 use crate::plan::Plan;
 use std::net::IpAddr;
@@ -66,15 +67,25 @@ impl Launch {
         })?;
         let bad = unsupported_settings(engine, &plan.settings);
         if let Some(first) = bad.first() {
-            return Err(user_error(format!("plan setting refused: {first}")));
+            return Err(user_error(format!(
+                "plan setting refused: {}",
+                Quoted(first)
+            )));
         }
         if !is_loopback(&server.host) && server.api_key_file.is_none() {
             return Err(user_error(format!(
                 "--host '{}' is reachable from other machines: give --api-key-file PATH",
-                server.host
+                Quoted(&server.host)
             )));
         }
         let args = launch_args(engine, &plan.settings, &model_path, Some(server));
+        // A shell drops a NUL byte silently, so the argument would arrive altered.
+        if let Some(a) = args.iter().find(|a| a.contains('\0')) {
+            return Err(user_error(format!(
+                "argument '{}' holds a NUL byte, which no command line can carry",
+                Quoted(a)
+            )));
+        }
         let gpus = &plan.settings.gpu_indices;
         let mut env = Vec::new();
         let devices = if gpus.is_empty() {
