@@ -74,9 +74,19 @@ struct Ctx {
     service_lines: Vec<String>,
     exec_start: String,
     health_check: String,
-    model_dir: String,
+    protect_home: String,
+    model_paths: String,
     device_lines: Vec<String>,
+    network_lines: Vec<String>,
 }
+
+/// Hardening a GPU unit leaves off, and why (the unit says so too).
+const GPU_LEFT_OFF: &[&str] = &[
+    "# Left off for the GPU driver: MemoryDenyWriteExecute= (CUDA and ROCm compile kernels",
+    "# at run time into writable, executable memory), ProcSubset=pid (the driver reads",
+    "# /proc/driver/*), PrivateUsers= (device access through the video/render groups is",
+    "# not verified inside a user namespace).",
+];
 
 /// The unit's file name for a user name.
 pub fn unit_name(user: &str) -> String {
@@ -129,7 +139,14 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
         words.push(exec_word(a, "engine argument")?);
     }
     let device_lines = match &launch.devices {
-        DeviceAccess::None => vec!["PrivateDevices=yes".to_string()],
+        DeviceAccess::None => vec![
+            "PrivateDevices=yes".to_string(),
+            // The CPU backend maps no code it writes, reads only its own /proc/self,
+            // and needs no other user's id.
+            "MemoryDenyWriteExecute=yes".to_string(),
+            "ProcSubset=pid".to_string(),
+            "PrivateUsers=yes".to_string(),
+        ],
         DeviceAccess::Nvidia(gpus) => {
             let mut v = vec![
                 "# Only the NVIDIA device nodes; the video group owns them on most distributions."
@@ -143,6 +160,7 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             for g in gpus {
                 v.push(format!("DeviceAllow=/dev/nvidia{g} rw"));
             }
+            v.extend(GPU_LEFT_OFF.iter().map(|l| l.to_string()));
             v
         }
         DeviceAccess::Amd => vec![
@@ -151,13 +169,54 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             "DevicePolicy=closed".to_string(),
             "DeviceAllow=/dev/kfd rw".to_string(),
             "DeviceAllow=char-drm rw".to_string(),
-        ],
+        ]
+        .into_iter()
+        .chain(GPU_LEFT_OFF.iter().map(|l| l.to_string()))
+        .collect(),
     };
     let model_dir = Path::new(&launch.model_path)
         .parent()
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "/".to_string());
+    // PrivateTmp=yes gives the service an empty /tmp: a model kept there is bound into
+    // it read-only (BindReadOnlyPaths= is set up after the private /tmp).
+    let in_tmp = ["/tmp", "/var/tmp"]
+        .iter()
+        .any(|t| Path::new(&model_dir).starts_with(t));
+    let model_paths = if in_tmp {
+        format!(
+            "# The model is under a temporary directory, which PrivateTmp= replaces: bind it in.\nBindReadOnlyPaths={}",
+            path_word(&model_dir, "model directory")?
+        )
+    } else {
+        format!(
+            "ReadOnlyPaths={}",
+            path_word(&model_dir, "model directory")?
+        )
+    };
+    // Home directories stay readable only when the model or the engine lives there
+    // (the `rigplan build` prefix is under ~/.local/share).
+    let under_home = |p: &str| {
+        ["/home", "/root", "/run/user"]
+            .iter()
+            .any(|h| Path::new(p).starts_with(h))
+    };
+    let protect_home = if under_home(&model_dir) || under_home(&launch.program) {
+        "read-only"
+    } else {
+        "yes"
+    };
+    // A server on loopback talks to loopback only.
+    let network_lines = if crate::generate::launch::is_loopback(&launch.server.host) {
+        vec![
+            "# Loopback only: no other address may reach or be reached by the server.".to_string(),
+            "IPAddressDeny=any".to_string(),
+            "IPAddressAllow=localhost".to_string(),
+        ]
+    } else {
+        Vec::new()
+    };
     let check_host = if crate::generate::launch::is_loopback(&launch.server.host)
         || launch.server.host == "0.0.0.0"
         || launch.server.host == "::"
@@ -198,8 +257,10 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
         service_lines,
         exec_start: words.join(" "),
         health_check,
-        model_dir: path_word(&model_dir, "model directory")?,
+        protect_home: protect_home.to_string(),
+        model_paths,
         device_lines,
+        network_lines,
     };
     render_template("systemd unit", SYSTEMD_UNIT, &ctx)
 }

@@ -186,38 +186,46 @@ pub fn read_plan(path: &Path) -> Result<Plan> {
         ))
     };
     let value: toml::Value = toml::from_str(&text).map_err(malformed)?;
-    if let Some(field) = nul_field(&value, String::new()) {
+    let mut fields = Vec::new();
+    nul_fields(&value, String::new(), &mut fields);
+    if !fields.is_empty() {
+        let more = if fields.len() > 4 { ", ..." } else { "" };
+        fields.truncate(4);
         return Err(user_error(format!(
-            "--plan '{}': {field} holds a NUL byte, which no command line can carry",
-            path.display()
+            "--plan '{}': {}{more} holds a NUL byte, which no command line can carry",
+            path.display(),
+            fields.join(", ")
         )));
     }
     value.try_into().map_err(malformed)
 }
 
-/// The path (`model.path`, `settings.overrides[2]`) of the first string or key in
-/// `value` holding a NUL byte.
-fn nul_field(value: &toml::Value, at: String) -> Option<String> {
+/// The paths (`model.path`, `settings.override_tensors[2]`) of every string or key in
+/// `value` holding a NUL byte, in the order the file's tables sort.
+fn nul_fields(value: &toml::Value, at: String, out: &mut Vec<String>) {
     match value {
-        toml::Value::String(s) if s.contains('\0') => Some(at),
-        toml::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| nul_field(v, format!("{at}[{i}]"))),
-        toml::Value::Table(t) => t.iter().find_map(|(k, v)| {
-            let key = crate::error::input::quoted(k);
-            let path = if at.is_empty() {
-                key
-            } else {
-                format!("{at}.{key}")
-            };
-            if k.contains('\0') {
-                Some(path)
-            } else {
-                nul_field(v, path)
+        toml::Value::String(s) if s.contains('\0') => out.push(at),
+        toml::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                nul_fields(v, format!("{at}[{i}]"), out);
             }
-        }),
-        _ => None,
+        }
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = crate::error::input::quoted(k);
+                let path = if at.is_empty() {
+                    key
+                } else {
+                    format!("{at}.{key}")
+                };
+                if k.contains('\0') {
+                    out.push(path);
+                } else {
+                    nul_fields(v, path, out);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
