@@ -155,6 +155,10 @@ pub struct PlanArgs {
     /// Replace an existing --save file (a regular file only).
     #[arg(long)]
     pub force: bool,
+    /// Check the plan with the engine's own llama-fit-params (per-device memory beside
+    /// rigplan's; exit 1 if the engine says it does not fit).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +238,10 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
     #[arg(long)]
     pub force: bool,
+    /// Check each plan with the engine's own llama-fit-params first; write nothing and
+    /// exit 1 if the engine says it does not fit.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,7 +27,32 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         save(path, &plan, args.force)?;
         eprintln!("saved plan to '{}'", path.display());
     }
+    if args.verify {
+        let check = verify(&plan, None)?;
+        if args.format == Format::Table {
+            let _ = out.write_all(check.as_bytes());
+        } else {
+            eprint!("{check}");
+        }
+    }
     Ok(())
+}
+
+/// `--verify`: the engine's check of `plan` as text, or exit 1 when the engine says the
+/// plan does not fit.
+pub(crate) fn verify(plan: &Plan, engine_bin: Option<&Path>) -> anyhow::Result<String> {
+    let fit_params = crate::ops::verify::locate(engine_bin)?;
+    let v = crate::ops::verify::verify(plan, &fit_params)?;
+    let text = crate::ops::verify::render(&v);
+    if !v.fits {
+        eprint!("{text}");
+        return Err(crate::error::Error::Unsatisfiable(format!(
+            "--verify: the engine says the plan for '{}' does not fit this machine",
+            plan.model.name
+        ))
+        .into());
+    }
+    Ok(text)
 }
 
 fn save(path: &Path, plan: &Plan, force: bool) -> anyhow::Result<()> {

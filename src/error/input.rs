@@ -22,8 +22,7 @@ pub struct Quoted<'a>(pub &'a str);
 
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = 0usize;
-        for (i, c) in self.0.char_indices() {
+        for (shown, (i, c)) in self.0.char_indices().enumerate() {
             if shown == QUOTED_MAX_CHARS {
                 let cut = self.0.len() - i;
                 return write!(f, "…[{cut} more bytes cut]");
@@ -33,7 +32,6 @@ impl fmt::Display for Quoted<'_> {
             } else {
                 write!(f, "{c}")?;
             }
-            shown += 1;
         }
         Ok(())
     }

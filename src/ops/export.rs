@@ -178,22 +178,26 @@ pub const MAX_PLAN_BYTES: u64 = 1 << 20;
 /// would arrive altered; the error names the field).
 pub fn read_plan(path: &Path) -> Result<Plan> {
     let text = crate::error::input::read_user_file(path, MAX_PLAN_BYTES, "--plan")?;
+    plan_from_str(&text, &path.display().to_string())
+}
+
+/// A saved plan's text, read back ([`read_plan`] without the file); `name` names it in
+/// errors.
+pub fn plan_from_str(text: &str, name: &str) -> Result<Plan> {
     let malformed = |e: toml::de::Error| {
         user_error(format!(
-            "--plan '{}': {}",
-            path.display(),
+            "--plan '{name}': {}",
             e.to_string().replace('\n', " ")
         ))
     };
-    let value: toml::Value = toml::from_str(&text).map_err(malformed)?;
+    let value: toml::Value = toml::from_str(text).map_err(malformed)?;
     let mut fields = Vec::new();
     nul_fields(&value, String::new(), &mut fields);
     if !fields.is_empty() {
         let more = if fields.len() > 4 { ", ..." } else { "" };
         fields.truncate(4);
         return Err(user_error(format!(
-            "--plan '{}': {}{more} holds a NUL byte, which no command line can carry",
-            path.display(),
+            "--plan '{name}': {}{more} holds a NUL byte, which no command line can carry",
             fields.join(", ")
         )));
     }

@@ -11,3 +11,4 @@ pub mod compare;
 pub mod export;
 pub mod plan;
 pub mod tune;
+pub mod verify;

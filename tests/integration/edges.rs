@@ -705,3 +705,87 @@ fn the_build_script_reruns_from_another_source_tree() {
     assert!(stderr(&o).contains("holds a build of"), "{}", stderr(&o));
     assert!(mine.join("CMakeCache.txt").is_file());
 }
+
+// ---- plan --verify ---------------------------------------------------------------------------
+
+#[test]
+fn verify_puts_the_engines_estimate_beside_rigplans_and_its_verdict_decides() {
+    let bin = crate::support_engine::llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("llama-3.1-8b-Q4_K_M.gguf");
+    crate::support_model::write_catalog_model(
+        &crate::support_model::entry("llama-3.1-8b"),
+        "Q4_K_M",
+        &small,
+    );
+    let o = rigplan()
+        .env("RIGPLAN_LLAMA_BIN", &bin)
+        .args([
+            "plan",
+            small.to_str().unwrap(),
+            "--no-gpu",
+            "--ctx",
+            "4096",
+            "--verify",
+        ])
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}{out}", stderr(&o));
+    let host = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("Host "))
+        .unwrap_or_else(|| panic!("no Host row: {out}"));
+    let nums: Vec<f64> = host
+        .split_whitespace()
+        .skip(1)
+        .take(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    // rigplan's CPU total and the engine's, within 5% of each other.
+    assert!((nums[0] - nums[1]).abs() <= nums[1] * 0.05, "{host}");
+    assert!(out.contains("the engine says: fits"), "{out}");
+
+    // Planned for a what-if 512 GiB machine, a 70B model does not fit this one: exit 1,
+    // and export --verify writes nothing.
+    let big = tmp.path().join("llama-3.3-70b-Q8_0.gguf");
+    crate::support_model::write_catalog_model(
+        &crate::support_model::entry("llama-3.3-70b"),
+        "Q8_0",
+        &big,
+    );
+    let what_if = ["--no-gpu", "--ram-gib", "512", "--ctx", "4096"];
+    let o = rigplan()
+        .env("RIGPLAN_LLAMA_BIN", &bin)
+        .args(["plan", big.to_str().unwrap(), "--verify"])
+        .args(what_if)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("the engine says: does NOT fit") && e.contains("failed to fit"),
+        "{e}"
+    );
+    let unit = tmp.path().join("u.sh");
+    let o = rigplan()
+        .args([
+            "export",
+            big.to_str().unwrap(),
+            "--as",
+            "script",
+            "--verify",
+            "--engine-bin",
+        ])
+        .arg(&bin)
+        .args(what_if)
+        .arg("--out")
+        .arg(&unit)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!unit.exists());
+}
