@@ -41,7 +41,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
 /// `--verify`: the engine's check of `plan` as text, or exit 1 when the engine says the
 /// plan does not fit.
 pub(crate) fn verify(plan: &Plan, engine_bin: Option<&Path>) -> anyhow::Result<String> {
-    let fit_params = crate::ops::verify::locate(engine_bin)?;
+    let fit_params = crate::ops::verify::locate(plan, engine_bin)?;
     let v = crate::ops::verify::verify(plan, &fit_params)?;
     let text = crate::ops::verify::render(&v);
     if !v.fits {

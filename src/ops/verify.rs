@@ -55,16 +55,30 @@ pub struct Verification {
     pub left_out: Vec<String>,
 }
 
-/// Where llama-fit-params is: `engine_bin` when given (only there), else
-/// `RIGPLAN_LLAMA_BIN`, the prefix `rigplan build` installs into, then PATH.
-pub fn locate(engine_bin: Option<&Path>) -> Result<PathBuf> {
+/// The engine's llama-fit-params (engine data: `targets.fit_params`), or the refusal
+/// for an engine without one.
+fn fit_params_name(engine: EngineKind) -> Result<&'static str> {
+    let info = crate::engine::info(engine);
+    info.targets.fit_params.ok_or_else(|| {
+        user_error(format!(
+            "--verify: {} has no {FIT_PARAMS}; only plans for an engine with one can be verified by the engine",
+            info.kind.name()
+        ))
+    })
+}
+
+/// Where the plan's engine's llama-fit-params is: `engine_bin` when given (only there),
+/// else `RIGPLAN_LLAMA_BIN`, the prefix `rigplan build` installs into, then PATH.
+pub fn locate(plan: &Plan, engine_bin: Option<&Path>) -> Result<PathBuf> {
+    let engine = crate::engine::of_plan(plan)?;
+    let name = fit_params_name(engine)?;
     if let Some(dir) = engine_bin {
-        let p = dir.join(FIT_PARAMS);
+        let p = dir.join(name);
         return if p.is_file() {
             Ok(p)
         } else {
             Err(user_error(format!(
-                "--engine-bin '{}': no '{FIT_PARAMS}' in it",
+                "--engine-bin '{}': no '{name}' in it",
                 dir.display()
             )))
         };
@@ -74,18 +88,18 @@ pub fn locate(engine_bin: Option<&Path>) -> Result<PathBuf> {
         dirs.push(PathBuf::from(d));
     }
     if let Some(data) = dirs::data_dir() {
-        let info = crate::engine::info(EngineKind::LlamaCpp);
+        let info = crate::engine::info(engine);
         dirs.push(data.join(info.install_dir_name()).join("bin"));
     }
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
     }
     dirs.iter()
-        .map(|d| d.join(FIT_PARAMS))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| {
             Error::Unsatisfiable(format!(
-                "--verify: '{FIT_PARAMS}' not found (RIGPLAN_LLAMA_BIN, the 'rigplan build' prefix, PATH); build llama.cpp with 'rigplan build' or pass --engine-bin DIR"
+                "--verify: '{name}' not found (RIGPLAN_LLAMA_BIN, the 'rigplan build' prefix, PATH); build the engine with 'rigplan build' or pass --engine-bin DIR"
             ))
         })
 }
@@ -226,13 +240,7 @@ const MIB: u64 = 1 << 20;
 
 /// Verifies `plan` with the engine's llama-fit-params at `fit_params`.
 pub fn verify(plan: &Plan, fit_params: &Path) -> Result<Verification> {
-    let engine = crate::engine::of_plan(plan)?;
-    if engine != EngineKind::LlamaCpp {
-        return Err(user_error(format!(
-            "--verify: {} has no {FIT_PARAMS}; only llama.cpp plans can be verified by the engine",
-            crate::engine::info(engine).kind.name()
-        )));
-    }
+    fit_params_name(crate::engine::of_plan(plan)?)?;
     let server = crate::engine::ServerOptions {
         host: "127.0.0.1".into(),
         port: 8080,
