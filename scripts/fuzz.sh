@@ -28,7 +28,7 @@ logs="$root/fuzz/logs"
 mkdir -p "$corpus" "$logs"
 
 # Seeds: synthetic headers, presets, plans; then the engine's vocabulary files.
-cargo +nightly run --quiet --release --manifest-path fuzz/Cargo.toml --bin make_seeds -- "$corpus"
+cargo run --quiet --example fuzz_seeds -- "$corpus"
 cp "$llama_src"/models/ggml-vocab-*.gguf "$corpus/gguf_header/"
 
 status=0
