@@ -14,7 +14,12 @@ use std::path::Path;
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let req = resolve::plan_request(&args.pins)?;
     let hw = resolve::hardware(&args.hardware)?;
-    let plan = crate::ops::plan::plan_model(args.model.as_deref(), &hw, req)?;
+    let mut plan = crate::ops::plan::plan_model(args.model.as_deref(), &hw, req.clone())?;
+    if args.verify
+        && !crate::model::hparams::KNOWN_ARCHITECTURES.contains(&plan.model.architecture.as_str())
+    {
+        plan = plan_on_engine_fit(plan, args.model.as_deref(), &hw, req)?;
+    }
     let text = match args.format {
         Format::Table => render_table(&plan),
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
@@ -36,6 +41,43 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--verify` for an architecture rigplan has no memory formula for: the engine fits
+/// the placement itself and the model is planned again with its `-ngl`/`-ts` pinned
+/// (what the user did not pin); the plan's warnings say so.
+fn plan_on_engine_fit(
+    plan: Plan,
+    model: Option<&str>,
+    hw: &crate::hardware::HardwareSnapshot,
+    mut req: crate::planner::PlanRequest,
+) -> anyhow::Result<Plan> {
+    let fit_params = crate::ops::verify::locate(&plan, None)?;
+    let fit = crate::ops::verify::engine_fit(&plan, &fit_params)?;
+    if req.ngl.is_none() {
+        req.ngl = fit.n_gpu_layers;
+    }
+    if req.tensor_split.is_none() && fit.tensor_split.len() > 1 {
+        req.tensor_split = Some(fit.tensor_split.clone());
+    }
+    let mut replanned = crate::ops::plan::plan_model(model, hw, req)?;
+    let mut note = format!(
+        "architecture '{}' has no rigplan memory formula: the placement follows the engine's own fit (llama-fit-params: -ngl {}{}) on this machine",
+        plan.model.architecture,
+        fit.n_gpu_layers.map_or("default".to_string(), |n| n.to_string()),
+        if fit.tensor_split.len() > 1 {
+            format!(" -ts {:?}", fit.tensor_split)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(ot) = &fit.overrides {
+        note.push_str(&format!(
+            "; the engine would also add -ot \"{ot}\", which rigplan cannot pin"
+        ));
+    }
+    replanned.warnings.insert(0, note);
+    Ok(replanned)
 }
 
 /// `--verify`: the engine's check of `plan` as text, or exit 1 when the engine says the

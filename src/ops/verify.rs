@@ -11,6 +11,10 @@
 //! fit-params parser does not know (server options such as `--host`, `-lm`) are left
 //! out, and listed; they do not change memory.
 //!
+//! For a model whose architecture rigplan has no memory formula for, [`engine_fit`]
+//! lets the engine fit the placement (`-ngl`, `-ts`) itself, with the plan's context and
+//! cache kept; `plan --verify` then plans with those as pins and says so.
+//!
 //! The engine sees only the devices of the machine it runs on: rows of the plan for
 //! devices this machine lacks have no engine figure, and the verdict is about this
 //! machine. ik_llama.cpp has no llama-fit-params, so its plans cannot be verified.
@@ -241,14 +245,7 @@ const MIB: u64 = 1 << 20;
 /// Verifies `plan` with the engine's llama-fit-params at `fit_params`.
 pub fn verify(plan: &Plan, fit_params: &Path) -> Result<Verification> {
     fit_params_name(crate::engine::of_plan(plan)?)?;
-    let server = crate::engine::ServerOptions {
-        host: "127.0.0.1".into(),
-        port: 8080,
-        api_key_file: None,
-        alias: None,
-    };
-    let gpus_amd = crate::ops::export::plan_uses_amd(plan);
-    let launch = crate::generate::launch::Launch::from_plan(plan, FIT_PARAMS, &server, gpus_amd)?;
+    let launch = launch_of(plan)?;
     let help = run(fit_params, &["--help".to_string()], &[])?;
     let accepted = accepted_options(&format!("{}{}", help.stdout, help.stderr));
     let (mut args, left_out) = keep_accepted(&launch.args, &accepted);
@@ -306,6 +303,79 @@ pub fn verify(plan: &Plan, fit_params: &Path) -> Result<Verification> {
         reason,
         left_out,
     })
+}
+
+/// What the engine chose when left to fit a plan's placement itself (the line
+/// llama-fit-params prints: `-c N -ngl M [-ts A,B] [-ot "..."]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EngineFit {
+    /// `-ngl`; `None` when the engine left it at its default (no GPU to fit).
+    pub n_gpu_layers: Option<u32>,
+    pub tensor_split: Vec<f64>,
+    /// `-ot` the engine would add (rigplan cannot pin these; reported).
+    pub overrides: Option<String>,
+}
+
+/// Options of the plan that place the model; left out so the engine fits them itself.
+const PLACEMENT_OPTIONS: &[&str] = &[
+    "-ngl",
+    "--gpu-layers",
+    "--n-gpu-layers",
+    "-ts",
+    "--tensor-split",
+    "-ot",
+    "--override-tensor",
+    "-ncmoe",
+    "--n-cpu-moe",
+    "-cmoe",
+    "--cpu-moe",
+    "-fit",
+    "--fit",
+];
+
+/// Asks the engine to fit the plan's placement (`-ngl`, `-ts`, `-ot`) to this machine's
+/// free memory with the plan's other options (its context, cache types, batches) kept:
+/// for a model whose architecture rigplan has no memory formula for.
+pub fn engine_fit(plan: &Plan, fit_params: &Path) -> Result<EngineFit> {
+    fit_params_name(crate::engine::of_plan(plan)?)?;
+    let launch = launch_of(plan)?;
+    let help = run(fit_params, &["--help".to_string()], &[])?;
+    let mut accepted = accepted_options(&format!("{}{}", help.stdout, help.stderr));
+    accepted.retain(|o| !PLACEMENT_OPTIONS.contains(&o.as_str()));
+    let (args, _) = keep_accepted(&launch.args, &accepted);
+    let fitted = run(fit_params, &args, &launch.env)?;
+    let line = fitted.stdout.lines().find(|l| l.starts_with("-c "));
+    let (true, Some(line)) = (fitted.ok, line) else {
+        return Err(Error::Unsatisfiable(format!(
+            "the engine could not fit '{}' on this machine: {}",
+            plan.model.name,
+            crate::error::input::quoted(last_line(&fitted.stderr))
+        )));
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let value = |opt: &str| words.windows(2).find(|w| w[0] == opt).map(|w| w[1]);
+    Ok(EngineFit {
+        n_gpu_layers: value("-ngl")
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|n| u32::try_from(n).ok()),
+        tensor_split: value("-ts")
+            .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_default(),
+        overrides: line
+            .split_once(" -ot ")
+            .map(|(_, ot)| ot.trim_matches('"').to_string()),
+    })
+}
+
+fn launch_of(plan: &Plan) -> Result<crate::generate::launch::Launch> {
+    let server = crate::engine::ServerOptions {
+        host: "127.0.0.1".into(),
+        port: 8080,
+        api_key_file: None,
+        alias: None,
+    };
+    let amd = crate::ops::export::plan_uses_amd(plan);
+    crate::generate::launch::Launch::from_plan(plan, FIT_PARAMS, &server, amd)
 }
 
 fn last_line(s: &str) -> &str {

@@ -789,3 +789,42 @@ fn verify_puts_the_engines_estimate_beside_rigplans_and_its_verdict_decides() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!unit.exists());
 }
+
+#[test]
+fn an_architecture_without_a_formula_is_planned_on_the_engines_fit() {
+    let bin = crate::support_engine::llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let vocab = crate::support_engine::llama_source().join("models/ggml-vocab-llama-spm.gguf");
+    // llama's tensors under the name 'refact', which the pinned llama.cpp loads
+    // (src/models/refact.cpp) and rigplan has no formula for.
+    let m = tmp.path().join("tiny-refact.gguf");
+    crate::support_gen::write_tiny_arch(&m, &vocab, "refact");
+    let o = rigplan()
+        .env("RIGPLAN_LLAMA_BIN", &bin)
+        .args([
+            "plan",
+            m.to_str().unwrap(),
+            "--no-gpu",
+            "--ctx",
+            "512",
+            "--verify",
+            "--format",
+            "json",
+        ])
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = plan["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        first.starts_with("architecture 'refact' has no rigplan memory formula: the placement follows the engine's own fit (llama-fit-params: -ngl"),
+        "{first}"
+    );
+    // The engine's check ran on the replanned plan: its Host figure and its verdict.
+    let e = stderr(&o);
+    assert!(
+        e.contains("  Host ") && e.contains("the engine says: fits"),
+        "{e}"
+    );
+}
