@@ -743,9 +743,10 @@ fn verify_puts_the_engines_estimate_beside_rigplans_and_its_verdict_decides() {
         .take(2)
         .map(|x| x.parse().unwrap())
         .collect();
-    // rigplan's CPU total and the engine's, within 5% of each other.
-    assert!((nums[0] - nums[1]).abs() <= nums[1] * 0.05, "{host}");
+    // rigplan's CPU total and the engine's, within 1% (measured: 5464 and 5463 MiB).
+    assert!((nums[0] - nums[1]).abs() <= nums[1] * 0.01, "{host}");
     assert!(out.contains("the engine says: fits"), "{out}");
+    eprintln!("{out}");
 
     // Planned for a what-if 512 GiB machine, a 70B model does not fit this one: exit 1,
     // and export --verify writes nothing.
