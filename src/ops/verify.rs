@@ -288,13 +288,20 @@ pub fn verify(plan: &Plan, fit_params: &Path) -> Result<Verification> {
     }
 
     let fitted = run(fit_params, &args, &launch.env)?;
+    // The tool exits right after logging, and its log is written by a thread, so the
+    // reason may be lost (common/log.cpp); the exit status is the verdict.
     let reason = (!fitted.ok).then(|| {
         let line = fitted
             .stderr
             .lines()
             .find(|l| l.contains("failed to fit"))
-            .unwrap_or_else(|| last_line(&fitted.stderr));
-        crate::error::input::quoted(line.trim())
+            .unwrap_or_else(|| last_line(&fitted.stderr))
+            .trim();
+        if line.is_empty() {
+            format!("{FIT_PARAMS} exited with status 1 and no reason")
+        } else {
+            crate::error::input::quoted(line)
+        }
     });
     Ok(Verification {
         fit_params: fit_params.to_path_buf(),

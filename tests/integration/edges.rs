@@ -766,8 +766,11 @@ fn verify_puts_the_engines_estimate_beside_rigplans_and_its_verdict_decides() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let e = stderr(&o);
+    // The engine's reason may be lost (it exits before its log thread writes); the
+    // exit status is the verdict.
+    assert!(e.contains("the engine says: does NOT fit"), "{e}");
     assert!(
-        e.contains("the engine says: does NOT fit") && e.contains("failed to fit"),
+        e.contains("rigplan: --verify: the engine says the plan for 'Llama-3.3-70B' does not fit this machine"),
         "{e}"
     );
     let unit = tmp.path().join("u.sh");
