@@ -31,6 +31,11 @@ mkdir -p "$corpus" "$logs"
 cargo run --quiet --example fuzz_seeds -- "$corpus"
 cp "$llama_src"/models/ggml-vocab-*.gguf "$corpus/gguf_header/"
 
+# Build every target first (minutes), so the time limits below count fuzzing only.
+for t in "${targets[@]}"; do
+  cargo +nightly fuzz build --fuzz-dir "$root/fuzz" -s none --debug-assertions "$t"
+done
+
 status=0
 for i in "${!targets[@]}"; do
   t=${targets[$i]}
@@ -43,7 +48,7 @@ for i in "${!targets[@]}"; do
   (
     cd "$logs"
     rm -f fuzz-0.log
-    timeout $((secs + 600)) cargo +nightly fuzz run --fuzz-dir "$root/fuzz" -s none \
+    timeout $((secs + 300)) cargo +nightly fuzz run --fuzz-dir "$root/fuzz" -s none \
       --debug-assertions "$t" "$corpus/$t" -- \
       -jobs=1 -workers=1 -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
       -max_len=65536 -print_final_stats=1 \
@@ -56,6 +61,6 @@ for i in "${!targets[@]}"; do
     status=1
   fi
   grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)|^#[0-9]+.*DONE' \
-    "$logs/$t.log" || tail -5 "$logs/$t.log" "$logs/$t.cargo.log"
+    "$logs/$t.log" || { echo "fuzz.sh: $t left no statistics:" >&2; tail -n 5 "$logs/$t.cargo.log" >&2; status=1; }
 done
 exit $status
