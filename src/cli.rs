@@ -17,6 +17,9 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Overall deadline, in seconds, for reading one remote GGUF header (https://, hf:).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub remote_timeout: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +65,9 @@ pub struct DetectArgs {
     /// Also measure memory read bandwidth (about 3 seconds).
     #[arg(long)]
     pub measure: bool,
+    /// Replace an existing --save file (a regular file only).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +204,13 @@ pub struct PlanArgs {
     /// aggregate throughput).
     #[arg(long, value_enum, value_name = "SETTING")]
     pub sweep: Option<SweepSetting>,
+    /// Replace an existing --save file (a regular file only).
+    #[arg(long)]
+    pub force: bool,
+    /// Check the plan with the engine's own llama-fit-params (per-device memory beside
+    /// rigplan's; exit 1 if the engine says it does not fit).
+    #[arg(long)]
+    pub verify: bool,
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
@@ -353,6 +366,10 @@ pub struct ExportArgs {
     /// Overwrite --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Check each plan with the engine's own llama-fit-params first; write nothing and
+    /// exit 1 if the engine says it does not fit.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,8 @@
 use std::error::Error as StdError;
 use std::fmt::Display;
 
+pub mod input;
+
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
 /// Exit code when the request cannot be satisfied (e.g. the model fits nowhere), and for
@@ -149,9 +151,28 @@ pub fn chain_text(err: &(dyn StdError + 'static)) -> String {
         .join(": ")
 }
 
-/// [`chain_text`] with newlines folded: the line the binary prints.
+/// Most characters of the line the binary prints (each untrusted value in it is also
+/// capped where it is quoted, with [`input::Quoted`]).
+pub const MAX_LINE_CHARS: usize = 2000;
+
+/// [`chain_text`] as the one line the binary prints: newlines folded, any other control
+/// character escaped (no error can drive the terminal), at most [`MAX_LINE_CHARS`]
+/// characters with the cut said.
 pub fn one_line(err: &(dyn StdError + 'static)) -> String {
-    chain_text(err).replace(['\n', '\r'], " ")
+    let text = chain_text(err);
+    let mut out = String::new();
+    for (shown, (i, c)) in text.char_indices().enumerate() {
+        if shown == MAX_LINE_CHARS {
+            out.push_str(&format!("…[{} more bytes cut]", text.len() - i));
+            break;
+        }
+        match c {
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn chain<'a>(
@@ -171,6 +192,24 @@ mod tests {
         assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
         assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT);
         assert_eq!(one_line(&e), "reading hardware: unknown GPU 'RTX 9999'");
+    }
+
+    #[test]
+    fn the_printed_line_escapes_controls_and_is_capped() {
+        let e = user_error(format!("key '\u{1b}]0;owned\u{7}{}'", "x".repeat(300_000)));
+        let line = one_line(&e);
+        assert!(!line.chars().any(char::is_control), "{}", &line[..80]);
+        assert!(
+            line.starts_with("key '\\u{1b}]0;owned\\u{7}xxx"),
+            "{}",
+            &line[..80]
+        );
+        assert!(
+            line.ends_with("more bytes cut]"),
+            "{}",
+            &line[line.len() - 80..]
+        );
+        assert!(line.chars().count() < MAX_LINE_CHARS + 40);
     }
 
     #[test]

@@ -87,36 +87,7 @@ pub(crate) fn emit(
             .context("writing to stdout")?;
         return Ok(());
     };
-    if path.exists() && !force {
-        return Err(user_error(format!(
-            "--out '{}' exists: pass --force to replace it",
-            path.display()
-        ))
-        .into());
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .map_err(|e| user_error(format!("--out '{}': {e}", path.display())))?;
-    tmp.write_all(content.as_bytes())
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = if executable { 0o755 } else { 0o644 };
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("setting the mode of '{}'", path.display()))?;
-    }
-    #[cfg(not(unix))]
-    let _ = executable;
-    let result = if force {
-        tmp.persist(path).map(|_| ())
-    } else {
-        tmp.persist_noclobber(path).map(|_| ())
-    };
-    result.map_err(|e| user_error(format!("--out '{}': {}", path.display(), e.error)))?;
+    super::output::write_user_file(path, content, force, executable, "--out")?;
     eprintln!("rigplan: wrote '{}'", path.display());
     Ok(())
 }

@@ -14,7 +14,8 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
     };
     print!("{text}");
     if let Some(path) = &args.save {
-        snapshot_file::write(path, &snap)?;
+        let text = snapshot_file::to_string(&snap, SnapshotFormat::for_path(path))?;
+        super::output::write_user_file(path, &text, args.force, false, "--save")?;
         eprintln!("saved snapshot to '{}'", path.display());
     }
     Ok(())

@@ -36,6 +36,11 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         engine_bin: args.engine_bin.clone(),
     };
     let launches = export::launches(&plans, hardware.as_ref(), &req)?;
+    if args.verify {
+        for plan in &plans {
+            eprint!("{}", super::plan::verify(plan, args.engine_bin.as_deref())?);
+        }
+    }
     let (content, executable) =
         export::render(req.artefact, &plans, launches, args.alias.as_deref())?;
     emit(&content, args.out.as_deref(), args.force, executable)

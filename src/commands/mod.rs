@@ -15,6 +15,7 @@ pub mod completions;
 pub mod detect;
 pub mod export;
 pub mod inspect;
+pub mod output;
 pub mod plan;
 pub mod resolve;
 pub mod sweep;
@@ -23,6 +24,15 @@ pub mod tune;
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(secs) = cli.remote_timeout {
+        if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+            return Err(crate::error::user_error(format!(
+                "--remote-timeout {secs}: give seconds above 0, at most 86400"
+            ))
+            .into());
+        }
+        crate::gguf::remote::set_header_deadline(std::time::Duration::from_secs_f64(secs));
+    }
     match cli.command {
         Command::Detect(a) => detect::run(a),
         Command::Inspect(a) => inspect::run(a),

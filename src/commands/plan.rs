@@ -7,7 +7,6 @@ use super::resolve;
 use crate::cli::{Format, PlanArgs};
 use crate::plan::Plan;
 use crate::units::Bytes;
-use anyhow::Context;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -24,7 +23,17 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         .mmproj
         .as_deref()
         .map(crate::ops::projector::ProjectorChoice::parse);
-    let plan = crate::ops::plan::plan_model_with(args.model.as_deref(), &hw, req, mmproj.as_ref())?;
+    let mut plan = crate::ops::plan::plan_model_with(
+        args.model.as_deref(),
+        &hw,
+        req.clone(),
+        mmproj.as_ref(),
+    )?;
+    if args.verify
+        && !crate::model::hparams::KNOWN_ARCHITECTURES.contains(&plan.model.architecture.as_str())
+    {
+        plan = plan_on_engine_fit(plan, args.model.as_deref(), &hw, req)?;
+    }
     let text = match args.format {
         Format::Table => render_table(&plan),
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
@@ -34,26 +43,78 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     // A closed pipe (`| head`) is not an error worth reporting.
     let _ = out.write_all(text.as_bytes());
     if let Some(path) = &args.save {
-        save(path, &plan)?;
+        save(path, &plan, args.force)?;
         eprintln!("saved plan to '{}'", path.display());
     }
     super::cluster::write_files(&args.cluster, &plan, engine)?;
+    if args.verify {
+        let check = verify(&plan, None)?;
+        if args.format == Format::Table {
+            let _ = out.write_all(check.as_bytes());
+        } else {
+            eprint!("{check}");
+        }
+    }
     Ok(())
 }
 
-fn save(path: &Path, plan: &Plan) -> anyhow::Result<()> {
+/// `--verify` for an architecture rigplan has no memory formula for: the engine fits
+/// the placement itself and the model is planned again with its `-ngl`/`-ts` pinned
+/// (what the user did not pin); the plan's warnings say so.
+fn plan_on_engine_fit(
+    plan: Plan,
+    model: Option<&str>,
+    hw: &crate::hardware::HardwareSnapshot,
+    mut req: crate::planner::PlanRequest,
+) -> anyhow::Result<Plan> {
+    let fit_params = crate::ops::verify::locate(&plan, None)?;
+    let fit = crate::ops::verify::engine_fit(&plan, &fit_params)?;
+    if req.ngl.is_none() {
+        req.ngl = fit.n_gpu_layers;
+    }
+    if req.tensor_split.is_none() && fit.tensor_split.len() > 1 {
+        req.tensor_split = Some(fit.tensor_split.clone());
+    }
+    let mut replanned = crate::ops::plan::plan_model(model, hw, req)?;
+    let mut note = format!(
+        "architecture '{}' has no rigplan memory formula: the placement follows the engine's own fit (llama-fit-params: -ngl {}{}) on this machine",
+        plan.model.architecture,
+        fit.n_gpu_layers.map_or("default".to_string(), |n| n.to_string()),
+        if fit.tensor_split.len() > 1 {
+            format!(" -ts {:?}", fit.tensor_split)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(ot) = &fit.overrides {
+        note.push_str(&format!(
+            "; the engine would also add -ot \"{ot}\", which rigplan cannot pin"
+        ));
+    }
+    replanned.warnings.insert(0, note);
+    Ok(replanned)
+}
+
+/// `--verify`: the engine's check of `plan` as text, or exit 1 when the engine says the
+/// plan does not fit.
+pub(crate) fn verify(plan: &Plan, engine_bin: Option<&Path>) -> anyhow::Result<String> {
+    let fit_params = crate::ops::verify::locate(plan, engine_bin)?;
+    let v = crate::ops::verify::verify(plan, &fit_params)?;
+    let text = crate::ops::verify::render(&v);
+    if !v.fits {
+        eprint!("{text}");
+        return Err(crate::error::Error::Unsatisfiable(format!(
+            "--verify: the engine says the plan for '{}' does not fit this machine",
+            plan.model.name
+        ))
+        .into());
+    }
+    Ok(text)
+}
+
+fn save(path: &Path, plan: &Plan, force: bool) -> anyhow::Result<()> {
     let text = toml::to_string(plan)?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    tmp.write_all(text.as_bytes())
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing '{}'", path.display()))?;
-    Ok(())
+    super::output::write_user_file(path, &text, force, false, "--save")
 }
 
 const BAR: usize = 40;

@@ -48,6 +48,21 @@ fn positive<T: PartialOrd + Default + Copy + std::fmt::Display>(
     }
 }
 
+/// Refuses a value the engine's `int` option parser cannot hold
+/// ([`engine::rules::MAX_INT_OPTION`]).
+fn at_most_int<T: Copy + Into<u64> + std::fmt::Display>(
+    v: Option<T>,
+    opt: &str,
+) -> Result<Option<T>> {
+    match v {
+        Some(x) if x.into() > engine::rules::MAX_INT_OPTION => Err(user_error(format!(
+            "--{opt} '{x}': at most {} (the engine reads it as a C int)",
+            engine::rules::MAX_INT_OPTION
+        ))),
+        other => Ok(other),
+    }
+}
+
 /// Cache types the pinned engines accept for `-ctk/-ctv` (mainline common/arg.cpp
 /// `kv_cache_types`: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1; ik_llama.cpp
 /// accepts these and more).
@@ -93,14 +108,20 @@ pub fn plan_request(pins: &PinArgs) -> Result<PlanRequest> {
     r.quant = pins.quant.clone();
     r.ngl = pins.ngl;
     r.n_cpu_moe = pins.n_cpu_moe;
-    r.ctx = positive(pins.ctx, "ctx")?;
-    r.predict = pins.predict;
+    r.ctx = at_most_int(positive(pins.ctx, "ctx")?, "ctx")?;
+    r.predict = at_most_int(pins.predict, "predict")?;
     r.ctk = kv_type(&pins.ctk, "ctk")?;
     r.ctv = kv_type(&pins.ctv, "ctv")?;
     r.threads = positive(pins.threads, "threads")?;
-    r.batch = positive(pins.batch, "batch")?;
-    r.ubatch = positive(pins.ubatch, "ubatch")?;
-    r.parallel = positive(pins.parallel, "parallel")?;
+    if let Some(t) = r.threads.filter(|&t| t > engine::rules::MAX_THREADS) {
+        return Err(user_error(format!(
+            "--threads '{t}': at most {} (ggml's GGML_MAX_N_THREADS)",
+            engine::rules::MAX_THREADS
+        )));
+    }
+    r.batch = at_most_int(positive(pins.batch, "batch")?, "batch")?;
+    r.ubatch = at_most_int(positive(pins.ubatch, "ubatch")?, "ubatch")?;
+    r.parallel = at_most_int(positive(pins.parallel, "parallel")?, "parallel")?;
     if let (Some(b), Some(u)) = (r.batch, r.ubatch) {
         if u > b {
             return Err(user_error(format!(

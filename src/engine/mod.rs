@@ -62,7 +62,7 @@ pub fn of_plan(plan: &crate::plan::Plan) -> crate::error::Result<EngineKind> {
     EngineKind::parse(&plan.engine.name).ok_or_else(|| {
         crate::error::user_error(format!(
             "plan engine '{}' is not llama.cpp or ik_llama.cpp",
-            plan.engine.name
+            crate::error::input::Quoted(&plan.engine.name)
         ))
     })
 }

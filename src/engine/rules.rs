@@ -87,3 +87,14 @@ pub struct DownloadRules {
     /// A note for every plan that downloads with this engine (a build option it needs).
     pub note: Option<&'static str>,
 }
+
+/// Most CPU threads a plan may ask for: mainline ggml sizes its thread pool's arrays
+/// by `GGML_MAX_N_THREADS` = 512 (ggml/include/ggml.h; `ggml_threadpool_new_impl` in
+/// ggml-cpu.c), and no machine either engine targets has more hardware threads.
+pub const MAX_THREADS: u32 = 512;
+
+/// Largest value of an integer option (`-n`, `-c`, `-b`, `-ub`, `-np`, `--port`): both
+/// engines parse them with `std::stoi` into an `int` (mainline common/arg.cpp
+/// `common_params_parse_ex`, `opt.handler_int(params, std::stoi(value))`; ik_llama.cpp
+/// common/common.cpp `gpt_params_find_arg`), which throws beyond `INT_MAX`.
+pub const MAX_INT_OPTION: u64 = i32::MAX as u64;

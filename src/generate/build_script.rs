@@ -424,6 +424,7 @@ struct Ctx {
     git_url: String,
     source_dir: String,
     build_dir: String,
+    build_root: String,
     prefix: String,
     checks: Vec<String>,
     source_lines: Vec<String>,
@@ -567,10 +568,12 @@ pub fn build_script(req: &BuildRequest<'_>) -> Result<String> {
         commit: e.commit.to_string(),
         git_url: shell_quote(e.git_url),
         source_dir: source_default,
+        // Empty: the script keys the default by the source tree's path.
         build_dir: match &req.build_dir {
             Some(b) => dq(b, "build directory")?,
-            None => format!("${{XDG_CACHE_HOME:-$HOME/.cache}}/rigplan/build/{key}"),
+            None => String::new(),
         },
+        build_root: format!("${{XDG_CACHE_HOME:-$HOME/.cache}}/rigplan/build/{key}"),
         prefix: match &req.prefix {
             Some(p) => dq(p, "--prefix")?,
             None => format!("${{XDG_DATA_HOME:-$HOME/.local/share}}/rigplan/{key}"),

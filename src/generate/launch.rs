@@ -7,6 +7,7 @@
 
 use crate::engine::args::{download_refusal, launch_args_from, plan_projector_args, ModelSource};
 use crate::engine::{backends, unsupported_settings, EngineKind, ServerOptions};
+use crate::error::input::Quoted;
 use crate::error::{user_error, Result};
 use crate::plan::{Backend, Plan};
 use std::net::IpAddr;
@@ -85,12 +86,15 @@ impl Launch {
         };
         let bad = unsupported_settings(engine, &plan.settings);
         if let Some(first) = bad.first() {
-            return Err(user_error(format!("plan setting refused: {first}")));
+            return Err(user_error(format!(
+                "plan setting refused: {}",
+                Quoted(first)
+            )));
         }
         if !is_loopback(&server.host) && server.api_key_file.is_none() {
             return Err(user_error(format!(
                 "--host '{}' is reachable from other machines: give --api-key-file PATH",
-                server.host
+                Quoted(&server.host)
             )));
         }
         let mut args = launch_args_from(engine, &plan.settings, model, Some(server));
@@ -102,6 +106,13 @@ impl Launch {
                 ))
             })?;
             args.extend(more);
+        }
+        // A shell drops a NUL byte silently, so the argument would arrive altered.
+        if let Some(a) = args.iter().find(|a| a.contains('\0')) {
+            return Err(user_error(format!(
+                "argument '{}' holds a NUL byte, which no command line can carry",
+                Quoted(a)
+            )));
         }
         let gpus = &plan.settings.gpu_indices;
         let mut env = Vec::new();

@@ -75,8 +75,18 @@ struct Ctx {
     exec_start: String,
     health_check: String,
     storage_lines: Vec<String>,
+    protect_home: String,
     device_lines: Vec<String>,
+    network_lines: Vec<String>,
 }
+
+/// Hardening a GPU unit leaves off, and why (the unit says so too).
+const GPU_LEFT_OFF: &[&str] = &[
+    "# Left off for the GPU driver: MemoryDenyWriteExecute= (CUDA and ROCm compile kernels",
+    "# at run time into writable, executable memory), ProcSubset=pid (the driver reads",
+    "# /proc/driver/*), PrivateUsers= (device access through the video/render groups is",
+    "# not verified inside a user namespace).",
+];
 
 /// The unit's file name for a user name.
 pub fn unit_name(user: &str) -> String {
@@ -129,7 +139,14 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
         words.push(exec_word(a, "engine argument")?);
     }
     let device_lines = match &launch.devices {
-        DeviceAccess::None => vec!["PrivateDevices=yes".to_string()],
+        DeviceAccess::None => vec![
+            "PrivateDevices=yes".to_string(),
+            // The CPU backend maps no code it writes, reads only its own /proc/self,
+            // and needs no other user's id.
+            "MemoryDenyWriteExecute=yes".to_string(),
+            "ProcSubset=pid".to_string(),
+            "PrivateUsers=yes".to_string(),
+        ],
         DeviceAccess::Nvidia(gpus) => {
             let mut v = vec![
                 "# Only the NVIDIA device nodes; the video group owns them on most distributions."
@@ -143,6 +160,7 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             for g in gpus {
                 v.push(format!("DeviceAllow=/dev/nvidia{g} rw"));
             }
+            v.extend(GPU_LEFT_OFF.iter().map(|l| l.to_string()));
             v
         }
         DeviceAccess::Amd => vec![
@@ -151,10 +169,15 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             "DevicePolicy=closed".to_string(),
             "DeviceAllow=/dev/kfd rw".to_string(),
             "DeviceAllow=char-drm rw".to_string(),
-        ],
+        ]
+        .into_iter()
+        .chain(GPU_LEFT_OFF.iter().map(|l| l.to_string()))
+        .collect(),
     };
     let mut storage_lines = Vec::new();
     let mut read_only: Vec<String> = Vec::new();
+    let mut bind_read_only: Vec<String> = Vec::new();
+    let mut dirs: Vec<String> = Vec::new();
     for path in [&launch.model_path, &launch.projector_path]
         .into_iter()
         .flatten()
@@ -164,13 +187,31 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             .map(|p| p.to_string_lossy().into_owned())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/".to_string());
+        // PrivateTmp=yes gives the service an empty /tmp: a model kept there is bound
+        // into it read-only (BindReadOnlyPaths= is set up after the private /tmp).
+        let in_tmp = ["/tmp", "/var/tmp"]
+            .iter()
+            .any(|t| Path::new(&dir).starts_with(t));
         let word = path_word(&dir, "model directory")?;
-        if !read_only.contains(&word) {
-            read_only.push(word);
+        let list = if in_tmp {
+            &mut bind_read_only
+        } else {
+            &mut read_only
+        };
+        if !list.contains(&word) {
+            list.push(word);
         }
+        dirs.push(dir);
     }
     if !read_only.is_empty() {
         storage_lines.push(format!("ReadOnlyPaths={}", read_only.join(" ")));
+    }
+    if !bind_read_only.is_empty() {
+        storage_lines.push(
+            "# The model is under a temporary directory, which PrivateTmp= replaces: bind it in."
+                .to_string(),
+        );
+        storage_lines.push(format!("BindReadOnlyPaths={}", bind_read_only.join(" ")));
     }
     if let Some(env) = launch.download_cache_env {
         // The engine downloads on first start into a cache directory systemd creates for
@@ -186,6 +227,28 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
             format!("Environment={env}=/var/cache/{user}"),
         ]);
     }
+    // Home directories stay readable only when the model or the engine lives there
+    // (the `rigplan build` prefix is under ~/.local/share).
+    let under_home = |p: &str| {
+        ["/home", "/root", "/run/user"]
+            .iter()
+            .any(|h| Path::new(p).starts_with(h))
+    };
+    let protect_home = if dirs.iter().any(|d| under_home(d)) || under_home(&launch.program) {
+        "read-only"
+    } else {
+        "yes"
+    };
+    // A server on loopback talks to loopback only.
+    let network_lines = if crate::generate::launch::is_loopback(&launch.server.host) {
+        vec![
+            "# Loopback only: no other address may reach or be reached by the server.".to_string(),
+            "IPAddressDeny=any".to_string(),
+            "IPAddressAllow=localhost".to_string(),
+        ]
+    } else {
+        Vec::new()
+    };
     let check_host = if crate::generate::launch::is_loopback(&launch.server.host)
         || launch.server.host == "0.0.0.0"
         || launch.server.host == "::"
@@ -227,7 +290,9 @@ pub fn render(launch: &Launch, user: &str, curl: &str) -> Result<String> {
         exec_start: words.join(" "),
         health_check,
         storage_lines,
+        protect_home: protect_home.to_string(),
         device_lines,
+        network_lines,
     };
     render_template("systemd unit", SYSTEMD_UNIT, &ctx)
 }

@@ -175,10 +175,21 @@ pub fn open_counting(path: &Path) -> Result<(GgufFile, ReadStats), GgufError> {
         path: path.to_path_buf(),
         source,
     };
+    // A FIFO would block the open until a writer came; a device would never end.
+    let not_regular = |meta: &std::fs::Metadata| {
+        io(std::io::Error::other(format!(
+            "is {}, not a regular file",
+            crate::error::input::kind_of(meta)
+        )))
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
     let mut file = File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
-    if meta.is_dir() {
-        return Err(io(std::io::Error::other("is a directory")));
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
     }
     let source = Source::File {
         file: &mut file,
@@ -490,12 +501,14 @@ impl<'a> Parser<'a> {
                 return Err(bad(at, format!("metadata key #{i} is empty")));
             }
             let key = String::from_utf8_lossy(&key_bytes).into_owned();
+            // Messages show the key escaped and capped: it is the file's, not ours.
+            let shown = crate::error::input::quoted(&key);
             if !seen_keys.insert(key_bytes) {
-                return Err(bad(at, format!("duplicate metadata key '{key}'")));
+                return Err(bad(at, format!("duplicate metadata key '{shown}'")));
             }
             let type_at = self.pos;
-            let type_id = self.u32(&|| format!("the type of '{key}'"))?;
-            let value = self.value(type_id, type_at, &key, 0)?;
+            let type_id = self.u32(&|| format!("the type of '{shown}'"))?;
+            let value = self.value(type_id, type_at, &shown, 0)?;
             if key == "general.alignment" {
                 alignment = match value {
                     MetaValue::U32(a) if a != 0 && a.is_power_of_two() => a.into(),

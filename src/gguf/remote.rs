@@ -10,14 +10,23 @@
 //! matches. Bad references, unreachable hosts and refusing servers are
 //! bad input (exit 2); malformed headers are [`GgufError`]s. A progress spinner is
 //! drawn only when stderr is a terminal. This module must not cache or write files.
+//!
+//! Hostile servers: the token goes only to Hugging Face's own hosts over https
+//! ([`sends_token`]), and never along a redirect to another host; redirects are followed
+//! here, one hop at a time, each hop checked like the URL the user gave (https, or
+//! loopback http from loopback; a `.gguf` path unless the hop is Hugging Face's own
+//! content host). Reading one header has an overall deadline ([`header_deadline`],
+//! `--remote-timeout`), so a server that dribbles bytes cannot hold `inspect` forever.
 
 use super::reader::{next_read_len, parse_prefix, Prefix, INITIAL_READ_BYTES};
 use super::split::{check_shards, ShardName, KEY_SPLIT_COUNT};
 use super::{GgufError, GgufFile};
+use crate::error::input::Quoted;
 use crate::error::{user_error, Error, Result};
 use std::io::{IsTerminal, Read};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Environment variable overriding the Hugging Face endpoint (tests use loopback).
 pub const HF_ENDPOINT_ENV: &str = "RIGPLAN_HF_ENDPOINT";
@@ -30,13 +39,186 @@ const MAX_REQUESTS_PER_HEADER: u32 = 8;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Waiting for bytes may take this long between reads.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Reading one header (all its range requests and redirects) or one repository listing
+/// may take this long in all unless `--remote-timeout` says otherwise: a header is 1 to
+/// 3 requests of a few MiB, seconds on any working link.
+pub const DEFAULT_HEADER_DEADLINE: Duration = Duration::from_secs(120);
+/// Most redirects followed for one request (Hugging Face uses one, to its CDN).
+const MAX_REDIRECTS: u32 = 5;
+/// The deadline in milliseconds set by [`set_header_deadline`]; 0 is the default.
+static HEADER_DEADLINE_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the overall deadline of one remote header read (`--remote-timeout`).
+pub fn set_header_deadline(deadline: Duration) {
+    let ms = u64::try_from(deadline.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    HEADER_DEADLINE_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The overall deadline of one remote header read.
+pub fn header_deadline() -> Duration {
+    match HEADER_DEADLINE_MS.load(Ordering::Relaxed) {
+        0 => DEFAULT_HEADER_DEADLINE,
+        ms => Duration::from_millis(ms),
+    }
+}
 
 fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(CONNECT_TIMEOUT)
         .timeout_read(READ_TIMEOUT)
+        // Redirects are followed by `call`, so that each hop is checked.
+        .redirects(0)
         .user_agent(concat!("rigplan/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// A URL's scheme (lower case) and host (lower case, without port or user info).
+fn scheme_host(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        format!("[{}]", v6.split(']').next().unwrap_or(""))
+    } else {
+        authority.split(':').next().unwrap_or("").to_string()
+    };
+    Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
+}
+
+/// Hugging Face's own hosts: the hub and its content/CDN hosts.
+fn is_hf_host(host: &str) -> bool {
+    ["huggingface.co", "hf.co"]
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Whether a request to `url` carries `HF_TOKEN`: only to Hugging Face's own hosts,
+/// only over https, and only to the host the request was first made to (`origin`), so a
+/// redirect to another host, Hugging Face's or not, goes without it.
+pub fn sends_token(url: &str, origin: &str) -> bool {
+    match (scheme_host(url), scheme_host(origin)) {
+        (Some((scheme, host)), Some((_, origin_host))) => {
+            scheme == "https" && is_hf_host(&host) && host == origin_host
+        }
+        _ => false,
+    }
+}
+
+/// `Location` resolved against the URL that answered with it.
+fn resolve_location(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    if let Some(net) = location.strip_prefix("//") {
+        return format!("{scheme}://{net}");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = rest[authority.len()..]
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    format!("{scheme}://{authority}{dir}/{location}")
+}
+
+/// Checks one redirect hop from `from` to `to`: no step down from https, plain http
+/// only between loopback hosts, and a `.gguf` path when `gguf` (unless the hop is to
+/// Hugging Face's own content host, whose paths are content hashes).
+fn check_redirect(from: &str, to: &str, gguf: bool) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(user_error(format!(
+            "'{from}': redirects to '{}', {why}; not followed",
+            Quoted(to)
+        )))
+    };
+    let (Some((from_scheme, _)), Some((scheme, host))) = (scheme_host(from), scheme_host(to))
+    else {
+        return refuse("which is not an http(s) URL");
+    };
+    match scheme.as_str() {
+        "https" => {}
+        "http" if from_scheme == "http" && is_loopback_host(&host) => {}
+        _ => return refuse("which is not https"),
+    }
+    let path = to.split(['?', '#']).next().unwrap_or(to);
+    if gguf
+        && !(scheme == "https" && is_hf_host(&host))
+        && !path.to_ascii_lowercase().ends_with(".gguf")
+    {
+        return refuse("which is not a .gguf path");
+    }
+    Ok(())
+}
+
+/// Time left before `deadline`, or the error naming the URL that ran out of it.
+fn time_left(url: &str, deadline: Instant) -> Result<Duration> {
+    match deadline.checked_duration_since(Instant::now()) {
+        Some(left) if !left.is_zero() => Ok(left),
+        _ => Err(deadline_error(url)),
+    }
+}
+
+fn deadline_error(url: &str) -> Error {
+    user_error(format!(
+        "'{url}': no answer within {} s, the overall deadline of one remote read (--remote-timeout SECS changes it)",
+        header_deadline().as_secs_f64()
+    ))
+}
+
+/// One GET with `headers`, following redirects hop by hop (each checked with
+/// [`check_redirect`]; `HF_TOKEN` added per hop as [`sends_token`] allows), within
+/// `deadline`. Returns the final URL and its response, or the request's error.
+fn call(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(&str, String)],
+    gguf: bool,
+    deadline: Instant,
+) -> Result<(String, std::result::Result<ureq::Response, ureq::Error>)> {
+    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+    let mut at = url.to_string();
+    for _ in 0..=MAX_REDIRECTS {
+        let mut req = agent.get(&at).timeout(time_left(url, deadline)?);
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        if let Some(token) = token.as_deref().filter(|_| sends_token(&at, url)) {
+            req = req.set("Authorization", &format!("Bearer {token}"));
+        }
+        let resp = match req.call() {
+            Ok(r) => r,
+            Err(e) if Instant::now() >= deadline => {
+                drop(e);
+                return Err(deadline_error(url));
+            }
+            Err(e) => return Ok((at, Err(e))),
+        };
+        if !matches!(resp.status(), 301 | 302 | 303 | 307 | 308) {
+            return Ok((at, Ok(resp)));
+        }
+        let Some(location) = resp.header("Location") else {
+            return Err(user_error(format!(
+                "'{at}': HTTP {} redirect without a Location header",
+                resp.status()
+            )));
+        };
+        let next = resolve_location(&at, location);
+        check_redirect(&at, &next, gguf)?;
+        at = next;
+    }
+    Err(user_error(format!(
+        "'{url}': more than {MAX_REDIRECTS} redirects; not followed"
+    )))
 }
 
 /// Reads the header of a remote `.gguf` (and of its other shards, for a split model).
@@ -90,16 +272,19 @@ fn request_error(url: &str, err: ureq::Error) -> Error {
         ureq::Error::Status(code @ (401 | 403), _) => user_error(format!(
             "'{url}': access denied (HTTP {code}); a gated or private repository needs HF_TOKEN"
         )),
-        ureq::Error::Status(code, r) => {
-            user_error(format!("'{url}': HTTP {code} {}", r.status_text()))
-        }
+        ureq::Error::Status(code, r) => user_error(format!(
+            "'{url}': HTTP {code} '{}'",
+            Quoted(r.status_text())
+        )),
         ureq::Error::Transport(t) => {
             let reason = t
                 .message()
                 .map(str::to_string)
                 .unwrap_or_else(|| t.kind().to_string());
-            let reason = reason.replace(['\n', '\r'], " ");
-            user_error(format!("'{url}': cannot reach the server: {reason}"))
+            user_error(format!(
+                "'{url}': cannot reach the server: {}",
+                Quoted(&reason)
+            ))
         }
     }
 }
@@ -116,14 +301,16 @@ fn progress(url: &str) -> indicatif::ProgressBar {
 
 /// One range request: bytes `start..end` (end exclusive). Returns the bytes and the
 /// total file size from `Content-Range`.
-fn get_range(agent: &ureq::Agent, url: &str, start: u64, end: u64) -> Result<(Vec<u8>, u64)> {
-    let mut req = agent
-        .get(url)
-        .set("Range", &format!("bytes={start}-{}", end.saturating_sub(1)));
-    if let Ok(token) = std::env::var("HF_TOKEN") {
-        req = req.set("Authorization", &format!("Bearer {token}"));
-    }
-    let resp = match req.call() {
+fn get_range(
+    agent: &ureq::Agent,
+    url: &str,
+    start: u64,
+    end: u64,
+    deadline: Instant,
+) -> Result<(Vec<u8>, u64)> {
+    let range = format!("bytes={start}-{}", end.saturating_sub(1));
+    let (_, resp) = call(agent, url, &[("Range", range)], true, deadline)?;
+    let resp = match resp {
         Ok(r) => r,
         Err(ureq::Error::Status(416, _)) => {
             return Err(user_error(format!(
@@ -149,10 +336,16 @@ fn get_range(agent: &ureq::Agent, url: &str, start: u64, end: u64) -> Result<(Ve
         })?;
     let want = end.min(total).saturating_sub(start);
     let mut body = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
-    resp.into_reader()
-        .take(want)
-        .read_to_end(&mut body)
-        .map_err(|e| user_error(format!("'{url}': reading the response failed: {e}")))?;
+    let read = resp.into_reader().take(want).read_to_end(&mut body);
+    if let Err(e) = read {
+        if Instant::now() >= deadline || e.kind() == std::io::ErrorKind::TimedOut {
+            return Err(deadline_error(url));
+        }
+        return Err(user_error(format!(
+            "'{url}': reading the response failed: {}",
+            Quoted(&e.to_string())
+        )));
+    }
     Ok((body, total))
 }
 
@@ -160,7 +353,8 @@ fn get_range(agent: &ureq::Agent, url: &str, start: u64, end: u64) -> Result<(Ve
 fn read_header(agent: &ureq::Agent, url: &str) -> Result<GgufFile> {
     let bar = progress(url);
     let path = Path::new(url);
-    let (mut buf, total) = get_range(agent, url, 0, INITIAL_READ_BYTES)?;
+    let deadline = Instant::now() + header_deadline();
+    let (mut buf, total) = get_range(agent, url, 0, INITIAL_READ_BYTES, deadline)?;
     let mut requests = 1;
     loop {
         bar.set_position(buf.len() as u64);
@@ -182,7 +376,7 @@ fn read_header(agent: &ureq::Agent, url: &str) -> Result<GgufFile> {
                     }
                     .into());
                 }
-                let (more, _) = get_range(agent, url, have, next)?;
+                let (more, _) = get_range(agent, url, have, next, deadline)?;
                 if more.is_empty() {
                     return Err(user_error(format!(
                         "'{url}': the server sent no bytes for range {have}-{}",
@@ -242,18 +436,21 @@ pub fn list_hf_quants(owner_repo: &str) -> Result<Vec<HfQuant>> {
         "{}/api/models/{owner_repo}/tree/main?recursive=1",
         hf_endpoint()
     );
-    let mut req = agent().get(&url);
-    if let Ok(token) = std::env::var("HF_TOKEN") {
-        req = req.set("Authorization", &format!("Bearer {token}"));
-    }
-    let listing: serde_json::Value = match req.call() {
+    let deadline = Instant::now() + header_deadline();
+    let (_, resp) = call(&agent(), &url, &[], false, deadline)?;
+    let listing: serde_json::Value = match resp {
         Ok(r) => {
             // A repository listing is a few hundred KB at most; cap what we read.
             let mut body = Vec::new();
-            r.into_reader()
-                .take(64 << 20)
-                .read_to_end(&mut body)
-                .map_err(|e| user_error(format!("'{url}': reading the listing failed: {e}")))?;
+            if let Err(e) = r.into_reader().take(64 << 20).read_to_end(&mut body) {
+                if Instant::now() >= deadline || e.kind() == std::io::ErrorKind::TimedOut {
+                    return Err(deadline_error(&url));
+                }
+                return Err(user_error(format!(
+                    "'{url}': reading the listing failed: {}",
+                    Quoted(&e.to_string())
+                )));
+            }
             serde_json::from_slice(&body)
                 .map_err(|e| user_error(format!("'{url}': the listing is not JSON: {e}")))?
         }
@@ -533,6 +730,74 @@ mod tests {
         );
         let e = choose_quant("o/r", &q, None).unwrap_err().to_string();
         assert!(e.contains("several quants"), "{e}");
+    }
+
+    #[test]
+    fn the_token_goes_only_to_hugging_face_over_https_and_never_across_hosts() {
+        let hub = "https://huggingface.co/o/r/resolve/main/m.gguf";
+        assert!(sends_token(hub, hub));
+        assert!(sends_token("https://huggingface.co/api/models/o/r", hub));
+        // Plain http, even to the hub; any other host; loopback.
+        assert!(!sends_token("http://huggingface.co/o/r/m.gguf", hub));
+        assert!(!sends_token(
+            "http://127.0.0.1:8080/x.gguf",
+            "http://127.0.0.1:8080/x.gguf"
+        ));
+        let evil = "https://evil.example/x.gguf";
+        assert!(!sends_token(evil, evil));
+        assert!(!sends_token(
+            "https://huggingface.co.evil.example/x.gguf",
+            hub
+        ));
+        assert!(!sends_token("https://evilhuggingface.co/x.gguf", hub));
+        // A redirect from the hub to its CDN (another host) goes without it.
+        assert!(!sends_token(
+            "https://cas-bridge.xethub.hf.co/abc?sig=1",
+            hub
+        ));
+        // The user info part cannot pose as the host.
+        assert!(!sends_token(
+            "https://huggingface.co@evil.example/x.gguf",
+            hub
+        ));
+        assert!(!sends_token(
+            "https://evil.example/x.gguf",
+            "https://evil.example@huggingface.co/"
+        ));
+    }
+
+    #[test]
+    fn each_redirect_hop_is_checked_like_the_url() {
+        let from = "https://huggingface.co/o/r/resolve/main/m.gguf";
+        assert!(
+            check_redirect(from, "https://cas-bridge.xethub.hf.co/x/abc123?sig=1", true).is_ok()
+        );
+        assert!(check_redirect(from, "https://mirror.example/m.gguf", true).is_ok());
+        for (to, why) in [
+            ("http://huggingface.co/m.gguf", "not https"),
+            ("http://127.0.0.1/m.gguf", "not https"),
+            ("https://mirror.example/m.bin", "not a .gguf path"),
+            ("file:///etc/passwd", "not https"),
+            ("/etc/passwd", "not an http(s) URL"),
+        ] {
+            let e = check_redirect(from, to, true).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(why), "{to}: {e}");
+        }
+        let local = "http://127.0.0.1:9/a.gguf";
+        assert!(check_redirect(local, "http://127.0.0.1:9/b.gguf", true).is_ok());
+        assert!(check_redirect(local, "http://10.0.0.1/b.gguf", true).is_err());
+        // A listing (not a .gguf read) may land on any https path.
+        assert!(check_redirect(from, "https://huggingface.co/api/x", false).is_ok());
+        assert_eq!(
+            resolve_location(local, "/c.gguf"),
+            "http://127.0.0.1:9/c.gguf"
+        );
+        assert_eq!(
+            resolve_location(local, "d/e.gguf"),
+            "http://127.0.0.1:9/d/e.gguf"
+        );
+        assert_eq!(resolve_location(from, "//hf.co/x"), "https://hf.co/x");
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! - [`cpu`], [`uarch`], [`memory`], [`dmi`], [`gpu`], [`system`]: the probes and tables.
 //! - [`bandwidth`]: the `--measure` read-bandwidth probe.
 //! - [`gpu_table`], [`presets`]: the embedded GPU table and the seeds' rigs.
-//! - [`snapshot_file`]: versioned TOML/JSON reading and writing.
+//! - [`snapshot_file`]: versioned TOML/JSON reading and writing; [`bounds`]: the
+//!   physical bounds a snapshot read from a file must keep.
 //! - [`detect`], [`resolve`]: wiring; [`report`]: human tables.
 //! - [`cluster`]: RPC workers (`--worker`, `--link`, the cluster file) resolved.
 
 pub mod bandwidth;
+pub mod bounds;
 pub mod cluster;
 pub mod cpu;
 pub mod detect;

@@ -1,7 +1,8 @@
 //! Reading and writing snapshot files (TOML, or JSON when the name ends in `.json`).
 //!
-//! Reading refuses a newer `schema_version` and reports a malformed file as one line
-//! naming the file (bad input, exit 2). Writing is atomic (temp file + rename).
+//! Reading refuses a newer `schema_version`, a file over [`MAX_SNAPSHOT_BYTES`] and a
+//! number outside [`super::bounds`], and reports a malformed file as one line naming the
+//! file (bad input, exit 2). Writing the user's file is the command's (no clobbering).
 //! No probing happens here.
 
 use super::{HardwareSnapshot, SNAPSHOT_SCHEMA_VERSION};
@@ -70,6 +71,7 @@ pub fn from_str(text: &str, format: SnapshotFormat, name: &str) -> Result<Hardwa
         })?,
     };
     number_gpus(&mut snap);
+    super::bounds::check(&snap, name)?;
     Ok(snap)
 }
 
@@ -97,36 +99,13 @@ fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// Most bytes of a snapshot file: a real one is a few KiB (a 64-core, 8-GPU machine
+/// about 10 KiB), and the TOML parser needs about 100 bytes of memory per byte read, so
+/// anything larger is refused before it is read.
+pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 20;
+
 pub fn read(path: &Path) -> Result<HardwareSnapshot> {
     let name = path.display().to_string();
-    // Snapshots are a few KiB; refuse anything absurd before reading it.
-    const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.len() > MAX_SNAPSHOT_BYTES {
-            return Err(user_error(format!(
-                "snapshot '{name}' is {} bytes; not a snapshot (limit {MAX_SNAPSHOT_BYTES})",
-                meta.len()
-            )));
-        }
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| user_error(format!("cannot read snapshot '{name}': {e}")))?;
+    let text = crate::error::input::read_user_file(path, MAX_SNAPSHOT_BYTES, "snapshot")?;
     from_str(&text, SnapshotFormat::for_path(path), &name)
-}
-
-/// Writes atomically; the format follows the extension.
-pub fn write(path: &Path, s: &HardwareSnapshot) -> Result<()> {
-    let text = to_string(s, SnapshotFormat::for_path(path))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    // A path the user named that cannot be written is bad input (exit 2).
-    let fail = |e: &dyn std::fmt::Display| {
-        user_error(format!("cannot write snapshot '{}': {e}", path.display()))
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
 }

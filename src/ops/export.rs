@@ -57,6 +57,7 @@ pub fn launches(
     hardware: Option<&HardwareSnapshot>,
     req: &LaunchRequest,
 ) -> Result<Vec<Launch>> {
+    check_request(req)?;
     let amd = |plan: &Plan| match hardware {
         Some(hw) => hw.gpus.iter().any(|g| g.vendor == GpuVendor::Amd),
         None => plan_uses_amd(plan),
@@ -71,7 +72,7 @@ pub fn launches(
         )?;
         let server = ServerOptions {
             host: if req.artefact == Artefact::LlamaSwap {
-                "127.0.0.1".to_string()
+                DEFAULT_HOST.to_string()
             } else {
                 req.host.clone()
             },
@@ -86,6 +87,40 @@ pub fn launches(
         out.push(Launch::from_plan(plan, &program, &server, amd(plan))?);
     }
     Ok(out)
+}
+
+/// The loopback address a server binds by default (`--host`'s default).
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// The port a server listens on by default (`--port`'s default).
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Server options that cannot be meant: port 0 (the server would pick a random port
+/// nobody can find, and the health check would never answer), an empty alias, and a
+/// `--host` for llama-swap, which starts each server itself on loopback (`${PORT}`) and
+/// listens where its own `-listen` flag says: the option would be ignored silently.
+fn check_request(req: &LaunchRequest) -> Result<()> {
+    if req.port == 0 {
+        return Err(user_error(
+            "--port 0: give the port the server listens on (1 to 65535)",
+        ));
+    }
+    if req.alias.as_deref().is_some_and(|a| a.trim().is_empty()) {
+        return Err(user_error("--alias '': give a name, or leave --alias out"));
+    }
+    if req.artefact == Artefact::LlamaSwap && req.port != DEFAULT_PORT {
+        return Err(user_error(format!(
+            "--port {} has no effect with --as llama-swap: llama-swap gives each server its own port (${{PORT}})",
+            req.port
+        )));
+    }
+    if req.artefact == Artefact::LlamaSwap && req.host != DEFAULT_HOST {
+        return Err(user_error(format!(
+            "--host '{}' has no effect with --as llama-swap: llama-swap starts each server on {DEFAULT_HOST} and listens where its own -listen flag says (e.g. llama-swap -listen {}:8080)",
+            crate::error::input::Quoted(&req.host),
+            crate::error::input::Quoted(&req.host)
+        )));
+    }
+    Ok(())
 }
 
 /// The artefact's text for these plans and their launches, and whether it is a program
@@ -134,17 +169,68 @@ fn one(launches: &[Launch]) -> Result<&Launch> {
     }
 }
 
-/// A Plan saved by `plan --save` (TOML), read back.
+/// Most bytes of a saved plan: a real one is a few KiB (a plan with every alternative
+/// and 60 `-ot` overrides is under 20 KiB), so anything larger is refused unread.
+pub const MAX_PLAN_BYTES: u64 = 1 << 20;
+
+/// A Plan saved by `plan --save` (TOML), read back: a regular file of at most
+/// [`MAX_PLAN_BYTES`], no string holding a NUL byte (a shell drops it, so an argument
+/// would arrive altered; the error names the field).
 pub fn read_plan(path: &Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| user_error(format!("--plan '{}': {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| {
+    let text = crate::error::input::read_user_file(path, MAX_PLAN_BYTES, "--plan")?;
+    plan_from_str(&text, &path.display().to_string())
+}
+
+/// A saved plan's text, read back ([`read_plan`] without the file); `name` names it in
+/// errors.
+pub fn plan_from_str(text: &str, name: &str) -> Result<Plan> {
+    let malformed = |e: toml::de::Error| {
         user_error(format!(
-            "--plan '{}': {}",
-            path.display(),
+            "--plan '{name}': {}",
             e.to_string().replace('\n', " ")
         ))
-    })
+    };
+    let value: toml::Value = toml::from_str(text).map_err(malformed)?;
+    let mut fields = Vec::new();
+    nul_fields(&value, String::new(), &mut fields);
+    if !fields.is_empty() {
+        let more = if fields.len() > 4 { ", ..." } else { "" };
+        fields.truncate(4);
+        return Err(user_error(format!(
+            "--plan '{name}': {}{more} holds a NUL byte, which no command line can carry",
+            fields.join(", ")
+        )));
+    }
+    value.try_into().map_err(malformed)
+}
+
+/// The paths (`model.path`, `settings.override_tensors[2]`) of every string or key in
+/// `value` holding a NUL byte, in the order the file's tables sort.
+fn nul_fields(value: &toml::Value, at: String, out: &mut Vec<String>) {
+    match value {
+        toml::Value::String(s) if s.contains('\0') => out.push(at),
+        toml::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                nul_fields(v, format!("{at}[{i}]"), out);
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = crate::error::input::quoted(k);
+                let path = if at.is_empty() {
+                    key
+                } else {
+                    format!("{at}.{key}")
+                };
+                if k.contains('\0') {
+                    out.push(path);
+                } else {
+                    nul_fields(v, path, out);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn utf8(p: &Path, what: &str) -> Result<String> {

@@ -13,3 +13,4 @@ pub mod plan;
 pub mod projector;
 pub mod sweep;
 pub mod tune;
+pub mod verify;

@@ -71,6 +71,7 @@ pub const REASONS: &[(&str, ReasonFn)] = &[
 /// The warnings, in the order the plan lists them.
 pub const WARNINGS: &[WarningFn] = &[
     ctx_beyond_training,
+    threads_beyond_hardware,
     mapped_weights,
     no_gpu,
     row_or_attn_split,
@@ -390,6 +391,14 @@ fn ctx_beyond_training(f: &Facts) -> Option<String> {
     let trained = f.space.n_ctx_train;
     (c > trained).then(|| {
         format!("--ctx {c} is beyond the model's trained context of {trained}: quality may degrade")
+    })
+}
+
+fn threads_beyond_hardware(f: &Facts) -> Option<String> {
+    let t = f.req.threads?;
+    let hw = f.hw.cpu.threads;
+    (t > hw).then(|| {
+        format!("--threads {t} is more than the {hw} hardware threads: threads will share cores and decode slows")
     })
 }
 

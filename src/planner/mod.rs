@@ -187,6 +187,31 @@ pub fn plan_with_layout(
     Ok((plan, settled.cand.layout))
 }
 
+/// Pins that cannot be meant for this model and machine: more `--tensor-split` shares
+/// than GPUs (the engine would drop the rest silently), `--n-cpu-moe` on a dense model
+/// (it has no experts to keep on the CPU; refused rather than ignored, since the user
+/// evidently planned for a different model).
+fn check_pins(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<(), PlanError> {
+    if let Some(ts) = &req.tensor_split {
+        if ts.len() > hw.gpus.len() {
+            return Err(PlanError::Invalid(format!(
+                "--tensor-split has {} shares but this machine has {} GPU(s): give at most one per GPU",
+                ts.len(),
+                hw.gpus.len()
+            )));
+        }
+    }
+    if let Some(n) = req.n_cpu_moe.filter(|&n| n > 0) {
+        if !spec.is_moe() {
+            return Err(PlanError::Invalid(format!(
+                "--n-cpu-moe {n}: model '{}' is dense (no experts to keep on the CPU); use --ngl to keep layers there",
+                spec.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// What makes a request bad input before any search: a model without layers, or a
 /// pinned split mode the engine would refuse (or silently replace) for this model and
 /// machine (`engine::split_modes::check`).
@@ -198,6 +223,7 @@ fn check(spec: &ModelSpec, hw: &HardwareSnapshot, req: &PlanRequest) -> Result<(
         )));
     }
     backend::check_pin(hw, req)?;
+    check_pins(spec, hw, req)?;
     let Some(m) = req.split_mode else {
         return Ok(());
     };

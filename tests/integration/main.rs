@@ -5,6 +5,7 @@
 
 mod backends;
 mod e2e;
+mod edges;
 mod expert_overrides;
 mod gen;
 mod gguf;

@@ -25,7 +25,12 @@ fn snapshot(path: &Path, bandwidth_gbs: f64, name: &str) {
     s.memory.theoretical_bandwidth_gbs = Some(bandwidth_gbs);
     s.memory.measured_bandwidth_gbs = None;
     s.source = name.to_string();
-    rigplan::hardware::snapshot_file::write(path, &s).unwrap();
+    let text = rigplan::hardware::snapshot_file::to_string(
+        &s,
+        rigplan::hardware::snapshot_file::SnapshotFormat::Toml,
+    )
+    .unwrap();
+    std::fs::write(path, text).unwrap();
 }
 
 /// The `%8.2f MiB` value of the first log line naming `buffer` and `what`

@@ -220,13 +220,24 @@ fn kv_str(w: &mut Vec<u8>, k: &str, v: &str) {
 /// heads, n_ff 128) and the tokenizer of `vocab_gguf` (e.g. the engine's
 /// `models/ggml-vocab-llama-spm.gguf`). About 9 MB for a 32k vocabulary.
 pub fn write_tiny_llama(path: &Path, vocab_gguf: &Path) {
+    write_tiny_arch(path, vocab_gguf, "llama");
+}
+
+/// [`write_tiny_llama`] under another architecture name with llama's tensor layout
+/// (`refact`: the pinned llama.cpp's models/refact.cpp loads the same tensors).
+pub fn write_tiny_arch(path: &Path, vocab_gguf: &Path, arch: &str) {
     // head dim 32: quantized KV cache blocks (q8_0: 32) must divide it.
-    write_llama(path, vocab_gguf, (64, 2, 2, 128));
+    write_llama_arch(path, vocab_gguf, (64, 2, 2, 128), arch);
 }
 
 /// Writes a llama-architecture GGUF with random F32 weights of the given
 /// `(n_embd, n_layer, n_head, n_ff)` and the tokenizer of `vocab_gguf`.
 pub fn write_llama(path: &Path, vocab_gguf: &Path, dims: (u64, u32, u32, u64)) {
+    write_llama_arch(path, vocab_gguf, dims, "llama");
+}
+
+/// [`write_llama`] under the architecture name `arch` (llama's tensor layout).
+fn write_llama_arch(path: &Path, vocab_gguf: &Path, dims: (u64, u32, u32, u64), arch: &str) {
     let (tok_kvs, n_vocab) = tokenizer_kvs(vocab_gguf);
     let (n_embd, n_layer, n_head, n_ff) = dims;
     let mut tensors: Vec<(String, Vec<u64>, bool)> = vec![
@@ -250,15 +261,19 @@ pub fn write_llama(path: &Path, vocab_gguf: &Path, dims: (u64, u32, u32, u64)) {
     h.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
     let n_kv = tok_kvs.len() as u64 + 9;
     h.extend_from_slice(&n_kv.to_le_bytes());
-    kv_str(&mut h, "general.architecture", "llama");
-    kv_str(&mut h, "general.name", "rigplan tiny llama");
-    kv_u32(&mut h, "llama.context_length", 2048);
-    kv_u32(&mut h, "llama.embedding_length", n_embd as u32);
-    kv_u32(&mut h, "llama.block_count", n_layer);
-    kv_u32(&mut h, "llama.feed_forward_length", n_ff as u32);
-    kv_u32(&mut h, "llama.attention.head_count", n_head);
-    kv_u32(&mut h, "llama.attention.head_count_kv", n_head);
-    kv_f32(&mut h, "llama.attention.layer_norm_rms_epsilon", 1e-5);
+    kv_str(&mut h, "general.architecture", arch);
+    kv_str(&mut h, "general.name", &format!("rigplan tiny {arch}"));
+    kv_u32(&mut h, &format!("{arch}.context_length"), 2048);
+    kv_u32(&mut h, &format!("{arch}.embedding_length"), n_embd as u32);
+    kv_u32(&mut h, &format!("{arch}.block_count"), n_layer);
+    kv_u32(&mut h, &format!("{arch}.feed_forward_length"), n_ff as u32);
+    kv_u32(&mut h, &format!("{arch}.attention.head_count"), n_head);
+    kv_u32(&mut h, &format!("{arch}.attention.head_count_kv"), n_head);
+    kv_f32(
+        &mut h,
+        &format!("{arch}.attention.layer_norm_rms_epsilon"),
+        1e-5,
+    );
     for kv in &tok_kvs {
         h.extend_from_slice(kv);
     }
