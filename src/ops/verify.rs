@@ -57,6 +57,9 @@ pub struct Verification {
     pub reason: Option<String>,
     /// Plan options left out because llama-fit-params does not parse them.
     pub left_out: Vec<String>,
+    /// The plan's speculative decoding (`draft`, `mtp`), whose second context rigplan
+    /// counts and llama-fit-params does not load; `None` without one.
+    pub speculative: Option<String>,
 }
 
 /// The engine's llama-fit-params (engine data: `targets.fit_params`), or the refusal
@@ -309,6 +312,11 @@ pub fn verify(plan: &Plan, fit_params: &Path) -> Result<Verification> {
         fits: fitted.ok,
         reason,
         left_out,
+        speculative: matches!(
+            plan.settings.speculative.kind,
+            crate::plan::SpeculativeKind::Draft | crate::plan::SpeculativeKind::Mtp
+        )
+        .then(|| plan.settings.speculative.kind.as_str().to_string()),
     })
 }
 
@@ -420,6 +428,11 @@ pub fn render(v: &Verification) -> String {
         o.push_str(&format!(
             "  not passed to {FIT_PARAMS} (server options, no memory effect): {}\n",
             v.left_out.join(" ")
+        ));
+    }
+    if let Some(kind) = &v.speculative {
+        o.push_str(&format!(
+            "  rigplan's figures include the {kind} speculative context, which {FIT_PARAMS} does not load\n"
         ));
     }
     match (&v.fits, &v.reason) {

@@ -726,6 +726,9 @@ fn verify_puts_the_engines_estimate_beside_rigplans_and_its_verdict_decides() {
             "--no-gpu",
             "--ctx",
             "4096",
+            // llama-fit-params loads no draft model: compare the main model alone.
+            "--speculative",
+            "none",
             "--verify",
         ])
         .timeout(Duration::from_secs(300))
