@@ -69,18 +69,48 @@ pub fn decide(
     if pinned == Some(SpeculativeKind::None) {
         return Ok(Decision::none("pinned: no speculative decoding".into()));
     }
-    // Without --draft, a smaller model of the same family from the catalog is tried.
-    let with_catalog;
-    let req = match (&req.draft, draft::catalog_drafter(spec)) {
-        (None, Some(d)) if pinned.is_none() || pinned == Some(SpeculativeKind::Draft) => {
-            with_catalog = PlanRequest {
-                draft: Some(d),
-                ..req.clone()
-            };
-            &with_catalog
-        }
-        _ => req,
+    // Without --draft, a smaller model of the same family from the catalog.
+    let catalog = match (&req.draft, pinned) {
+        (None, None | Some(SpeculativeKind::Draft)) => draft::catalog_drafter(spec),
+        _ => None,
     };
+    let Some(d) = catalog else {
+        return decide_with(spec, devices, req, settled);
+    };
+    let with_catalog = PlanRequest {
+        draft: Some(d.clone()),
+        ..req.clone()
+    };
+    if pinned == Some(SpeculativeKind::Draft) {
+        // Asked for: the command names the catalog model, and a warning says to
+        // download it and pass its path.
+        return decide_with(spec, devices, &with_catalog, settled);
+    }
+    // Chosen on its own, a catalog drafter would make a launch command naming a file
+    // that is not here: plan without it and say what it would give.
+    let mut chosen = decide_with(spec, devices, req, settled)?;
+    let now = chosen.tg_tokens_per_s.unwrap_or(tg(settled));
+    if let Ok(alt) = draft::candidate(spec, devices, &with_catalog, settled) {
+        let alt_tg = alt.tg_tokens_per_s.unwrap_or(0.0);
+        if pays(&alt, settled) && alt_tg > now {
+            chosen.why += &format!(
+                "; the catalog's '{}' as a draft model is predicted {alt_tg:.1} tok/s (k={}): \
+                 download it and plan with --draft PATH to use it",
+                d.reference, alt.settings.draft_max
+            );
+        }
+    }
+    Ok(chosen)
+}
+
+/// [`decide`] with the draft model (if any) already in the request.
+fn decide_with(
+    spec: &ModelSpec,
+    devices: &Devices,
+    req: &PlanRequest,
+    settled: &Settled,
+) -> Result<Decision, PlanError> {
+    let pinned = req.speculative;
     let drafted = draft::candidate(spec, devices, req, settled);
     let mtp = match (&drafted, req.draft.is_some()) {
         // A drafter the engine runs as MTP (Gemma 4 assistant) is the MTP candidate.
