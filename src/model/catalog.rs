@@ -295,11 +295,18 @@ pub struct CatalogEntry {
 
 /// Every catalog entry. A TOML that fails to parse is a build defect caught by tests;
 /// here it is skipped rather than panicking.
+/// The TOMLs are compiled in, so they are parsed once per process (parsing all of them
+/// cost a plan about a quarter of its instructions when every lookup did it).
 pub fn entries() -> Vec<CatalogEntry> {
-    FILES
-        .iter()
-        .filter_map(|(_, text)| toml::from_str::<CatalogEntry>(text).ok())
-        .collect()
+    static PARSED: std::sync::OnceLock<Vec<CatalogEntry>> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            FILES
+                .iter()
+                .filter_map(|(_, text)| toml::from_str::<CatalogEntry>(text).ok())
+                .collect()
+        })
+        .clone()
 }
 
 /// The default model (`default = true`).
@@ -353,6 +360,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 impl CatalogEntry {
+    /// An integer hyperparameter in GGUF key spelling without the `{arch}.` prefix
+    /// (`block_count`, `embedding_length`), as the entry gives it.
+    pub fn hparam(&self, key: &str) -> Option<u64> {
+        self.gguf
+            .get(key)
+            .and_then(|v| v.as_integer())
+            .and_then(|v| u64::try_from(v).ok())
+    }
+
     pub fn architecture(&self) -> String {
         self.gguf
             .get("architecture")

@@ -59,9 +59,18 @@ pub(super) fn draft_placement(draft: &ModelSpec, settled: &Settled) -> Placement
 /// so this reads no file.
 pub(super) fn catalog_drafter(spec: &ModelSpec) -> Option<DraftModel> {
     let total = spec.total_parameters();
+    // A drafter of at most half the parameters is narrower or shallower: entries of the
+    // same width and depth (the model itself, its siblings) are skipped before their
+    // spec, which costs a full tensor assignment, is built.
+    let smaller_shape = |e: &crate::model::catalog::CatalogEntry| {
+        e.hparam("embedding_length").is_none_or(|w| w < spec.n_embd)
+            || e.hparam("block_count")
+                .is_none_or(|n| n < u64::from(spec.n_layer))
+    };
     crate::model::catalog::entries()
         .into_iter()
         .filter(|e| e.architecture() == spec.architecture)
+        .filter(smaller_shape)
         .filter_map(|e| {
             let d = e.spec(None).ok()?;
             let fits = d.n_vocab.abs_diff(spec.n_vocab) <= VOCAB_MAX_SIZE_DIFFERENCE
