@@ -36,12 +36,10 @@ fn snapshot(path: &Path, bandwidth_gbs: f64, name: &str) {
 /// The `%8.2f MiB` value of the first log line naming `buffer` and `what`
 /// (`model buffer size`, `KV buffer size`: src/llama-model.cpp, src/llama-kv-cache.cpp).
 fn logged_mib(log: &str, buffer: &str, what: &str) -> f64 {
-    let line = log
-        .lines()
-        .find(|l| l.contains(buffer) && l.contains(what))
-        .unwrap_or_else(|| panic!("no '{what}' line for {buffer} in the server log:\n{log}"));
-    let v = line.split('=').nth(1).unwrap().trim();
-    v.trim_end_matches("MiB").trim().parse().unwrap()
+    crate::support::logged_mib(log, &[buffer, what])
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no '{what}' line for {buffer} in the server log:\n{log}"))
 }
 
 fn close(plan_bytes: u64, engine_mib: f64, what: &str) {

@@ -150,13 +150,38 @@ fn xeon_with_mainline_weighs_mtp_for_a_moe_on_its_predicted_speed() {
 
 /// The MiB values of every `LABEL ... = N MiB` line of a llama-server log.
 fn logged_mib(log: &str, label: &str) -> Vec<f64> {
-    log.lines()
-        .filter(|l| l.contains(label))
-        .filter_map(|l| {
-            let v = l.split('=').nth(1)?.trim();
-            v.strip_suffix("MiB")?.trim().parse::<f64>().ok()
-        })
-        .collect()
+    crate::support::logged_mib(log, &[label])
+}
+
+/// Starts the pinned llama-server with `plan`'s arguments on loopback at log verbosity
+/// 4 (the library's buffer sizes are printed there), waits until it is healthy, stops
+/// it and returns its log.
+fn served_log(bin: &std::path::Path, plan: &serde_json::Value, dir: &std::path::Path) -> String {
+    let args: Vec<String> = plan["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    use crate::support_gen::{free_port, spawn_logged, wait_healthy_logged};
+    let port = free_port();
+    let log = dir.join("server.log");
+    let mut server = spawn_logged(
+        std::process::Command::new(bin.join("llama-server"))
+            .args(&args)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-lv",
+                "4",
+            ]),
+        &log,
+    );
+    wait_healthy_logged(&mut server, port, 180, Some(&log));
+    drop(server);
+    std::fs::read_to_string(&log).unwrap()
 }
 
 /// Issue 14, check 2: the pinned llama-server on CPU with a main and a draft model
@@ -165,7 +190,6 @@ fn logged_mib(log: &str, label: &str) -> Vec<f64> {
 /// holds both models) within 1%.
 #[test]
 fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
-    use crate::support_gen::{free_port, spawn_logged, wait_healthy_logged};
     let bin = crate::support_engine::llama_bin();
     let dir = tempfile::tempdir().unwrap();
     let main = sp::write_and_read(
@@ -194,30 +218,7 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
     ]));
     assert_eq!(plan["settings"]["speculative"]["kind"], "draft", "{plan}");
     let cpu = &plan["memory"]["devices"][0];
-    let args: Vec<String> = plan["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    let port = free_port();
-    let log = dir.path().join("server.log");
-    let mut server = spawn_logged(
-        std::process::Command::new(bin.join("llama-server"))
-            .args(&args)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "-lv",
-                "4",
-            ]),
-        &log,
-    );
-    wait_healthy_logged(&mut server, port, 180, Some(&log));
-    drop(server);
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = served_log(&bin, &plan, dir.path());
     let weights = logged_mib(&text, "model buffer size");
     let kv = logged_mib(&text, "KV buffer size");
     // One or more buffers per model (CPU, CPU_REPACK), two KV caches.
@@ -371,7 +372,6 @@ fn server_bench_compares_draft_lengths_with_the_real_server() {
 /// KV it logs for both contexts match the plan's CPU row within 1%.
 #[test]
 fn mtp_head_memory_matches_the_engine_buffers() {
-    use crate::support_gen::{free_port, spawn_logged, wait_healthy_logged};
     let bin = crate::support_engine::llama_bin();
     let dir = tempfile::tempdir().unwrap();
     let mut e = with_mtp_head("qwen3.5-27b");
@@ -392,30 +392,7 @@ fn mtp_head_memory_matches_the_engine_buffers() {
     ]));
     assert_eq!(plan["settings"]["speculative"]["kind"], "mtp", "{plan}");
     let cpu = &plan["memory"]["devices"][0];
-    let args: Vec<String> = plan["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    let port = free_port();
-    let log = dir.path().join("server.log");
-    let mut server = spawn_logged(
-        std::process::Command::new(bin.join("llama-server"))
-            .args(&args)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "-lv",
-                "4",
-            ]),
-        &log,
-    );
-    wait_healthy_logged(&mut server, port, 180, Some(&log));
-    drop(server);
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = served_log(&bin, &plan, dir.path());
     let weights: f64 = logged_mib(&text, "model buffer size").iter().sum();
     let kv = logged_mib(&text, "KV buffer size");
     // The recurrent states (with the k rollback snapshots MTP adds) are part of the KV row.

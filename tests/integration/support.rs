@@ -18,3 +18,16 @@ pub fn run_json<T: serde::de::DeserializeOwned>(cmd: &mut Command) -> T {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The `%8.2f MiB` values of the server-log lines that contain every one of `labels`
+/// (`model buffer size`, `KV buffer size`: src/llama-model.cpp, src/llama-kv-cache.cpp),
+/// in log order.
+pub fn logged_mib(log: &str, labels: &[&str]) -> Vec<f64> {
+    log.lines()
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| {
+            let v = l.split('=').nth(1)?.trim();
+            v.strip_suffix("MiB")?.trim().parse::<f64>().ok()
+        })
+        .collect()
+}
