@@ -8,6 +8,7 @@
 //! GGML_RPC by scripts/ensure-engine.sh) has `ggml-rpc-server`. Loopback only; every
 //! wait is bounded and every process is killed when the test ends.
 
+use crate::support::{rigplan, run_json};
 use crate::support_engine::{llama_bin, llama_source};
 use crate::support_gen::*;
 use std::path::Path;
@@ -76,40 +77,34 @@ fn two_rpc_workers_serve_the_planned_layers() {
     // 2. The plan with two workers on loopback, their scripts and the cluster file.
     let (p1, p2) = (free_port(), free_port());
     let workers_dir = dir.join("workers");
-    let out = rigplan()
-        .current_dir(dir)
-        .arg("plan")
-        .arg(&model)
-        .args([
-            "--hardware",
-            "main.toml",
-            "--ctx",
-            "2048",
-            "--parallel",
-            "1",
-        ])
-        .args(["--worker", &format!("w1=worker.toml@127.0.0.1:{p1}")])
-        .args(["--worker", &format!("w2=worker.toml@127.0.0.1:{p2}")])
-        .args([
-            "--link",
-            "100,20",
-            "--format",
-            "json",
-            "--save",
-            "plan.toml",
-        ])
-        .args(["--save-cluster", "cluster.toml", "--write-workers"])
-        .arg(&workers_dir)
-        .arg("--rpc-server-bin")
-        .arg(&rpc_server)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rigplan plan: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let plan: serde_json::Value = run_json(
+        rigplan()
+            .current_dir(dir)
+            .arg("plan")
+            .arg(&model)
+            .args([
+                "--hardware",
+                "main.toml",
+                "--ctx",
+                "2048",
+                "--parallel",
+                "1",
+            ])
+            .args(["--worker", &format!("w1=worker.toml@127.0.0.1:{p1}")])
+            .args(["--worker", &format!("w2=worker.toml@127.0.0.1:{p2}")])
+            .args([
+                "--link",
+                "100,20",
+                "--format",
+                "json",
+                "--save",
+                "plan.toml",
+            ])
+            .args(["--save-cluster", "cluster.toml", "--write-workers"])
+            .arg(&workers_dir)
+            .arg("--rpc-server-bin")
+            .arg(&rpc_server),
     );
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["cluster"]["uses_workers"], true, "{}", plan["reasons"]);
     let args: Vec<&str> = plan["args"]
         .as_array()
@@ -130,27 +125,21 @@ fn two_rpc_workers_serve_the_planned_layers() {
     };
     assert!(row("w1")["weights_bytes"].as_u64().unwrap() > 0);
     // The saved cluster file plans the same.
-    let again = rigplan()
-        .current_dir(dir)
-        .arg("plan")
-        .arg(&model)
-        .args([
-            "--hardware",
-            "main.toml",
-            "--ctx",
-            "2048",
-            "--parallel",
-            "1",
-        ])
-        .args(["--cluster", "cluster.toml", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
+    let again: serde_json::Value = run_json(
+        rigplan()
+            .current_dir(dir)
+            .arg("plan")
+            .arg(&model)
+            .args([
+                "--hardware",
+                "main.toml",
+                "--ctx",
+                "2048",
+                "--parallel",
+                "1",
+            ])
+            .args(["--cluster", "cluster.toml", "--format", "json"]),
     );
-    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again["memory"], plan["memory"]);
 
     // 3. The workers, from their generated scripts.
@@ -328,28 +317,22 @@ fn bad_cluster_input_is_named_with_exit_2() {
 /// and says whether it pays.
 #[test]
 fn compare_shows_whether_the_second_machine_pays() {
-    let out = rigplan()
-        .args([
-            "compare",
-            "llama-3.3-70b:Q4_K_M",
-            "--hardware",
-            "desktop-3090",
-        ])
-        .args([
-            "--hardware",
-            "desktop-3090",
-            "--worker",
-            "box2=desktop-3090@10.0.0.2:50052",
-        ])
-        .args(["--link", "10gbe", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let r: serde_json::Value = run_json(
+        rigplan()
+            .args([
+                "compare",
+                "llama-3.3-70b:Q4_K_M",
+                "--hardware",
+                "desktop-3090",
+            ])
+            .args([
+                "--hardware",
+                "desktop-3090",
+                "--worker",
+                "box2=desktop-3090@10.0.0.2:50052",
+            ])
+            .args(["--link", "10gbe", "--format", "json"]),
     );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let m = r["machines"].as_array().unwrap();
     assert_eq!(m[1]["machine"], "desktop-3090 + box2");
     let tg = |i: usize| m[i]["plan"]["tg_tokens_per_s"].as_f64().unwrap();
