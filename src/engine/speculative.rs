@@ -83,6 +83,9 @@ pub struct SpeculativeSupport {
     pub ngram_draft_min: u32,
     /// `--spec-autotune` exists.
     pub autotune: bool,
+    /// The draft or MTP context computes one output per slot (`n_outputs_max =
+    /// n_parallel`), so its worst-case graph holds that many logit rows, not a batch's.
+    pub draft_outputs_per_slot: bool,
     /// An MTP drafter makes the main context keep `draft_max` extra recurrent states per
     /// sequence (hybrid/recurrent models), to roll back rejected drafts.
     pub mtp_recurrent_snapshots: bool,
@@ -124,6 +127,10 @@ const LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     ngram_draft_max: 64,
     ngram_draft_min: 48,
     autotune: false,
+    // common/speculative.cpp `common_base_params_to_speculative`: `result.n_outputs_max =
+    // params.n_parallel` for the draft and MTP contexts (src/llama-context.cpp
+    // `sched_reserve` then reserves `min(n_tokens, n_outputs_max)` outputs).
+    draft_outputs_per_slot: true,
     // common/common.h `common_params_speculative::need_n_rs_seq` (MTP, EAGLE3, DFlash,
     // DSpark) -> `cparams.n_rs_seq`; src/llama-memory-recurrent.cpp allocates
     // `mem_size * (1 + n_rs_seq)` rows.
@@ -151,6 +158,9 @@ const IK_LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     ngram_draft_max: 16,
     ngram_draft_min: 0,
     autotune: true,
+    // ik has no n_outputs_max: src/llama.cpp `llama_output_reserve` and the worst-case
+    // graph reserve every token of the batch as an output.
+    draft_outputs_per_slot: false,
     // Only glm4moe (no recurrent layers) runs an MTP head in this version.
     mtp_recurrent_snapshots: false,
 };

@@ -297,16 +297,32 @@ fn mtp_candidate(
         Some(k) => (k, spec_perf::tokens_per_second(&costs, alpha, k)),
         None => spec_perf::best_draft_length(&costs, alpha, MAX_DRAFT),
     };
-    let (device, weights, kv, kv_types) = mtp_memory(spec, req, settled, k);
-    let room = device_room(devices, settled, device);
-    if weights + kv > room {
+    let m = mtp_memory(spec, req, settled, k);
+    let room = device_room(devices, settled, m.device);
+    if m.on_device.total() > room {
         return Err(format!(
-            "the MTP head ({} weights, {} KV) does not fit in the {} left on {}",
-            weights,
-            kv,
+            "the MTP head ({} weights, {} KV, {} compute) does not fit in the {} left on {}",
+            m.on_device.weights,
+            m.on_device.kv,
+            m.on_device.compute,
             room,
-            device_label(device)
+            device_label(m.device)
         ));
+    }
+    let mut extra: Vec<(usize, DeviceBytes)> = row_of(settled, m.device)
+        .map(|i| (i, m.on_device.clone()))
+        .into_iter()
+        .collect();
+    if m.host_compute > Bytes::ZERO {
+        if let Some(i) = row_of(settled, DeviceId::CPU) {
+            extra.push((
+                i,
+                DeviceBytes {
+                    compute: m.host_compute,
+                    ..DeviceBytes::default()
+                },
+            ));
+        }
     }
     Ok(Decision {
         settings: Speculative {
@@ -316,24 +332,12 @@ fn mtp_candidate(
             draft_min: 0,
             p_min: s.default_p_min,
             draft_gpu_layers: None,
-            draft_cache_type_k: kv_types.clone(),
-            draft_cache_type_v: kv_types,
+            draft_cache_type_k: m.kv_types.clone(),
+            draft_cache_type_v: m.kv_types,
             autotune: false,
         },
         tg_tokens_per_s: Some(with),
-        extra: row_of(settled, device)
-            .map(|i| {
-                (
-                    i,
-                    DeviceBytes {
-                        weights,
-                        kv,
-                        ..DeviceBytes::default()
-                    },
-                )
-            })
-            .into_iter()
-            .collect(),
+        extra,
         why: format!(
             "MTP head drafts {k} token(s) per step: {with:.1} vs {without:.1} tok/s without \
              (acceptance α={alpha:.2} per token from {source}; verify of {} tokens costs {:.2} \
@@ -412,17 +416,24 @@ fn alpha_for(kind: SpeculativeKind, spec: &ModelSpec, req: &PlanRequest) -> (f64
     }
 }
 
+/// What the MTP head adds: its block, its context's cache and compute buffers on the
+/// device that runs the block, and the context's host input buffer when that is a GPU.
+struct MtpMemory {
+    device: DeviceId,
+    on_device: DeviceBytes,
+    host_compute: Bytes,
+    /// The draft cache types rigplan writes (`-ctkd/-ctvd`), where the engine's default
+    /// differs from the main context's.
+    kv_types: Option<String>,
+}
+
 /// Where the MTP head goes and what it holds: the nextn blocks follow the last trunk
 /// layer (on the GPU when `-ngl` covers it, else the CPU); its own context caches the
 /// nextn layers for its cells (`engine::speculative::DraftContext`) in the main
 /// context's cache types, which rigplan writes as the draft types where the engine's
-/// default differs (mainline: F16).
-fn mtp_memory(
-    spec: &ModelSpec,
-    req: &PlanRequest,
-    settled: &Settled,
-    k: u32,
-) -> (DeviceId, Bytes, Bytes, Option<String>) {
+/// default differs (mainline: F16), and reserves its own graph's compute buffers
+/// (`memory::compute::mtp_context`, one output per slot on mainline).
+fn mtp_memory(spec: &ModelSpec, req: &PlanRequest, settled: &Settled, k: u32) -> MtpMemory {
     let s = &settled.settings;
     let trunk = spec.n_layer.saturating_sub(spec.nextn_layers);
     let device = if s.n_gpu_layers > 0 && s.n_gpu_layers >= trunk {
@@ -462,11 +473,28 @@ fn mtp_memory(
         let seqs = u64::from(s.parallel.max(1)) * u64::from(k);
         kv += Bytes(per_seq.saturating_mul(seqs));
     }
-    let types = match sup.draft_cache_default {
+    let cfg = draft::draft_config(req, settled);
+    let (compute, host_compute) = crate::planner::memory::compute::mtp_context(
+        spec,
+        &cfg,
+        cfg.cells_and_streams().0,
+        device.is_gpu(),
+    );
+    let kv_types = match sup.draft_cache_default {
         DraftCacheDefault::F16 => Some(s.cache_type_k.clone()),
         DraftCacheDefault::SameAsMain => None,
     };
-    (device, spec.mtp_bytes(), kv, types)
+    MtpMemory {
+        device,
+        on_device: DeviceBytes {
+            weights: spec.mtp_bytes(),
+            kv,
+            compute,
+            ..DeviceBytes::default()
+        },
+        host_compute,
+        kv_types,
+    }
 }
 
 /// The index of a device among the settled placement's memory rows.

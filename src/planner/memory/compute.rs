@@ -2,7 +2,7 @@
 //!
 //! `llama_context::sched_reserve` (src/llama-context.cpp) reserves the prompt graph for
 //! `n_tokens = min(n_ctx, n_ubatch)` tokens with `n_outputs = min(n_tokens,
-//! n_outputs_max = n_batch)`, and ggml-alloc sizes each backend's buffer to the peak of
+//! n_outputs_max)` (`n_batch` unless the context sets it: `MemoryConfig::n_outputs_max`), and ggml-alloc sizes each backend's buffer to the peak of
 //! simultaneously live tensors. Two stages bound that peak:
 //! - the output stage on the device holding the output layer: the F32 logits
 //!   (`n_vocab x n_outputs`) plus the last hidden states;
@@ -77,7 +77,7 @@ pub fn ffn_activation_width(spec: &ModelSpec) -> u64 {
 /// The output stage: logits plus the last hidden states.
 pub fn output_stage(spec: &ModelSpec, cfg: &MemoryConfig) -> Bytes {
     let n_tok = cfg.graph_tokens();
-    let n_out = n_tok.min(cfg.n_batch.max(1));
+    let n_out = cfg.graph_outputs();
     let logits = spec.n_vocab.saturating_mul(n_out).saturating_mul(F32);
     let hidden = spec
         .n_embd
@@ -183,4 +183,28 @@ pub fn pipeline_copies_stage(
 ) -> Bytes {
     let extra = copies.saturating_sub(1);
     Bytes(extra * (masks.0 + activation_bytes(spec, cfg).0))
+}
+
+/// Compute buffers of a context whose graph runs only a model's MTP (nextn) block and
+/// the output head (mainline `LLAMA_CONTEXT_TYPE_MTP`, `LLM_GRAPH_TYPE_DECODER_MTP`): on
+/// the device holding the block, the larger of its layer stage and the output stage (the
+/// output matrix is shared with the trunk); when that device is a GPU, the host buffer
+/// for the graph inputs (one token-embedding row per token and one mask over `kv_cells`).
+/// Returns (block device, host) bytes; `sched_reserve` (src/llama-context.cpp) reserves
+/// this graph like any other, with `cfg`'s tokens and outputs.
+pub fn mtp_context(
+    spec: &ModelSpec,
+    cfg: &MemoryConfig,
+    kv_cells: u64,
+    on_gpu: bool,
+) -> (Bytes, Bytes) {
+    let ffn_width = ffn_activation_width(spec);
+    let device = layer_stage(spec, cfg, ffn_width, kv_cells, on_gpu).max(output_stage(spec, cfg));
+    let host = if on_gpu {
+        let elem = if cfg.flash_attn { F16 } else { F32 };
+        activation_bytes(spec, cfg) + Bytes(kv_cells * cfg.graph_tokens() * elem)
+    } else {
+        Bytes::ZERO
+    };
+    (device, host)
 }

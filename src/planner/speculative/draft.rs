@@ -19,10 +19,14 @@ use crate::planner::settings::Settled;
 /// vocabulary may differ in size from the target's (`common_speculative_are_compatible`).
 const VOCAB_MAX_SIZE_DIFFERENCE: u64 = 128;
 
-/// The draft context as the engine makes it (`engine::speculative::DraftContext`), in
-/// the main context's cache types.
+/// The draft (or MTP) context as the engine makes it
+/// (`engine::speculative::DraftContext`), in the main context's cache types, with one
+/// output per slot where the engine says so (`draft_outputs_per_slot`).
 pub(super) fn draft_config(req: &PlanRequest, settled: &Settled) -> MemoryConfig {
     let mut cfg = settled.cfg;
+    if support(req.engine).draft_outputs_per_slot {
+        cfg.n_outputs_max = u64::from(settled.settings.parallel.max(1));
+    }
     if support(req.engine).draft_context == DraftContext::OneSlot {
         // ik server-context.cpp `load_model`: n_ctx / n_parallel, one sequence,
         // n_batch = n_ctx.
