@@ -20,6 +20,7 @@ use super::settings::Settled;
 use super::PlanError;
 use crate::engine::speculative::{support, DraftCacheDefault, DraftContext};
 use crate::gguf::GgmlType;
+use crate::hardware::HardwareSnapshot;
 use crate::model::spec::AttentionKind;
 use crate::model::ModelSpec;
 use crate::perf::speculative::{self as spec_perf, StepCosts};
@@ -61,6 +62,7 @@ impl Decision {
 /// model or engine cannot run is bad input.
 pub fn decide(
     spec: &ModelSpec,
+    hw: &HardwareSnapshot,
     devices: &Devices,
     req: &PlanRequest,
     settled: &Settled,
@@ -75,7 +77,7 @@ pub fn decide(
         _ => None,
     };
     let Some(d) = catalog else {
-        return decide_with(spec, devices, req, settled);
+        return decide_with(spec, hw, devices, req, settled);
     };
     let with_catalog = PlanRequest {
         draft: Some(d.clone()),
@@ -84,13 +86,13 @@ pub fn decide(
     if pinned == Some(SpeculativeKind::Draft) {
         // Asked for: the command names the catalog model, and a warning says to
         // download it and pass its path.
-        return decide_with(spec, devices, &with_catalog, settled);
+        return decide_with(spec, hw, devices, &with_catalog, settled);
     }
     // Chosen on its own, a catalog drafter would make a launch command naming a file
     // that is not here: plan without it and say what it would give.
-    let mut chosen = decide_with(spec, devices, req, settled)?;
+    let mut chosen = decide_with(spec, hw, devices, req, settled)?;
     let now = chosen.tg_tokens_per_s.unwrap_or(tg(settled));
-    if let Ok(alt) = draft::candidate(spec, devices, &with_catalog, settled) {
+    if let Ok(alt) = draft::candidate(spec, hw, devices, &with_catalog, settled) {
         let alt_tg = alt.tg_tokens_per_s.unwrap_or(0.0);
         if pays(&alt, settled) && alt_tg > now {
             chosen.why += &format!(
@@ -106,12 +108,13 @@ pub fn decide(
 /// [`decide`] with the draft model (if any) already in the request.
 fn decide_with(
     spec: &ModelSpec,
+    hw: &HardwareSnapshot,
     devices: &Devices,
     req: &PlanRequest,
     settled: &Settled,
 ) -> Result<Decision, PlanError> {
     let pinned = req.speculative;
-    let drafted = draft::candidate(spec, devices, req, settled);
+    let drafted = draft::candidate(spec, hw, devices, req, settled);
     let mtp = match (&drafted, req.draft.is_some()) {
         // A drafter the engine runs as MTP (Gemma 4 assistant) is the MTP candidate.
         (Ok(d), true) if d.settings.kind == SpeculativeKind::Mtp => drafted.clone(),
@@ -148,7 +151,7 @@ fn decide_with(
                 }
                 None => {
                     return Ok(Decision::none(auto_none_reason(
-                        spec, devices, req, settled,
+                        spec, hw, devices, req, settled,
                     )))
                 }
             }
@@ -181,6 +184,7 @@ fn pays(d: &Decision, settled: &Settled) -> bool {
 
 fn auto_none_reason(
     spec: &ModelSpec,
+    hw: &HardwareSnapshot,
     devices: &Devices,
     req: &PlanRequest,
     settled: &Settled,
@@ -196,7 +200,10 @@ fn auto_none_reason(
         Err(e) => e,
         Ok(_) => String::new(),
     };
-    if let (Some(_), Err(e)) = (&req.draft, draft::candidate(spec, devices, req, settled)) {
+    if let (Some(_), Err(e)) = (
+        &req.draft,
+        draft::candidate(spec, hw, devices, req, settled),
+    ) {
         why += &format!("; {e}");
     }
     if req.use_case != UseCase::Coding {
@@ -206,7 +213,8 @@ fn auto_none_reason(
 }
 
 /// Decode costs of the settled placement, as the verify model needs them.
-fn step_costs(spec: &ModelSpec, settled: &Settled, draft_bytes: f64) -> StepCosts {
+/// The drafter's cost (`draft_s`) is left at zero for the caller to set.
+fn step_costs(spec: &ModelSpec, settled: &Settled) -> StepCosts {
     let speed = &settled.cand.speed;
     let decode_s = 1.0 / speed.tg_tokens_per_s.max(1e-9);
     let on_gpu = settled
@@ -228,7 +236,7 @@ fn step_costs(spec: &ModelSpec, settled: &Settled, draft_bytes: f64) -> StepCost
         expert_share,
         experts_used: if spec.is_moe() { spec.expert_used } else { 0 },
         experts_total: if spec.is_moe() { spec.expert_count } else { 0 },
-        draft_s: decode_s * draft_bytes / active.max(1.0),
+        draft_s: 0.0,
     }
 }
 
@@ -290,7 +298,8 @@ fn mtp_candidate(
     }
     // The head reads its own block and the shared output matrix per drafted token.
     let head = spec.mtp_bytes().0 as f64 + spec.output_layer_bytes().0 as f64;
-    let costs = step_costs(spec, settled, head);
+    let mut costs = step_costs(spec, settled);
+    costs.draft_s = costs.decode_s * head / active_bytes(spec).max(1.0);
     let (alpha, source) = alpha_for(SpeculativeKind::Mtp, spec, req);
     let without = tg(settled);
     let (k, with) = match req.draft_max {
@@ -365,7 +374,7 @@ fn ngram_candidate(
         ));
     }
     let s = support(req.engine);
-    let costs = step_costs(spec, settled, 0.0);
+    let costs = step_costs(spec, settled);
     if !costs.on_gpu {
         // Measured on GPUs only; on a CPU each long n-gram draft is verified at prompt
         // speed (a 48-token verify here costs this many decode steps).
@@ -570,7 +579,7 @@ mod tests {
     fn decide_for(spec: &ModelSpec, rig_name: &str, req: &PlanRequest) -> Decision {
         let hw = rig(rig_name);
         let st = stages(spec, &hw, req);
-        decide(spec, &st.devices, req, &st.settled).unwrap()
+        decide(spec, &hw, &st.devices, req, &st.settled).unwrap()
     }
 
     #[test]
@@ -592,7 +601,7 @@ mod tests {
         };
         let hw = rig("ms02-rtxpro4000");
         let st = stages(&spec, &hw, &ik);
-        let err = decide(&spec, &st.devices, &ik, &st.settled).unwrap_err();
+        let err = decide(&spec, &hw, &st.devices, &ik, &st.settled).unwrap_err();
         assert!(err.to_string().contains("no MTP graph"), "{err}");
     }
 
@@ -657,7 +666,7 @@ mod tests {
         let hw = rig("xeon-e5-2620v4-cpu");
         let plain = model("llama-3.1-8b", "Q4_K_M");
         let st = stages(&plain, &hw, &coding);
-        let err = decide(&plain, &st.devices, &coding, &st.settled).unwrap_err();
+        let err = decide(&plain, &hw, &st.devices, &coding, &st.settled).unwrap_err();
         assert!(err.to_string().contains("n-gram"), "{err}");
     }
 }

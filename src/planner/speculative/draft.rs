@@ -5,8 +5,9 @@
 //! A draft that does not fit next to the main model is refused, never placed by moving
 //! the main model's layers or experts. Pure.
 
-use super::{active_bytes, alpha_for, device_room, row_of, step_costs, tg, Decision, MAX_DRAFT};
+use super::{alpha_for, device_room, row_of, step_costs, tg, Decision, MAX_DRAFT};
 use crate::engine::speculative::{support, DraftCacheDefault, DraftContext};
+use crate::hardware::HardwareSnapshot;
 use crate::model::ModelSpec;
 use crate::perf::speculative as spec_perf;
 use crate::plan::{Speculative, SpeculativeKind};
@@ -57,6 +58,29 @@ pub(super) fn draft_placement(draft: &ModelSpec, settled: &Settled) -> Placement
     }
 }
 
+/// Seconds per drafted token: the speed model run on the draft's own placement (its
+/// weights on its devices, its cache at half its context, the main plan's threads and
+/// backend), one token per draft step, as `common_speculative_impl_draft_simple` decodes
+/// (common/speculative.cpp `draft`). A `tune` calibration applies as to the main model.
+fn draft_token_seconds(
+    draft: &ModelSpec,
+    hw: &HardwareSnapshot,
+    req: &PlanRequest,
+    settled: &Settled,
+    placement: &Placement,
+    cfg: &MemoryConfig,
+    bytes: &[(crate::plan::DeviceId, memory::DeviceBytes)],
+) -> f64 {
+    let layout = crate::planner::placement::layout_for(draft, placement, cfg, bytes);
+    let scorer = crate::perf::scorer(draft, req.engine);
+    let speed = scorer(&layout, hw, &settled.settings);
+    let speed = match &req.speed_correction {
+        Some(c) => c.apply(speed, settled.settings.threads),
+        None => speed,
+    };
+    1.0 / speed.tg_tokens_per_s.max(1e-9)
+}
+
 /// A drafter from the bundled catalog for a model without `--draft`: an entry of the
 /// same architecture and vocabulary (the engine's check) at most half the model's
 /// parameters, the smallest such, at its default quant. Catalog data is compiled in,
@@ -92,6 +116,7 @@ pub(super) fn catalog_drafter(spec: &ModelSpec) -> Option<DraftModel> {
 /// The draft-model candidate, or why there is none.
 pub(super) fn candidate(
     spec: &ModelSpec,
+    hw: &HardwareSnapshot,
     devices: &Devices,
     req: &PlanRequest,
     settled: &Settled,
@@ -157,7 +182,8 @@ pub(super) fn candidate(
             },
         ));
     }
-    let costs = step_costs(spec, settled, active_bytes(&d.spec));
+    let mut costs = step_costs(spec, settled);
+    costs.draft_s = draft_token_seconds(&d.spec, hw, req, settled, &placement, &cfg, &bytes);
     let (alpha, source) = alpha_for(SpeculativeKind::Draft, spec, req);
     let (k, with) = match req.draft_max {
         Some(k) => (k, spec_perf::tokens_per_second(&costs, alpha, k)),
@@ -214,7 +240,7 @@ mod tests {
         let req = with_draft("llama-3.2-3b", "Q4_K_M");
         let hw = rig("desktop-3090");
         let st = stages(&main, &hw, &req);
-        let d = candidate(&main, &st.devices, &req, &st.settled).unwrap();
+        let d = candidate(&main, &hw, &st.devices, &req, &st.settled).unwrap();
         assert_eq!(d.settings.kind, SpeculativeKind::Draft);
         assert_eq!(d.settings.draft_gpu_layers, Some(29));
         // Its weights, cache and compute are the engine layout of the draft context.
@@ -232,20 +258,70 @@ mod tests {
         assert_eq!(gpu_got.overhead, crate::units::Bytes::ZERO);
     }
 
+    /// The drafted token's cost is the speed model on the draft's own placement: the
+    /// draft planned alone on the same rig (all layers on the GPU, the same context)
+    /// decodes at the speed the candidate charges per drafted token. On a GPU that is
+    /// far more than the draft's share of bytes (per-layer launch costs do not shrink
+    /// with the model).
+    #[test]
+    fn a_drafted_token_costs_the_drafts_own_predicted_decode_step() {
+        let main = model("llama-3.1-8b", "Q4_K_M");
+        let req = with_draft("llama-3.2-1b", "Q4_K_M");
+        let hw = rig("desktop-3090");
+        let st = stages(&main, &hw, &req);
+        let d = candidate(&main, &hw, &st.devices, &req, &st.settled).unwrap();
+        let mut costs = step_costs(&main, &st.settled);
+        let draft = &req.draft.as_ref().unwrap().spec;
+        let cfg = draft_config(&req, &st.settled);
+        let placement = draft_placement(draft, &st.settled);
+        let bytes = memory::breakdown(draft, &placement, &cfg).unwrap();
+        costs.draft_s =
+            draft_token_seconds(draft, &hw, &req, &st.settled, &placement, &cfg, &bytes);
+        let alone = crate::planner::plan(
+            draft,
+            &hw,
+            &PlanRequest {
+                ctx: Some(st.settled.settings.ctx),
+                speculative: Some(SpeculativeKind::None),
+                ..PlanRequest::default()
+            },
+        )
+        .unwrap();
+        assert!(alone.settings.n_gpu_layers > draft.n_layer);
+        let alone_s = 1.0 / alone.performance.tg_tokens_per_s;
+        assert!(
+            (costs.draft_s / alone_s - 1.0).abs() < 0.05,
+            "{} vs {alone_s}",
+            costs.draft_s
+        );
+        let k = d.settings.draft_max;
+        let want = spec_perf::tokens_per_second(
+            &costs,
+            alpha_for(SpeculativeKind::Draft, &main, &req).0,
+            k,
+        );
+        assert!((d.tg_tokens_per_s.unwrap() / want - 1.0).abs() < 1e-9);
+        let bytes_ratio = super::super::active_bytes(draft) / super::super::active_bytes(&main);
+        assert!(
+            costs.draft_s / costs.decode_s > 1.2 * bytes_ratio,
+            "{costs:?}"
+        );
+    }
+
     #[test]
     fn a_draft_with_another_vocabulary_or_no_room_is_refused() {
         let hw = rig("desktop-3090");
         let main = model("qwen3.5-27b", "Q4_K_M");
         let req = with_draft("llama-3.2-3b", "Q4_K_M");
         let st = stages(&main, &hw, &req);
-        let e = candidate(&main, &st.devices, &req, &st.settled).unwrap_err();
+        let e = candidate(&main, &hw, &st.devices, &req, &st.settled).unwrap_err();
         assert!(e.contains("vocabulary"), "{e}");
         // An 8 GB card full of the main model has no room for a 70B "draft".
         let small = rig("desktop-3070-8gb");
         let main = model("llama-3.1-8b", "Q4_K_M");
         let req = with_draft("llama-3.3-70b", "Q4_K_M");
         let st = stages(&main, &small, &req);
-        let e = candidate(&main, &st.devices, &req, &st.settled).unwrap_err();
+        let e = candidate(&main, &small, &st.devices, &req, &st.settled).unwrap_err();
         assert!(e.contains("would push"), "{e}");
     }
 }
