@@ -83,6 +83,8 @@ pub struct SpeculativeSupport {
     pub ngram_draft_min: u32,
     /// `--spec-autotune` exists.
     pub autotune: bool,
+    /// The `-devd` value that keeps a draft model off every GPU.
+    pub cpu_draft_device: Option<&'static str>,
     /// The draft or MTP context computes one output per slot (`n_outputs_max =
     /// n_parallel`), so its worst-case graph holds that many logit rows, not a batch's.
     pub draft_outputs_per_slot: bool,
@@ -131,6 +133,8 @@ const LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     // params.n_parallel` for the draft and MTP contexts (src/llama-context.cpp
     // `sched_reserve` then reserves `min(n_tokens, n_outputs_max)` outputs).
     draft_outputs_per_slot: true,
+    // common/arg.cpp `parse_device_list`: "none" is an empty device list (no offload).
+    cpu_draft_device: Some("none"),
     // common/common.h `common_params_speculative::need_n_rs_seq` (MTP, EAGLE3, DFlash,
     // DSpark) -> `cparams.n_rs_seq`; src/llama-memory-recurrent.cpp allocates
     // `mem_size * (1 + n_rs_seq)` rows.
@@ -161,6 +165,10 @@ const IK_LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     // ik has no n_outputs_max: src/llama.cpp `llama_output_reserve` and the worst-case
     // graph reserve every token of the batch as an output.
     draft_outputs_per_slot: false,
+    // common/common.cpp help: "-devd ... (none = don't offload)"; src/llama.cpp
+    // `llama_model_load` finds no device named "none" (it logs "none backend not
+    // available"), keeps no device and sets n_gpu_layers to 0.
+    cpu_draft_device: Some("none"),
     // Only glm4moe (no recurrent layers) runs an MTP head in this version.
     mtp_recurrent_snapshots: false,
 };

@@ -83,13 +83,16 @@ pub fn decide(
         draft: Some(d.clone()),
         ..req.clone()
     };
-    if pinned == Some(SpeculativeKind::Draft) {
-        // Asked for: the command names the catalog model, and a warning says to
-        // download it and pass its path.
+    if pinned == Some(SpeculativeKind::Draft) || draft::engine_downloads(req, &d) {
+        // Asked for, or the engine downloads it itself (mainline `-hfd`): the command
+        // names the catalog model's repository and file, or (asked for, on an engine
+        // that cannot download it) the catalog model, and a warning says to download it
+        // and pass its path.
         return decide_with(spec, hw, devices, &with_catalog, settled);
     }
-    // Chosen on its own, a catalog drafter would make a launch command naming a file
-    // that is not here: plan without it and say what it would give.
+    // Chosen on its own, a catalog drafter the engine cannot download would make a
+    // launch command naming a file that is not here: plan without it and say what it
+    // would give.
     let mut chosen = decide_with(spec, hw, devices, req, settled)?;
     let now = chosen.tg_tokens_per_s.unwrap_or(tg(settled));
     if let Ok(alt) = draft::candidate(spec, hw, devices, &with_catalog, settled) {
@@ -343,7 +346,7 @@ fn mtp_candidate(
             draft_gpu_layers: None,
             draft_cache_type_k: m.kv_types.clone(),
             draft_cache_type_v: m.kv_types,
-            autotune: false,
+            ..Speculative::default()
         },
         tg_tokens_per_s: Some(with),
         extra,
@@ -643,6 +646,30 @@ mod tests {
             assert_eq!(d.settings.kind, want, "{req:?}: {}", d.why);
             assert!(!d.why.is_empty());
         }
+    }
+
+    /// Auto mode takes the catalog's drafter where the engine downloads it itself
+    /// (mainline `-hfd` with its recorded file), and on ik (no draft download option)
+    /// only names it in the reason.
+    #[test]
+    fn a_catalog_drafter_is_chosen_where_the_engine_downloads_it() {
+        let spec = model("llama-3.1-8b", "Q4_K_M");
+        let d = decide_for(&spec, "desktop-3090", &PlanRequest::default());
+        assert_eq!(d.settings.kind, SpeculativeKind::Draft, "{}", d.why);
+        let dl = d.settings.draft_download.as_ref().unwrap();
+        assert!(dl.repo.contains("Llama-3.2-1B"), "{dl:?}");
+        assert_eq!(d.settings.draft_model, dl.file);
+        let ik = PlanRequest {
+            engine: EngineKind::IkLlamaCpp,
+            ..PlanRequest::default()
+        };
+        let d = decide_for(&spec, "desktop-3090", &ik);
+        assert_eq!(d.settings.kind, SpeculativeKind::None, "{}", d.why);
+        assert!(
+            d.why.contains("download it and plan with --draft PATH"),
+            "{}",
+            d.why
+        );
     }
 
     #[test]

@@ -6,11 +6,12 @@
 //! the main model's layers or experts. Pure.
 
 use super::{alpha_for, device_room, row_of, step_costs, tg, Decision, MAX_DRAFT};
+use crate::engine::options::OptionKind;
 use crate::engine::speculative::{support, DraftCacheDefault, DraftContext};
 use crate::hardware::HardwareSnapshot;
 use crate::model::ModelSpec;
 use crate::perf::speculative as spec_perf;
-use crate::plan::{Speculative, SpeculativeKind};
+use crate::plan::{HfDownload, Speculative, SpeculativeKind};
 use crate::planner::devices::Devices;
 use crate::planner::memory::{self, weights::Placement, MemoryConfig};
 use crate::planner::request::{DraftModel, PlanRequest};
@@ -103,14 +104,29 @@ pub(super) fn catalog_drafter(spec: &ModelSpec) -> Option<DraftModel> {
             let d = e.spec(None).ok()?;
             let fits = d.n_vocab.abs_diff(spec.n_vocab) <= VOCAB_MAX_SIZE_DIFFERENCE
                 && d.total_parameters().saturating_mul(2) <= total;
-            fits.then(|| (format!("{}:{}", e.id, e.default_quant), d))
+            let download = e.hf_location(&e.default_quant).map(|l| HfDownload {
+                repo: l.repo,
+                file: l.file,
+                quant: Some(l.quant),
+                shards: l.shards,
+            });
+            fits.then(|| (format!("{}:{}", e.id, e.default_quant), d, download))
         })
-        .min_by_key(|(_, d)| d.total_parameters())
-        .map(|(reference, spec)| DraftModel {
+        .min_by_key(|(_, d, _)| d.total_parameters())
+        .map(|(reference, spec, download)| DraftModel {
             reference,
             path: None,
             spec,
+            download,
         })
+}
+
+/// Whether the engine downloads this draft itself: no local file, a recorded repository,
+/// and a draft download option in the pinned engine (mainline `-hfd`; ik has none).
+pub(super) fn engine_downloads(req: &PlanRequest, d: &DraftModel) -> bool {
+    d.path.is_none()
+        && d.download.is_some()
+        && crate::engine::info(req.engine).server_accepts(OptionKind::DraftHfRepo)
 }
 
 /// The draft-model candidate, or why there is none.
@@ -189,6 +205,9 @@ pub(super) fn candidate(
         Some(k) => (k, spec_perf::tokens_per_second(&costs, alpha, k)),
         None => spec_perf::best_draft_length(&costs, alpha, MAX_DRAFT),
     };
+    let download = engine_downloads(req, d)
+        .then(|| d.download.clone())
+        .flatten();
     let types = (sup.draft_cache_default == DraftCacheDefault::F16)
         .then(|| settled.settings.cache_type_k.clone());
     let types_v = (sup.draft_cache_default == DraftCacheDefault::F16)
@@ -196,7 +215,11 @@ pub(super) fn candidate(
     Ok(Decision {
         settings: Speculative {
             kind,
-            draft_model: Some(d.path.clone().unwrap_or_else(|| d.reference.clone())),
+            draft_model: match &download {
+                // -hfd REPO -md FILE: the file in the repository.
+                Some(dl) => dl.file.clone(),
+                None => Some(d.path.clone().unwrap_or_else(|| d.reference.clone())),
+            },
             draft_max: k,
             draft_min: 0,
             p_min: sup.default_p_min,
@@ -204,6 +227,9 @@ pub(super) fn candidate(
             draft_cache_type_k: types,
             draft_cache_type_v: types_v,
             autotune: false,
+            draft_download: download,
+            draft_on_cpu: false,
+            draft_ctx: None,
         },
         tg_tokens_per_s: Some(with),
         extra,
@@ -229,6 +255,7 @@ mod tests {
                 reference: format!("{id}:{quant}"),
                 path: None,
                 spec: model(id, quant),
+                download: None,
             }),
             ..PlanRequest::default()
         }
