@@ -121,6 +121,52 @@ pub(super) fn catalog_drafter(spec: &ModelSpec) -> Option<DraftModel> {
         })
 }
 
+/// What the draft holds on each device under `placement` and its share of the plan's
+/// memory rows, or why it does not fit in what the main placement leaves.
+#[allow(clippy::type_complexity)]
+fn placed(
+    draft: &ModelSpec,
+    devices: &Devices,
+    settled: &Settled,
+    cfg: &MemoryConfig,
+    placement: Placement,
+) -> Result<
+    (
+        Placement,
+        Vec<(crate::plan::DeviceId, memory::DeviceBytes)>,
+        Vec<(usize, memory::DeviceBytes)>,
+    ),
+    String,
+> {
+    let bytes = memory::breakdown(draft, &placement, cfg)?;
+    let mut extra = Vec::new();
+    for (dev, b) in &bytes {
+        if b.total() == crate::units::Bytes::ZERO {
+            continue;
+        }
+        let room = device_room(devices, settled, *dev);
+        if b.total() > room {
+            return Err(format!(
+                "the draft model needs {} on {} and only {room} is left: it would push \
+                 the main model's layers or experts off it",
+                b.total(),
+                super::device_label(*dev)
+            ));
+        }
+        let i = row_of(settled, *dev)
+            .ok_or_else(|| format!("no memory row for {}", super::device_label(*dev)))?;
+        // The GPU runtime's own overhead is per process, already counted for the main model.
+        extra.push((
+            i,
+            memory::DeviceBytes {
+                overhead: crate::units::Bytes::ZERO,
+                ..b.clone()
+            },
+        ));
+    }
+    Ok((placement, bytes, extra))
+}
+
 /// Whether the engine downloads this draft itself: no local file, a recorded repository,
 /// and a draft download option in the pinned engine (mainline `-hfd`; ik has none).
 pub(super) fn engine_downloads(req: &PlanRequest, d: &DraftModel) -> bool {
@@ -171,33 +217,18 @@ pub(super) fn candidate(
         SpeculativeKind::Draft
     };
     let cfg = draft_config(req, settled);
-    let placement = draft_placement(&d.spec, settled);
-    let bytes = memory::breakdown(&d.spec, &placement, &cfg)?;
-    let mut extra = Vec::new();
-    for (dev, b) in &bytes {
-        if b.total() == crate::units::Bytes::ZERO {
-            continue;
+    // On the main model's GPUs, else (it would push the main model off them) the CPU
+    // alone, if the host has room: the speed model then says whether it still pays.
+    let on_gpus = draft_placement(&d.spec, settled);
+    let (placement, bytes, extra) = match placed(&d.spec, devices, settled, &cfg, on_gpus) {
+        Ok(p) => p,
+        Err(gpu_err) if !settled.cand.placement.gpus.is_empty() => {
+            placed(&d.spec, devices, settled, &cfg, Placement::cpu_only())
+                .map_err(|cpu_err| format!("{gpu_err}; on the CPU alone, {cpu_err}"))?
         }
-        let room = device_room(devices, settled, *dev);
-        if b.total() > room {
-            return Err(format!(
-                "the draft model needs {} on {} and only {room} is left: it would push \
-                 the main model's layers or experts off it",
-                b.total(),
-                super::device_label(*dev)
-            ));
-        }
-        let i = row_of(settled, *dev)
-            .ok_or_else(|| format!("no memory row for {}", super::device_label(*dev)))?;
-        // The GPU runtime's own overhead is per process, already counted for the main model.
-        extra.push((
-            i,
-            memory::DeviceBytes {
-                overhead: crate::units::Bytes::ZERO,
-                ..b.clone()
-            },
-        ));
-    }
+        Err(e) => return Err(e),
+    };
+    let on_cpu = placement.gpus.is_empty() && !settled.cand.placement.gpus.is_empty();
     let mut costs = step_costs(spec, settled);
     costs.draft_s = draft_token_seconds(&d.spec, hw, req, settled, &placement, &cfg, &bytes);
     let (alpha, source) = alpha_for(SpeculativeKind::Draft, spec, req);
@@ -223,23 +254,31 @@ pub(super) fn candidate(
             draft_max: k,
             draft_min: 0,
             p_min: sup.default_p_min,
-            draft_gpu_layers: Some(placement.n_gpu_layers),
+            draft_gpu_layers: Some(if on_cpu { 0 } else { placement.n_gpu_layers }),
             draft_cache_type_k: types,
             draft_cache_type_v: types_v,
             autotune: false,
             draft_download: download,
-            draft_on_cpu: false,
-            draft_ctx: None,
+            draft_on_cpu: on_cpu,
+            draft_ctx: crate::engine::info(req.engine)
+                .server_accepts(OptionKind::DraftCtxSize)
+                .then_some(cfg.n_ctx),
         },
         tg_tokens_per_s: Some(with),
         extra,
         why: format!(
             "draft model '{}' drafts {k} token(s) per step: {with:.1} vs {:.1} tok/s without \
              (acceptance α={alpha:.2} per token from {source}; a drafted token costs {:.2} \
-             decode steps)",
+             decode steps{})",
             d.reference,
             tg(settled),
-            costs.draft_s / costs.decode_s
+            costs.draft_s / costs.decode_s,
+            if on_cpu {
+                " on the CPU, where it runs because it does not fit beside the main model \
+                 on the GPU"
+            } else {
+                ""
+            }
         ),
     })
 }
@@ -247,6 +286,7 @@ pub(super) fn candidate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::EngineKind;
     use crate::planner::testing::{model, rig, stages};
 
     fn with_draft(id: &str, quant: &str) -> PlanRequest {
@@ -333,6 +373,50 @@ mod tests {
             costs.draft_s / costs.decode_s > 1.2 * bytes_ratio,
             "{costs:?}"
         );
+    }
+
+    /// A draft that does not fit beside the main model on the GPU runs on the CPU
+    /// (`-devd none -ngld 0`), its weights, cache and compute on the CPU row, and the
+    /// speed model prices its token there; ik also gets the draft context size (`-cd`).
+    #[test]
+    fn a_draft_that_misses_the_gpu_runs_on_the_cpu() {
+        let hw = rig("desktop-3070-8gb");
+        let main = model("llama-3.1-8b", "Q4_K_M");
+        for engine in [EngineKind::LlamaCpp, EngineKind::IkLlamaCpp] {
+            let req = PlanRequest {
+                engine,
+                ..with_draft("llama-3.2-3b", "Q4_K_M")
+            };
+            let st = stages(&main, &hw, &req);
+            let d = candidate(&main, &hw, &st.devices, &req, &st.settled).unwrap();
+            assert!(d.settings.draft_on_cpu, "{engine}: {}", d.why);
+            assert_eq!(d.settings.draft_gpu_layers, Some(0));
+            assert!(d.why.contains("on the CPU"), "{}", d.why);
+            let draft = &req.draft.as_ref().unwrap().spec;
+            let cfg = draft_config(&req, &st.settled);
+            let want = memory::breakdown(draft, &Placement::cpu_only(), &cfg).unwrap();
+            assert_eq!(d.extra.len(), 1);
+            assert_eq!(d.extra[0].0, 0, "the CPU row");
+            assert_eq!(d.extra[0].1.weights, want[0].1.weights);
+            assert_eq!(d.extra[0].1.kv, want[0].1.kv);
+            // A token of the 3B on the CPU costs more than the 8B's on the GPU.
+            assert!(d.why.contains("decode steps on the CPU"), "{}", d.why);
+            let settings = crate::plan::Settings {
+                speculative: d.settings.clone(),
+                ..st.settled.settings.clone()
+            };
+            let args = crate::engine::launch_args(engine, &settings, "/m.gguf", None);
+            let joined = args.join(" ");
+            assert!(
+                joined.contains("-devd none") && joined.contains("-ngld 0"),
+                "{joined}"
+            );
+            assert_eq!(
+                joined.contains(&format!("-cd {}", cfg.n_ctx)),
+                engine == EngineKind::IkLlamaCpp,
+                "{joined}"
+            );
+        }
     }
 
     #[test]
