@@ -7,7 +7,7 @@
 
 use super::{alpha_for, device_room, row_of, step_costs, tg, Decision, MAX_DRAFT};
 use crate::engine::options::OptionKind;
-use crate::engine::speculative::{support, DraftCacheDefault, DraftContext};
+use crate::engine::speculative::{support, DraftCacheDefault, DraftContext, EAGLE3_ARCHITECTURE};
 use crate::hardware::HardwareSnapshot;
 use crate::model::ModelSpec;
 use crate::perf::speculative as spec_perf;
@@ -203,6 +203,26 @@ pub(super) fn candidate(
              draft whose vocabulary differs by more than {VOCAB_MAX_SIZE_DIFFERENCE}",
             d.reference, d.spec.n_vocab, spec.n_vocab
         ));
+    }
+    if d.spec.architecture == EAGLE3_ARCHITECTURE {
+        let engine = format!(
+            "{} {}",
+            req.engine,
+            crate::engine::info(req.engine).short_commit()
+        );
+        return Err(match sup.eagle3_spec_type {
+            Some(t) => format!(
+                "'{}' is an EAGLE-3 drafter: {engine} runs it with -md FILE --spec-type {t}, \
+                 but rigplan does not plan EAGLE-3 (its context reads the target's hidden \
+                 states; its memory and acceptance are not modelled): launch it by hand, \
+                 or plan with --speculative none",
+                d.reference
+            ),
+            None => format!(
+                "'{}' is an EAGLE-3 drafter and {engine} has no EAGLE-3 speculative type",
+                d.reference
+            ),
+        });
     }
     let kind = if sup.runs_external_mtp(&d.spec.architecture) {
         SpeculativeKind::Mtp
@@ -416,6 +436,27 @@ mod tests {
                 engine == EngineKind::IkLlamaCpp,
                 "{joined}"
             );
+        }
+    }
+
+    /// An EAGLE-3 drafter is refused with the reason: mainline runs it with
+    /// `--spec-type draft-eagle3`, which rigplan does not plan; ik has no such type.
+    #[test]
+    fn an_eagle3_drafter_is_refused_with_the_reason() {
+        let hw = rig("desktop-3090");
+        let main = model("llama-3.1-8b", "Q4_K_M");
+        for (engine, says) in [
+            (EngineKind::LlamaCpp, "--spec-type draft-eagle3"),
+            (EngineKind::IkLlamaCpp, "no EAGLE-3 speculative type"),
+        ] {
+            let mut req = PlanRequest {
+                engine,
+                ..with_draft("llama-3.2-1b", "Q4_K_M")
+            };
+            req.draft.as_mut().unwrap().spec.architecture = EAGLE3_ARCHITECTURE.into();
+            let st = stages(&main, &hw, &req);
+            let e = candidate(&main, &hw, &st.devices, &req, &st.settled).unwrap_err();
+            assert!(e.contains("EAGLE-3") && e.contains(says), "{e}");
         }
     }
 
