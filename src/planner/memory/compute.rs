@@ -187,22 +187,37 @@ pub fn pipeline_copies_stage(
 
 /// Compute buffers of a context whose graph runs only a model's MTP (nextn) block and
 /// the output head (mainline `LLAMA_CONTEXT_TYPE_MTP`, `LLM_GRAPH_TYPE_DECODER_MTP`): on
-/// the device holding the block, the larger of its layer stage and the output stage (the
+/// the device holding the block, the larger of its FFN peak and the output stage (the
 /// output matrix is shared with the trunk); when that device is a GPU, the host buffer
 /// for the graph inputs (one token-embedding row per token and one mask over `kv_cells`).
 /// Returns (block device, host) bytes; `sched_reserve` (src/llama-context.cpp) reserves
 /// this graph like any other, with `cfg`'s tokens and outputs.
+///
+/// The block's peak is the FFN's three `n_ff` rows and two `n_embd` rows per token plus
+/// the mask, without the trunk stage's query rows: the pinned llama-server logs 126.02
+/// MiB for a Qwen3.5-27B-shaped nextn block at 512 tokens over 4096 cells with flash
+/// attention, which is (3·17408 + 2·5120)·512·4 B + 4096·512·2 B + 0.02 MiB of inputs
+/// (tests/integration/speculative.rs `mtp_head_memory_matches_the_engine_buffers`).
 pub fn mtp_context(
     spec: &ModelSpec,
     cfg: &MemoryConfig,
     kv_cells: u64,
     on_gpu: bool,
 ) -> (Bytes, Bytes) {
-    let ffn_width = ffn_activation_width(spec);
-    let device = layer_stage(spec, cfg, ffn_width, kv_cells, on_gpu).max(output_stage(spec, cfg));
+    let n_tok = cfg.graph_tokens();
+    let ffn = F32 * n_tok * (3 * ffn_activation_width(spec) + 2 * spec.n_embd);
+    let mask = kv_cells * n_tok * if cfg.flash_attn { F16 } else { F32 };
+    // Without flash attention the F32 scores of every head are live too (as in
+    // [`layer_stage`]).
+    let n_head = spec.layers.iter().map(|l| l.n_head).max().unwrap_or(0);
+    let scores = if cfg.flash_attn {
+        0
+    } else {
+        kv_cells * n_tok * F32 * n_head
+    };
+    let device = Bytes(ffn + mask + scores).max(output_stage(spec, cfg));
     let host = if on_gpu {
-        let elem = if cfg.flash_attn { F16 } else { F32 };
-        activation_bytes(spec, cfg) + Bytes(kv_cells * cfg.graph_tokens() * elem)
+        activation_bytes(spec, cfg) + Bytes(mask)
     } else {
         Bytes::ZERO
     };
