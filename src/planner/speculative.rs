@@ -1,15 +1,17 @@
 //! Stage 5: speculative decoding — whether the settled plan drafts tokens, with which
-//! kind (the model's MTP head, n-gram lookup), how many per step, and what the drafter
-//! adds to memory; then the Plan's settings, memory rows, speed and reasons say so.
+//! kind (the model's MTP head, a draft model, n-gram lookup), how many per step, and what
+//! the drafter adds to memory; then the Plan's settings, memory rows, speed and reasons
+//! say so.
 //!
 //! Candidates: an MTP head where the model has nextn layers and the engine has an MTP
-//! graph for its architecture (`engine::speculative`); n-gram lookup for `--use-case
-//! coding`. Each is scored with `perf::speculative` on the settled placement's speed
-//! (verify step of k+1 tokens, drafter cost, published acceptance rates) and k is the
-//! fastest draft length. A kind is refused where it does not pay, where many parallel
-//! slots share the verify step, or where the MTP head and its cache do not fit on the
-//! device that holds the model's last layers (the main placement is never moved for
-//! it). A separate draft model (`--speculative draft`) is not planned yet. Pure.
+//! graph for its architecture (`engine::speculative`); a draft model given with
+//! `--draft`, or the catalog's smaller model of the same family where the engine can
+//! download it itself (`draft`); n-gram lookup for `--use-case coding`. Each is scored
+//! with `perf::speculative` on the settled placement's speed (verify step of k+1 tokens,
+//! the drafter's cost, published acceptance rates) and k is the fastest draft length. A
+//! kind is refused where it does not pay, where many parallel slots share the verify
+//! step, or where the drafter and its cache do not fit in what the main placement leaves
+//! (the main placement is never moved for it). Pure.
 
 mod draft;
 

@@ -488,3 +488,66 @@ fn mtp_head_memory_matches_the_engine_buffers() {
         compute[0]
     );
 }
+
+/// Issue 14, draft placement: the pinned llama-server runs a draft model with the CPU-only
+/// options rigplan writes for a draft that misses the GPU (`-devd none -ngld 0`, from
+/// `launch_args`) and drafts with it (`draft_n` in the timings). This build has no GPU
+/// backend, so it shows the options are accepted and run, not that they move a draft off
+/// a GPU (common/arg.cpp `parse_device_list` makes "none" an empty device list).
+#[test]
+fn a_cpu_placed_draft_runs_with_the_emitted_device_options() {
+    use crate::support_gen::{free_port, post_json, tiny_model, wait_healthy, Server};
+    use rigplan::plan::Speculative;
+    let bin = crate::support_engine::llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let draft_dir = tmp.path().join("draft");
+    std::fs::create_dir_all(&draft_dir).unwrap();
+    let draft = tiny_model(&draft_dir);
+    let mut s = crate::support_gen::settings_cpu();
+    s.ctx = 1024;
+    s.speculative = Speculative {
+        kind: SpeculativeKind::Draft,
+        draft_model: Some(draft.to_str().unwrap().into()),
+        draft_max: 3,
+        draft_gpu_layers: Some(0),
+        draft_on_cpu: true,
+        ..Speculative::default()
+    };
+    let port = free_port();
+    let server_opts = rigplan::engine::ServerOptions {
+        host: "127.0.0.1".into(),
+        port,
+        api_key_file: None,
+        alias: None,
+    };
+    let args = rigplan::engine::launch_args(
+        EngineKind::LlamaCpp,
+        &s,
+        model.to_str().unwrap(),
+        Some(&server_opts),
+    );
+    let joined = args.join(" ");
+    assert!(
+        joined.contains("-devd none") && joined.contains("-ngld 0"),
+        "{joined}"
+    );
+    let mut server = Server(
+        std::process::Command::new(bin.join("llama-server"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&mut server, port, 120);
+    let done = post_json(
+        port,
+        "/completion",
+        serde_json::json!({"prompt": "Hello, my name is", "n_predict": 16, "temperature": 0}),
+    );
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let t = &done["timings"];
+    assert!(t["draft_n"].as_u64().unwrap_or(0) > 0, "no drafts: {done}");
+}

@@ -1,9 +1,11 @@
-//! A separate draft model (`--draft MODEL`) as a speculative candidate: the engine's
-//! vocabulary check, where the engine puts it (the main model's GPUs and split, all
-//! layers, on what the main placement leaves), its weights, cache and compute buffers
-//! as `memory::breakdown` lays them out for the engine's draft context, and its speed.
-//! A draft that does not fit next to the main model is refused, never placed by moving
-//! the main model's layers or experts. Pure.
+//! A separate draft model (`--draft MODEL`, or the catalog's drafter) as a speculative
+//! candidate: the engine's vocabulary check, where the engine puts it (the main model's
+//! GPUs and split, all layers, on what the main placement leaves; else, with `-devd none`,
+//! the CPU alone), its weights, cache and compute buffers as `memory::breakdown` lays
+//! them out for the engine's draft context, and its per-token cost from the speed model
+//! run on that placement. A draft that fits nowhere beside the main model is refused,
+//! never placed by moving the main model's layers or experts; an EAGLE-3 drafter is
+//! refused with the reason. Pure.
 
 use super::{alpha_for, device_room, row_of, step_costs, tg, Decision, MAX_DRAFT};
 use crate::engine::options::OptionKind;
