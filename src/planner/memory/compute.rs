@@ -109,7 +109,13 @@ pub fn layer_stage(
         .map(|l| l.n_head * l.head_dim_k.max(1))
         .max()
         .unwrap_or(spec.n_embd);
-    let acts = F32 * n_tok * (3 * ffn_width + 2 * spec.n_embd + q_width);
+    // The FFN's peak holds three `n_ff` rows and four `n_embd` rows per token (the
+    // residual, its norm, the attention output and the block input): the pinned
+    // llama-server on CPU with one output per graph (-np 1, -c 4096, -fa on, -ub 512)
+    // logs exactly (3·n_ff + 4·n_embd)·512·4 B plus the mask for sparse Llama-3.2-1B
+    // (68.01 MiB), Llama-3.2-3B (76.01), Llama-3.1-8B (120.01), Qwen3-8B (108.01) and
+    // Qwen3-0.6B (30.01). A query wider than two `n_embd` rows keeps the earlier bound.
+    let acts = F32 * n_tok * (3 * ffn_width + 2 * spec.n_embd + q_width.max(2 * spec.n_embd));
     let attn = if cfg.flash_attn {
         kv_cells * n_tok * F16
     } else {
