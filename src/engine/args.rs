@@ -287,8 +287,24 @@ fn speculative_args(w: &mut ArgWriter, s: &Settings) {
     } else if sp.kind == SpeculativeKind::Mtp && sp.draft_model.is_none() {
         w.flag(OptionKind::Mtp);
     }
+    if let Some(d) = &sp.draft_download {
+        // mainline: `-hfd REPO` with `-md FILE` naming the file in it, or `-hfd
+        // REPO:QUANT`; an engine without `-hfd` gets the name alone (the plan warns).
+        match (&d.file, &d.quant) {
+            (Some(_), _) | (None, None) => w.push(OptionKind::DraftHfRepo, &d.repo),
+            (None, Some(q)) => w.push(OptionKind::DraftHfRepo, &format!("{}:{q}", d.repo)),
+        }
+    }
     if let Some(m) = &sp.draft_model {
         w.push(OptionKind::DraftModel, m);
+    }
+    if sp.draft_on_cpu {
+        if let Some(none) = support.cpu_draft_device {
+            w.push(OptionKind::DraftDevice, none);
+        }
+    }
+    if let Some(n) = sp.draft_ctx {
+        w.num(OptionKind::DraftCtxSize, n);
     }
     if sp.kind != SpeculativeKind::Ngram {
         w.num(OptionKind::DraftMax, u64::from(sp.draft_max));

@@ -204,6 +204,23 @@ const OPTIONS: &[OptionSpec] = &[
         &["--gpu-layers-draft", "--n-gpu-layers-draft"],
         V::Integer,
     ),
+    // common/common.cpp `gpt_params_find_arg`: `-devd` (`parse_device_list`, "none" = no
+    // offload) and `-cd` (`speculative.n_ctx`; server-context.cpp `load_model` uses it
+    // instead of n_ctx / n_parallel).
+    o(
+        K::DraftDevice,
+        Tool::Server,
+        "-devd",
+        &["--device-draft"],
+        V::Text,
+    ),
+    o(
+        K::DraftCtxSize,
+        Tool::Server,
+        "-cd",
+        &["--ctx-size-draft"],
+        V::Integer,
+    ),
     o(
         K::DraftCacheTypeK,
         Tool::Server,

@@ -224,6 +224,24 @@ const OPTIONS: &[OptionSpec] = &[
         ],
         V::Integer,
     ),
+    // common/arg.cpp: `-hfd` sets `speculative.draft.mparams.hf_repo`; `-md` also sets its
+    // `hf_file` ("will be used if --spec-draft-hf is set"), and the download replaces the
+    // path (`common_models_handler_apply`, `add_tasks`).
+    o(
+        K::DraftHfRepo,
+        Tool::Server,
+        "-hfd",
+        &["--spec-draft-hf", "-hfrd", "--hf-repo-draft"],
+        V::Text,
+    ),
+    // common/arg.cpp `parse_device_list`: "none" keeps the draft off every GPU.
+    o(
+        K::DraftDevice,
+        Tool::Server,
+        "-devd",
+        &["--spec-draft-device", "--device-draft"],
+        V::Text,
+    ),
     o(
         K::DraftCacheTypeK,
         Tool::Server,

@@ -85,6 +85,13 @@ pub enum OptionKind {
     DraftPMin,
     /// `-ngld N` (server): draft model layers on the GPU.
     DraftGpuLayers,
+    /// mainline `-hfd REPO[:QUANT]` (server): download the draft model from this Hugging
+    /// Face repository (its file named by [`OptionKind::DraftModel`]).
+    DraftHfRepo,
+    /// `-devd DEV,...|none` (server): the draft model's devices (`none`: the CPU only).
+    DraftDevice,
+    /// ik `-cd N` (server): the draft context's size.
+    DraftCtxSize,
     /// `-ctkd TYPE` (server): the draft context's K cache type.
     DraftCacheTypeK,
     /// `-ctvd TYPE` (server): the draft context's V cache type.

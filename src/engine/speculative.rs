@@ -38,6 +38,15 @@ pub const IK_SPEC_TYPES: &[&str] = &[
     "ngram-mod",
 ];
 
+/// The GGUF architecture of an EAGLE-3 drafter (mainline src/llama-arch.cpp
+/// `LLM_ARCH_EAGLE3`, graph src/models/eagle3.cpp): a one-layer model trained for one
+/// target, converted with `convert_hf_to_gguf.py --target-model-dir TARGET`
+/// (docs/speculative.md "EAGLE-3"), run with `-md FILE --spec-type draft-eagle3`. It
+/// reads three of the target's hidden layers (common/speculative.cpp
+/// `common_speculative_impl_draft_eagle3`: "expected 3 extract layers") and may carry a
+/// reduced vocabulary mapped back with a `d2t` table.
+pub const EAGLE3_ARCHITECTURE: &str = "eagle3";
+
 /// How the engine sizes the draft model's context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DraftContext {
@@ -66,6 +75,11 @@ pub struct SpeculativeSupport {
     pub mtp_spec_type: Option<&'static str>,
     pub draft_spec_type: Option<&'static str>,
     pub ngram_spec_type: &'static str,
+    /// `--spec-type` value of an EAGLE-3 drafter ([`EAGLE3_ARCHITECTURE`]), `None` where
+    /// the engine has none. rigplan does not plan EAGLE-3 (its draft context reads the
+    /// target's hidden states; neither its memory nor its acceptance is modelled): it
+    /// refuses such a drafter with this reason.
+    pub eagle3_spec_type: Option<&'static str>,
     /// GGUF architectures whose graph runs a built-in nextn/MTP head.
     pub mtp_architectures: &'static [&'static str],
     /// Draft-model architectures the engine runs as an external MTP drafter
@@ -83,6 +97,11 @@ pub struct SpeculativeSupport {
     pub ngram_draft_min: u32,
     /// `--spec-autotune` exists.
     pub autotune: bool,
+    /// The `-devd` value that keeps a draft model off every GPU.
+    pub cpu_draft_device: Option<&'static str>,
+    /// The draft or MTP context computes one output per slot (`n_outputs_max =
+    /// n_parallel`), so its worst-case graph holds that many logit rows, not a batch's.
+    pub draft_outputs_per_slot: bool,
     /// An MTP drafter makes the main context keep `draft_max` extra recurrent states per
     /// sequence (hybrid/recurrent models), to roll back rejected drafts.
     pub mtp_recurrent_snapshots: bool,
@@ -98,6 +117,7 @@ const LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     mtp_spec_type: Some("draft-mtp"),
     draft_spec_type: Some("draft-simple"),
     ngram_spec_type: "ngram-mod",
+    eagle3_spec_type: Some("draft-eagle3"),
     mtp_architectures: &[
         "qwen35",
         "qwen35moe",
@@ -124,6 +144,12 @@ const LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     ngram_draft_max: 64,
     ngram_draft_min: 48,
     autotune: false,
+    // common/speculative.cpp `common_base_params_to_speculative`: `result.n_outputs_max =
+    // params.n_parallel` for the draft and MTP contexts (src/llama-context.cpp
+    // `sched_reserve` then reserves `min(n_tokens, n_outputs_max)` outputs).
+    draft_outputs_per_slot: true,
+    // common/arg.cpp `parse_device_list`: "none" is an empty device list (no offload).
+    cpu_draft_device: Some("none"),
     // common/common.h `common_params_speculative::need_n_rs_seq` (MTP, EAGLE3, DFlash,
     // DSpark) -> `cparams.n_rs_seq`; src/llama-memory-recurrent.cpp allocates
     // `mem_size * (1 + n_rs_seq)` rows.
@@ -141,6 +167,9 @@ const IK_LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     mtp_spec_type: None,
     draft_spec_type: None,
     ngram_spec_type: "ngram-mod",
+    // No eagle3 architecture in src/llama-arch.cpp and no such `--spec-type`
+    // (common/common.cpp `gpt_params_find_arg`).
+    eagle3_spec_type: None,
     mtp_architectures: &["glm4moe"],
     external_mtp_drafters: &[],
     draft_context: DraftContext::OneSlot,
@@ -151,6 +180,13 @@ const IK_LLAMA_CPP: SpeculativeSupport = SpeculativeSupport {
     ngram_draft_max: 16,
     ngram_draft_min: 0,
     autotune: true,
+    // ik has no n_outputs_max: src/llama.cpp `llama_output_reserve` and the worst-case
+    // graph reserve every token of the batch as an output.
+    draft_outputs_per_slot: false,
+    // common/common.cpp help: "-devd ... (none = don't offload)"; src/llama.cpp
+    // `llama_model_load` finds no device named "none" (it logs "none backend not
+    // available"), keeps no device and sets n_gpu_layers to 0.
+    cpu_draft_device: Some("none"),
     // Only glm4moe (no recurrent layers) runs an MTP head in this version.
     mtp_recurrent_snapshots: false,
 };
@@ -210,5 +246,9 @@ mod tests {
         assert!(support(EngineKind::LlamaCpp).runs_mtp_head("qwen35"));
         assert!(!support(EngineKind::IkLlamaCpp).runs_mtp_head("qwen35moe"));
         assert!(support(EngineKind::IkLlamaCpp).runs_mtp_head("glm4moe"));
+        // EAGLE-3 is a mainline spec type; ik has none.
+        let eagle3 = support(EngineKind::LlamaCpp).eagle3_spec_type.unwrap();
+        assert!(LLAMA_CPP_SPEC_TYPES.contains(&eagle3));
+        assert!(support(EngineKind::IkLlamaCpp).eagle3_spec_type.is_none());
     }
 }

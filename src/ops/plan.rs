@@ -173,10 +173,16 @@ pub fn resolve_draft(req: &mut PlanRequest) -> Result<()> {
         ),
         _ => None,
     };
+    // A catalog or hf: draft without a local file: where the engine can download it.
+    let download = match path {
+        Some(_) => None,
+        None => download_location(Some(&r), resolved.spec.quant.as_deref()).unwrap_or(None),
+    };
     req.draft = Some(planner::request::DraftModel {
         reference: r,
         path,
         spec: resolved.spec,
+        download,
     });
     Ok(())
 }
@@ -247,7 +253,21 @@ fn attach_model_command(plan: &mut Plan, engine: EngineKind) {
     for w in engine::unsupported_settings(engine, &plan.settings) {
         warn_once(plan, w);
     }
-    if let Some(d) = plan.settings.speculative.draft_model.clone() {
+    let sp = &plan.settings.speculative;
+    if let Some(dl) = sp.draft_download.clone() {
+        warn_once(
+            plan,
+            format!(
+                "the draft model is downloaded by the engine from https://huggingface.co/{} \
+                 ({}) on its first start, into $LLAMA_CACHE (or the engine's per-user cache)",
+                dl.repo,
+                dl.file
+                    .as_deref()
+                    .or(dl.quant.as_deref())
+                    .unwrap_or("its default file")
+            ),
+        );
+    } else if let Some(d) = sp.draft_model.clone() {
         if !std::path::Path::new(&d).is_file() {
             warn_once(
                 plan,

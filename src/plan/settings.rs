@@ -112,6 +112,17 @@ pub struct Speculative {
     /// ik_llama.cpp `--spec-autotune`: the engine adapts the draft length at run time.
     #[serde(default)]
     pub autotune: bool,
+    /// Where the engine downloads the draft model (mainline `-hfd`), when it is a catalog
+    /// model with no local file; `draft_model` is then its file in that repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_download: Option<super::HfDownload>,
+    /// The draft model runs on the CPU only (`-devd none`, `-ngld 0`): it did not fit
+    /// beside the main model on the GPUs and still pays there.
+    #[serde(default)]
+    pub draft_on_cpu: bool,
+    /// The draft context's size, where the engine takes one (ik `-cd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_ctx: Option<u64>,
 }
 
 /// Engine-specific options. Each is set only for the engine that accepts it.

@@ -173,7 +173,7 @@ pub fn plan_with_layout(
         reasons: explain::reasons(&facts),
         warnings: explain::warnings(&facts),
     };
-    let drafting = speculative::decide(spec, &devices, req, &settled)?;
+    let drafting = speculative::decide(spec, hw, &devices, req, &settled)?;
     let mut plan = assemble::assemble(
         spec,
         hw,

@@ -183,6 +183,9 @@ pub struct DraftModel {
     /// The local file's absolute path, when it is one (what `-md` gets).
     pub path: Option<String>,
     pub spec: crate::model::ModelSpec,
+    /// Where the engine can download it (a catalog model's recorded repository and
+    /// file), when it is not a local file.
+    pub download: Option<crate::plan::HfDownload>,
 }
 
 /// Everything the user fixed; `None` means the planner chooses.

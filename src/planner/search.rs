@@ -185,6 +185,7 @@ fn memory_config(
         n_batch: u64::from(req.batch.unwrap_or(2048).max(ubatch)),
         n_ubatch: u64::from(ubatch),
         n_seq: u64::from(req.parallel.unwrap_or(1)),
+        n_outputs_max: 0,
         kv_unified: false,
         type_k,
         type_v,

@@ -1,15 +1,17 @@
 //! Stage 5: speculative decoding — whether the settled plan drafts tokens, with which
-//! kind (the model's MTP head, n-gram lookup), how many per step, and what the drafter
-//! adds to memory; then the Plan's settings, memory rows, speed and reasons say so.
+//! kind (the model's MTP head, a draft model, n-gram lookup), how many per step, and what
+//! the drafter adds to memory; then the Plan's settings, memory rows, speed and reasons
+//! say so.
 //!
 //! Candidates: an MTP head where the model has nextn layers and the engine has an MTP
-//! graph for its architecture (`engine::speculative`); n-gram lookup for `--use-case
-//! coding`. Each is scored with `perf::speculative` on the settled placement's speed
-//! (verify step of k+1 tokens, drafter cost, published acceptance rates) and k is the
-//! fastest draft length. A kind is refused where it does not pay, where many parallel
-//! slots share the verify step, or where the MTP head and its cache do not fit on the
-//! device that holds the model's last layers (the main placement is never moved for
-//! it). A separate draft model (`--speculative draft`) is not planned yet. Pure.
+//! graph for its architecture (`engine::speculative`); a draft model given with
+//! `--draft`, or the catalog's smaller model of the same family where the engine can
+//! download it itself (`draft`); n-gram lookup for `--use-case coding`. Each is scored
+//! with `perf::speculative` on the settled placement's speed (verify step of k+1 tokens,
+//! the drafter's cost, published acceptance rates) and k is the fastest draft length. A
+//! kind is refused where it does not pay, where many parallel slots share the verify
+//! step, or where the drafter and its cache do not fit in what the main placement leaves
+//! (the main placement is never moved for it). Pure.
 
 mod draft;
 
@@ -20,6 +22,7 @@ use super::settings::Settled;
 use super::PlanError;
 use crate::engine::speculative::{support, DraftCacheDefault, DraftContext};
 use crate::gguf::GgmlType;
+use crate::hardware::HardwareSnapshot;
 use crate::model::spec::AttentionKind;
 use crate::model::ModelSpec;
 use crate::perf::speculative::{self as spec_perf, StepCosts};
@@ -61,6 +64,7 @@ impl Decision {
 /// model or engine cannot run is bad input.
 pub fn decide(
     spec: &ModelSpec,
+    hw: &HardwareSnapshot,
     devices: &Devices,
     req: &PlanRequest,
     settled: &Settled,
@@ -75,22 +79,25 @@ pub fn decide(
         _ => None,
     };
     let Some(d) = catalog else {
-        return decide_with(spec, devices, req, settled);
+        return decide_with(spec, hw, devices, req, settled);
     };
     let with_catalog = PlanRequest {
         draft: Some(d.clone()),
         ..req.clone()
     };
-    if pinned == Some(SpeculativeKind::Draft) {
-        // Asked for: the command names the catalog model, and a warning says to
-        // download it and pass its path.
-        return decide_with(spec, devices, &with_catalog, settled);
+    if pinned == Some(SpeculativeKind::Draft) || draft::engine_downloads(req, &d) {
+        // Asked for, or the engine downloads it itself (mainline `-hfd`): the command
+        // names the catalog model's repository and file, or (asked for, on an engine
+        // that cannot download it) the catalog model, and a warning says to download it
+        // and pass its path.
+        return decide_with(spec, hw, devices, &with_catalog, settled);
     }
-    // Chosen on its own, a catalog drafter would make a launch command naming a file
-    // that is not here: plan without it and say what it would give.
-    let mut chosen = decide_with(spec, devices, req, settled)?;
+    // Chosen on its own, a catalog drafter the engine cannot download would make a
+    // launch command naming a file that is not here: plan without it and say what it
+    // would give.
+    let mut chosen = decide_with(spec, hw, devices, req, settled)?;
     let now = chosen.tg_tokens_per_s.unwrap_or(tg(settled));
-    if let Ok(alt) = draft::candidate(spec, devices, &with_catalog, settled) {
+    if let Ok(alt) = draft::candidate(spec, hw, devices, &with_catalog, settled) {
         let alt_tg = alt.tg_tokens_per_s.unwrap_or(0.0);
         if pays(&alt, settled) && alt_tg > now {
             chosen.why += &format!(
@@ -106,12 +113,13 @@ pub fn decide(
 /// [`decide`] with the draft model (if any) already in the request.
 fn decide_with(
     spec: &ModelSpec,
+    hw: &HardwareSnapshot,
     devices: &Devices,
     req: &PlanRequest,
     settled: &Settled,
 ) -> Result<Decision, PlanError> {
     let pinned = req.speculative;
-    let drafted = draft::candidate(spec, devices, req, settled);
+    let drafted = draft::candidate(spec, hw, devices, req, settled);
     let mtp = match (&drafted, req.draft.is_some()) {
         // A drafter the engine runs as MTP (Gemma 4 assistant) is the MTP candidate.
         (Ok(d), true) if d.settings.kind == SpeculativeKind::Mtp => drafted.clone(),
@@ -148,7 +156,7 @@ fn decide_with(
                 }
                 None => {
                     return Ok(Decision::none(auto_none_reason(
-                        spec, devices, req, settled,
+                        spec, hw, devices, req, settled,
                     )))
                 }
             }
@@ -181,6 +189,7 @@ fn pays(d: &Decision, settled: &Settled) -> bool {
 
 fn auto_none_reason(
     spec: &ModelSpec,
+    hw: &HardwareSnapshot,
     devices: &Devices,
     req: &PlanRequest,
     settled: &Settled,
@@ -196,7 +205,10 @@ fn auto_none_reason(
         Err(e) => e,
         Ok(_) => String::new(),
     };
-    if let (Some(_), Err(e)) = (&req.draft, draft::candidate(spec, devices, req, settled)) {
+    if let (Some(_), Err(e)) = (
+        &req.draft,
+        draft::candidate(spec, hw, devices, req, settled),
+    ) {
         why += &format!("; {e}");
     }
     if req.use_case != UseCase::Coding {
@@ -206,7 +218,8 @@ fn auto_none_reason(
 }
 
 /// Decode costs of the settled placement, as the verify model needs them.
-fn step_costs(spec: &ModelSpec, settled: &Settled, draft_bytes: f64) -> StepCosts {
+/// The drafter's cost (`draft_s`) is left at zero for the caller to set.
+fn step_costs(spec: &ModelSpec, settled: &Settled) -> StepCosts {
     let speed = &settled.cand.speed;
     let decode_s = 1.0 / speed.tg_tokens_per_s.max(1e-9);
     let on_gpu = settled
@@ -228,7 +241,7 @@ fn step_costs(spec: &ModelSpec, settled: &Settled, draft_bytes: f64) -> StepCost
         expert_share,
         experts_used: if spec.is_moe() { spec.expert_used } else { 0 },
         experts_total: if spec.is_moe() { spec.expert_count } else { 0 },
-        draft_s: decode_s * draft_bytes / active.max(1.0),
+        draft_s: 0.0,
     }
 }
 
@@ -290,23 +303,40 @@ fn mtp_candidate(
     }
     // The head reads its own block and the shared output matrix per drafted token.
     let head = spec.mtp_bytes().0 as f64 + spec.output_layer_bytes().0 as f64;
-    let costs = step_costs(spec, settled, head);
+    let mut costs = step_costs(spec, settled);
+    costs.draft_s = costs.decode_s * head / active_bytes(spec).max(1.0);
     let (alpha, source) = alpha_for(SpeculativeKind::Mtp, spec, req);
     let without = tg(settled);
     let (k, with) = match req.draft_max {
         Some(k) => (k, spec_perf::tokens_per_second(&costs, alpha, k)),
         None => spec_perf::best_draft_length(&costs, alpha, MAX_DRAFT),
     };
-    let (device, weights, kv, kv_types) = mtp_memory(spec, req, settled, k);
-    let room = device_room(devices, settled, device);
-    if weights + kv > room {
+    let m = mtp_memory(spec, req, settled, k);
+    let room = device_room(devices, settled, m.device);
+    if m.on_device.total() > room {
         return Err(format!(
-            "the MTP head ({} weights, {} KV) does not fit in the {} left on {}",
-            weights,
-            kv,
+            "the MTP head ({} weights, {} KV, {} compute) does not fit in the {} left on {}",
+            m.on_device.weights,
+            m.on_device.kv,
+            m.on_device.compute,
             room,
-            device_label(device)
+            device_label(m.device)
         ));
+    }
+    let mut extra: Vec<(usize, DeviceBytes)> = row_of(settled, m.device)
+        .map(|i| (i, m.on_device.clone()))
+        .into_iter()
+        .collect();
+    if m.host_compute > Bytes::ZERO {
+        if let Some(i) = row_of(settled, DeviceId::CPU) {
+            extra.push((
+                i,
+                DeviceBytes {
+                    compute: m.host_compute,
+                    ..DeviceBytes::default()
+                },
+            ));
+        }
     }
     Ok(Decision {
         settings: Speculative {
@@ -316,24 +346,12 @@ fn mtp_candidate(
             draft_min: 0,
             p_min: s.default_p_min,
             draft_gpu_layers: None,
-            draft_cache_type_k: kv_types.clone(),
-            draft_cache_type_v: kv_types,
-            autotune: false,
+            draft_cache_type_k: m.kv_types.clone(),
+            draft_cache_type_v: m.kv_types,
+            ..Speculative::default()
         },
         tg_tokens_per_s: Some(with),
-        extra: row_of(settled, device)
-            .map(|i| {
-                (
-                    i,
-                    DeviceBytes {
-                        weights,
-                        kv,
-                        ..DeviceBytes::default()
-                    },
-                )
-            })
-            .into_iter()
-            .collect(),
+        extra,
         why: format!(
             "MTP head drafts {k} token(s) per step: {with:.1} vs {without:.1} tok/s without \
              (acceptance α={alpha:.2} per token from {source}; verify of {} tokens costs {:.2} \
@@ -361,7 +379,7 @@ fn ngram_candidate(
         ));
     }
     let s = support(req.engine);
-    let costs = step_costs(spec, settled, 0.0);
+    let costs = step_costs(spec, settled);
     if !costs.on_gpu {
         // Measured on GPUs only; on a CPU each long n-gram draft is verified at prompt
         // speed (a 48-token verify here costs this many decode steps).
@@ -412,17 +430,24 @@ fn alpha_for(kind: SpeculativeKind, spec: &ModelSpec, req: &PlanRequest) -> (f64
     }
 }
 
+/// What the MTP head adds: its block, its context's cache and compute buffers on the
+/// device that runs the block, and the context's host input buffer when that is a GPU.
+struct MtpMemory {
+    device: DeviceId,
+    on_device: DeviceBytes,
+    host_compute: Bytes,
+    /// The draft cache types rigplan writes (`-ctkd/-ctvd`), where the engine's default
+    /// differs from the main context's.
+    kv_types: Option<String>,
+}
+
 /// Where the MTP head goes and what it holds: the nextn blocks follow the last trunk
 /// layer (on the GPU when `-ngl` covers it, else the CPU); its own context caches the
 /// nextn layers for its cells (`engine::speculative::DraftContext`) in the main
 /// context's cache types, which rigplan writes as the draft types where the engine's
-/// default differs (mainline: F16).
-fn mtp_memory(
-    spec: &ModelSpec,
-    req: &PlanRequest,
-    settled: &Settled,
-    k: u32,
-) -> (DeviceId, Bytes, Bytes, Option<String>) {
+/// default differs (mainline: F16), and reserves its own graph's compute buffers
+/// (`memory::compute::mtp_context`, one output per slot on mainline).
+fn mtp_memory(spec: &ModelSpec, req: &PlanRequest, settled: &Settled, k: u32) -> MtpMemory {
     let s = &settled.settings;
     let trunk = spec.n_layer.saturating_sub(spec.nextn_layers);
     let device = if s.n_gpu_layers > 0 && s.n_gpu_layers >= trunk {
@@ -462,11 +487,28 @@ fn mtp_memory(
         let seqs = u64::from(s.parallel.max(1)) * u64::from(k);
         kv += Bytes(per_seq.saturating_mul(seqs));
     }
-    let types = match sup.draft_cache_default {
+    let cfg = draft::draft_config(req, settled);
+    let (compute, host_compute) = crate::planner::memory::compute::mtp_context(
+        spec,
+        &cfg,
+        cfg.cells_and_streams().0,
+        device.is_gpu(),
+    );
+    let kv_types = match sup.draft_cache_default {
         DraftCacheDefault::F16 => Some(s.cache_type_k.clone()),
         DraftCacheDefault::SameAsMain => None,
     };
-    (device, spec.mtp_bytes(), kv, types)
+    MtpMemory {
+        device,
+        on_device: DeviceBytes {
+            weights: spec.mtp_bytes(),
+            kv,
+            compute,
+            ..DeviceBytes::default()
+        },
+        host_compute,
+        kv_types,
+    }
 }
 
 /// The index of a device among the settled placement's memory rows.
@@ -542,7 +584,7 @@ mod tests {
     fn decide_for(spec: &ModelSpec, rig_name: &str, req: &PlanRequest) -> Decision {
         let hw = rig(rig_name);
         let st = stages(spec, &hw, req);
-        decide(spec, &st.devices, req, &st.settled).unwrap()
+        decide(spec, &hw, &st.devices, req, &st.settled).unwrap()
     }
 
     #[test]
@@ -564,7 +606,7 @@ mod tests {
         };
         let hw = rig("ms02-rtxpro4000");
         let st = stages(&spec, &hw, &ik);
-        let err = decide(&spec, &st.devices, &ik, &st.settled).unwrap_err();
+        let err = decide(&spec, &hw, &st.devices, &ik, &st.settled).unwrap_err();
         assert!(err.to_string().contains("no MTP graph"), "{err}");
     }
 
@@ -608,6 +650,30 @@ mod tests {
         }
     }
 
+    /// Auto mode takes the catalog's drafter where the engine downloads it itself
+    /// (mainline `-hfd` with its recorded file), and on ik (no draft download option)
+    /// only names it in the reason.
+    #[test]
+    fn a_catalog_drafter_is_chosen_where_the_engine_downloads_it() {
+        let spec = model("llama-3.1-8b", "Q4_K_M");
+        let d = decide_for(&spec, "desktop-3090", &PlanRequest::default());
+        assert_eq!(d.settings.kind, SpeculativeKind::Draft, "{}", d.why);
+        let dl = d.settings.draft_download.as_ref().unwrap();
+        assert!(dl.repo.contains("Llama-3.2-1B"), "{dl:?}");
+        assert_eq!(d.settings.draft_model, dl.file);
+        let ik = PlanRequest {
+            engine: EngineKind::IkLlamaCpp,
+            ..PlanRequest::default()
+        };
+        let d = decide_for(&spec, "desktop-3090", &ik);
+        assert_eq!(d.settings.kind, SpeculativeKind::None, "{}", d.why);
+        assert!(
+            d.why.contains("download it and plan with --draft PATH"),
+            "{}",
+            d.why
+        );
+    }
+
     #[test]
     fn a_pinned_draft_length_is_kept_and_ngram_is_refused_on_a_cpu() {
         let spec = qwen35_27b_with_mtp("Q4_K_M");
@@ -629,7 +695,7 @@ mod tests {
         let hw = rig("xeon-e5-2620v4-cpu");
         let plain = model("llama-3.1-8b", "Q4_K_M");
         let st = stages(&plain, &hw, &coding);
-        let err = decide(&plain, &st.devices, &coding, &st.settled).unwrap_err();
+        let err = decide(&plain, &hw, &st.devices, &coding, &st.settled).unwrap_err();
         assert!(err.to_string().contains("n-gram"), "{err}");
     }
 }

@@ -27,6 +27,7 @@ fn cfg_of(plan: &Plan) -> MemoryConfig {
         n_batch: u64::from(s.batch),
         n_ubatch: u64::from(s.ubatch),
         n_seq: u64::from(s.parallel),
+        n_outputs_max: 0,
         kv_unified: false,
         type_k: GgmlType::from_name(&s.cache_type_k.to_ascii_uppercase()).unwrap(),
         type_v: GgmlType::from_name(&s.cache_type_v.to_ascii_uppercase()).unwrap(),

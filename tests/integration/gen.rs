@@ -116,6 +116,8 @@ fn speculative_variants(base: &Settings) -> Vec<Settings> {
         kind: SpeculativeKind::Draft,
         draft_model: Some("/nonexistent-rigplan-draft.gguf".into()),
         draft_gpu_layers: Some(0),
+        draft_on_cpu: true,
+        draft_ctx: Some(2048),
         autotune: true,
         ..mtp.clone()
     };
@@ -194,7 +196,19 @@ fn help_lists_every_option(kind: EngineKind, bin: &Path) {
         // two workers in rpc.rs.
         let mut with_rpc = every_option_variants().remove(0);
         with_rpc.extras.rpc_servers = vec!["127.0.0.1:50052".into()];
-        for s in every_option_variants().into_iter().chain([with_rpc]) {
+        // A draft the engine downloads (`-hfd`) would fetch it while loading: run offline
+        // in mainline_server_parses_every_emitted_speculative_combination.
+        let mut with_draft_download = speculative_variants(&every_option_variants()[0])[1].clone();
+        with_draft_download.speculative.draft_download = Some(rigplan::plan::HfDownload {
+            repo: "o/r".into(),
+            file: Some("d.gguf".into()),
+            quant: None,
+            shards: None,
+        });
+        for s in every_option_variants()
+            .into_iter()
+            .chain([with_rpc, with_draft_download])
+        {
             let args = match tool {
                 Tool::Server => launch_args(kind, &s, "/m.gguf", Some(&server_opts(1, &key))),
                 Tool::Bench => bench_args(kind, &s, "/m.gguf", &bench_opts()),
@@ -375,7 +389,47 @@ fn mainline_server_parses_every_emitted_speculative_combination() {
         assert!(text.contains("failed to load model"), "{args:?}: {text}");
         seen.extend(flags_of(&args));
     }
+    // A catalog drafter the engine downloads (-hfd REPO -md FILE, or -hfd REPO:QUANT)
+    // on the CPU: `--offline` with an empty cache keeps the engine off the network.
+    let cache = tempfile::tempdir().unwrap();
+    let base = &every_option_variants()[0];
+    for file in [Some("Llama-3.2-1B-Instruct-Q4_K_M.gguf"), None] {
+        let mut s = speculative_variants(base)[1].clone();
+        s.speculative.draft_download = Some(rigplan::plan::HfDownload {
+            repo: "bartowski/Llama-3.2-1B-Instruct-GGUF".into(),
+            file: file.map(String::from),
+            quant: Some("Q4_K_M".into()),
+            shards: None,
+        });
+        s.speculative.draft_model = file.map(String::from);
+        let mut args = launch_args(
+            EngineKind::LlamaCpp,
+            &s,
+            "/nonexistent-rigplan-main.gguf",
+            None,
+        );
+        assert!(args.iter().any(|a| a == "-hfd"), "{args:?}");
+        args.push("--offline".into());
+        let out = Command::new(bin.join("llama-server"))
+            .args(&args)
+            .env("LLAMA_CACHE", cache.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("rror while handling argument") && !text.contains("invalid argument"),
+            "llama-server {args:?}: {text}"
+        );
+        assert!(text.contains("failed to load model"), "{args:?}: {text}");
+        seen.extend(flags_of(&args));
+    }
     for f in [
+        "-hfd",
+        "-devd",
         "--spec-type",
         "-md",
         "--spec-draft-n-max",

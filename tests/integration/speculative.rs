@@ -153,6 +153,36 @@ fn logged_mib(log: &str, label: &str) -> Vec<f64> {
     crate::support::logged_mib(log, &[label])
 }
 
+/// The CPU compute buffer of each context the server made, in order (main, then draft or
+/// MTP): the last `compute buffer size` line after each "constructing llama_context"
+/// (a context may reserve its graph again, e.g. the MTP context once its drafter is
+/// attached; the buffer is the same one, resized).
+fn compute_per_context(log: &str) -> Vec<f64> {
+    log.split("constructing llama_context")
+        .skip(1)
+        .filter_map(|ctx| logged_mib(ctx, "compute buffer size").last().copied())
+        .collect()
+}
+
+/// `rigplan plan --format json` with `args`, plus the same plan without speculation (the
+/// stage comes after the main placement is settled, so that one's CPU row is the main
+/// context alone); returns both.
+fn plan_with_and_without(args: &[&str]) -> (serde_json::Value, serde_json::Value) {
+    let with: serde_json::Value = crate::support::run_json(crate::support::rigplan().args(args));
+    let mut none: Vec<&str> = args.to_vec();
+    if let Some(i) = none.iter().position(|a| *a == "--speculative") {
+        none[i + 1] = "none";
+    }
+    let without: serde_json::Value =
+        crate::support::run_json(crate::support::rigplan().args(&none));
+    assert_eq!(with["settings"]["ctx"], without["settings"]["ctx"]);
+    (with, without)
+}
+
+fn mib(b: &serde_json::Value) -> f64 {
+    b.as_u64().unwrap() as f64 / (1024.0 * 1024.0)
+}
+
 /// Starts the pinned llama-server with `plan`'s arguments on loopback at log verbosity
 /// 4 (the library's buffer sizes are printed there), waits until it is healthy, stops
 /// it and returns its log.
@@ -202,7 +232,7 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
         "Q4_K_M",
         dir.path(),
     );
-    let plan: serde_json::Value = crate::support::run_json(crate::support::rigplan().args([
+    let (plan, main_only) = plan_with_and_without(&[
         "plan",
         main.path.to_str().unwrap(),
         "--draft",
@@ -215,7 +245,7 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
         "4096",
         "--format",
         "json",
-    ]));
+    ]);
     assert_eq!(plan["settings"]["speculative"]["kind"], "draft", "{plan}");
     let cpu = &plan["memory"]["devices"][0];
     let text = served_log(&bin, &plan, dir.path());
@@ -227,15 +257,8 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
         "two models' weights: {weights:?}\n{text}"
     );
     assert_eq!(kv.len(), 2, "two contexts' KV: {kv:?}\n{text}");
-    let mib = |b: &serde_json::Value| b.as_u64().unwrap() as f64 / (1024.0 * 1024.0);
     let (w_plan, kv_plan) = (mib(&cpu["weights_bytes"]), mib(&cpu["kv_bytes"]));
     let (w_eng, kv_eng): (f64, f64) = (weights.iter().sum(), kv.iter().sum());
-    let compute: f64 = logged_mib(&text, "compute buffer size").iter().sum();
-    eprintln!(
-        "weights plan {w_plan:.1} engine {w_eng:.1} MiB; KV plan {kv_plan:.1} engine \
-         {kv_eng:.1} MiB; compute plan {:.1} engine {compute:.1} MiB",
-        mib(&cpu["compute_bytes"])
-    );
     assert!(
         (w_plan / w_eng - 1.0).abs() <= 0.01,
         "weights {w_plan:.1} vs {w_eng:.1} MiB"
@@ -243,6 +266,36 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
     assert!(
         (kv_plan / kv_eng - 1.0).abs() <= 0.01,
         "KV {kv_plan:.1} vs {kv_eng:.1} MiB"
+    );
+    // Compute, per context. The draft context computes one output per slot
+    // (common_base_params_to_speculative: n_outputs_max = n_parallel), so its graph holds
+    // no batch of logits; the plan's share of it is the row less the main context's.
+    let compute = compute_per_context(&text);
+    assert_eq!(
+        compute.len(),
+        2,
+        "main and draft compute: {compute:?}\n{text}"
+    );
+    let main_plan = mib(&main_only["memory"]["devices"][0]["compute_bytes"]);
+    let draft_plan = mib(&cpu["compute_bytes"]) - main_plan;
+    eprintln!(
+        "draft: weights plan {w_plan:.1} engine {w_eng:.1} MiB; KV plan {kv_plan:.1} engine \
+         {kv_eng:.1} MiB; compute main context plan {main_plan:.1} engine {:.1} MiB, draft \
+         context plan {draft_plan:.1} engine {:.1} MiB",
+        compute[0], compute[1]
+    );
+    assert!(
+        (draft_plan / compute[1] - 1.0).abs() <= 0.03,
+        "draft context compute {draft_plan:.1} vs {:.1} MiB",
+        compute[1]
+    );
+    // The main context is counted as llama-fit-params reserves it (n_batch outputs); the
+    // server reserves n_parallel x (1 + draft max) (server-context.cpp
+    // `server_output_limits`), so the plan bounds it from above.
+    assert!(
+        main_plan >= compute[0] * 0.97,
+        "{main_plan:.1} vs {:.1}",
+        compute[0]
     );
 }
 
@@ -378,7 +431,7 @@ fn mtp_head_memory_matches_the_engine_buffers() {
     e.gguf.insert("block_count".into(), toml::Value::Integer(5));
     let main = sp::write_and_read(&e, "Q4_K_M", dir.path());
     assert_eq!(main.spec.nextn_layers, 1);
-    let plan: serde_json::Value = crate::support::run_json(crate::support::rigplan().args([
+    let (plan, main_only) = plan_with_and_without(&[
         "plan",
         main.path.to_str().unwrap(),
         "--speculative",
@@ -389,7 +442,7 @@ fn mtp_head_memory_matches_the_engine_buffers() {
         "4096",
         "--format",
         "json",
-    ]));
+    ]);
     assert_eq!(plan["settings"]["speculative"]["kind"], "mtp", "{plan}");
     let cpu = &plan["memory"]["devices"][0];
     let text = served_log(&bin, &plan, dir.path());
@@ -397,10 +450,8 @@ fn mtp_head_memory_matches_the_engine_buffers() {
     let kv = logged_mib(&text, "KV buffer size");
     // The recurrent states (with the k rollback snapshots MTP adds) are part of the KV row.
     let rs: f64 = logged_mib(&text, "RS buffer size").iter().sum();
-    let mib = |b: &serde_json::Value| b.as_u64().unwrap() as f64 / (1024.0 * 1024.0);
     let (w_plan, kv_plan) = (mib(&cpu["weights_bytes"]), mib(&cpu["kv_bytes"]));
     let kv_eng: f64 = kv.iter().sum::<f64>() + rs;
-    eprintln!("MTP: weights plan {w_plan:.1} engine {weights:.1} MiB; KV plan {kv_plan:.1} engine {kv:?} + RS {rs:.2} MiB");
     assert_eq!(kv.len(), 2, "main and MTP context KV: {kv:?}\n{text}");
     assert!(
         (w_plan / weights - 1.0).abs() <= 0.01,
@@ -410,4 +461,93 @@ fn mtp_head_memory_matches_the_engine_buffers() {
         (kv_plan / kv_eng - 1.0).abs() <= 0.01,
         "KV {kv_plan:.1} vs {kv_eng:.1} MiB"
     );
+    // The MTP context's own compute buffer (its graph: the nextn block and the output
+    // head, one output per slot), the row less the main context's.
+    let compute = compute_per_context(&text);
+    assert_eq!(
+        compute.len(),
+        2,
+        "main and MTP compute: {compute:?}\n{text}"
+    );
+    let main_plan = mib(&main_only["memory"]["devices"][0]["compute_bytes"]);
+    let mtp_plan = mib(&cpu["compute_bytes"]) - main_plan;
+    eprintln!(
+        "MTP: weights plan {w_plan:.1} engine {weights:.1} MiB; KV plan {kv_plan:.1} engine \
+         {kv:?} + RS {rs:.2} MiB; compute main context plan {main_plan:.1} engine {:.1} MiB, \
+         MTP context plan {mtp_plan:.1} engine {:.1} MiB",
+        compute[0], compute[1]
+    );
+    assert!(
+        (mtp_plan / compute[1] - 1.0).abs() <= 0.03,
+        "MTP context compute {mtp_plan:.1} vs {:.1} MiB",
+        compute[1]
+    );
+    assert!(
+        main_plan >= compute[0] * 0.97,
+        "{main_plan:.1} vs {:.1}",
+        compute[0]
+    );
+}
+
+/// Issue 14, draft placement: the pinned llama-server runs a draft model with the CPU-only
+/// options rigplan writes for a draft that misses the GPU (`-devd none -ngld 0`, from
+/// `launch_args`) and drafts with it (`draft_n` in the timings). This build has no GPU
+/// backend, so it shows the options are accepted and run, not that they move a draft off
+/// a GPU (common/arg.cpp `parse_device_list` makes "none" an empty device list).
+#[test]
+fn a_cpu_placed_draft_runs_with_the_emitted_device_options() {
+    use crate::support_gen::{free_port, post_json, tiny_model, wait_healthy, Server};
+    use rigplan::plan::Speculative;
+    let bin = crate::support_engine::llama_bin();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let draft_dir = tmp.path().join("draft");
+    std::fs::create_dir_all(&draft_dir).unwrap();
+    let draft = tiny_model(&draft_dir);
+    let mut s = crate::support_gen::settings_cpu();
+    s.ctx = 1024;
+    s.speculative = Speculative {
+        kind: SpeculativeKind::Draft,
+        draft_model: Some(draft.to_str().unwrap().into()),
+        draft_max: 3,
+        draft_gpu_layers: Some(0),
+        draft_on_cpu: true,
+        ..Speculative::default()
+    };
+    let port = free_port();
+    let server_opts = rigplan::engine::ServerOptions {
+        host: "127.0.0.1".into(),
+        port,
+        api_key_file: None,
+        alias: None,
+    };
+    let args = rigplan::engine::launch_args(
+        EngineKind::LlamaCpp,
+        &s,
+        model.to_str().unwrap(),
+        Some(&server_opts),
+    );
+    let joined = args.join(" ");
+    assert!(
+        joined.contains("-devd none") && joined.contains("-ngld 0"),
+        "{joined}"
+    );
+    let mut server = Server(
+        std::process::Command::new(bin.join("llama-server"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&mut server, port, 120);
+    let done = post_json(
+        port,
+        "/completion",
+        serde_json::json!({"prompt": "Hello, my name is", "n_predict": 16, "temperature": 0}),
+    );
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let t = &done["timings"];
+    assert!(t["draft_n"].as_u64().unwrap_or(0) > 0, "no drafts: {done}");
 }

@@ -2,7 +2,7 @@
 //!
 //! `llama_context::sched_reserve` (src/llama-context.cpp) reserves the prompt graph for
 //! `n_tokens = min(n_ctx, n_ubatch)` tokens with `n_outputs = min(n_tokens,
-//! n_outputs_max = n_batch)`, and ggml-alloc sizes each backend's buffer to the peak of
+//! n_outputs_max)` (`n_batch` unless the context sets it: `MemoryConfig::n_outputs_max`), and ggml-alloc sizes each backend's buffer to the peak of
 //! simultaneously live tensors. Two stages bound that peak:
 //! - the output stage on the device holding the output layer: the F32 logits
 //!   (`n_vocab x n_outputs`) plus the last hidden states;
@@ -77,7 +77,7 @@ pub fn ffn_activation_width(spec: &ModelSpec) -> u64 {
 /// The output stage: logits plus the last hidden states.
 pub fn output_stage(spec: &ModelSpec, cfg: &MemoryConfig) -> Bytes {
     let n_tok = cfg.graph_tokens();
-    let n_out = n_tok.min(cfg.n_batch.max(1));
+    let n_out = cfg.graph_outputs();
     let logits = spec.n_vocab.saturating_mul(n_out).saturating_mul(F32);
     let hidden = spec
         .n_embd
@@ -109,7 +109,13 @@ pub fn layer_stage(
         .map(|l| l.n_head * l.head_dim_k.max(1))
         .max()
         .unwrap_or(spec.n_embd);
-    let acts = F32 * n_tok * (3 * ffn_width + 2 * spec.n_embd + q_width);
+    // The FFN's peak holds three `n_ff` rows and four `n_embd` rows per token (the
+    // residual, its norm, the attention output and the block input): the pinned
+    // llama-server on CPU with one output per graph (-np 1, -c 4096, -fa on, -ub 512)
+    // logs exactly (3·n_ff + 4·n_embd)·512·4 B plus the mask for sparse Llama-3.2-1B
+    // (68.01 MiB), Llama-3.2-3B (76.01), Llama-3.1-8B (120.01), Qwen3-8B (108.01) and
+    // Qwen3-0.6B (30.01). A query wider than two `n_embd` rows keeps the earlier bound.
+    let acts = F32 * n_tok * (3 * ffn_width + 2 * spec.n_embd + q_width.max(2 * spec.n_embd));
     let attn = if cfg.flash_attn {
         kv_cells * n_tok * F16
     } else {
@@ -183,4 +189,43 @@ pub fn pipeline_copies_stage(
 ) -> Bytes {
     let extra = copies.saturating_sub(1);
     Bytes(extra * (masks.0 + activation_bytes(spec, cfg).0))
+}
+
+/// Compute buffers of a context whose graph runs only a model's MTP (nextn) block and
+/// the output head (mainline `LLAMA_CONTEXT_TYPE_MTP`, `LLM_GRAPH_TYPE_DECODER_MTP`): on
+/// the device holding the block, the larger of its FFN peak and the output stage (the
+/// output matrix is shared with the trunk); when that device is a GPU, the host buffer
+/// for the graph inputs (one token-embedding row per token and one mask over `kv_cells`).
+/// Returns (block device, host) bytes; `sched_reserve` (src/llama-context.cpp) reserves
+/// this graph like any other, with `cfg`'s tokens and outputs.
+///
+/// The block's peak is the FFN's three `n_ff` rows and two `n_embd` rows per token plus
+/// the mask, without the trunk stage's query rows: the pinned llama-server logs 126.02
+/// MiB for a Qwen3.5-27B-shaped nextn block at 512 tokens over 4096 cells with flash
+/// attention, which is (3·17408 + 2·5120)·512·4 B + 4096·512·2 B + 0.02 MiB of inputs
+/// (tests/integration/speculative.rs `mtp_head_memory_matches_the_engine_buffers`).
+pub fn mtp_context(
+    spec: &ModelSpec,
+    cfg: &MemoryConfig,
+    kv_cells: u64,
+    on_gpu: bool,
+) -> (Bytes, Bytes) {
+    let n_tok = cfg.graph_tokens();
+    let ffn = F32 * n_tok * (3 * ffn_activation_width(spec) + 2 * spec.n_embd);
+    let mask = kv_cells * n_tok * if cfg.flash_attn { F16 } else { F32 };
+    // Without flash attention the F32 scores of every head are live too (as in
+    // [`layer_stage`]).
+    let n_head = spec.layers.iter().map(|l| l.n_head).max().unwrap_or(0);
+    let scores = if cfg.flash_attn {
+        0
+    } else {
+        kv_cells * n_tok * F32 * n_head
+    };
+    let device = Bytes(ffn + mask + scores).max(output_stage(spec, cfg));
+    let host = if on_gpu {
+        activation_bytes(spec, cfg) + Bytes(mask)
+    } else {
+        Bytes::ZERO
+    };
+    (device, host)
 }

@@ -29,6 +29,11 @@ pub struct MemoryConfig {
     pub n_ubatch: u64,
     /// Parallel sequences (`-np`).
     pub n_seq: u64,
+    /// Most outputs (logit rows) one graph computes: `cparams.n_outputs_max`
+    /// (src/llama-context.cpp), 0 for the engine's default of `n_batch`. A mainline
+    /// draft or MTP context sets it to `n_parallel` (common/speculative.cpp
+    /// `common_base_params_to_speculative`).
+    pub n_outputs_max: u64,
     /// `--kv-unified`: one KV stream shared by all sequences.
     pub kv_unified: bool,
     pub type_k: GgmlType,
@@ -50,6 +55,7 @@ impl MemoryConfig {
             n_batch: 2048,
             n_ubatch: 512,
             n_seq: 1,
+            n_outputs_max: 0,
             kv_unified: false,
             type_k: type_kv,
             type_v: type_kv,
@@ -88,6 +94,17 @@ impl MemoryConfig {
         } else {
             (n_ctx, 1)
         }
+    }
+
+    /// Outputs of the worst-case graph: `min(n_tokens, n_outputs_max)` (`sched_reserve`),
+    /// `n_outputs_max` being `n_batch` unless the context sets it.
+    pub fn graph_outputs(&self) -> u64 {
+        let max = if self.n_outputs_max == 0 {
+            self.n_batch
+        } else {
+            self.n_outputs_max
+        };
+        self.graph_tokens().min(max.max(1))
     }
 
     /// Tokens in the worst-case graph: `min(n_ctx, n_ubatch)` (`sched_reserve`).
