@@ -13,6 +13,7 @@ mod hardware;
 mod model;
 mod perf;
 mod planner;
+mod projector;
 mod rpc;
 mod speculative;
 mod split;
