@@ -122,9 +122,32 @@ fn plan_one(model: Option<&str>, hw: &HardwareSnapshot, mut req: PlanRequest) ->
     let mut plan = planner::plan_variants(&v.specs, hw, &req)?;
     if plan.model.path.is_none() {
         plan.model.download = download_location(model, plan.settings.quant.as_deref())?;
+        warn_unconfirmed_quant(&mut plan, model);
     }
     attach_launch_command(&mut plan, req.engine);
     Ok(plan)
+}
+
+/// A catalog model downloading from its repository at a quant no source shows there:
+/// the engine stops if the listing has no such file, so the plan names the quants seen.
+fn warn_unconfirmed_quant(plan: &mut Plan, model: Option<&str>) {
+    let entry = match model.map(reference::parse) {
+        None => catalog::default_entry(),
+        Some(ModelRef::Catalog { id, .. }) => catalog::find(&id),
+        Some(_) => None,
+    };
+    let (Some(e), Some(q)) = (entry, plan.settings.quant.clone()) else {
+        return;
+    };
+    if let Some((repo, seen)) = e.unconfirmed_download(&q) {
+        warn_once(
+            plan,
+            format!(
+                "{q} is not among the quants a source shows in {repo} ({}): if the download finds no {q} file, pass --quant with one of them",
+                seen.join(", ")
+            ),
+        );
+    }
 }
 
 /// Where the engine downloads `quant` of `model` (the catalog's default model when
