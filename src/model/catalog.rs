@@ -234,6 +234,13 @@ pub struct KnownFile {
     /// Number of files of a split model.
     #[serde(default)]
     pub shards: Option<u32>,
+    /// A standard quant name whose published file is larger than llama-quantize's own
+    /// rules for that quant give (the publisher's recipe keeps some tensors at more
+    /// bits, or the file carries extra tensors): its quantized tensors are scaled to
+    /// the published size, as for a named quant, so a plan counts the file the engine
+    /// downloads. Say why in `source`.
+    #[serde(default)]
+    pub publisher_recipe: bool,
 }
 
 /// A published vision projector (`mmproj`) GGUF of a catalog model.
@@ -540,7 +547,7 @@ impl CatalogEntry {
         let mut notes = Vec::new();
         let computed: u64 = raw.iter().map(|t| t.bytes).sum();
         if let Some(f) = known {
-            if parse_file_type(quant).is_none() {
+            if parse_file_type(quant).is_none() || f.publisher_recipe {
                 scale_to(&mut raw, f.size_bytes);
                 notes.push(format!(
                     "{quant}: per-tensor types from llama.cpp's {} rules; bytes of quantized tensors scaled by {:.3} to the published size {} ({})",
@@ -667,7 +674,7 @@ mod tests {
         let mut checked = 0;
         for e in entries() {
             for f in &e.files {
-                if f.base.is_some() {
+                if f.base.is_some() || f.publisher_recipe {
                     continue;
                 }
                 let s = e.spec(Some(&f.quant)).unwrap();
@@ -691,6 +698,33 @@ mod tests {
             }
         }
         assert!(checked >= 3);
+    }
+
+    /// A published file whose recipe is larger than llama-quantize's rules for its quant
+    /// is counted at its published size, and llama-quantize's own size is still what
+    /// the rules give (the dry-run test checks those types against the pinned engine).
+    #[test]
+    fn publisher_recipes_count_the_published_size() {
+        let mut checked = 0;
+        for e in entries() {
+            for f in e.files.iter().filter(|f| f.publisher_recipe) {
+                assert!(parse_file_type(&f.quant).is_some(), "{} {}", e.id, f.quant);
+                let got = e.spec(Some(&f.quant)).unwrap().total_bytes().0;
+                assert!(
+                    got.abs_diff(f.size_bytes) < f.size_bytes / 10_000,
+                    "{} {}: {got} vs {}",
+                    e.id,
+                    f.quant,
+                    f.size_bytes
+                );
+                let mut plain = e.clone();
+                plain.files.clear();
+                let rules = plain.spec(Some(&f.quant)).unwrap().total_bytes().0;
+                assert!(rules < f.size_bytes, "{} {}", e.id, f.quant);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2);
     }
 
     /// Parameter counts match what llama-bench reports for real files of these models

@@ -475,16 +475,23 @@ mod tests {
 
     #[test]
     fn catalog_and_default_models_download_from_their_recorded_repository() {
-        // No Q4_K_M file is recorded: the repository and the quant, for the engine to find.
+        // The recorded Q4_K_M file (the one its size is counted at).
         let default = download_location(None, None).unwrap().unwrap();
         assert_eq!(
             (
                 default.repo.as_str(),
-                default.file,
+                default.file.as_deref(),
                 default.quant.as_deref()
             ),
-            ("unsloth/Qwen3.5-35B-A3B-GGUF", None, Some("Q4_K_M"))
+            (
+                "unsloth/Qwen3.5-35B-A3B-GGUF",
+                Some("Qwen3.5-35B-A3B-Q4_K_M.gguf"),
+                Some("Q4_K_M")
+            )
         );
+        // No Q6_K file is recorded: the repository and the quant, for the engine to find.
+        let q6 = download_location(None, Some("Q6_K")).unwrap().unwrap();
+        assert_eq!((q6.file, q6.quant.as_deref()), (None, Some("Q6_K")));
         let gemma = download_location(Some("gemma-4-26b-a4b"), Some("UD-Q4_K_XL"))
             .unwrap()
             .unwrap();
