@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backends;
+mod build_downloader;
 mod e2e;
 mod edges;
 mod expert_overrides;
