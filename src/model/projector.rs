@@ -269,4 +269,32 @@ mod tests {
             "derived {derived} vs logged {logged}"
         );
     }
+
+    /// Every published F16/BF16 projector of a model with a `[vision]` table weighs what
+    /// that shape's tensors do (the file adds a header of a few MB): the keys are right.
+    #[test]
+    fn published_projectors_weigh_what_their_shape_does() {
+        let f16 = GgmlType::from_name("F16").unwrap();
+        let mut checked = 0;
+        for e in catalog::entries() {
+            let Some(shape) = e.vision.as_ref().and_then(VisionShape::from_table) else {
+                continue;
+            };
+            for p in &e.projectors {
+                if !matches!(p.weight_type.as_str(), "F16" | "BF16") {
+                    continue;
+                }
+                let w = shape.weights_bytes(f16) as f64;
+                let err = (p.size_bytes as f64 - w) / p.size_bytes as f64;
+                assert!(
+                    (0.0..0.02).contains(&err),
+                    "{}: {w} vs {}",
+                    e.id,
+                    p.size_bytes
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 5, "{checked}");
+    }
 }
