@@ -17,6 +17,8 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v curl >/dev/null || need_apt+=(curl)
+# the generated build.sh (e2e test) checks for the OpenSSL 3 headers the -hf downloader needs
+[ -f /usr/include/openssl/opensslv.h ] || need_apt+=(libssl-dev)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -23,7 +23,9 @@ use super::options::{
     option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
     Targets, Tool, ValueSyntax as V,
 };
-use super::rules::{DownloadRules, KernelTraits, KvRules, MlaCache, MlaMode, PlanningRules};
+use super::rules::{
+    DownloadRules, DownloaderBuild, KernelTraits, KvRules, MlaCache, MlaMode, PlanningRules,
+};
 use super::EngineKind;
 
 /// `common/common.cpp` `kv_cache_type_from_str`.
@@ -429,11 +431,6 @@ pub const ENGINE: EngineInfo = EngineInfo {
             value: "ON",
             why: "examples/CMakeLists.txt adds the server only with this",
         },
-        CmakeDefine {
-            name: "LLAMA_CURL",
-            value: "OFF",
-            why: "rigplan passes local model files; no libcurl needed",
-        },
     ],
     needs_build_info_fix: true,
     targets: Targets {
@@ -499,7 +496,15 @@ pub const ENGINE: EngineInfo = EngineInfo {
         // common/CMakeLists.txt: LLAMA_USE_CURL only with -DLLAMA_CURL=ON (default OFF);
         // without it llama_load_model_from_hf prints "built without libcurl" and fails.
         note: Some(
-            "ik_llama.cpp downloads with -hfr/-hff only when built with -DLLAMA_CURL=ON (and libcurl's headers); `rigplan build` leaves it OFF: build with it, or fetch the file once with mainline llama-server (same -hf REPO -hff FILE) and pass -m",
+            "ik_llama.cpp downloads with -hfr/-hff only when built with -DLLAMA_CURL=ON (and libcurl's headers), which `rigplan build` sets and checks for; an older build: rebuild, or fetch the file once with mainline llama-server (same -hf REPO -hff FILE) and pass -m",
         ),
+        // common/CMakeLists.txt: `if (LLAMA_CURL)` find_package(CURL REQUIRED), so a
+        // missing libcurl stops cmake; the script says what to install first.
+        build: Some(DownloaderBuild {
+            cmake_option: "LLAMA_CURL",
+            pkg_config: "libcurl",
+            headers: &["/usr/include/curl/curl.h", "/usr/include/*/curl/curl.h"],
+            install: "libcurl development files (Debian/Ubuntu: sudo apt-get install libcurl4-openssl-dev; Fedora: sudo dnf install libcurl-devel; Arch: sudo pacman -S curl)",
+        }),
     },
 };

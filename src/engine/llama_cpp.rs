@@ -20,7 +20,9 @@ use super::options::{
     option as o, CmakeDefine, CmakeNames, EngineInfo, OptionKind as K, OptionSpec, RemovedOption,
     Targets, Tool, ValueSyntax as V,
 };
-use super::rules::{DownloadRules, KernelTraits, KvRules, MlaCache, PlanningRules};
+use super::rules::{
+    DownloadRules, DownloaderBuild, KernelTraits, KvRules, MlaCache, PlanningRules,
+};
 use super::EngineKind;
 
 /// `common/arg.cpp` `kv_cache_types`.
@@ -499,6 +501,16 @@ pub const ENGINE: EngineInfo = EngineInfo {
         cache_env: "LLAMA_CACHE",
         // LLAMA_OPENSSL defaults ON (CMakeLists.txt), but https needs OpenSSL >= 3 found
         // at build time (vendor/cpp-httplib/CMakeLists.txt); without it -hf cannot fetch.
-        note: Some("the engine needs OpenSSL 3 headers at build time for https (Debian/Ubuntu: libssl-dev)"),
+        note: Some("the engine needs OpenSSL 3 headers at build time for https (Debian/Ubuntu: libssl-dev); `rigplan build` checks for them"),
+        // vendor/cpp-httplib/CMakeLists.txt: `elseif (LLAMA_OPENSSL)` find_package(OpenSSL)
+        // and a compile check for OPENSSL_VERSION_NUMBER >= 0x30000000 (BoringSSL and
+        // LibreSSL >= 0x1010107f); not found: "OpenSSL not found, HTTPS support disabled"
+        // and the build goes on without https. LLAMA_CURL is deprecated and ignored.
+        build: Some(DownloaderBuild {
+            cmake_option: "LLAMA_OPENSSL",
+            pkg_config: "openssl >= 3.0.0",
+            headers: &["/usr/include/openssl/opensslv.h"],
+            install: "OpenSSL >= 3.0 development files (Debian/Ubuntu: sudo apt-get install libssl-dev; Fedora: sudo dnf install openssl-devel; Arch: sudo pacman -S openssl)",
+        }),
     },
 };

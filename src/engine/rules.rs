@@ -86,6 +86,23 @@ pub struct DownloadRules {
     pub cache_env: &'static str,
     /// A note for every plan that downloads with this engine (a build option it needs).
     pub note: Option<&'static str>,
+    /// What the downloader needs when the engine is built: `rigplan build` turns it on
+    /// and checks for the library before cmake runs.
+    pub build: Option<DownloaderBuild>,
+}
+
+/// The build-time side of an engine's downloader: the CMake option compiling it in and
+/// the library (with its development files) it links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DownloaderBuild {
+    pub cmake_option: &'static str,
+    /// `pkg-config --exists` argument: module and version constraint.
+    pub pkg_config: &'static str,
+    /// Header paths (shell globs) of the development package, for machines without
+    /// pkg-config.
+    pub headers: &'static [&'static str],
+    /// What is missing and how to install it, for the error message.
+    pub install: &'static str,
 }
 
 /// Most CPU threads a plan may ask for: mainline ggml sizes its thread pool's arrays

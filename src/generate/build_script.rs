@@ -302,6 +302,17 @@ pub fn cmake_defines(req: &BuildRequest<'_>) -> Result<Vec<Define>> {
         }
     }
     cpu_defines(req, e, gpu_build, &mut d);
+    if let Some(b) = e.download.build {
+        // `$downloader` is set by the prerequisite check: ON unless RIGPLAN_NO_DOWNLOADER=1.
+        d.push(Define {
+            name: b.cmake_option.to_string(),
+            value: "$downloader".to_string(),
+            why:
+                "the model downloader the printed commands use (-hf); its library is checked above"
+                    .to_string(),
+            arg: format!("\"-D{}=$downloader\"", b.cmake_option),
+        });
+    }
     if req.rpc {
         d.push(define(
             c.rpc,
@@ -465,6 +476,38 @@ pub fn targets(engine: &EngineInfo, rpc: bool) -> Vec<&'static str> {
     v
 }
 
+/// Shell lines setting `$downloader`: ON when the downloader's library is installed
+/// (pkg-config, else its headers), a clear stop when it is not, OFF on request.
+fn downloader_check(b: &crate::engine::rules::DownloaderBuild) -> Vec<String> {
+    let missing = format!(
+        "the model downloader (-D{}=ON, which the printed -hf commands need) needs {}; or set RIGPLAN_NO_DOWNLOADER=1 to build without it and launch with -m FILE",
+        b.cmake_option, b.install
+    );
+    let headers: Vec<String> = b.headers.iter().map(|h| h.to_string()).collect();
+    vec![
+        "downloader=ON".to_string(),
+        "if [ \"${RIGPLAN_NO_DOWNLOADER:-0}\" = 1 ]; then".to_string(),
+        "  downloader=OFF".to_string(),
+        "  echo \"build.sh: note: RIGPLAN_NO_DOWNLOADER=1: building without the model downloader (launch with -m FILE)\" >&2".to_string(),
+        "elif command -v pkg-config >/dev/null 2>&1; then".to_string(),
+        format!(
+            "  pkg-config --exists {} || die {}",
+            shell_quote(b.pkg_config),
+            shell_quote(&format!("{} not found by pkg-config: {missing}", b.pkg_config))
+        ),
+        format!(
+            "elif ! {{ {}; }} >/dev/null; then",
+            headers
+                .iter()
+                .map(|h| format!("compgen -G {}", shell_quote(h)))
+                .collect::<Vec<_>>()
+                .join(" || ")
+        ),
+        format!("  die {}", shell_quote(&format!("no {} header: {missing}", headers.join(" or ")))),
+        "fi".to_string(),
+    ]
+}
+
 /// Renders the whole build script.
 pub fn build_script(req: &BuildRequest<'_>) -> Result<String> {
     let e = info(req.engine);
@@ -497,6 +540,9 @@ pub fn build_script(req: &BuildRequest<'_>) -> Result<String> {
                 checks.push("need icpx \"install the oneAPI Base Toolkit and run: source /opt/intel/oneapi/setvars.sh\"".to_string());
             }
         }
+    }
+    if let Some(b) = e.download.build {
+        checks.extend(downloader_check(&b));
     }
     if defines.iter().any(|d| d.name == e.cmake.blas) {
         checks.extend(

@@ -234,6 +234,13 @@ pub struct KnownFile {
     /// Number of files of a split model.
     #[serde(default)]
     pub shards: Option<u32>,
+    /// A standard quant name whose published file is larger than llama-quantize's own
+    /// rules for that quant give (the publisher's recipe keeps some tensors at more
+    /// bits, or the file carries extra tensors): its quantized tensors are scaled to
+    /// the published size, as for a named quant, so a plan counts the file the engine
+    /// downloads. Say why in `source`.
+    #[serde(default)]
+    pub publisher_recipe: bool,
 }
 
 /// A published vision projector (`mmproj`) GGUF of a catalog model.
@@ -252,6 +259,24 @@ pub struct KnownProjector {
     pub compute_bytes: Option<u64>,
     #[serde(default)]
     pub compute_source: Option<String>,
+}
+
+/// The Hugging Face repository publishing a catalog model's quants when no file of it
+/// is recorded, or why none is. The engine's downloader picks the quant's file from the
+/// repository listing (`-hf REPO:QUANT`: `common/download.cpp` `find_best_model`, a
+/// file whose path contains `QUANT.` or `QUANT-`, first shard of a split, and
+/// `get_split_files` fetches every shard), so the repository name is enough.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct KnownRepo {
+    /// `OWNER/NAME`; absent when no repository could be confirmed.
+    #[serde(default)]
+    pub hf_repo: Option<String>,
+    /// Quant tags a source shows in the repository.
+    #[serde(default)]
+    pub quants: Vec<String>,
+    /// Where the repository (and its quants) was confirmed; without a repository, why
+    /// there is none.
+    pub source: String,
 }
 
 /// Where a quant of a catalog model is published (see [`CatalogEntry::hf_location`]).
@@ -286,6 +311,9 @@ pub struct CatalogEntry {
     /// Published vision projectors, for `--mmproj auto`.
     #[serde(default)]
     pub projectors: Vec<KnownProjector>,
+    /// The repository of its quants when `files` records none (or no download).
+    #[serde(default)]
+    pub download: Option<KnownRepo>,
     /// The projector's GGUF `clip.vision.*` keys (without the prefix): image_size,
     /// patch_size, embedding_length, block_count, feed_forward_length, head_count,
     /// projection_dim.
@@ -435,13 +463,36 @@ impl CatalogEntry {
                 shards: f.shards,
             });
         }
-        let repo = self.files.iter().find_map(|f| f.hf_repo.clone())?;
+        let repo = self
+            .files
+            .iter()
+            .find_map(|f| f.hf_repo.clone())
+            .or_else(|| self.download.as_ref().and_then(|d| d.hf_repo.clone()))?;
         Some(HfLocation {
             repo,
             file: None,
             quant: quant.to_string(),
             shards: None,
         })
+    }
+
+    /// When `quant` downloads from [`Self::download`]'s repository but no source shows
+    /// that quant there: the quants a source does show.
+    pub fn unconfirmed_download(&self, quant: &str) -> Option<(String, Vec<String>)> {
+        if self
+            .files
+            .iter()
+            .any(|f| f.hf_repo.is_some() && f.quant.eq_ignore_ascii_case(quant))
+        {
+            return None;
+        }
+        if self.files.iter().any(|f| f.hf_repo.is_some()) {
+            return None;
+        }
+        let d = self.download.as_ref()?;
+        let repo = d.hf_repo.clone()?;
+        let shown = d.quants.iter().any(|q| q.eq_ignore_ascii_case(quant));
+        (!shown && !d.quants.is_empty()).then(|| (repo, d.quants.clone()))
     }
 
     /// The spec of this model at `quant` (default: `default_quant`).
@@ -496,7 +547,7 @@ impl CatalogEntry {
         let mut notes = Vec::new();
         let computed: u64 = raw.iter().map(|t| t.bytes).sum();
         if let Some(f) = known {
-            if parse_file_type(quant).is_none() {
+            if parse_file_type(quant).is_none() || f.publisher_recipe {
                 scale_to(&mut raw, f.size_bytes);
                 notes.push(format!(
                     "{quant}: per-tensor types from llama.cpp's {} rules; bytes of quantized tensors scaled by {:.3} to the published size {} ({})",
@@ -623,7 +674,7 @@ mod tests {
         let mut checked = 0;
         for e in entries() {
             for f in &e.files {
-                if f.base.is_some() {
+                if f.base.is_some() || f.publisher_recipe {
                     continue;
                 }
                 let s = e.spec(Some(&f.quant)).unwrap();
@@ -647,6 +698,33 @@ mod tests {
             }
         }
         assert!(checked >= 3);
+    }
+
+    /// A published file whose recipe is larger than llama-quantize's rules for its quant
+    /// is counted at its published size, and llama-quantize's own size is still what
+    /// the rules give (the dry-run test checks those types against the pinned engine).
+    #[test]
+    fn publisher_recipes_count_the_published_size() {
+        let mut checked = 0;
+        for e in entries() {
+            for f in e.files.iter().filter(|f| f.publisher_recipe) {
+                assert!(parse_file_type(&f.quant).is_some(), "{} {}", e.id, f.quant);
+                let got = e.spec(Some(&f.quant)).unwrap().total_bytes().0;
+                assert!(
+                    got.abs_diff(f.size_bytes) < f.size_bytes / 10_000,
+                    "{} {}: {got} vs {}",
+                    e.id,
+                    f.quant,
+                    f.size_bytes
+                );
+                let mut plain = e.clone();
+                plain.files.clear();
+                let rules = plain.spec(Some(&f.quant)).unwrap().total_bytes().0;
+                assert!(rules < f.size_bytes, "{} {}", e.id, f.quant);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2);
     }
 
     /// Parameter counts match what llama-bench reports for real files of these models
@@ -786,6 +864,47 @@ mod tests {
                 assert!(p.hf_file.ends_with(".gguf") && p.size_bytes > 0, "{}", e.id);
             }
         }
+    }
+
+    /// Every catalog model can be downloaded by the emitted command (a recorded file or
+    /// repository), or records why not; a repository names where it was confirmed.
+    #[test]
+    fn every_entry_has_a_download_or_a_recorded_reason() {
+        for e in entries() {
+            let file = e.files.iter().any(|f| f.hf_repo.is_some());
+            match &e.download {
+                Some(d) => {
+                    assert!(!d.source.trim().is_empty(), "{}: empty source", e.id);
+                    if let Some(r) = &d.hf_repo {
+                        assert_eq!(r.split('/').count(), 2, "{} {r}", e.id);
+                        assert!(d.source.contains(r.as_str()), "{}: source names {r}", e.id);
+                    }
+                }
+                None => assert!(file, "{}: no download and no reason recorded", e.id),
+            }
+            if file || e.download.as_ref().is_some_and(|d| d.hf_repo.is_some()) {
+                let at = e.hf_location(&e.default_quant).unwrap();
+                assert_eq!(at.repo.split('/').count(), 2, "{}", e.id);
+            }
+        }
+        let r1 = find("deepseek-r1").unwrap().hf_location("Q4_K_M").unwrap();
+        assert_eq!(
+            (r1.repo.as_str(), r1.file, r1.quant.as_str()),
+            ("unsloth/DeepSeek-R1-GGUF", None, "Q4_K_M")
+        );
+        // a quant no source shows in that repository is named as such
+        let e = find("mixtral-8x7b").unwrap();
+        assert_eq!(e.unconfirmed_download("Q4_K_M"), None);
+        let (repo, seen) = e.unconfirmed_download("IQ4_XS").unwrap();
+        assert_eq!(repo, "TheBloke/Mixtral-8x7B-Instruct-v0.1-GGUF");
+        assert!(seen.contains(&"Q4_K_M".to_string()));
+        // models with recorded files are not second-guessed
+        assert_eq!(
+            find("qwen3.5-35b-a3b")
+                .unwrap()
+                .unconfirmed_download("Q6_K"),
+            None
+        );
     }
 
     #[test]

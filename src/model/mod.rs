@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod classify;
 pub mod from_gguf;
 pub mod hparams;
+pub mod projector;
 pub mod quantize;
 pub mod reference;
 pub mod spec;

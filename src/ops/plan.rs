@@ -122,9 +122,32 @@ fn plan_one(model: Option<&str>, hw: &HardwareSnapshot, mut req: PlanRequest) ->
     let mut plan = planner::plan_variants(&v.specs, hw, &req)?;
     if plan.model.path.is_none() {
         plan.model.download = download_location(model, plan.settings.quant.as_deref())?;
+        warn_unconfirmed_quant(&mut plan, model);
     }
     attach_launch_command(&mut plan, req.engine);
     Ok(plan)
+}
+
+/// A catalog model downloading from its repository at a quant no source shows there:
+/// the engine stops if the listing has no such file, so the plan names the quants seen.
+fn warn_unconfirmed_quant(plan: &mut Plan, model: Option<&str>) {
+    let entry = match model.map(reference::parse) {
+        None => catalog::default_entry(),
+        Some(ModelRef::Catalog { id, .. }) => catalog::find(&id),
+        Some(_) => None,
+    };
+    let (Some(e), Some(q)) = (entry, plan.settings.quant.clone()) else {
+        return;
+    };
+    if let Some((repo, seen)) = e.unconfirmed_download(&q) {
+        warn_once(
+            plan,
+            format!(
+                "{q} is not among the quants a source shows in {repo} ({}): if the download finds no {q} file, pass --quant with one of them",
+                seen.join(", ")
+            ),
+        );
+    }
 }
 
 /// Where the engine downloads `quant` of `model` (the catalog's default model when
@@ -472,16 +495,23 @@ mod tests {
 
     #[test]
     fn catalog_and_default_models_download_from_their_recorded_repository() {
-        // No Q4_K_M file is recorded: the repository and the quant, for the engine to find.
+        // The recorded Q4_K_M file (the one its size is counted at).
         let default = download_location(None, None).unwrap().unwrap();
         assert_eq!(
             (
                 default.repo.as_str(),
-                default.file,
+                default.file.as_deref(),
                 default.quant.as_deref()
             ),
-            ("unsloth/Qwen3.5-35B-A3B-GGUF", None, Some("Q4_K_M"))
+            (
+                "unsloth/Qwen3.5-35B-A3B-GGUF",
+                Some("Qwen3.5-35B-A3B-Q4_K_M.gguf"),
+                Some("Q4_K_M")
+            )
         );
+        // No Q6_K file is recorded: the repository and the quant, for the engine to find.
+        let q6 = download_location(None, Some("Q6_K")).unwrap().unwrap();
+        assert_eq!((q6.file, q6.quant.as_deref()), (None, Some("Q6_K")));
         let gemma = download_location(Some("gemma-4-26b-a4b"), Some("UD-Q4_K_XL"))
             .unwrap()
             .unwrap();

@@ -8,13 +8,17 @@
 //! `--no-mmproj-offload` or without a GPU. So both are taken off the first GPU's (else
 //! RAM's) budget before the model is planned, and added to that device's memory row after.
 //! `auto` is the catalog's recorded projector, which the engine downloads
-//! (`--mmproj-url`); a FILE's weights are its size on disk. The compute buffer is a
+//! (`--mmproj-url`); its weights are the published file's size. A FILE's weights are
+//! the tensor bytes its GGUF header lists. The compute buffer is derived from the
+//! encoder's shape (`model::projector::VisionShape`: the catalog's `[vision]` keys, or
+//! the FILE's `clip.*` keys); for a projector type rigplan has no shape for, it is a
 //! recorded engine measurement where the catalog has one, otherwise not counted and the
 //! plan says so.
 
 use crate::error::{user_error, Result};
 use crate::hardware::HardwareSnapshot;
 use crate::model::catalog;
+use crate::model::projector::VisionShape;
 use crate::model::reference::{self, ModelRef};
 use crate::plan::{Plan, Projector};
 
@@ -46,7 +50,24 @@ pub struct ProjectorNeed {
     pub compute_source: String,
 }
 
-const NO_COMPUTE: &str = "not counted: no engine measurement of this projector's image-encoding buffer is recorded (leave a few hundred MiB free on its device)";
+const NO_COMPUTE: &str = "not counted: rigplan has no shape for this projector type and no engine measurement of its image-encoding buffer is recorded (leave a few hundred MiB free on its device)";
+
+/// The compute figure and its source for an encoder of `shape`.
+fn derived(shape: &VisionShape) -> (u64, String) {
+    (
+        shape.compute_bytes(),
+        format!(
+            "derived from the {} encoder's shape ({} layers, width {}, FFN {}) at the engine's {}x{} warmup image ({} patches)",
+            shape.kind.as_str(),
+            shape.n_layer,
+            shape.n_embd,
+            shape.n_ff,
+            shape.warmup_image_side(),
+            shape.warmup_image_side(),
+            shape.warmup_patches()
+        ),
+    )
+}
 
 /// The projector `choice` names for `model` (the catalog default when `None`).
 pub fn need(choice: &ProjectorChoice, model: Option<&str>) -> Result<ProjectorNeed> {
@@ -64,6 +85,17 @@ pub fn need(choice: &ProjectorChoice, model: Option<&str>) -> Result<ProjectorNe
                     model.unwrap_or("the default model")
                 ))
             })?;
+            let shape = entry
+                .as_ref()
+                .and_then(|e| e.vision.as_ref())
+                .and_then(VisionShape::from_table);
+            let (compute_bytes, compute_source) = match shape {
+                Some(s) => derived(&s),
+                None => (
+                    p.compute_bytes.unwrap_or(0),
+                    p.compute_source.unwrap_or_else(|| NO_COMPUTE.to_string()),
+                ),
+            };
             Ok(ProjectorNeed {
                 path: None,
                 url: Some(format!(
@@ -71,8 +103,8 @@ pub fn need(choice: &ProjectorChoice, model: Option<&str>) -> Result<ProjectorNe
                     p.hf_repo, p.hf_file
                 )),
                 weights_bytes: p.size_bytes,
-                compute_bytes: p.compute_bytes.unwrap_or(0),
-                compute_source: p.compute_source.unwrap_or_else(|| NO_COMPUTE.to_string()),
+                compute_bytes,
+                compute_source,
             })
         }
         ProjectorChoice::File(f) => {
@@ -81,6 +113,14 @@ pub fn need(choice: &ProjectorChoice, model: Option<&str>) -> Result<ProjectorNe
             if !meta.is_file() {
                 return Err(user_error(format!("--mmproj '{f}' is not a file")));
             }
+            let header = crate::gguf::GgufFile::open(std::path::Path::new(f))
+                .map_err(|e| user_error(format!("--mmproj '{f}': not a GGUF projector: {e}")))?;
+            let weights_bytes = header.tensors.iter().map(|t| t.n_bytes).sum();
+            let shape = VisionShape::from_keys(|k| header.get(k).cloned());
+            let (compute_bytes, compute_source) = match shape {
+                Some(s) => derived(&s),
+                None => (0, NO_COMPUTE.to_string()),
+            };
             let abs =
                 std::path::absolute(f).map_err(|e| user_error(format!("--mmproj '{f}': {e}")))?;
             let path = abs
@@ -90,9 +130,9 @@ pub fn need(choice: &ProjectorChoice, model: Option<&str>) -> Result<ProjectorNe
             Ok(ProjectorNeed {
                 path: Some(path),
                 url: None,
-                weights_bytes: meta.len(),
-                compute_bytes: 0,
-                compute_source: NO_COMPUTE.to_string(),
+                weights_bytes,
+                compute_bytes,
+                compute_source,
             })
         }
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backends;
+mod build_downloader;
 mod e2e;
 mod edges;
 mod expert_overrides;
@@ -13,6 +14,7 @@ mod hardware;
 mod model;
 mod perf;
 mod planner;
+mod projector;
 mod rpc;
 mod speculative;
 mod split;
