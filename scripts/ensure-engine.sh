@@ -23,15 +23,13 @@ case "$engine" in
     pkg=llama-cpp-python; ver=0.3.36; sub=vendor/llama.cpp
     # ggml-rpc-server (the pinned tree's name for rpc-server, tools/rpc/CMakeLists.txt; built with
     # -DGGML_RPC=ON below): the multi-host tests start workers from it.
-    targets=(llama-server llama-bench llama-cli llama-fit-params llama-quantize ggml-rpc-server); examples=OFF
-    rpc=ON ;;
+    targets=(llama-server llama-bench llama-cli llama-fit-params llama-quantize ggml-rpc-server) ;;
   ik_llama.cpp)
     pkg=ik-llama-cpp-python; ver=0.1.5; sub=vendor/ik_llama.cpp
     # In ik's tree llama-server and llama-bench are only defined with LLAMA_BUILD_EXAMPLES=ON.
     # Built without RPC: with GGML_USE_RPC its parser connects to every --rpc server
     # while parsing (common/common.cpp add_rpc_devices).
-    targets=(llama-server llama-bench); examples=ON
-    rpc=OFF ;;
+    targets=(llama-server llama-bench) ;;
   *) echo "ensure-engine: unknown engine '$engine' (llama.cpp or ik_llama.cpp)" >&2; exit 2 ;;
 esac
 
@@ -97,11 +95,32 @@ run_logged() {
   fi
 }
 : >"$build_log"
-log "configuring $engine (CPU) in $build (log: $build_log)"
-run_logged cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
-  -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES="$examples" \
-  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF -DGGML_RPC="$rpc"
-log "building ${targets[*]} with $jobs jobs (several minutes on 2 cores)"
-run_logged cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+if [ "$engine" = llama.cpp ]; then
+  # Mainline is built by rigplan's own generated build script (`rigplan build --no-gpu
+  # --rpc`), into this build directory: the end-to-end test runs the same script on the
+  # same directory, so the engine is compiled once and that test's build is a no-op
+  # that still proves the script builds. llama-quantize (for the quant-rule tests) is
+  # one more target of the same configured tree.
+  repo="$(cd "$(dirname "$0")/.." && pwd)"
+  rigplan_bin="${RIGPLAN_BIN:-}"
+  if [ -z "$rigplan_bin" ]; then
+    log "building rigplan to write the engine's build script"
+    run_logged cargo build --quiet --manifest-path "$repo/Cargo.toml" --bin rigplan
+    rigplan_bin="$repo/target/debug/rigplan"
+  fi
+  run_logged "$rigplan_bin" build --no-gpu --rpc --force --source "$tree" --prefix "$root/prefix" \
+    --out "$root/build.sh"
+  log "building $engine (CPU) with rigplan's build script in $build (log: $build_log)"
+  run_logged env BUILD_DIR="$build" JOBS="$jobs" RIGPLAN_NO_DOWNLOADER="${RIGPLAN_NO_DOWNLOADER:-0}" \
+    bash "$root/build.sh"
+  run_logged cmake --build "$build" -j "$jobs" --target llama-quantize
+else
+  log "configuring $engine (CPU) in $build (log: $build_log)"
+  run_logged cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+    -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON \
+    -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF -DGGML_RPC=OFF
+  log "building ${targets[*]} with $jobs jobs (several minutes on 2 cores)"
+  run_logged cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+fi
 have_all || { log "build finished but a binary is missing in $bin"; exit 1; }
 echo "$bin"

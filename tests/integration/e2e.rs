@@ -2,10 +2,12 @@
 //! PyPI source, the generated launch script starts it on a tiny random-weight model,
 //! and the server answers /health and /completion with tokens.
 //!
-//! The build goes to `~/.cache/rigplan/e2e/` so re-runs are incremental (the first run
-//! compiles for several minutes on 2 cores).
+//! The build goes to the build directory of the tests' pinned engine: scripts/ensure-engine.sh
+//! builds mainline with this same generated script (`rigplan build --no-gpu --rpc`), so
+//! here cmake re-configures with identical options and finds nothing to compile, and
+//! the engine is compiled once per machine.
 
-use crate::support_engine::llama_source;
+use crate::support_engine::{llama_bin, llama_source};
 use crate::support_gen::*;
 use std::process::Command;
 
@@ -13,15 +15,16 @@ use std::process::Command;
 fn generated_build_and_launch_script_serve_completions() {
     let src = llama_source();
     let tmp = tempfile::tempdir().unwrap();
-    let cache = user_cache("e2e");
-    std::fs::create_dir_all(&cache).unwrap();
+    // `<engine root>/build/bin`, as scripts/ensure-engine.sh lays it out.
+    let build_dir = llama_bin().parent().unwrap().to_path_buf();
+    let engine_root = build_dir.parent().unwrap().to_path_buf();
 
     // 1. rigplan build for this machine (detected, so GGML_NATIVE=ON; --no-gpu keeps it a
     //    CPU build wherever CI runs), from the sdist tree, into the cached prefix.
     let build_sh = tmp.path().join("build.sh");
-    let prefix = cache.join("prefix");
+    let prefix = tmp.path().join("prefix");
     let out = rigplan()
-        .args(["build", "--no-gpu", "--source"])
+        .args(["build", "--no-gpu", "--rpc", "--source"])
         .arg(&src)
         .arg("--prefix")
         .arg(&prefix)
@@ -44,12 +47,12 @@ fn generated_build_and_launch_script_serve_completions() {
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    // flock: test runs of several checkouts share the cached build directory.
+    // flock: the lock scripts/ensure-engine.sh holds while it builds this directory.
     let status = Command::new("flock")
-        .arg(cache.join(".lock"))
+        .arg(engine_root.join(".lock"))
         .arg("bash")
         .arg(&build_sh)
-        .env("BUILD_DIR", cache.join("build"))
+        .env("BUILD_DIR", &build_dir)
         .env("JOBS", jobs.to_string())
         .status()
         .unwrap();
@@ -59,6 +62,7 @@ fn generated_build_and_launch_script_serve_completions() {
         "llama-bench",
         "llama-cli",
         "llama-fit-params",
+        "ggml-rpc-server",
     ] {
         assert!(prefix.join("bin").join(t).is_file(), "{t} not installed");
     }
