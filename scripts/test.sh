@@ -2,9 +2,11 @@
 # The whole test suite, from a fresh clone on a fresh machine.
 #
 # Installs what the tests need (cmake, a C++ compiler, shellcheck, systemd-analyze, the
-# Python build backend used to fetch the engines' PyPI sources), builds both pinned
-# engines once into the user cache (reused on later runs; the first time about 4 min for
-# llama.cpp and 10 min for ik_llama.cpp on 2 cores), then runs every Rust test,
+# Python build backend used to fetch the engines' PyPI sources, OpenSSL's headers for
+# the engine's model downloader), builds both pinned engines once into the user cache
+# (mainline with rigplan's own generated build script, which the end-to-end test then
+# re-runs as a no-op; reused on later runs; the first time about 8 min for llama.cpp and
+# 10 min for ik_llama.cpp on 2 cores), then runs every Rust test,
 # engine-agreement and end-to-end tests included. The tests find the engines through
 # the variables exported here (tests/integration/support_engine.rs); none is skipped
 # for want of an engine.
