@@ -630,6 +630,8 @@ pub struct Prepared {
     pub backend: String,
     /// The publication the point comes from (the unit left out in cross-validation).
     pub source: String,
+    /// The thread the point comes from (a whole discussion is one; see [`thread_keys`]).
+    pub thread: String,
     pub measured: f64,
     scenario: Scenario,
     facts: super::ModelFacts,
@@ -638,10 +640,11 @@ pub struct Prepared {
 /// Builds every point's scenario once.
 pub fn prepare(data: &CalibrationData) -> Result<Vec<Prepared>> {
     let keys = source_keys(data);
+    let threads = thread_keys(data);
     data.point
         .iter()
-        .zip(keys)
-        .map(|(p, source)| {
+        .zip(keys.into_iter().zip(threads))
+        .map(|(p, (source, thread))| {
             let scenario = data.scenario(p)?;
             let facts = super::ModelFacts::of(&scenario.spec);
             Ok(Prepared {
@@ -649,6 +652,7 @@ pub fn prepare(data: &CalibrationData) -> Result<Vec<Prepared>> {
                 test: p.test.clone(),
                 backend: p.backend.clone(),
                 source,
+                thread,
                 measured: p.measured,
                 scenario,
                 facts,
@@ -657,10 +661,23 @@ pub fn prepare(data: &CalibrationData) -> Result<Vec<Prepared>> {
         .collect()
 }
 
-/// The publication of each point: a repository (`.../blob/...` paths of one repository
-/// are one source), a pull request or issue, a post, `published_calibration.csv` (one
-/// notebook set), or a seed write-up; `same post` continues the point before it.
+/// The source of each point, the unit left out by [`cross_validate`]: a repository
+/// (`.../blob/...` paths of one repository are one source), a pull request or issue, a
+/// post, `published_calibration.csv` (one notebook set), or a seed write-up; `same post`
+/// continues the point before it. A comment in a GitHub *discussion*
+/// (`.../discussions/N#discussioncomment-M`, the crowd-sourced scoreboards) is its own
+/// source: a different person, machine and run. Every other URL anchor is dropped.
 pub fn source_keys(data: &CalibrationData) -> Vec<String> {
+    publication_keys(data, true)
+}
+
+/// The thread of each point: as [`source_keys`], but a whole discussion (every comment)
+/// is one unit: the stricter leave-one-thread-out protocol of the report.
+pub fn thread_keys(data: &CalibrationData) -> Vec<String> {
+    publication_keys(data, false)
+}
+
+fn publication_keys(data: &CalibrationData, discussion_comments: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(data.point.len());
     for p in &data.point {
         let s = p.source.trim();
@@ -672,7 +689,12 @@ pub fn source_keys(data: &CalibrationData) -> Vec<String> {
             format!("seed {}", rest.chars().take(3).collect::<String>())
         } else {
             let url = s.split_whitespace().next().unwrap_or(s);
-            let url = url.split('#').next().unwrap_or(url);
+            let keep_anchor = discussion_comments && url.contains("/discussions/");
+            let url = if keep_anchor {
+                url
+            } else {
+                url.split('#').next().unwrap_or(url)
+            };
             match url.find("/blob/") {
                 Some(i) => url[..i].to_string(),
                 None => url.to_string(),
@@ -807,6 +829,7 @@ pub fn fit_prepared(
         .map(|&i| log_error(&best, &prepared[i]))
         .collect();
     for _ in 0..sweeps {
+        let before: f64 = err.iter().sum();
         for b in FIT_BOUNDS {
             let log = b.min > 0.0;
             let to_v = |t: f64| {
@@ -871,9 +894,17 @@ pub fn fit_prepared(
                 err[k] = best_sub[j];
             }
         }
+        // Converged: a whole sweep moved the objective by less than FIT_TOLERANCE.
+        let after: f64 = err.iter().sum();
+        if before - after < FIT_TOLERANCE * before.max(1e-9) {
+            break;
+        }
     }
     best
 }
+
+/// Relative objective improvement below which a sweep counts as converged.
+const FIT_TOLERANCE: f64 = 1e-4;
 
 /// [`fit_prepared`] on every point.
 pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> Result<Factors> {
@@ -889,7 +920,27 @@ pub const FIT_SWEEPS: usize = 3;
 /// result per point, in corpus order, each predicted by a fit that never saw its source.
 /// Folds run on all available cores.
 pub fn cross_validate(prepared: &[Prepared], start: &Factors, sweeps: usize) -> Vec<PointResult> {
-    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
+    cross_validate_by(prepared, start, sweeps, &|p: &Prepared| p.source.as_str())
+}
+
+/// Leave-one-thread-out cross-validation: as [`cross_validate`], but a whole discussion,
+/// repository, pull request or issue is left out at once.
+pub fn cross_validate_threads(
+    prepared: &[Prepared],
+    start: &Factors,
+    sweeps: usize,
+) -> Vec<PointResult> {
+    cross_validate_by(prepared, start, sweeps, &|p: &Prepared| p.thread.as_str())
+}
+
+/// Cross-validation leaving out, in turn, every group of points with one `key`.
+fn cross_validate_by(
+    prepared: &[Prepared],
+    start: &Factors,
+    sweeps: usize,
+    key: &(dyn Fn(&Prepared) -> &str + Sync),
+) -> Vec<PointResult> {
+    let mut sources: Vec<&str> = prepared.iter().map(key).collect();
     sources.sort_unstable();
     sources.dedup();
     let threads = std::thread::available_parallelism()
@@ -908,9 +959,9 @@ pub fn cross_validate(prepared: &[Prepared], start: &Factors, sweeps: usize) -> 
                     let mut v = Vec::new();
                     for src in chunk {
                         let f =
-                            fit_prepared(prepared, start, sweeps, &|i| prepared[i].source != *src);
+                            fit_prepared(prepared, start, sweeps, &|i| key(&prepared[i]) != *src);
                         for (i, p) in prepared.iter().enumerate() {
-                            if p.source == *src {
+                            if key(p) == *src {
                                 let (predicted, bottleneck) = predict_prepared(&f, p);
                                 v.push((
                                     i,

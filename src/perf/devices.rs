@@ -83,6 +83,7 @@ pub fn gpu_effective_bandwidth_on(
     };
     let eff = match gpu_backend(gpu, backend) {
         Backend::Rocm => f.gpu_bw_eff_rocm * hbm_ratio,
+        Backend::Vulkan if gpu.vendor == GpuVendor::Intel => f.gpu_bw_eff_vulkan_intel,
         Backend::Vulkan | Backend::Sycl => f.gpu_bw_eff_vulkan * hbm_ratio,
         Backend::Metal => f.gpu_bw_eff_unified,
         Backend::Cuda | Backend::Cpu => match class {
@@ -149,7 +150,37 @@ pub fn gpu_effective_flops_on(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f
             _ => f.gpu_tensor_eff,
         },
     };
-    gpu_tflops(gpu) * 1e12 * eff
+    let matrix_units = if backend_runs_without_matrix_cores(gpu, backend) {
+        1.0 / INTEL_XMX_TO_VECTOR_FP16
+    } else {
+        1.0
+    };
+    gpu_tflops(gpu) * 1e12 * eff * matrix_units
+}
+
+/// XMX (matrix engine) to vector-engine FP16 throughput of Intel's Xe-HPG (Arc A-series):
+/// the Arc A770's 137.6 dense FP16 XMX TFLOPS (the GPU table's figure) against its
+/// 17.2 FP32 TFLOPS at FP16's 2:1 rate, 34.4 (Intel Arc A770 specifications,
+/// https://www.intel.com/content/www/us/en/products/sku/229151/intel-arc-a770-graphics-16gb/specifications.html;
+/// FP16 2:1, https://www.techpowerup.com/gpu-specs/arc-a770.c3914).
+const INTEL_XMX_TO_VECTOR_FP16: f64 = 4.0;
+
+/// The pinned Vulkan backend does not use an Arc A-series (Xe-HPG, "Alchemist") GPU's
+/// matrix engines: `ggml_vk_khr_cooperative_matrix_support` (pinned llama.cpp
+/// ggml/src/ggml-vulkan/ggml-vulkan.cpp) allows cooperative matrices on Intel only for
+/// Xe2/Xe3 and integrated Xe ("older hardware (ex. Arc A770) has performance
+/// regressions"), so its prompt matmuls run on the vector engines, while the GPU
+/// table's TFLOPS are the XMX rate.
+fn backend_runs_without_matrix_cores(gpu: &GpuInfo, backend: Backend) -> bool {
+    gpu.vendor == GpuVendor::Intel
+        && gpu_backend(gpu, backend) == Backend::Vulkan
+        && is_intel_alchemist(&gpu.name)
+}
+
+/// Arc A-series and Arc Pro A-series names (A310 … A770, Pro A40 … A60): Xe-HPG.
+fn is_intel_alchemist(name: &str) -> bool {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w.len() >= 3 && w.starts_with('A') && w[1..].chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Per-lane PCIe rates after encoding, GB/s, by generation (PCI-SIG: 2.5/5 GT/s 8b/10b,

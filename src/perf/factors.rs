@@ -36,6 +36,13 @@ pub struct Factors {
     /// (PR #5835), RX 9070 XT, Arc A310, RTX 3060/4090 (geerlingguy/ai-benchmarks), RTX
     /// 2070 (PR #13324).
     pub gpu_bw_eff_vulkan: f64,
+    /// Same under Vulkan on Intel Arc GPUs. *Cited*, not fitted: the corpus has one Intel
+    /// tg point (Arc A310 on a Pi 500+, 22% of peak), too few to fit. llama.cpp issue
+    /// #17628 (https://github.com/ggml-org/llama.cpp/issues/17628, 2025-11-30, build
+    /// b7189): an Arc A770 (560 GB/s) decodes Meta-Llama-3.1-8B-Instruct Q4_K_M
+    /// (4.58 GiB = 4.92 GB) at 53 t/s, 4.92 × 53 = 261 GB/s = 0.47 of peak. Earlier
+    /// builds were slower (PR #10296, 2024-11: A770 Llama-3-8B Q4_K_S 28.89 t/s = 0.24).
+    pub gpu_bw_eff_vulkan_intel: f64,
     /// Fraction of theoretical DRAM bandwidth (channels × MT/s × 8) that CPU-side decode
     /// matvecs reach with enough threads. *Fitted* on the seeds' hybrid and CPU-only runs
     /// (seed 001 RTX 3070 -ngl 27, seed 002 Xeon E5-2620 v4) and the Ryzen AI 9 365 and
@@ -194,6 +201,7 @@ pub const DEFAULT_FACTORS: Factors = Factors {
     gpu_bw_eff_unified: 0.7448,
     gpu_bw_eff_rocm: 0.7654,
     gpu_bw_eff_vulkan: 0.8078,
+    gpu_bw_eff_vulkan_intel: 0.47,
     cpu_bw_eff: 0.7451,
     cpu_bw_eff_measured: 0.88,
     per_core_read_gbs: 24.6,
@@ -428,6 +436,7 @@ impl Factors {
             "ik_repacked_pp_speedup" => self.ik_repacked_pp_speedup,
             "gpu_bw_eff_rocm" => self.gpu_bw_eff_rocm,
             "gpu_bw_eff_vulkan" => self.gpu_bw_eff_vulkan,
+            "gpu_bw_eff_vulkan_intel" => self.gpu_bw_eff_vulkan_intel,
             "numa_remote_eff" => self.numa_remote_eff,
             "gpu_layer_compute_s" => self.gpu_layer_compute_s,
             "rocm_layer_overhead_ratio" => self.rocm_layer_overhead_ratio,
@@ -470,6 +479,7 @@ impl Factors {
             "ik_repacked_pp_speedup" => &mut self.ik_repacked_pp_speedup,
             "gpu_bw_eff_rocm" => &mut self.gpu_bw_eff_rocm,
             "gpu_bw_eff_vulkan" => &mut self.gpu_bw_eff_vulkan,
+            "gpu_bw_eff_vulkan_intel" => &mut self.gpu_bw_eff_vulkan_intel,
             "numa_remote_eff" => &mut self.numa_remote_eff,
             "gpu_layer_compute_s" => &mut self.gpu_layer_compute_s,
             "rocm_layer_overhead_ratio" => &mut self.rocm_layer_overhead_ratio,
