@@ -6,9 +6,9 @@
 //! deliberately simple layout builder (uniform blocks, llama.cpp's `-ngl` and
 //! `--n-cpu-moe` rules), not the planner's — predicts, and reports the error. `fit`
 //! moves the factors named in [`FIT_BOUNDS`] within their physical ranges to minimise
-//! the summed absolute log error. Nothing here touches files at run time.
+//! a robust loss of the log errors ([`robust_loss`]). Nothing here touches files at run time.
 
-use super::factors::{Factors, FIT_BOUNDS};
+use super::factors::{Factors, FitBound, FIT_BOUNDS};
 use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::gguf::GgmlType;
@@ -37,12 +37,14 @@ pub const CV_TG_MEDIAN_TARGET: f64 = 0.10;
 pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
 pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
 
-/// What the model reaches today, cross-validated (docs/calibration.md: tg 15.0%, worst
-/// backend Vulkan tg 37.0%): the tg targets above are NOT met, and the test suite asserts these reached
-/// values (rounded up by one point) so that a change that makes the model worse on unseen
-/// sources fails. Lower them as the model improves. The pp target is met and asserted.
-pub const CV_TG_MEDIAN_REACHED: f64 = 0.16;
-pub const CV_BACKEND_TG_REACHED: f64 = 0.38;
+/// What the model reaches today, cross-validated (docs/calibration.md: tg 12.2%, worst
+/// backend CPU tg 15.5%; before the robust loss, the cited Intel Arc Vulkan figures and
+/// the 100 µs ceiling on `boundary_sync_s`: tg 15.0%, Vulkan tg 37.0%): the tg targets
+/// above are NOT met, and the test suite asserts these reached values (rounded up) so
+/// that a change that makes the model worse on unseen sources fails. Lower them as the
+/// model improves. The pp target is met and asserted.
+pub const CV_TG_MEDIAN_REACHED: f64 = 0.13;
+pub const CV_BACKEND_TG_REACHED: f64 = 0.16;
 
 /// The start of every fit (the shipped one and each cross-validation fold): the shipped
 /// factors with every fitted factor moved to the geometric middle of its range, so no
@@ -759,13 +761,13 @@ pub fn median_abs_error(results: &[PointResult], test: &str) -> f64 {
     }
 }
 
-/// Summed absolute log error: the fit's objective.
+/// The fit's objective: the summed [`robust_loss`] of the absolute log errors.
 pub fn objective(results: &[PointResult]) -> f64 {
     results
         .iter()
         .map(|r| {
-            if r.predicted > 0.0 {
-                (r.predicted / r.measured).ln().abs()
+            if r.predicted > 0.0 && r.predicted.is_finite() {
+                robust_loss((r.predicted / r.measured).ln().abs())
             } else {
                 10.0
             }
@@ -797,14 +799,29 @@ fn rate_of(f: &Factors, p: &Prepared) -> f64 {
     }
 }
 
-/// |ln(predicted / measured)|, the fit's per-point loss (10 for a non-prediction).
+/// The fit's per-point loss: [`robust_loss`] of |ln(predicted / measured)| (10 for a
+/// non-prediction).
 fn log_error(f: &Factors, p: &Prepared) -> f64 {
     let v = rate_of(f, p);
     if v > 0.0 && v.is_finite() {
-        (v / p.measured).ln().abs()
+        robust_loss((v / p.measured).ln().abs())
     } else {
         10.0
     }
+}
+
+/// The scale of the fit's robust loss: ln 2, a factor-of-two error.
+const ROBUST_LOSS_SCALE: f64 = std::f64::consts::LN_2;
+
+/// The fit's loss for an absolute log error `e`: `c·tanh(e/c)` with `c` =
+/// [`ROBUST_LOSS_SCALE`]. Below ~1.5x it is the absolute log error; a point the model
+/// misses by 3x or more counts about `c` whatever its size, so the few points whose
+/// physics the model lacks (a driver or host anomaly, an old build) stop dragging the
+/// shared factors away from every other point. Measured on the corpus (leave-one-source-out,
+/// docs/calibration.md): the plain absolute log error gave tg 14.5% / pp 16.7% and Vulkan
+/// tg 21.6%; this loss tg 12.9% / pp 15.2% / Vulkan 8.3% (scales 0.5-1.0 all gave tg 12-13%).
+fn robust_loss(e: f64) -> f64 {
+    ROBUST_LOSS_SCALE * (e / ROBUST_LOSS_SCALE).tanh()
 }
 
 /// Grid points per factor and sweep of the coordinate descent.
@@ -812,8 +829,8 @@ const GRID: usize = 16;
 
 /// Coordinate descent over [`FIT_BOUNDS`]: each factor in turn takes the best of a
 /// log-spaced grid over its whole range, then of a finer grid around that; repeated
-/// `sweeps` times. Only the points `use_point` accepts count. The objective is the summed
-/// absolute log error; for each factor only the points whose prediction moves between
+/// `sweeps` times or until a sweep no longer moves the objective. Only the points `use_point`
+/// accepts count. The objective is the summed [`robust_loss`] of the absolute log errors; for each factor only the points whose prediction moves between
 /// the ends of its range are re-predicted (every prediction is monotone in each factor,
 /// so a point equal at both ends and at the current value does not depend on it).
 pub fn fit_prepared(
@@ -903,6 +920,90 @@ pub fn fit_prepared(
     best
 }
 
+/// Random-direction refinement after the coordinate descent: factors that trade off
+/// against each other (a per-layer cost against a bandwidth efficiency) can leave the
+/// coordinate descent stuck where no single factor's move helps. Each step draws a
+/// direction over every fitted factor (in the normalised, log-spaced coordinates of
+/// their ranges), tries a few step lengths both ways, and keeps the best. Deterministic
+/// (a fixed-seed xorshift), so the shipped fit and every fold are reproducible.
+pub fn polish_prepared(
+    prepared: &[Prepared],
+    start: &Factors,
+    steps: usize,
+    use_point: &dyn Fn(usize) -> bool,
+) -> Factors {
+    let used: Vec<usize> = (0..prepared.len()).filter(|&i| use_point(i)).collect();
+    let obj = |f: &Factors| -> f64 { used.iter().map(|&i| log_error(f, &prepared[i])).sum() };
+    let to_t = |b: &FitBound, v: f64| -> f64 {
+        if b.min > 0.0 {
+            (v / b.min).ln() / (b.max / b.min).ln()
+        } else {
+            (v - b.min) / (b.max - b.min)
+        }
+    };
+    let to_v = |b: &FitBound, t: f64| -> f64 {
+        let t = t.clamp(0.0, 1.0);
+        if b.min > 0.0 {
+            b.min * (b.max / b.min).powf(t)
+        } else {
+            b.min + (b.max - b.min) * t
+        }
+    };
+    let mut t0: Vec<f64> = FIT_BOUNDS
+        .iter()
+        .map(|b| to_t(b, start.get(b.name).unwrap_or(b.min)))
+        .collect();
+    let mut best = start.clone();
+    let mut best_obj = obj(&best);
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for _ in 0..steps {
+        // A sparse direction: each factor moves with probability 1/4, by ±U(0, 1).
+        let dir: Vec<f64> = FIT_BOUNDS
+            .iter()
+            .map(|_| {
+                if rand() < 0.25 {
+                    2.0 * rand() - 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        if dir.iter().all(|d| *d == 0.0) {
+            continue;
+        }
+        let mut improved = None;
+        for step in [0.2, 0.1, 0.05, 0.02, 0.01, 0.005] {
+            for sign in [1.0, -1.0] {
+                let mut cand = best.clone();
+                let t: Vec<f64> = t0
+                    .iter()
+                    .zip(&dir)
+                    .map(|(t, d)| (t + sign * step * d).clamp(0.0, 1.0))
+                    .collect();
+                for (b, &tv) in FIT_BOUNDS.iter().zip(&t) {
+                    cand.set(b.name, to_v(b, tv));
+                }
+                let o = obj(&cand);
+                if o < best_obj - 1e-9 {
+                    best_obj = o;
+                    best = cand;
+                    improved = Some(t);
+                }
+            }
+        }
+        if let Some(t) = improved {
+            t0 = t;
+        }
+    }
+    best
+}
+
 /// Relative objective improvement below which a sweep counts as converged.
 const FIT_TOLERANCE: f64 = 1e-4;
 
@@ -912,8 +1013,9 @@ pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> Result<Fac
     Ok(fit_prepared(&prepared, start, sweeps, &|_| true))
 }
 
-/// Sweeps of the coordinate descent for the shipped fit and every cross-validation fold.
-pub const FIT_SWEEPS: usize = 3;
+/// Most sweeps of the coordinate descent for the shipped fit and every cross-validation
+/// fold (each stops earlier once a sweep no longer moves the objective).
+pub const FIT_SWEEPS: usize = 10;
 
 /// Leave-one-source-out cross-validation: for each source, refit from `start` on the
 /// points of every other source and predict the left-out source's points. Returns one
@@ -1017,15 +1119,32 @@ pub fn error_stats(
 }
 
 /// The markdown report written to `docs/calibration.md`.
+/// What the report shows besides the factors: the two cross-validations and a polished
+/// fit (the fresh fit refined by [`polish_prepared`], to show how close the coordinate
+/// descent gets to an optimum).
+pub struct Validation<'a> {
+    /// Leave-one-source-out results ([`cross_validate`]).
+    pub by_source: &'a [PointResult],
+    /// Leave-one-thread-out results ([`cross_validate_threads`]).
+    pub by_thread: &'a [PointResult],
+    /// The fresh fit after [`POLISH_STEPS`] random-direction steps.
+    pub polished: &'a Factors,
+}
+
+/// Random-direction steps of the report's convergence check.
+pub const POLISH_STEPS: usize = 2000;
+
 pub fn report(
     data: &CalibrationData,
     fitted: &Factors,
     shipped: &Factors,
-    cv: &[PointResult],
+    v: &Validation,
 ) -> Result<String> {
+    let cv = v.by_source;
     let prepared = prepare(data)?;
     let fit_res = evaluate_prepared(&prepared, fitted);
     let ship_res = evaluate_prepared(&prepared, shipped);
+    let pol_res = evaluate_prepared(&prepared, v.polished);
     let mut s = String::new();
     let _ = writeln!(s, "# Speed-model calibration\n");
     let _ = writeln!(
@@ -1048,14 +1167,30 @@ pub fn report(
     }
     let _ = writeln!(
         s,
-        "\nA fresh fit from the shipped values reaches tg {:.1}% / pp {:.1}% \
-         (objective {:.3} vs shipped {:.3}).\n",
+        "\nA fresh fit from `calibration::neutral_start()` (coordinate descent, at most {} \
+         sweeps, stopping when a sweep improves the objective by less than {}) reaches tg \
+         {:.1}% / pp {:.1}% (objective {:.3} vs shipped {:.3}). The objective is the summed \
+         robust loss `ln2·tanh(|ln(predicted/measured)| / ln2)`: linear in the log error up \
+         to about 1.5x, then saturating, so a point missed by 3x or more (physics the model \
+         lacks) does not drag the shared factors. Convergence check: {} random-direction \
+         steps after the fit lower the objective to {:.3} ({:.1}%) and give tg {:.1}% / pp \
+         {:.1}% in sample: what a longer search would still find. The cross-validation below \
+         uses the coordinate descent alone (the search costs 20x its time per fold).\n",
+        FIT_SWEEPS,
+        FIT_TOLERANCE,
         100.0 * median_abs_error(&fit_res, "tg"),
         100.0 * median_abs_error(&fit_res, "pp"),
         objective(&fit_res),
-        objective(&ship_res)
+        objective(&ship_res),
+        POLISH_STEPS,
+        objective(&pol_res),
+        100.0 * (objective(&pol_res) / objective(&fit_res) - 1.0),
+        100.0 * median_abs_error(&pol_res, "tg"),
+        100.0 * median_abs_error(&pol_res, "pp"),
     );
-    accuracy_tables(&mut s, &prepared, &ship_res, cv);
+    accuracy_tables(&mut s, &prepared, &ship_res, cv, CvUnit::Source);
+    accuracy_tables(&mut s, &prepared, &ship_res, v.by_thread, CvUnit::Thread);
+    corpus_table(&mut s, &prepared);
     let _ = writeln!(s, "## Factors\n");
     let _ = writeln!(s, "| factor | shipped | fresh fit | allowed range |");
     let _ = writeln!(s, "|---|---:|---:|---|");
@@ -1157,23 +1292,45 @@ fn accuracy_tables(
     prepared: &[Prepared],
     in_sample: &[PointResult],
     cv: &[PointResult],
+    unit: CvUnit,
 ) {
-    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
-    sources.sort_unstable();
-    sources.dedup();
-    let _ = writeln!(
-        s,
-        "## Cross-validated accuracy (leave one source out)\n\n\
-         Each of the {} sources (a pull request, issue, repository, post or seed) is left \
-         out in turn; the factors are refitted from `calibration::neutral_start()` on the \
-         other sources' points ({} sweeps) and the left-out points are predicted. Targets \
-         (issue 13): median tg ≤ {:.0}%, pp ≤ {:.0}%, no backend's median tg above {:.0}%.\n",
-        sources.len(),
-        FIT_SWEEPS,
-        100.0 * CV_TG_MEDIAN_TARGET,
-        100.0 * CV_PP_MEDIAN_TARGET,
-        100.0 * CV_BACKEND_TG_TARGET
-    );
+    let mut units: Vec<&str> = prepared
+        .iter()
+        .map(|p| match unit {
+            CvUnit::Source => p.source.as_str(),
+            CvUnit::Thread => p.thread.as_str(),
+        })
+        .collect();
+    units.sort_unstable();
+    units.dedup();
+    match unit {
+        CvUnit::Source => {
+            let _ = writeln!(
+                s,
+                "## Cross-validated accuracy (leave one source out)\n\n\
+                 Each of the {} sources (a pull request, issue, repository, post, seed, or one \
+                 comment of a GitHub discussion) is left out in turn; the factors are refitted \
+                 from `calibration::neutral_start()` on the other sources' points (the same fit \
+                 as above) and the left-out points are predicted. Targets (issue 13): median tg \
+                 ≤ {:.0}%, pp ≤ {:.0}%, no backend's median tg above {:.0}%; the test suite \
+                 asserts this table.\n",
+                units.len(),
+                100.0 * CV_TG_MEDIAN_TARGET,
+                100.0 * CV_PP_MEDIAN_TARGET,
+                100.0 * CV_BACKEND_TG_TARGET
+            );
+        }
+        CvUnit::Thread => {
+            let _ = writeln!(
+                s,
+                "## Cross-validated accuracy (leave one thread out, stricter)\n\n\
+                 As above, but each of the {} threads is left out whole: every comment of a \
+                 discussion, every point of a repository, pull request, issue or post at once. \
+                 A crowd-sourced scoreboard thread then predicts none of its own machines.\n",
+                units.len()
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "| backend | test | points | in-sample median | in-sample p90 | cross-validated median | cross-validated p90 |"
@@ -1211,7 +1368,25 @@ fn accuracy_tables(
             100.0 * cp90
         );
     }
-    let _ = writeln!(s, "\n## Corpus\n");
+    let _ = writeln!(s);
+}
+
+/// Which points one cross-validation fold leaves out together.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CvUnit {
+    Source,
+    Thread,
+}
+
+/// Points and sources per backend.
+fn corpus_table(s: &mut String, prepared: &[Prepared]) {
+    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let mut backends: Vec<String> = prepared.iter().map(|p| p.backend.clone()).collect();
+    backends.sort();
+    backends.dedup();
+    let _ = writeln!(s, "## Corpus\n");
     let _ = writeln!(s, "| backend | points | sources |");
     let _ = writeln!(s, "|---|---:|---:|");
     for b in &backends {

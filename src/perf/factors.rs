@@ -126,7 +126,14 @@ pub struct Factors {
     pub ik_cpu_tg_speedup: f64,
     /// Seconds per device change on the per-token path (CPU↔GPU, GPU↔GPU): stream
     /// synchronisation plus the scheduler's copy setup. The activation itself is added
-    /// as bytes over the PCIe link. *Fitted* (seed 000 dual-3060, seed 001, 5080 hybrid).
+    /// as bytes over the PCIe link. *Fitted* (seed 000 dual-3060, seed 001, 5080 hybrid)
+    /// within 5-100 µs: at each split the pinned scheduler (ggml/src/ggml-backend.cpp
+    /// `ggml_backend_sched_compute_splits`) waits on the previous backend's event or
+    /// stream and issues one async copy of the split's inputs, a few launch latencies
+    /// (each a few µs) plus a PCIe round trip (~1 µs); 100 µs is ten times that. (The
+    /// former 1 ms ceiling let folds that lacked the `--n-cpu-moe` points, 49 device
+    /// changes per token, push it to 176 µs: leave-one-source-out CUDA tg 15.9% → 10.5%
+    /// with the tighter bound.)
     pub boundary_sync_s: f64,
     /// Seconds per token spent on the host regardless of placement: graph build,
     /// scheduling, logits copy, sampling. *Fitted*: the 1B-3B models of the corpus
@@ -199,39 +206,39 @@ pub const DEFAULT_FACTORS: Factors = Factors {
     gpu_bw_eff_gddr: 0.8423,
     gpu_bw_eff_hbm: 0.5339,
     gpu_bw_eff_unified: 0.7448,
-    gpu_bw_eff_rocm: 0.7654,
-    gpu_bw_eff_vulkan: 0.8078,
+    gpu_bw_eff_rocm: 0.7793,
+    gpu_bw_eff_vulkan: 0.8225,
     gpu_bw_eff_vulkan_intel: 0.47,
-    cpu_bw_eff: 0.7451,
+    cpu_bw_eff: 0.7712,
     cpu_bw_eff_measured: 0.88,
-    per_core_read_gbs: 24.6,
+    per_core_read_gbs: 24.57,
     numa_remote_eff: 0.5,
-    smt_oversubscription_penalty: 42.2,
-    gpu_layer_overhead_s: 1.732e-5,
-    gpu_layer_compute_s: 2.139e-5,
+    smt_oversubscription_penalty: 43.75,
+    gpu_layer_overhead_s: 1.7321e-5,
+    gpu_layer_compute_s: 2.3240e-5,
     rocm_layer_overhead_ratio: 3.366,
-    vulkan_layer_overhead_ratio: 0.7891,
-    metal_layer_overhead_ratio: 1.337,
-    moe_kernel_units: 0.688,
-    recurrent_kernel_units: 2.0,
-    cpu_layer_overhead_s: 4.729e-5,
-    cpu_thread_sync_s: 5.183e-6,
+    vulkan_layer_overhead_ratio: 0.3,
+    metal_layer_overhead_ratio: 0.9003,
+    moe_kernel_units: 0.5591,
+    recurrent_kernel_units: 1.732,
+    cpu_layer_overhead_s: 6.2620e-5,
+    cpu_thread_sync_s: 5.1832e-6,
     cpu_tg_compute_eff: 0.1122,
-    ik_cpu_tg_speedup: 1.339,
-    boundary_sync_s: 5.000e-6,
-    token_host_overhead_s: 3.387e-4,
-    ik_gpu_overhead_ratio: 0.9752,
+    ik_cpu_tg_speedup: 1.386,
+    boundary_sync_s: 5.0000e-6,
+    token_host_overhead_s: 4.4183e-4,
+    ik_gpu_overhead_ratio: 1.0,
     ik_cpu_overhead_ratio: 1.0,
     gpu_tensor_eff: 0.3948,
     gpu_tensor_eff_rocm: 0.2541,
-    gpu_compute_eff_vulkan: 0.1771,
+    gpu_compute_eff_vulkan: 0.2121,
     gpu_compute_eff_unified: 0.6129,
     cpu_compute_eff: 0.1546,
     ik_cpu_pp_speedup: 2.74,
-    ik_repacked_pp_speedup: 1.386,
+    ik_repacked_pp_speedup: 1.41,
     cpu_gemm_pp_speedup: 2.252,
     pcie_eff: 0.80,
-    pp_layer_overhead_s: 2.889e-4,
+    pp_layer_overhead_s: 2.0743e-4,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -352,7 +359,7 @@ pub const FIT_BOUNDS: &[FitBound] = &[
     FitBound {
         name: "boundary_sync_s",
         min: 5e-6,
-        max: 1e-3,
+        max: 1e-4,
     },
     FitBound {
         name: "ik_gpu_overhead_ratio",
