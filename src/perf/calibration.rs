@@ -37,14 +37,14 @@ pub const CV_TG_MEDIAN_TARGET: f64 = 0.10;
 pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
 pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
 
-/// What the model reaches today, cross-validated (docs/calibration.md: tg 12.2%, worst
-/// backend CPU tg 15.5%; before the robust loss, the cited Intel Arc Vulkan figures and
-/// the 100 µs ceiling on `boundary_sync_s`: tg 15.0%, Vulkan tg 37.0%): the tg targets
-/// above are NOT met, and the test suite asserts these reached values (rounded up) so
-/// that a change that makes the model worse on unseen sources fails. Lower them as the
-/// model improves. The pp target is met and asserted.
-pub const CV_TG_MEDIAN_REACHED: f64 = 0.13;
-pub const CV_BACKEND_TG_REACHED: f64 = 0.16;
+/// What the model reaches today, cross-validated (docs/calibration.md: tg 10.8%; before
+/// the robust loss, the cited Intel Arc Vulkan figures, the 100 µs ceiling on
+/// `boundary_sync_s` and the partial read/compute overlap of CPU decode: tg 15.0%, worst
+/// backend Vulkan tg 37.0%). The overall tg target above is NOT met, and the test suite
+/// asserts this reached value (rounded up) so that a change that makes the model worse
+/// on unseen sources fails; lower it as the model improves. The pp and per-backend tg
+/// targets are met (worst backend: CUDA tg 14.3%) and asserted as targets.
+pub const CV_TG_MEDIAN_REACHED: f64 = 0.11;
 
 /// The start of every fit (the shipped one and each cross-validation fold): the shipped
 /// factors with every fitted factor moved to the geometric middle of its range, so no
@@ -1419,6 +1419,38 @@ mod tests {
             let s = data.scenario(p).unwrap();
             assert!(!s.layout.devices.is_empty(), "{}", p.id);
         }
+    }
+
+    #[test]
+    fn a_discussion_comment_is_its_own_source_but_not_its_own_thread() {
+        let point = |id: &str, source: &str| {
+            format!(
+                "[[point]]\nid = \"{id}\"\nsource = \"{source}\"\nbackend = \"cuda\"\n\
+                 quote = \"q\"\nmachine = \"m\"\nmodel = \"x\"\nquant = \"Q4_0\"\n\
+                 file_gb = 1.0\nengine = \"llama.cpp\"\ntest = \"tg\"\nmeasured = 1.0\n\n"
+            )
+        };
+        let d = "https://github.com/ggml-org/llama.cpp/discussions/15013";
+        let pr = "https://github.com/ggml-org/llama.cpp/pull/5835";
+        let text = format!(
+            "gpu = []\nmachine = []\nmodel = []\n\n{}{}{}{}{}",
+            point("a", &format!("{d}#discussioncomment-1")),
+            point("b", "same comment"),
+            point("c", &format!("{d}#discussioncomment-2")),
+            point("e", &format!("{pr}#issuecomment-7")),
+            point("f", &format!("{pr}#issuecomment-8")),
+        );
+        let data: CalibrationData = toml::from_str(&text).unwrap();
+        let sources = source_keys(&data);
+        let threads = thread_keys(&data);
+        assert_eq!(
+            sources[0], sources[1],
+            "'same' continues the comment before it"
+        );
+        assert_ne!(sources[0], sources[2], "two comments, two sources");
+        assert_eq!(sources[3], sources[4], "a pull request is one source");
+        assert_eq!(sources[3], pr);
+        assert!(threads[..3].iter().all(|t| t == d), "{threads:?}");
     }
 
     #[test]

@@ -410,6 +410,27 @@ mod tests {
     }
 
     #[test]
+    fn arc_a_series_on_vulkan_has_no_matrix_cores_and_intel_its_own_bandwidth() {
+        let f = super::super::factors::DEFAULT_FACTORS;
+        let mut arc = gpu("Intel Arc A310 4GB", Some(124.0));
+        arc.vendor = GpuVendor::Intel;
+        arc.fp16_tflops = Some(24.6);
+        let mut b50 = arc.clone();
+        b50.name = "Intel Arc Pro B50 16GB".into();
+        // Vulkan: the vector engines only (XMX / 4) on Alchemist, XMX on Battlemage.
+        let vk = |g: &GpuInfo| gpu_effective_flops_on(g, Backend::Vulkan, &f);
+        assert!((vk(&arc) * 4.0 / vk(&b50) - 1.0).abs() < 1e-9);
+        // SYCL is not the Vulkan backend: no cut.
+        assert_eq!(
+            gpu_effective_flops_on(&arc, Backend::Sycl, &f),
+            gpu_effective_flops_on(&b50, Backend::Sycl, &f)
+        );
+        let (bw, _) = gpu_effective_bandwidth_on(&arc, Backend::Vulkan, &f);
+        assert!((bw - 124e9 * f.gpu_bw_eff_vulkan_intel).abs() < 1.0);
+        assert!(is_intel_alchemist("Intel Arc Pro A60") && !is_intel_alchemist("Arc B580"));
+    }
+
+    #[test]
     fn a_second_numa_node_adds_only_part_of_its_bandwidth() {
         let f = super::super::factors::DEFAULT_FACTORS;
         let mut hw = HardwareSnapshot {
