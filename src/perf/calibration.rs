@@ -920,9 +920,10 @@ pub fn fit_prepared(
     best
 }
 
-/// Random-direction refinement after the coordinate descent: factors that trade off
-/// against each other (a per-layer cost against a bandwidth efficiency) can leave the
-/// coordinate descent stuck where no single factor's move helps. Each step draws a
+/// Random-direction refinement of a fit, the report's convergence check: factors that
+/// trade off against each other (a per-layer cost against a bandwidth efficiency) can
+/// leave the coordinate descent stuck where no single factor's move helps. (Not part of
+/// the fit itself: it lowers the objective ~3% at 20x the time per fold.) Each step draws a
 /// direction over every fitted factor (in the normalised, log-spaced coordinates of
 /// their ranges), tries a few step lengths both ways, and keeps the best. Deterministic
 /// (a fixed-seed xorshift), so the shipped fit and every fold are reproducible.

@@ -55,9 +55,10 @@ pub struct Factors {
     /// dequantisation work interleaved with the reads.
     pub cpu_bw_eff_measured: f64,
     /// Read bandwidth one core sustains, decimal GB/s: decode bandwidth grows with threads
-    /// up to `memory bandwidth / this`, then saturates. *Assumed* 10 GB/s: one x86 core
-    /// streams roughly 10-20 GB/s (single-thread STREAM results,
-    /// https://www.cs.virginia.edu/stream/); the low end, as decode also dequantizes.
+    /// up to `memory bandwidth / this`, then saturates. *Fitted* within 5-60 GB/s (one
+    /// x86 core streams roughly 10-20 GB/s in single-thread STREAM results,
+    /// https://www.cs.virginia.edu/stream/; recent cores and Apple's more): it settles
+    /// near 38 since decode's compute and reads now add in part (`cpu_tg_overlap`).
     pub per_core_read_gbs: f64,
     /// Share of the other NUMA nodes' bandwidth that decode gets on a multi-node machine
     /// (llama.cpp's default placement neither pins threads nor interleaves pages, so most
@@ -98,13 +99,13 @@ pub struct Factors {
     /// per block (norm, 3 projections, rope ×2, KV copies, attention, output projection,
     /// residual, norm, gate/up/down, GLU, residual), `src/models/qwen35moe.cpp` adds router,
     /// top-k, softmax, 3 expert matmuls, weighted sum, shared expert + gate ≈ +12.
-    /// *Fitted* within 0.3-2.0 on the MoE tg points; it settles at the lower bound, as
-    /// the MoE points are mostly Qwen3.5 blocks that are also recurrent (the two trade
-    /// off against each other) — read the pair as "a Qwen3.5 MoE block ≈ 2.4 units".
+    /// *Fitted* within 0.3-2.0 on the MoE tg points (about 0.7); the MoE points are
+    /// mostly Qwen3.5 blocks that are also recurrent, so it trades off against
+    /// `recurrent_kernel_units` — read the pair as "a Qwen3.5 MoE block ≈ 3.4 units".
     pub moe_kernel_units: f64,
     /// Extra kernel units of a recurrent (gated delta-net) mixer over softmax attention:
     /// conv, gating, recurrence, norms (`src/models/delta-net-base.cpp`) ≈ +10 kernels, ~0.5
-    /// by count; *fitted* within 0.2-2.0 on the Qwen3.5 tg points to ~1.1 (the delta-net
+    /// by count; *fitted* within 0.2-2.0 on the Qwen3.5 tg points to ~1.7 (the delta-net
     /// kernels are longer than a norm or a rope).
     pub recurrent_kernel_units: f64,
     /// Seconds per CPU layer per kernel unit: thread-pool barriers after every graph node.
