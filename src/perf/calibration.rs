@@ -923,7 +923,7 @@ pub fn fit_prepared(
 /// Random-direction refinement of a fit, the report's convergence check: factors that
 /// trade off against each other (a per-layer cost against a bandwidth efficiency) can
 /// leave the coordinate descent stuck where no single factor's move helps. (Not part of
-/// the fit itself: it lowers the objective ~3% at 20x the time per fold.) Each step draws a
+/// the fit itself: it lowers the objective ~3% at about 40x the time per fold.) Each step draws a
 /// direction over every fitted factor (in the normalised, log-spaced coordinates of
 /// their ranges), tries a few step lengths both ways, and keeps the best. Deterministic
 /// (a fixed-seed xorshift), so the shipped fit and every fold are reproducible.
@@ -1176,7 +1176,7 @@ pub fn report(
          lacks) does not drag the shared factors. Convergence check: {} random-direction \
          steps after the fit lower the objective to {:.3} ({:.1}%) and give tg {:.1}% / pp \
          {:.1}% in sample: what a longer search would still find. The cross-validation below \
-         uses the coordinate descent alone (the search costs 20x its time per fold).\n",
+         uses the coordinate descent alone (the search would multiply each fold's time by about 40).\n",
         FIT_SWEEPS,
         FIT_TOLERANCE,
         100.0 * median_abs_error(&fit_res, "tg"),
