@@ -17,7 +17,16 @@ fn main() -> anyhow::Result<()> {
     let start = calibration::neutral_start();
     let fitted = calibration::fit_prepared(&prepared, &start, calibration::FIT_SWEEPS, &|_| true);
     let cv = calibration::cross_validate(&prepared, &start, calibration::FIT_SWEEPS);
-    let md = calibration::report(&data, &fitted, &DEFAULT_FACTORS, &cv)?;
+    let cv_threads =
+        calibration::cross_validate_threads(&prepared, &start, calibration::FIT_SWEEPS);
+    let polished =
+        calibration::polish_prepared(&prepared, &fitted, calibration::POLISH_STEPS, &|_| true);
+    let validation = calibration::Validation {
+        by_source: &cv,
+        by_thread: &cv_threads,
+        polished: &polished,
+    };
+    let md = calibration::report(&data, &fitted, &DEFAULT_FACTORS, &validation)?;
     if let Some(dir) = std::path::Path::new(&out).parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)?;
@@ -40,6 +49,11 @@ fn main() -> anyhow::Result<()> {
         "cross-validated (leave one source out): tg median {:.1}%, pp median {:.1}%",
         100.0 * calibration::median_abs_error(&cv, "tg"),
         100.0 * calibration::median_abs_error(&cv, "pp")
+    );
+    println!(
+        "cross-validated (leave one thread out): tg median {:.1}%, pp median {:.1}%",
+        100.0 * calibration::median_abs_error(&cv_threads, "tg"),
+        100.0 * calibration::median_abs_error(&cv_threads, "pp")
     );
     for b in FIT_BOUNDS {
         println!("{} = {:e}", b.name, fitted.get(b.name).unwrap_or(f64::NAN));

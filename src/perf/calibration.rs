@@ -6,9 +6,9 @@
 //! deliberately simple layout builder (uniform blocks, llama.cpp's `-ngl` and
 //! `--n-cpu-moe` rules), not the planner's — predicts, and reports the error. `fit`
 //! moves the factors named in [`FIT_BOUNDS`] within their physical ranges to minimise
-//! the summed absolute log error. Nothing here touches files at run time.
+//! a robust loss of the log errors ([`robust_loss`]). Nothing here touches files at run time.
 
-use super::factors::{Factors, FIT_BOUNDS};
+use super::factors::{Factors, FitBound, FIT_BOUNDS};
 use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::gguf::GgmlType;
@@ -37,12 +37,14 @@ pub const CV_TG_MEDIAN_TARGET: f64 = 0.10;
 pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
 pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
 
-/// What the model reaches today, cross-validated (docs/calibration.md: tg 15.0%, worst
-/// backend Vulkan tg 37.0%): the tg targets above are NOT met, and the test suite asserts these reached
-/// values (rounded up by one point) so that a change that makes the model worse on unseen
-/// sources fails. Lower them as the model improves. The pp target is met and asserted.
-pub const CV_TG_MEDIAN_REACHED: f64 = 0.16;
-pub const CV_BACKEND_TG_REACHED: f64 = 0.38;
+/// What the model reaches today, cross-validated (docs/calibration.md: tg 10.8%; before
+/// the robust loss, the cited Intel Arc Vulkan figures, the 100 µs ceiling on
+/// `boundary_sync_s` and the partial read/compute overlap of CPU decode: tg 15.0%, worst
+/// backend Vulkan tg 37.0%). The overall tg target above is NOT met, and the test suite
+/// asserts this reached value (rounded up) so that a change that makes the model worse
+/// on unseen sources fails; lower it as the model improves. The pp and per-backend tg
+/// targets are met (worst backend: CUDA tg 14.3%) and asserted as targets.
+pub const CV_TG_MEDIAN_REACHED: f64 = 0.11;
 
 /// The start of every fit (the shipped one and each cross-validation fold): the shipped
 /// factors with every fitted factor moved to the geometric middle of its range, so no
@@ -630,6 +632,8 @@ pub struct Prepared {
     pub backend: String,
     /// The publication the point comes from (the unit left out in cross-validation).
     pub source: String,
+    /// The thread the point comes from (a whole discussion is one; see [`thread_keys`]).
+    pub thread: String,
     pub measured: f64,
     scenario: Scenario,
     facts: super::ModelFacts,
@@ -638,10 +642,11 @@ pub struct Prepared {
 /// Builds every point's scenario once.
 pub fn prepare(data: &CalibrationData) -> Result<Vec<Prepared>> {
     let keys = source_keys(data);
+    let threads = thread_keys(data);
     data.point
         .iter()
-        .zip(keys)
-        .map(|(p, source)| {
+        .zip(keys.into_iter().zip(threads))
+        .map(|(p, (source, thread))| {
             let scenario = data.scenario(p)?;
             let facts = super::ModelFacts::of(&scenario.spec);
             Ok(Prepared {
@@ -649,6 +654,7 @@ pub fn prepare(data: &CalibrationData) -> Result<Vec<Prepared>> {
                 test: p.test.clone(),
                 backend: p.backend.clone(),
                 source,
+                thread,
                 measured: p.measured,
                 scenario,
                 facts,
@@ -657,10 +663,23 @@ pub fn prepare(data: &CalibrationData) -> Result<Vec<Prepared>> {
         .collect()
 }
 
-/// The publication of each point: a repository (`.../blob/...` paths of one repository
-/// are one source), a pull request or issue, a post, `published_calibration.csv` (one
-/// notebook set), or a seed write-up; `same post` continues the point before it.
+/// The source of each point, the unit left out by [`cross_validate`]: a repository
+/// (`.../blob/...` paths of one repository are one source), a pull request or issue, a
+/// post, `published_calibration.csv` (one notebook set), or a seed write-up; `same post`
+/// continues the point before it. A comment in a GitHub *discussion*
+/// (`.../discussions/N#discussioncomment-M`, the crowd-sourced scoreboards) is its own
+/// source: a different person, machine and run. Every other URL anchor is dropped.
 pub fn source_keys(data: &CalibrationData) -> Vec<String> {
+    publication_keys(data, true)
+}
+
+/// The thread of each point: as [`source_keys`], but a whole discussion (every comment)
+/// is one unit: the stricter leave-one-thread-out protocol of the report.
+pub fn thread_keys(data: &CalibrationData) -> Vec<String> {
+    publication_keys(data, false)
+}
+
+fn publication_keys(data: &CalibrationData, discussion_comments: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(data.point.len());
     for p in &data.point {
         let s = p.source.trim();
@@ -672,7 +691,12 @@ pub fn source_keys(data: &CalibrationData) -> Vec<String> {
             format!("seed {}", rest.chars().take(3).collect::<String>())
         } else {
             let url = s.split_whitespace().next().unwrap_or(s);
-            let url = url.split('#').next().unwrap_or(url);
+            let keep_anchor = discussion_comments && url.contains("/discussions/");
+            let url = if keep_anchor {
+                url
+            } else {
+                url.split('#').next().unwrap_or(url)
+            };
             match url.find("/blob/") {
                 Some(i) => url[..i].to_string(),
                 None => url.to_string(),
@@ -737,13 +761,13 @@ pub fn median_abs_error(results: &[PointResult], test: &str) -> f64 {
     }
 }
 
-/// Summed absolute log error: the fit's objective.
+/// The fit's objective: the summed [`robust_loss`] of the absolute log errors.
 pub fn objective(results: &[PointResult]) -> f64 {
     results
         .iter()
         .map(|r| {
-            if r.predicted > 0.0 {
-                (r.predicted / r.measured).ln().abs()
+            if r.predicted > 0.0 && r.predicted.is_finite() {
+                robust_loss((r.predicted / r.measured).ln().abs())
             } else {
                 10.0
             }
@@ -775,14 +799,29 @@ fn rate_of(f: &Factors, p: &Prepared) -> f64 {
     }
 }
 
-/// |ln(predicted / measured)|, the fit's per-point loss (10 for a non-prediction).
+/// The fit's per-point loss: [`robust_loss`] of |ln(predicted / measured)| (10 for a
+/// non-prediction).
 fn log_error(f: &Factors, p: &Prepared) -> f64 {
     let v = rate_of(f, p);
     if v > 0.0 && v.is_finite() {
-        (v / p.measured).ln().abs()
+        robust_loss((v / p.measured).ln().abs())
     } else {
         10.0
     }
+}
+
+/// The scale of the fit's robust loss: ln 2, a factor-of-two error.
+const ROBUST_LOSS_SCALE: f64 = std::f64::consts::LN_2;
+
+/// The fit's loss for an absolute log error `e`: `c·tanh(e/c)` with `c` =
+/// [`ROBUST_LOSS_SCALE`]. Below ~1.5x it is the absolute log error; a point the model
+/// misses by 3x or more counts about `c` whatever its size, so the few points whose
+/// physics the model lacks (a driver or host anomaly, an old build) stop dragging the
+/// shared factors away from every other point. Measured on the corpus (leave-one-source-out,
+/// docs/calibration.md): the plain absolute log error gave tg 14.5% / pp 16.7% and Vulkan
+/// tg 21.6%; this loss tg 12.9% / pp 15.2% / Vulkan 8.3% (scales 0.5-1.0 all gave tg 12-13%).
+fn robust_loss(e: f64) -> f64 {
+    ROBUST_LOSS_SCALE * (e / ROBUST_LOSS_SCALE).tanh()
 }
 
 /// Grid points per factor and sweep of the coordinate descent.
@@ -790,8 +829,8 @@ const GRID: usize = 16;
 
 /// Coordinate descent over [`FIT_BOUNDS`]: each factor in turn takes the best of a
 /// log-spaced grid over its whole range, then of a finer grid around that; repeated
-/// `sweeps` times. Only the points `use_point` accepts count. The objective is the summed
-/// absolute log error; for each factor only the points whose prediction moves between
+/// `sweeps` times or until a sweep no longer moves the objective. Only the points `use_point`
+/// accepts count. The objective is the summed [`robust_loss`] of the absolute log errors; for each factor only the points whose prediction moves between
 /// the ends of its range are re-predicted (every prediction is monotone in each factor,
 /// so a point equal at both ends and at the current value does not depend on it).
 pub fn fit_prepared(
@@ -807,6 +846,7 @@ pub fn fit_prepared(
         .map(|&i| log_error(&best, &prepared[i]))
         .collect();
     for _ in 0..sweeps {
+        let before: f64 = err.iter().sum();
         for b in FIT_BOUNDS {
             let log = b.min > 0.0;
             let to_v = |t: f64| {
@@ -871,9 +911,102 @@ pub fn fit_prepared(
                 err[k] = best_sub[j];
             }
         }
+        // Converged: a whole sweep moved the objective by less than FIT_TOLERANCE.
+        let after: f64 = err.iter().sum();
+        if before - after < FIT_TOLERANCE * before.max(1e-9) {
+            break;
+        }
     }
     best
 }
+
+/// Random-direction refinement of a fit, the report's convergence check: factors that
+/// trade off against each other (a per-layer cost against a bandwidth efficiency) can
+/// leave the coordinate descent stuck where no single factor's move helps. (Not part of
+/// the fit itself: it lowers the objective ~3% at about 40x the time per fold.) Each step draws a
+/// direction over every fitted factor (in the normalised, log-spaced coordinates of
+/// their ranges), tries a few step lengths both ways, and keeps the best. Deterministic
+/// (a fixed-seed xorshift), so the shipped fit and every fold are reproducible.
+pub fn polish_prepared(
+    prepared: &[Prepared],
+    start: &Factors,
+    steps: usize,
+    use_point: &dyn Fn(usize) -> bool,
+) -> Factors {
+    let used: Vec<usize> = (0..prepared.len()).filter(|&i| use_point(i)).collect();
+    let obj = |f: &Factors| -> f64 { used.iter().map(|&i| log_error(f, &prepared[i])).sum() };
+    let to_t = |b: &FitBound, v: f64| -> f64 {
+        if b.min > 0.0 {
+            (v / b.min).ln() / (b.max / b.min).ln()
+        } else {
+            (v - b.min) / (b.max - b.min)
+        }
+    };
+    let to_v = |b: &FitBound, t: f64| -> f64 {
+        let t = t.clamp(0.0, 1.0);
+        if b.min > 0.0 {
+            b.min * (b.max / b.min).powf(t)
+        } else {
+            b.min + (b.max - b.min) * t
+        }
+    };
+    let mut t0: Vec<f64> = FIT_BOUNDS
+        .iter()
+        .map(|b| to_t(b, start.get(b.name).unwrap_or(b.min)))
+        .collect();
+    let mut best = start.clone();
+    let mut best_obj = obj(&best);
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for _ in 0..steps {
+        // A sparse direction: each factor moves with probability 1/4, by ±U(0, 1).
+        let dir: Vec<f64> = FIT_BOUNDS
+            .iter()
+            .map(|_| {
+                if rand() < 0.25 {
+                    2.0 * rand() - 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        if dir.iter().all(|d| *d == 0.0) {
+            continue;
+        }
+        let mut improved = None;
+        for step in [0.2, 0.1, 0.05, 0.02, 0.01, 0.005] {
+            for sign in [1.0, -1.0] {
+                let mut cand = best.clone();
+                let t: Vec<f64> = t0
+                    .iter()
+                    .zip(&dir)
+                    .map(|(t, d)| (t + sign * step * d).clamp(0.0, 1.0))
+                    .collect();
+                for (b, &tv) in FIT_BOUNDS.iter().zip(&t) {
+                    cand.set(b.name, to_v(b, tv));
+                }
+                let o = obj(&cand);
+                if o < best_obj - 1e-9 {
+                    best_obj = o;
+                    best = cand;
+                    improved = Some(t);
+                }
+            }
+        }
+        if let Some(t) = improved {
+            t0 = t;
+        }
+    }
+    best
+}
+
+/// Relative objective improvement below which a sweep counts as converged.
+const FIT_TOLERANCE: f64 = 1e-4;
 
 /// [`fit_prepared`] on every point.
 pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> Result<Factors> {
@@ -881,15 +1014,36 @@ pub fn fit(data: &CalibrationData, start: &Factors, sweeps: usize) -> Result<Fac
     Ok(fit_prepared(&prepared, start, sweeps, &|_| true))
 }
 
-/// Sweeps of the coordinate descent for the shipped fit and every cross-validation fold.
-pub const FIT_SWEEPS: usize = 3;
+/// Most sweeps of the coordinate descent for the shipped fit and every cross-validation
+/// fold (each stops earlier once a sweep no longer moves the objective).
+pub const FIT_SWEEPS: usize = 10;
 
 /// Leave-one-source-out cross-validation: for each source, refit from `start` on the
 /// points of every other source and predict the left-out source's points. Returns one
 /// result per point, in corpus order, each predicted by a fit that never saw its source.
 /// Folds run on all available cores.
 pub fn cross_validate(prepared: &[Prepared], start: &Factors, sweeps: usize) -> Vec<PointResult> {
-    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
+    cross_validate_by(prepared, start, sweeps, &|p: &Prepared| p.source.as_str())
+}
+
+/// Leave-one-thread-out cross-validation: as [`cross_validate`], but a whole discussion,
+/// repository, pull request or issue is left out at once.
+pub fn cross_validate_threads(
+    prepared: &[Prepared],
+    start: &Factors,
+    sweeps: usize,
+) -> Vec<PointResult> {
+    cross_validate_by(prepared, start, sweeps, &|p: &Prepared| p.thread.as_str())
+}
+
+/// Cross-validation leaving out, in turn, every group of points with one `key`.
+fn cross_validate_by(
+    prepared: &[Prepared],
+    start: &Factors,
+    sweeps: usize,
+    key: &(dyn Fn(&Prepared) -> &str + Sync),
+) -> Vec<PointResult> {
+    let mut sources: Vec<&str> = prepared.iter().map(key).collect();
     sources.sort_unstable();
     sources.dedup();
     let threads = std::thread::available_parallelism()
@@ -908,9 +1062,9 @@ pub fn cross_validate(prepared: &[Prepared], start: &Factors, sweeps: usize) -> 
                     let mut v = Vec::new();
                     for src in chunk {
                         let f =
-                            fit_prepared(prepared, start, sweeps, &|i| prepared[i].source != *src);
+                            fit_prepared(prepared, start, sweeps, &|i| key(&prepared[i]) != *src);
                         for (i, p) in prepared.iter().enumerate() {
-                            if p.source == *src {
+                            if key(p) == *src {
                                 let (predicted, bottleneck) = predict_prepared(&f, p);
                                 v.push((
                                     i,
@@ -966,15 +1120,32 @@ pub fn error_stats(
 }
 
 /// The markdown report written to `docs/calibration.md`.
+/// What the report shows besides the factors: the two cross-validations and a polished
+/// fit (the fresh fit refined by [`polish_prepared`], to show how close the coordinate
+/// descent gets to an optimum).
+pub struct Validation<'a> {
+    /// Leave-one-source-out results ([`cross_validate`]).
+    pub by_source: &'a [PointResult],
+    /// Leave-one-thread-out results ([`cross_validate_threads`]).
+    pub by_thread: &'a [PointResult],
+    /// The fresh fit after [`POLISH_STEPS`] random-direction steps.
+    pub polished: &'a Factors,
+}
+
+/// Random-direction steps of the report's convergence check.
+pub const POLISH_STEPS: usize = 2000;
+
 pub fn report(
     data: &CalibrationData,
     fitted: &Factors,
     shipped: &Factors,
-    cv: &[PointResult],
+    v: &Validation,
 ) -> Result<String> {
+    let cv = v.by_source;
     let prepared = prepare(data)?;
     let fit_res = evaluate_prepared(&prepared, fitted);
     let ship_res = evaluate_prepared(&prepared, shipped);
+    let pol_res = evaluate_prepared(&prepared, v.polished);
     let mut s = String::new();
     let _ = writeln!(s, "# Speed-model calibration\n");
     let _ = writeln!(
@@ -997,14 +1168,30 @@ pub fn report(
     }
     let _ = writeln!(
         s,
-        "\nA fresh fit from the shipped values reaches tg {:.1}% / pp {:.1}% \
-         (objective {:.3} vs shipped {:.3}).\n",
+        "\nA fresh fit from `calibration::neutral_start()` (coordinate descent, at most {} \
+         sweeps, stopping when a sweep improves the objective by less than {}) reaches tg \
+         {:.1}% / pp {:.1}% (objective {:.3} vs shipped {:.3}). The objective is the summed \
+         robust loss `ln2·tanh(|ln(predicted/measured)| / ln2)`: linear in the log error up \
+         to about 1.5x, then saturating, so a point missed by 3x or more (physics the model \
+         lacks) does not drag the shared factors. Convergence check: {} random-direction \
+         steps after the fit lower the objective to {:.3} ({:.1}%) and give tg {:.1}% / pp \
+         {:.1}% in sample: what a longer search would still find. The cross-validation below \
+         uses the coordinate descent alone (the search would multiply each fold's time by about 40).\n",
+        FIT_SWEEPS,
+        FIT_TOLERANCE,
         100.0 * median_abs_error(&fit_res, "tg"),
         100.0 * median_abs_error(&fit_res, "pp"),
         objective(&fit_res),
-        objective(&ship_res)
+        objective(&ship_res),
+        POLISH_STEPS,
+        objective(&pol_res),
+        100.0 * (objective(&pol_res) / objective(&fit_res) - 1.0),
+        100.0 * median_abs_error(&pol_res, "tg"),
+        100.0 * median_abs_error(&pol_res, "pp"),
     );
-    accuracy_tables(&mut s, &prepared, &ship_res, cv);
+    accuracy_tables(&mut s, &prepared, &ship_res, cv, CvUnit::Source);
+    accuracy_tables(&mut s, &prepared, &ship_res, v.by_thread, CvUnit::Thread);
+    corpus_table(&mut s, &prepared);
     let _ = writeln!(s, "## Factors\n");
     let _ = writeln!(s, "| factor | shipped | fresh fit | allowed range |");
     let _ = writeln!(s, "|---|---:|---:|---|");
@@ -1106,23 +1293,45 @@ fn accuracy_tables(
     prepared: &[Prepared],
     in_sample: &[PointResult],
     cv: &[PointResult],
+    unit: CvUnit,
 ) {
-    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
-    sources.sort_unstable();
-    sources.dedup();
-    let _ = writeln!(
-        s,
-        "## Cross-validated accuracy (leave one source out)\n\n\
-         Each of the {} sources (a pull request, issue, repository, post or seed) is left \
-         out in turn; the factors are refitted from `calibration::neutral_start()` on the \
-         other sources' points ({} sweeps) and the left-out points are predicted. Targets \
-         (issue 13): median tg ≤ {:.0}%, pp ≤ {:.0}%, no backend's median tg above {:.0}%.\n",
-        sources.len(),
-        FIT_SWEEPS,
-        100.0 * CV_TG_MEDIAN_TARGET,
-        100.0 * CV_PP_MEDIAN_TARGET,
-        100.0 * CV_BACKEND_TG_TARGET
-    );
+    let mut units: Vec<&str> = prepared
+        .iter()
+        .map(|p| match unit {
+            CvUnit::Source => p.source.as_str(),
+            CvUnit::Thread => p.thread.as_str(),
+        })
+        .collect();
+    units.sort_unstable();
+    units.dedup();
+    match unit {
+        CvUnit::Source => {
+            let _ = writeln!(
+                s,
+                "## Cross-validated accuracy (leave one source out)\n\n\
+                 Each of the {} sources (a pull request, issue, repository, post, seed, or one \
+                 comment of a GitHub discussion) is left out in turn; the factors are refitted \
+                 from `calibration::neutral_start()` on the other sources' points (the same fit \
+                 as above) and the left-out points are predicted. Targets (issue 13): median tg \
+                 ≤ {:.0}%, pp ≤ {:.0}%, no backend's median tg above {:.0}%; the test suite \
+                 asserts this table.\n",
+                units.len(),
+                100.0 * CV_TG_MEDIAN_TARGET,
+                100.0 * CV_PP_MEDIAN_TARGET,
+                100.0 * CV_BACKEND_TG_TARGET
+            );
+        }
+        CvUnit::Thread => {
+            let _ = writeln!(
+                s,
+                "## Cross-validated accuracy (leave one thread out, stricter)\n\n\
+                 As above, but each of the {} threads is left out whole: every comment of a \
+                 discussion, every point of a repository, pull request, issue or post at once. \
+                 A crowd-sourced scoreboard thread then predicts none of its own machines.\n",
+                units.len()
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "| backend | test | points | in-sample median | in-sample p90 | cross-validated median | cross-validated p90 |"
@@ -1160,7 +1369,25 @@ fn accuracy_tables(
             100.0 * cp90
         );
     }
-    let _ = writeln!(s, "\n## Corpus\n");
+    let _ = writeln!(s);
+}
+
+/// Which points one cross-validation fold leaves out together.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CvUnit {
+    Source,
+    Thread,
+}
+
+/// Points and sources per backend.
+fn corpus_table(s: &mut String, prepared: &[Prepared]) {
+    let mut sources: Vec<&str> = prepared.iter().map(|p| p.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let mut backends: Vec<String> = prepared.iter().map(|p| p.backend.clone()).collect();
+    backends.sort();
+    backends.dedup();
+    let _ = writeln!(s, "## Corpus\n");
     let _ = writeln!(s, "| backend | points | sources |");
     let _ = writeln!(s, "|---|---:|---:|");
     for b in &backends {
@@ -1193,6 +1420,38 @@ mod tests {
             let s = data.scenario(p).unwrap();
             assert!(!s.layout.devices.is_empty(), "{}", p.id);
         }
+    }
+
+    #[test]
+    fn a_discussion_comment_is_its_own_source_but_not_its_own_thread() {
+        let point = |id: &str, source: &str| {
+            format!(
+                "[[point]]\nid = \"{id}\"\nsource = \"{source}\"\nbackend = \"cuda\"\n\
+                 quote = \"q\"\nmachine = \"m\"\nmodel = \"x\"\nquant = \"Q4_0\"\n\
+                 file_gb = 1.0\nengine = \"llama.cpp\"\ntest = \"tg\"\nmeasured = 1.0\n\n"
+            )
+        };
+        let d = "https://github.com/ggml-org/llama.cpp/discussions/15013";
+        let pr = "https://github.com/ggml-org/llama.cpp/pull/5835";
+        let text = format!(
+            "gpu = []\nmachine = []\nmodel = []\n\n{}{}{}{}{}",
+            point("a", &format!("{d}#discussioncomment-1")),
+            point("b", "same comment"),
+            point("c", &format!("{d}#discussioncomment-2")),
+            point("e", &format!("{pr}#issuecomment-7")),
+            point("f", &format!("{pr}#issuecomment-8")),
+        );
+        let data: CalibrationData = toml::from_str(&text).unwrap();
+        let sources = source_keys(&data);
+        let threads = thread_keys(&data);
+        assert_eq!(
+            sources[0], sources[1],
+            "'same' continues the comment before it"
+        );
+        assert_ne!(sources[0], sources[2], "two comments, two sources");
+        assert_eq!(sources[3], sources[4], "a pull request is one source");
+        assert_eq!(sources[3], pr);
+        assert!(threads[..3].iter().all(|t| t == d), "{threads:?}");
     }
 
     #[test]

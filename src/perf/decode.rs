@@ -82,15 +82,17 @@ pub(crate) fn decode_time(
                 );
                 b.add("KV cache reads", kv / bw);
                 // With few threads the cores, not the memory, are the limit: dequantising
-                // and dot products at the ISA's int8 rate. Reads and compute overlap, so
-                // only the excess over the read time adds.
+                // and dot products at the ISA's int8 rate. Reads and compute overlap only
+                // in part (`cpu_tg_overlap`): the excess of compute over the read time
+                // adds, and the non-overlapped share of the shorter of the two.
                 let compute = 2.0 * d.active_params as f64
                     / (super::devices::cpu_peak_flops(&hw.cpu, threads)
                         * f.cpu_tg_compute_eff
                         * if fused { f.ik_cpu_tg_speedup } else { 1.0 });
+                let read = (weight + kv) / bw;
                 b.add(
                     "CPU dequantisation and dot products",
-                    compute - (weight + kv) / bw,
+                    (compute - read).max(0.0) + (1.0 - f.cpu_tg_overlap) * compute.min(read),
                 );
                 let ratio = if fused { f.ik_cpu_overhead_ratio } else { 1.0 };
                 let units = d.layers as f64 * facts.kernel_units_per_layer(f)

@@ -83,6 +83,7 @@ pub fn gpu_effective_bandwidth_on(
     };
     let eff = match gpu_backend(gpu, backend) {
         Backend::Rocm => f.gpu_bw_eff_rocm * hbm_ratio,
+        Backend::Vulkan if gpu.vendor == GpuVendor::Intel => f.gpu_bw_eff_vulkan_intel,
         Backend::Vulkan | Backend::Sycl => f.gpu_bw_eff_vulkan * hbm_ratio,
         Backend::Metal => f.gpu_bw_eff_unified,
         Backend::Cuda | Backend::Cpu => match class {
@@ -149,7 +150,37 @@ pub fn gpu_effective_flops_on(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f
             _ => f.gpu_tensor_eff,
         },
     };
-    gpu_tflops(gpu) * 1e12 * eff
+    let matrix_units = if backend_runs_without_matrix_cores(gpu, backend) {
+        1.0 / INTEL_XMX_TO_VECTOR_FP16
+    } else {
+        1.0
+    };
+    gpu_tflops(gpu) * 1e12 * eff * matrix_units
+}
+
+/// XMX (matrix engine) to vector-engine FP16 throughput of Intel's Xe-HPG (Arc A-series):
+/// the Arc A770's 137.6 dense FP16 XMX TFLOPS (the GPU table's figure) against its
+/// 17.2 FP32 TFLOPS at FP16's 2:1 rate, 34.4 (Intel Arc A770 specifications,
+/// https://www.intel.com/content/www/us/en/products/sku/229151/intel-arc-a770-graphics-16gb/specifications.html;
+/// FP16 2:1, https://www.techpowerup.com/gpu-specs/arc-a770.c3914).
+const INTEL_XMX_TO_VECTOR_FP16: f64 = 4.0;
+
+/// The pinned Vulkan backend does not use an Arc A-series (Xe-HPG, "Alchemist") GPU's
+/// matrix engines: `ggml_vk_khr_cooperative_matrix_support` (pinned llama.cpp
+/// ggml/src/ggml-vulkan/ggml-vulkan.cpp) allows cooperative matrices on Intel only for
+/// Xe2/Xe3 and integrated Xe ("older hardware (ex. Arc A770) has performance
+/// regressions"), so its prompt matmuls run on the vector engines, while the GPU
+/// table's TFLOPS are the XMX rate.
+fn backend_runs_without_matrix_cores(gpu: &GpuInfo, backend: Backend) -> bool {
+    gpu.vendor == GpuVendor::Intel
+        && gpu_backend(gpu, backend) == Backend::Vulkan
+        && is_intel_alchemist(&gpu.name)
+}
+
+/// Arc A-series and Arc Pro A-series names (A310 … A770, Pro A40 … A60): Xe-HPG.
+fn is_intel_alchemist(name: &str) -> bool {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w.len() >= 3 && w.starts_with('A') && w[1..].chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Per-lane PCIe rates after encoding, GB/s, by generation (PCI-SIG: 2.5/5 GT/s 8b/10b,
@@ -376,6 +407,27 @@ mod tests {
         assert_eq!((avx2, vnni), (64.0, 128.0));
         assert_eq!((dot, i8mm), (64.0, 128.0));
         assert_eq!(cpu_int8_ops_per_cycle(&cpu(&[])), 16.0);
+    }
+
+    #[test]
+    fn arc_a_series_on_vulkan_has_no_matrix_cores_and_intel_its_own_bandwidth() {
+        let f = super::super::factors::DEFAULT_FACTORS;
+        let mut arc = gpu("Intel Arc A310 4GB", Some(124.0));
+        arc.vendor = GpuVendor::Intel;
+        arc.fp16_tflops = Some(24.6);
+        let mut b50 = arc.clone();
+        b50.name = "Intel Arc Pro B50 16GB".into();
+        // Vulkan: the vector engines only (XMX / 4) on Alchemist, XMX on Battlemage.
+        let vk = |g: &GpuInfo| gpu_effective_flops_on(g, Backend::Vulkan, &f);
+        assert!((vk(&arc) * 4.0 / vk(&b50) - 1.0).abs() < 1e-9);
+        // SYCL is not the Vulkan backend: no cut.
+        assert_eq!(
+            gpu_effective_flops_on(&arc, Backend::Sycl, &f),
+            gpu_effective_flops_on(&b50, Backend::Sycl, &f)
+        );
+        let (bw, _) = gpu_effective_bandwidth_on(&arc, Backend::Vulkan, &f);
+        assert!((bw - 124e9 * f.gpu_bw_eff_vulkan_intel).abs() < 1.0);
+        assert!(is_intel_alchemist("Intel Arc Pro A60") && !is_intel_alchemist("Arc B580"));
     }
 
     #[test]

@@ -36,6 +36,13 @@ pub struct Factors {
     /// (PR #5835), RX 9070 XT, Arc A310, RTX 3060/4090 (geerlingguy/ai-benchmarks), RTX
     /// 2070 (PR #13324).
     pub gpu_bw_eff_vulkan: f64,
+    /// Same under Vulkan on Intel Arc GPUs. *Cited*, not fitted: the corpus has one Intel
+    /// tg point (Arc A310 on a Pi 500+, 22% of peak), too few to fit. llama.cpp issue
+    /// #17628 (https://github.com/ggml-org/llama.cpp/issues/17628, 2025-11-30, build
+    /// b7189): an Arc A770 (560 GB/s) decodes Meta-Llama-3.1-8B-Instruct Q4_K_M
+    /// (4.58 GiB = 4.92 GB) at 53 t/s, 4.92 × 53 = 261 GB/s = 0.47 of peak. Earlier
+    /// builds were slower (PR #10296, 2024-11: A770 Llama-3-8B Q4_K_S 28.89 t/s = 0.24).
+    pub gpu_bw_eff_vulkan_intel: f64,
     /// Fraction of theoretical DRAM bandwidth (channels × MT/s × 8) that CPU-side decode
     /// matvecs reach with enough threads. *Fitted* on the seeds' hybrid and CPU-only runs
     /// (seed 001 RTX 3070 -ngl 27, seed 002 Xeon E5-2620 v4) and the Ryzen AI 9 365 and
@@ -48,9 +55,10 @@ pub struct Factors {
     /// dequantisation work interleaved with the reads.
     pub cpu_bw_eff_measured: f64,
     /// Read bandwidth one core sustains, decimal GB/s: decode bandwidth grows with threads
-    /// up to `memory bandwidth / this`, then saturates. *Assumed* 10 GB/s: one x86 core
-    /// streams roughly 10-20 GB/s (single-thread STREAM results,
-    /// https://www.cs.virginia.edu/stream/); the low end, as decode also dequantizes.
+    /// up to `memory bandwidth / this`, then saturates. *Fitted* within 5-60 GB/s (one
+    /// x86 core streams roughly 10-20 GB/s in single-thread STREAM results,
+    /// https://www.cs.virginia.edu/stream/; recent cores and Apple's more): it settles
+    /// near 38 since decode's compute and reads now add in part (`cpu_tg_overlap`).
     pub per_core_read_gbs: f64,
     /// Share of the other NUMA nodes' bandwidth that decode gets on a multi-node machine
     /// (llama.cpp's default placement neither pins threads nor interleaves pages, so most
@@ -91,13 +99,13 @@ pub struct Factors {
     /// per block (norm, 3 projections, rope ×2, KV copies, attention, output projection,
     /// residual, norm, gate/up/down, GLU, residual), `src/models/qwen35moe.cpp` adds router,
     /// top-k, softmax, 3 expert matmuls, weighted sum, shared expert + gate ≈ +12.
-    /// *Fitted* within 0.3-2.0 on the MoE tg points; it settles at the lower bound, as
-    /// the MoE points are mostly Qwen3.5 blocks that are also recurrent (the two trade
-    /// off against each other) — read the pair as "a Qwen3.5 MoE block ≈ 2.4 units".
+    /// *Fitted* within 0.3-2.0 on the MoE tg points (about 0.7); the MoE points are
+    /// mostly Qwen3.5 blocks that are also recurrent, so it trades off against
+    /// `recurrent_kernel_units` — read the pair as "a Qwen3.5 MoE block ≈ 3.4 units".
     pub moe_kernel_units: f64,
     /// Extra kernel units of a recurrent (gated delta-net) mixer over softmax attention:
     /// conv, gating, recurrence, norms (`src/models/delta-net-base.cpp`) ≈ +10 kernels, ~0.5
-    /// by count; *fitted* within 0.2-2.0 on the Qwen3.5 tg points to ~1.1 (the delta-net
+    /// by count; *fitted* within 0.2-2.0 on the Qwen3.5 tg points to ~1.7 (the delta-net
     /// kernels are longer than a norm or a rope).
     pub recurrent_kernel_units: f64,
     /// Seconds per CPU layer per kernel unit: thread-pool barriers after every graph node.
@@ -117,9 +125,24 @@ pub struct Factors {
     /// ik_llama.cpp decode compute speed-up over mainline on the CPU (its own matvec
     /// kernels: PR #55 8.88 vs 5.22 tok/s on 2 threads). *Fitted*.
     pub ik_cpu_tg_speedup: f64,
+    /// Share of the shorter of CPU decode's read time and compute time hidden under the
+    /// longer (1: perfect overlap, time = max; 0: none, time = sum). A core streams a
+    /// weight block and then dequantises and dots it; the hardware prefetcher hides part
+    /// of the next block's latency, not all of it. *Fitted* on the CPU tg points: the
+    /// Threadripper 5975WX rows of ik_llama.cpp PRs #54/#132 at 8 threads fall with the
+    /// file size (Q4_0 11.99, Q6_K 9.75, Q8_0 8.21 tok/s), which neither a pure read
+    /// bound nor a pure compute bound reproduces.
+    pub cpu_tg_overlap: f64,
     /// Seconds per device change on the per-token path (CPU↔GPU, GPU↔GPU): stream
     /// synchronisation plus the scheduler's copy setup. The activation itself is added
-    /// as bytes over the PCIe link. *Fitted* (seed 000 dual-3060, seed 001, 5080 hybrid).
+    /// as bytes over the PCIe link. *Fitted* (seed 000 dual-3060, seed 001, 5080 hybrid)
+    /// within 5-100 µs: at each split the pinned scheduler (ggml/src/ggml-backend.cpp
+    /// `ggml_backend_sched_compute_splits`) waits on the previous backend's event or
+    /// stream and issues one async copy of the split's inputs, a few launch latencies
+    /// (each a few µs) plus a PCIe round trip (~1 µs); 100 µs is ten times that. (The
+    /// former 1 ms ceiling let folds that lacked the `--n-cpu-moe` points, 49 device
+    /// changes per token, push it to 176 µs: leave-one-source-out CUDA tg 15.9% → 10.5%
+    /// with the tighter bound.)
     pub boundary_sync_s: f64,
     /// Seconds per token spent on the host regardless of placement: graph build,
     /// scheduling, logits copy, sampling. *Fitted*: the 1B-3B models of the corpus
@@ -189,41 +212,43 @@ pub const OP_OFFLOAD_MIN_BATCH: u32 = 32;
 /// The fitted values (see `docs/calibration.md`, regenerated by
 /// `cargo run --release --example calibration_report`).
 pub const DEFAULT_FACTORS: Factors = Factors {
-    gpu_bw_eff_gddr: 0.8423,
+    gpu_bw_eff_gddr: 0.8256,
     gpu_bw_eff_hbm: 0.5339,
     gpu_bw_eff_unified: 0.7448,
-    gpu_bw_eff_rocm: 0.7654,
-    gpu_bw_eff_vulkan: 0.8078,
-    cpu_bw_eff: 0.7451,
+    gpu_bw_eff_rocm: 0.7793,
+    gpu_bw_eff_vulkan: 0.8225,
+    gpu_bw_eff_vulkan_intel: 0.47,
+    cpu_bw_eff: 0.9,
     cpu_bw_eff_measured: 0.88,
-    per_core_read_gbs: 24.6,
+    per_core_read_gbs: 37.65,
     numa_remote_eff: 0.5,
-    smt_oversubscription_penalty: 42.2,
-    gpu_layer_overhead_s: 1.732e-5,
-    gpu_layer_compute_s: 2.139e-5,
-    rocm_layer_overhead_ratio: 3.366,
-    vulkan_layer_overhead_ratio: 0.7891,
-    metal_layer_overhead_ratio: 1.337,
-    moe_kernel_units: 0.688,
-    recurrent_kernel_units: 2.0,
-    cpu_layer_overhead_s: 4.729e-5,
-    cpu_thread_sync_s: 5.183e-6,
-    cpu_tg_compute_eff: 0.1122,
-    ik_cpu_tg_speedup: 1.339,
-    boundary_sync_s: 5.000e-6,
-    token_host_overhead_s: 3.387e-4,
-    ik_gpu_overhead_ratio: 0.9752,
+    smt_oversubscription_penalty: 42.19,
+    gpu_layer_overhead_s: 1.7321e-5,
+    gpu_layer_compute_s: 2.1394e-5,
+    rocm_layer_overhead_ratio: 2.95,
+    vulkan_layer_overhead_ratio: 0.3,
+    metal_layer_overhead_ratio: 1.225,
+    moe_kernel_units: 0.7087,
+    recurrent_kernel_units: 1.671,
+    cpu_layer_overhead_s: 5.7024e-5,
+    cpu_thread_sync_s: 5.1832e-6,
+    cpu_tg_compute_eff: 0.1342,
+    ik_cpu_tg_speedup: 1.617,
+    cpu_tg_overlap: 0.6875,
+    boundary_sync_s: 5.0000e-6,
+    token_host_overhead_s: 5.4648e-4,
+    ik_gpu_overhead_ratio: 1.0,
     ik_cpu_overhead_ratio: 1.0,
     gpu_tensor_eff: 0.3948,
     gpu_tensor_eff_rocm: 0.2541,
-    gpu_compute_eff_vulkan: 0.1771,
+    gpu_compute_eff_vulkan: 0.2121,
     gpu_compute_eff_unified: 0.6129,
-    cpu_compute_eff: 0.1546,
+    cpu_compute_eff: 0.1478,
     ik_cpu_pp_speedup: 2.74,
-    ik_repacked_pp_speedup: 1.386,
-    cpu_gemm_pp_speedup: 2.252,
+    ik_repacked_pp_speedup: 1.459,
+    cpu_gemm_pp_speedup: 2.382,
     pcie_eff: 0.80,
-    pp_layer_overhead_s: 2.889e-4,
+    pp_layer_overhead_s: 2.0743e-4,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -342,9 +367,14 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 2e-3,
     },
     FitBound {
+        name: "cpu_tg_overlap",
+        min: 0.0,
+        max: 1.0,
+    },
+    FitBound {
         name: "boundary_sync_s",
         min: 5e-6,
-        max: 1e-3,
+        max: 1e-4,
     },
     FitBound {
         name: "ik_gpu_overhead_ratio",
@@ -423,11 +453,13 @@ impl Factors {
             "ik_cpu_pp_speedup" => self.ik_cpu_pp_speedup,
             "pcie_eff" => self.pcie_eff,
             "ik_cpu_tg_speedup" => self.ik_cpu_tg_speedup,
+            "cpu_tg_overlap" => self.cpu_tg_overlap,
             "cpu_tg_compute_eff" => self.cpu_tg_compute_eff,
             "cpu_gemm_pp_speedup" => self.cpu_gemm_pp_speedup,
             "ik_repacked_pp_speedup" => self.ik_repacked_pp_speedup,
             "gpu_bw_eff_rocm" => self.gpu_bw_eff_rocm,
             "gpu_bw_eff_vulkan" => self.gpu_bw_eff_vulkan,
+            "gpu_bw_eff_vulkan_intel" => self.gpu_bw_eff_vulkan_intel,
             "numa_remote_eff" => self.numa_remote_eff,
             "gpu_layer_compute_s" => self.gpu_layer_compute_s,
             "rocm_layer_overhead_ratio" => self.rocm_layer_overhead_ratio,
@@ -465,11 +497,13 @@ impl Factors {
             "ik_cpu_pp_speedup" => &mut self.ik_cpu_pp_speedup,
             "pcie_eff" => &mut self.pcie_eff,
             "ik_cpu_tg_speedup" => &mut self.ik_cpu_tg_speedup,
+            "cpu_tg_overlap" => &mut self.cpu_tg_overlap,
             "cpu_tg_compute_eff" => &mut self.cpu_tg_compute_eff,
             "cpu_gemm_pp_speedup" => &mut self.cpu_gemm_pp_speedup,
             "ik_repacked_pp_speedup" => &mut self.ik_repacked_pp_speedup,
             "gpu_bw_eff_rocm" => &mut self.gpu_bw_eff_rocm,
             "gpu_bw_eff_vulkan" => &mut self.gpu_bw_eff_vulkan,
+            "gpu_bw_eff_vulkan_intel" => &mut self.gpu_bw_eff_vulkan_intel,
             "numa_remote_eff" => &mut self.numa_remote_eff,
             "gpu_layer_compute_s" => &mut self.gpu_layer_compute_s,
             "rocm_layer_overhead_ratio" => &mut self.rocm_layer_overhead_ratio,

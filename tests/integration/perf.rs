@@ -23,11 +23,12 @@ fn shipped_factors_meet_the_issue_accuracy_targets() {
 fn cross_validated_accuracy_on_sources_the_fit_never_saw() {
     // Leave one source out: every fold refits the factors from the neutral start on the
     // other sources and predicts the left-out one (the same protocol as
-    // docs/calibration.md). Issue 13's targets are CV_*_TARGET: pp is met and asserted;
-    // tg is not reached yet, so this asserts what it reaches (CV_*_REACHED).
+    // docs/calibration.md). Issue 13's targets are CV_*_TARGET: pp and the per-backend tg
+    // target are met and asserted; the overall tg median is not reached yet, so this
+    // asserts what it reaches (CV_TG_MEDIAN_REACHED).
     use calibration::{
-        error_stats, CV_BACKEND_TG_REACHED, CV_BACKEND_TG_TARGET, CV_PP_MEDIAN_TARGET,
-        CV_TG_MEDIAN_REACHED, CV_TG_MEDIAN_TARGET, FIT_SWEEPS,
+        error_stats, CV_BACKEND_TG_TARGET, CV_PP_MEDIAN_TARGET, CV_TG_MEDIAN_REACHED,
+        CV_TG_MEDIAN_TARGET, FIT_SWEEPS,
     };
     let data = calibration::load().unwrap();
     let prepared = calibration::prepare(&data).unwrap();
@@ -62,7 +63,7 @@ fn cross_validated_accuracy_on_sources_the_fit_never_saw() {
             100.0 * CV_BACKEND_TG_TARGET
         );
         assert!(
-            n > 0 && m <= CV_BACKEND_TG_REACHED,
+            n > 0 && m <= CV_BACKEND_TG_TARGET,
             "{backend} tg {:.1}%",
             100.0 * m
         );
