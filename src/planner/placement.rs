@@ -784,7 +784,32 @@ pub fn search(
             )
             .then(a.shortfall.cmp(&b.shortfall))
     });
+    prefer_plain_on_a_tie(&mut out);
     Ok(out)
+}
+
+/// Per-block `-ot` expert placements must beat the best plain placement (whole-layer
+/// `--n-cpu-moe`, no overrides) by this factor to be chosen: the speed model cannot
+/// tell apart placements that move the same expert bytes, and a tie should give the
+/// shorter command.
+pub const EXPERT_OVERRIDE_MARGIN: f64 = 1.01;
+
+/// Moves the best fitting plain placement to the front when the best candidate uses
+/// per-block overrides and is not [`EXPERT_OVERRIDE_MARGIN`] faster than it.
+fn prefer_plain_on_a_tie(out: &mut [Candidate]) {
+    let Some(top) = out.first() else { return };
+    if !top.fits() || top.placement.expert_overrides.is_empty() {
+        return;
+    }
+    let top_tg = top.speed.tg_tokens_per_s;
+    if let Some(i) = out
+        .iter()
+        .position(|c| c.fits() && c.placement.expert_overrides.is_empty())
+    {
+        if out[i].speed.tg_tokens_per_s * EXPERT_OVERRIDE_MARGIN >= top_tg {
+            out[..=i].rotate_right(1);
+        }
+    }
 }
 
 #[cfg(test)]
