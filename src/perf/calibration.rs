@@ -125,6 +125,14 @@ pub struct ModelEntry {
     #[serde(default)]
     pub recurrent_state_bytes: u64,
     pub source: String,
+    /// Query heads and the key / value widths attention multiplies by, per block, where
+    /// they differ from `n_embd` (MLA, wide heads); absent: `n_head x head_dim = n_embd`.
+    #[serde(default)]
+    pub n_head: u64,
+    #[serde(default)]
+    pub head_dim_k: u64,
+    #[serde(default)]
+    pub head_dim_v: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -260,7 +268,13 @@ impl CalibrationData {
             extras: Default::default(),
             speculative: Default::default(),
         };
-        let depth = if p.test == "pp" { 0 } else { p.depth };
+        // A pp test of n tokens runs n / ubatch ubatches, each starting where the last
+        // ended: their mean start is (n - ubatch) / 2 past the depth the test begins at
+        // (llama-bench `-d`), and the speed model adds the half ubatch itself.
+        let depth = match (p.test.as_str(), p.n) {
+            ("pp", Some(n)) => p.depth + u64::from(n.saturating_sub(ubatch)) / 2,
+            _ => p.depth,
+        };
         let layout = build_layout(model, p, &hw, depth);
         Ok(Scenario {
             hw,
@@ -402,12 +416,12 @@ fn model_spec(m: &ModelEntry, p: &PointEntry) -> ModelSpec {
                 BlockKind::Swa => AttentionKind::SlidingWindow,
                 BlockKind::Recurrent => AttentionKind::Recurrent,
             },
-            n_head: 0,
+            n_head: m.n_head,
             n_head_kv: 0,
             n_embd_k_gqa: 0,
             n_embd_v_gqa: 0,
-            head_dim_k: 0,
-            head_dim_v: 0,
+            head_dim_k: m.head_dim_k,
+            head_dim_v: m.head_dim_v,
             recurrent: (k == BlockKind::Recurrent).then_some(RecurrentState {
                 r_elements: 0,
                 s_elements: m.recurrent_state_bytes / 4,

@@ -84,13 +84,16 @@ pub(crate) fn decode_time(
                 // With few threads the cores, not the memory, are the limit: dequantising
                 // and dot products at the ISA's int8 rate. Reads and compute overlap, so
                 // only the excess over the read time adds.
-                let compute = 2.0 * d.active_params as f64
-                    / (super::devices::cpu_peak_flops(&hw.cpu, threads)
-                        * f.cpu_tg_compute_eff
-                        * if fused { f.ik_cpu_tg_speedup } else { 1.0 });
+                let rate = super::devices::cpu_peak_flops(&hw.cpu, threads)
+                    * f.cpu_tg_compute_eff
+                    * if fused { f.ik_cpu_tg_speedup } else { 1.0 };
+                let compute = 2.0 * d.active_params as f64 / rate;
+                b.add("CPU dequantisation and dot products", compute - weight / bw);
+                // Attention is its own op between the matmuls: its products over the
+                // context overlap its KV reads, not the weight reads.
                 b.add(
-                    "CPU dequantisation and dot products",
-                    compute - (weight + kv) / bw,
+                    "CPU attention over the context",
+                    attention::decode_flops(facts, d.layers, depth) / rate - kv / bw,
                 );
                 let ratio = if fused { f.ik_cpu_overhead_ratio } else { 1.0 };
                 let units = d.layers as f64 * facts.kernel_units_per_layer(f)
