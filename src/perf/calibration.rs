@@ -37,12 +37,14 @@ pub const CV_TG_MEDIAN_TARGET: f64 = 0.10;
 pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
 pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
 
-/// What the model reaches today, cross-validated (docs/calibration.md: tg 15.0%, worst
-/// backend Vulkan tg 37.0%): the tg targets above are NOT met, and the test suite asserts these reached
-/// values (rounded up by one point) so that a change that makes the model worse on unseen
-/// sources fails. Lower them as the model improves. The pp target is met and asserted.
-pub const CV_TG_MEDIAN_REACHED: f64 = 0.16;
-pub const CV_BACKEND_TG_REACHED: f64 = 0.38;
+/// What the model reaches today, cross-validated on the 300-point corpus
+/// (docs/calibration.md: tg 19.0%, pp 27.2%, worst backend Vulkan tg 23.6%): the targets
+/// above are NOT met, and the test suite asserts these reached values (rounded up by one
+/// point) so that a change that makes the model worse on unseen sources fails. Lower
+/// them as the model improves.
+pub const CV_TG_MEDIAN_REACHED: f64 = 0.20;
+pub const CV_PP_MEDIAN_REACHED: f64 = 0.28;
+pub const CV_BACKEND_TG_REACHED: f64 = 0.25;
 
 /// The start of every fit (the shipped one and each cross-validation fold): the shipped
 /// factors with every fitted factor moved to the geometric middle of its range, so no
