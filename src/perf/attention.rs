@@ -11,6 +11,56 @@
 //! one the weight reads use) and kernels at the fitted per-kernel cost. Pure.
 
 use super::ModelFacts;
+use crate::model::spec::{LayerSpec, ModelSpec};
+
+/// FLOPs per query token per cached cell of one softmax-attention block, averaged over
+/// `blocks`: QK^T is `2 x head_dim_k` and PV `2 x head_dim_v` per query head
+/// (`build_attn_mha`, src/llama-graph.cpp; the fused `flash_attn_ext` does the same
+/// products). Under MLA (deepseek2 with `kv_lora_rank`) the engine attends over the
+/// latent: the query is absorbed into `kv_lora_rank + n_rot` wide keys and the values
+/// are the `kv_lora_rank` latent (src/models/deepseek2.cpp, the `is_mla` branch:
+/// `wk_b` absorbs `q_nope`, `wv_b` expands after attention), every query head over the
+/// one shared cache row. Blocks whose heads are unknown (0) count `4 x n_embd`, the
+/// same products for `n_head x head_dim = n_embd`.
+pub fn flops_per_cell<'a>(
+    spec: &ModelSpec,
+    blocks: impl IntoIterator<Item = &'a LayerSpec>,
+) -> f64 {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for l in blocks {
+        let (k, v) = match &spec.mla {
+            Some(m) => (m.kv_lora_rank + m.rope_dim, m.kv_lora_rank),
+            None => (l.head_dim_k, l.head_dim_v.max(l.head_dim_k)),
+        };
+        sum += if l.n_head > 0 && k > 0 {
+            2.0 * l.n_head as f64 * (k + v) as f64
+        } else {
+            4.0 * spec.n_embd as f64
+        };
+        n += 1.0;
+    }
+    if n > 0.0 {
+        sum / n
+    } else {
+        0.0
+    }
+}
+
+/// Attention FLOPs (QK^T and PV) of one ubatch of `ubatch` prompt tokens starting at
+/// `depth`, on a device running `layers` blocks: each token attends over the cells
+/// before it, so the ubatch's mean position sets the width (sliding-window layers stop
+/// at their window). With or without flash attention the products are the same.
+pub fn prefill_flops(facts: &ModelFacts, layers: u32, depth: f64, ubatch: f64) -> f64 {
+    let attn_layers = layers as f64 * facts.attention_layer_fraction;
+    attn_layers * facts.attention_flops_per_cell * mean_cells(facts, depth + ubatch / 2.0) * ubatch
+}
+
+/// Attention FLOPs of one generated token at `depth` cells on a device running
+/// `layers` blocks.
+pub fn decode_flops(facts: &ModelFacts, layers: u32, depth: f64) -> f64 {
+    let attn_layers = layers as f64 * facts.attention_layer_fraction;
+    attn_layers * facts.attention_flops_per_cell * mean_cells(facts, depth)
+}
 
 /// F32 score element.
 const SCORE_BYTES: f64 = 4.0;
@@ -90,6 +140,7 @@ mod tests {
             attention_heads: 32.0,
             swa_attention_share: swa_share,
             swa_window: window,
+            attention_flops_per_cell: 4.0 * 4096.0,
         }
     }
 
@@ -113,6 +164,37 @@ mod tests {
             prefill_score_bytes(&f, 1, 0.0, 512.0),
             32.0 * 256.0 * 512.0 * 16.0
         );
+    }
+
+    #[test]
+    fn attention_flops_per_cell_follow_the_heads_and_mla_attends_over_the_latent() {
+        use crate::model::catalog::find;
+        use crate::perf::ModelFacts;
+        // llama-3.1-8b: 32 heads x (128 + 128) x 2 = 4 x n_embd.
+        let llama = find("llama-3.1-8b").unwrap().spec(None).unwrap();
+        assert_eq!(
+            ModelFacts::of(&llama).attention_flops_per_cell,
+            4.0 * 4096.0
+        );
+        // deepseek-r1 under MLA: 128 heads x (576 + 512) x 2, ten times 4 x n_embd.
+        let ds = find("deepseek-r1").unwrap().spec(Some("Q4_K_M")).unwrap();
+        assert_eq!(
+            ModelFacts::of(&ds).attention_flops_per_cell,
+            2.0 * 128.0 * (576.0 + 512.0)
+        );
+    }
+
+    #[test]
+    fn prefill_attention_grows_with_where_the_ubatch_starts() {
+        let f = llama3_8b_like(0.0, None);
+        // One layer, 512 tokens from depth 0: mean 256 cells; from 8192: 8448 cells.
+        let per_cell = 4.0 * 4096.0 * 512.0;
+        assert_eq!(prefill_flops(&f, 1, 0.0, 512.0), per_cell * 256.0);
+        assert_eq!(prefill_flops(&f, 1, 8192.0, 512.0), per_cell * 8448.0);
+        // A 1024-token window caps the sliding layers.
+        let g = llama3_8b_like(1.0, Some(1024.0));
+        assert_eq!(prefill_flops(&g, 1, 8192.0, 512.0), per_cell * 1024.0);
+        assert_eq!(decode_flops(&f, 32, 100.0), 32.0 * 4.0 * 4096.0 * 100.0);
     }
 
     #[test]

@@ -85,14 +85,20 @@ pub(crate) fn decode_time(
                 // and dot products at the ISA's int8 rate. Reads and compute overlap only
                 // in part (`cpu_tg_overlap`): the excess of compute over the read time
                 // adds, and the non-overlapped share of the shorter of the two.
-                let compute = 2.0 * d.active_params as f64
-                    / (super::devices::cpu_peak_flops(&hw.cpu, threads)
-                        * f.cpu_tg_compute_eff
-                        * if fused { f.ik_cpu_tg_speedup } else { 1.0 });
-                let read = (weight + kv) / bw;
+                let rate = super::devices::cpu_peak_flops(&hw.cpu, threads)
+                    * f.cpu_tg_compute_eff
+                    * if fused { f.ik_cpu_tg_speedup } else { 1.0 };
+                let compute = 2.0 * d.active_params as f64 / rate;
+                let read = weight / bw;
                 b.add(
                     "CPU dequantisation and dot products",
                     (compute - read).max(0.0) + (1.0 - f.cpu_tg_overlap) * compute.min(read),
+                );
+                // Attention is its own op between the matmuls: its products over the
+                // context overlap its KV reads, not the weight reads.
+                b.add(
+                    "CPU attention over the context",
+                    attention::decode_flops(facts, d.layers, depth) / rate - kv / bw,
                 );
                 let ratio = if fused { f.ik_cpu_overhead_ratio } else { 1.0 };
                 let units = d.layers as f64 * facts.kernel_units_per_layer(f)

@@ -197,6 +197,10 @@ pub struct ModelFacts {
     /// Share of the softmax-attention blocks that use a sliding window, and the window.
     pub swa_attention_share: f64,
     pub swa_window: Option<f64>,
+    /// Attention FLOPs per query token per cached cell, per softmax-attention block:
+    /// `2 x n_head x (head_dim_k + head_dim_v)` (QK^T and PV), averaged over those blocks
+    /// ([`attention::flops_per_cell`]).
+    pub attention_flops_per_cell: f64,
 }
 
 impl ModelFacts {
@@ -278,6 +282,10 @@ impl ModelFacts {
                 0.0
             },
             swa_window: spec.n_swa.map(|w| w as f64),
+            attention_flops_per_cell: attention::flops_per_cell(
+                spec,
+                attention_blocks.iter().map(|l| **l),
+            ),
         }
     }
 }

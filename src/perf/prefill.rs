@@ -100,10 +100,10 @@ pub(crate) fn prefill_time(
     let mut gpu_times: Vec<f64> = Vec::new();
 
     for d in &layout.devices {
-        // Attention over the context: QK^T and PV, 2 FLOPs each per element, for the
-        // attention blocks this device runs, at the mean position within the ubatch.
-        let attn_layers = d.layers as f64 * facts.attention_layer_fraction;
-        let attn_flops = 4.0 * facts.n_embd as f64 * attn_layers * (depth + u / 2.0) * u;
+        // Attention over the context: QK^T and PV for the attention blocks this device
+        // runs, at the mean position within the ubatch (`depth` is where the ubatch
+        // starts: a long prompt's later ubatches attend over its earlier ones).
+        let attn_flops = attention::prefill_flops(facts, d.layers, depth, u);
         let flops = 2.0 * d.active_params as f64 * u + attn_flops;
         match d.device.unit() {
             Unit::Gpu(i) => {
