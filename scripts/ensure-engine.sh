@@ -106,7 +106,9 @@ if [ "$engine" = llama.cpp ]; then
   if [ -z "$rigplan_bin" ]; then
     log "building rigplan to write the engine's build script"
     run_logged cargo build --quiet --manifest-path "$repo/Cargo.toml" --bin rigplan
-    rigplan_bin="$repo/target/debug/rigplan"
+    target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+    case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+    rigplan_bin="$target_dir/debug/rigplan"
   fi
   run_logged "$rigplan_bin" build --no-gpu --rpc --force --source "$tree" --prefix "$root/prefix" \
     --out "$root/build.sh"
