@@ -354,6 +354,22 @@ fn mainline_server_starts_with_every_emitted_option_and_bench_runs() {
     }
 }
 
+/// Runs the server `cmd` with `args` (a main model that does not exist) and asserts its
+/// parser took every option: it got as far as loading the model, and no argument error.
+fn parsed_then_failed_to_load(cmd: &mut Command, args: &[String]) {
+    let out = cmd.args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("rror while handling argument") && !text.contains("invalid argument"),
+        "llama-server {args:?}: {text}"
+    );
+    assert!(text.contains("failed to load model"), "{args:?}: {text}");
+}
+
 /// The built mainline `llama-server` parses every speculative combination rigplan
 /// writes: with a missing model it gets past the parser to the model load (a bad value
 /// or option stops it at "error while handling argument" / "invalid argument").
@@ -373,20 +389,7 @@ fn mainline_server_parses_every_emitted_speculative_combination() {
             .into_iter()
             .filter(|a| a != "--api-key-file" && a != "/k")
             .collect();
-        let out = Command::new(bin.join("llama-server"))
-            .args(&args)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            !text.contains("rror while handling argument") && !text.contains("invalid argument"),
-            "llama-server {args:?}: {text}"
-        );
-        assert!(text.contains("failed to load model"), "{args:?}: {text}");
+        parsed_then_failed_to_load(&mut Command::new(bin.join("llama-server")), &args);
         seen.extend(flags_of(&args));
     }
     // A catalog drafter the engine downloads (-hfd REPO -md FILE, or -hfd REPO:QUANT)
@@ -410,21 +413,10 @@ fn mainline_server_parses_every_emitted_speculative_combination() {
         );
         assert!(args.iter().any(|a| a == "-hfd"), "{args:?}");
         args.push("--offline".into());
-        let out = Command::new(bin.join("llama-server"))
-            .args(&args)
-            .env("LLAMA_CACHE", cache.path())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        parsed_then_failed_to_load(
+            Command::new(bin.join("llama-server")).env("LLAMA_CACHE", cache.path()),
+            &args,
         );
-        assert!(
-            !text.contains("rror while handling argument") && !text.contains("invalid argument"),
-            "llama-server {args:?}: {text}"
-        );
-        assert!(text.contains("failed to load model"), "{args:?}: {text}");
         seen.extend(flags_of(&args));
     }
     for f in [

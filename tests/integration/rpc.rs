@@ -77,19 +77,21 @@ fn two_rpc_workers_serve_the_planned_layers() {
     // 2. The plan with two workers on loopback, their scripts and the cluster file.
     let (p1, p2) = (free_port(), free_port());
     let workers_dir = dir.join("workers");
+    // `plan MODEL` on the main host's snapshot, one slot of 2048 tokens.
+    let plan_main = || {
+        let mut c = rigplan();
+        c.current_dir(dir).arg("plan").arg(&model).args([
+            "--hardware",
+            "main.toml",
+            "--ctx",
+            "2048",
+            "--parallel",
+            "1",
+        ]);
+        c
+    };
     let plan: serde_json::Value = run_json(
-        rigplan()
-            .current_dir(dir)
-            .arg("plan")
-            .arg(&model)
-            .args([
-                "--hardware",
-                "main.toml",
-                "--ctx",
-                "2048",
-                "--parallel",
-                "1",
-            ])
+        plan_main()
             .args(["--worker", &format!("w1=worker.toml@127.0.0.1:{p1}")])
             .args(["--worker", &format!("w2=worker.toml@127.0.0.1:{p2}")])
             .args([
@@ -125,21 +127,8 @@ fn two_rpc_workers_serve_the_planned_layers() {
     };
     assert!(row("w1")["weights_bytes"].as_u64().unwrap() > 0);
     // The saved cluster file plans the same.
-    let again: serde_json::Value = run_json(
-        rigplan()
-            .current_dir(dir)
-            .arg("plan")
-            .arg(&model)
-            .args([
-                "--hardware",
-                "main.toml",
-                "--ctx",
-                "2048",
-                "--parallel",
-                "1",
-            ])
-            .args(["--cluster", "cluster.toml", "--format", "json"]),
-    );
+    let again: serde_json::Value =
+        run_json(plan_main().args(["--cluster", "cluster.toml", "--format", "json"]));
     assert_eq!(again["memory"], plan["memory"]);
 
     // 3. The workers, from their generated scripts.

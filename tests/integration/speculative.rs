@@ -305,13 +305,10 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
 /// timings (`draft_n`, `draft_n_accepted`: tools/server/server-common.cpp).
 #[test]
 fn exported_script_serves_completions_with_a_draft_model() {
-    use crate::support_gen::{free_port, post_json, rigplan, tiny_model, wait_healthy, Server};
+    use crate::support_gen::{free_port, post_json, rigplan, wait_healthy, Server};
     let bin = crate::support_engine::llama_bin();
     let tmp = tempfile::tempdir().unwrap();
-    let model = tiny_model(tmp.path());
-    let draft_dir = tmp.path().join("draft");
-    std::fs::create_dir_all(&draft_dir).unwrap();
-    let draft = tiny_model(&draft_dir);
+    let (model, draft) = tiny_main_and_draft(tmp.path());
     let port = free_port();
     let launch = tmp.path().join("launch.sh");
     let out = rigplan()
@@ -389,10 +386,7 @@ fn server_bench_compares_draft_lengths_with_the_real_server() {
     use rigplan::tune::server_bench::{compare_draft_lengths, ServerBench};
     let bin = crate::support_engine::llama_bin();
     let tmp = tempfile::tempdir().unwrap();
-    let model = crate::support_gen::tiny_model(tmp.path());
-    let draft_dir = tmp.path().join("draft");
-    std::fs::create_dir_all(&draft_dir).unwrap();
-    let draft = crate::support_gen::tiny_model(&draft_dir);
+    let (model, draft) = tiny_main_and_draft(tmp.path());
     let mut base = crate::support_gen::settings_cpu();
     base.ctx = 1024;
     base.speculative = Speculative {
@@ -496,14 +490,11 @@ fn mtp_head_memory_matches_the_engine_buffers() {
 /// a GPU (common/arg.cpp `parse_device_list` makes "none" an empty device list).
 #[test]
 fn a_cpu_placed_draft_runs_with_the_emitted_device_options() {
-    use crate::support_gen::{free_port, post_json, tiny_model, wait_healthy, Server};
+    use crate::support_gen::{free_port, post_json, wait_healthy, Server};
     use rigplan::plan::Speculative;
     let bin = crate::support_engine::llama_bin();
     let tmp = tempfile::tempdir().unwrap();
-    let model = tiny_model(tmp.path());
-    let draft_dir = tmp.path().join("draft");
-    std::fs::create_dir_all(&draft_dir).unwrap();
-    let draft = tiny_model(&draft_dir);
+    let (model, draft) = tiny_main_and_draft(tmp.path());
     let mut s = crate::support_gen::settings_cpu();
     s.ctx = 1024;
     s.speculative = Speculative {
@@ -550,4 +541,15 @@ fn a_cpu_placed_draft_runs_with_the_emitted_device_options() {
     server.0.wait().unwrap();
     let t = &done["timings"];
     assert!(t["draft_n"].as_u64().unwrap_or(0) > 0, "no drafts: {done}");
+}
+
+/// A tiny main model in `dir` and a draft of the same vocabulary in `dir/draft` (the same
+/// generator, so every drafted token can be accepted).
+fn tiny_main_and_draft(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let draft_dir = dir.join("draft");
+    std::fs::create_dir_all(&draft_dir).unwrap();
+    (
+        crate::support_gen::tiny_model(dir),
+        crate::support_gen::tiny_model(&draft_dir),
+    )
 }
