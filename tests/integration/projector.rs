@@ -112,11 +112,19 @@ fn planned(model: &Path, proj: &Path) -> (u64, u64) {
 fn agree(model_id: &str, quant: &str) -> (f64, f64, f64, f64) {
     let e = entry(model_id);
     let shape = VisionShape::from_table(e.vision.as_ref().expect("[vision]")).expect("shape");
+    agree_shape(model_id, quant, &shape)
+}
+
+/// Loads `shape`'s projector beside catalog model `model_id` (whose text width must be
+/// the projector's `projection_dim`); returns (weights engine, plan, compute engine,
+/// plan) in MiB.
+fn agree_shape(model_id: &str, quant: &str, shape: &VisionShape) -> (f64, f64, f64, f64) {
+    let e = entry(model_id);
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model.gguf");
     let proj = dir.path().join("mmproj.gguf");
     write_catalog_model(&e, quant, &model);
-    write_projector(&shape, &proj);
+    write_projector(shape, &proj);
     let log = server_log(&model, &proj, dir.path());
     // "clip_model_loader: model size:         %.2f MiB" (clip.cpp load_hparams)
     let weights: Vec<f64> = log
@@ -139,8 +147,11 @@ fn agree(model_id: &str, quant: &str) -> (f64, f64, f64, f64) {
             .unwrap_or_else(|| panic!("no compute buffer:\n{log}")),
     );
     eprintln!(
-        "{model_id} ({}): weights engine {w:.2} MiB, plan {:.2} MiB; compute engine {c:.2} MiB, plan {:.2} MiB",
+        "{model_id} ({} d {} ff {} heads {}): weights engine {w:.2} MiB, plan {:.2} MiB; compute engine {c:.2} MiB, plan {:.2} MiB",
         shape.kind.as_str(),
+        shape.n_embd,
+        shape.n_ff,
+        shape.n_head,
         mib(pw),
         mib(pc)
     );
@@ -158,4 +169,46 @@ fn projector_weights_and_compute_match_the_real_llama_server() {
             "{id}: compute {c} MiB vs plan {pc} MiB"
         );
     }
+}
+
+/// Gemma 4's encoder (`gemma4v`): the 26B-A4B's real tower (its `[vision]` keys) and two
+/// two-block towers of other widths, FFN sizes and head counts, each loaded beside the
+/// small Gemma 3 text model (width 2560, so the projection is resized to it; the
+/// projection runs on the 256 pooled tokens only). The compute formula must hold for all.
+#[test]
+fn gemma4v_projector_weights_and_compute_match_the_real_llama_server() {
+    let main = "gemma-3-4b";
+    let text_width = entry(main).params().n_embd;
+    let e = entry("gemma-4-26b-a4b");
+    let real = VisionShape::from_table(e.vision.as_ref().expect("[vision]")).expect("shape");
+    let narrow = VisionShape {
+        n_embd: 768,
+        n_ff: 3072,
+        n_head: 12,
+        n_layer: 2,
+        ..real.clone()
+    };
+    let wide_ffn = VisionShape {
+        n_embd: 1024,
+        n_ff: 8192,
+        n_head: 8,
+        n_layer: 2,
+        ..real.clone()
+    };
+    let mut wrong = Vec::new();
+    for shape in [real, narrow, wide_ffn] {
+        let shape = VisionShape {
+            projection_dim: text_width,
+            ..shape
+        };
+        let (w, pw, c, pc) = agree_shape(main, "Q4_0", &shape);
+        let id = format!("gemma4v d {} ff {}", shape.n_embd, shape.n_ff);
+        if (w - pw).abs() > 0.006 {
+            wrong.push(format!("{id}: weights {w} MiB vs plan {pw} MiB"));
+        }
+        if (c - pc).abs() / c > 0.03 {
+            wrong.push(format!("{id}: compute {c} MiB vs plan {pc} MiB"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
