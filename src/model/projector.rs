@@ -17,8 +17,9 @@
 //! The compute buffer is the peak of the tensors ggml's graph allocator holds at once. A
 //! ViT block's peak is either its attention (the residual, the projections, the F16 K
 //! and V casts flash attention reads) or its FFN (the residual, the normed input and the
-//! up projection; GELU runs in place); the image input and the patch embedding come
-//! earlier and are smaller. [`VisionShape::compute_bytes`] is that peak per token of the
+//! up projection; GELU runs in place; `gemma4v`'s gated FFN also holds the gate and the
+//! product); the image input and the patch embedding come earlier and are smaller, but
+//! `gemma4v`'s freed image input stays beside the peak when no activation reuses it. [`VisionShape::compute_bytes`] is that peak per token of the
 //! warmup image. The engine-agreement test (`tests/integration/projector.rs`) checks it
 //! against the real llama-server's log.
 
