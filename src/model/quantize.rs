@@ -255,10 +255,9 @@ pub fn assign_types(
     ftype: FileType,
     ctx: &QuantContext,
 ) -> Option<Vec<GgmlType>> {
-    let n_attention_wv = tensors
-        .iter()
-        .filter(|s| is_attn_v(category(s.name)))
-        .count() as i64;
+    // Each tensor's category once (the name tests are most of the rules' cost).
+    let cats: Vec<Category> = tensors.iter().map(|s| category(s.name)).collect();
+    let n_attention_wv = cats.iter().filter(|c| is_attn_v(**c)).count() as i64;
     let has_tied = !tensors.iter().any(|s| s.name == "output.weight");
     let mut st = State {
         i_attention_wv: 0,
@@ -285,7 +284,7 @@ pub fn assign_types(
             if def.traits().block_size <= 1 {
                 def
             } else {
-                let name = rule(&mut st, ftype, def, s, ctx);
+                let name = rule(&mut st, ftype, def, s, cats[i], ctx);
                 let chosen = t(name).unwrap_or(def);
                 fallback(chosen, s.dims.first().copied().unwrap_or(0))
             }
@@ -320,10 +319,10 @@ fn rule(
     ftype: FileType,
     def: GgmlType,
     s: &TensorShape<'_>,
+    cat: Category,
     ctx: &QuantContext,
 ) -> &'static str {
     use FileType::*;
-    let cat = category(s.name);
     let def_name = def.name();
     let mut new = def_name;
     let n_expert = ctx.n_expert.max(1);

@@ -98,10 +98,10 @@ pub(super) fn catalog_drafter(spec: &ModelSpec) -> Option<DraftModel> {
             || e.hparam("block_count")
                 .is_none_or(|n| n < u64::from(spec.n_layer))
     };
-    crate::model::catalog::entries()
-        .into_iter()
+    crate::model::catalog::all()
+        .iter()
         .filter(|e| e.architecture() == spec.architecture)
-        .filter(smaller_shape)
+        .filter(|e| smaller_shape(e))
         .filter_map(|e| {
             let d = e.spec(None).ok()?;
             let fits = d.n_vocab.abs_diff(spec.n_vocab) <= VOCAB_MAX_SIZE_DIFFERENCE
