@@ -269,33 +269,14 @@ fn draft_model_memory_matches_the_engine_buffers_of_both_contexts() {
     );
     // Compute, per context. The draft context computes one output per slot
     // (common_base_params_to_speculative: n_outputs_max = n_parallel), so its graph holds
-    // no batch of logits; the plan's share of it is the row less the main context's.
-    let compute = compute_per_context(&text);
-    assert_eq!(
-        compute.len(),
-        2,
-        "main and draft compute: {compute:?}\n{text}"
-    );
-    let main_plan = mib(&main_only["memory"]["devices"][0]["compute_bytes"]);
-    let draft_plan = mib(&cpu["compute_bytes"]) - main_plan;
+    // no batch of logits.
+    let (main_plan, draft_plan, compute) =
+        second_context_compute_agrees(&text, &plan, &main_only, "draft");
     eprintln!(
         "draft: weights plan {w_plan:.1} engine {w_eng:.1} MiB; KV plan {kv_plan:.1} engine \
          {kv_eng:.1} MiB; compute main context plan {main_plan:.1} engine {:.1} MiB, draft \
          context plan {draft_plan:.1} engine {:.1} MiB",
         compute[0], compute[1]
-    );
-    assert!(
-        (draft_plan / compute[1] - 1.0).abs() <= 0.03,
-        "draft context compute {draft_plan:.1} vs {:.1} MiB",
-        compute[1]
-    );
-    // The main context is counted as llama-fit-params reserves it (n_batch outputs); the
-    // server reserves n_parallel x (1 + draft max) (server-context.cpp
-    // `server_output_limits`), so the plan bounds it from above.
-    assert!(
-        main_plan >= compute[0] * 0.97,
-        "{main_plan:.1} vs {:.1}",
-        compute[0]
     );
 }
 
@@ -456,24 +437,40 @@ fn mtp_head_memory_matches_the_engine_buffers() {
         "KV {kv_plan:.1} vs {kv_eng:.1} MiB"
     );
     // The MTP context's own compute buffer (its graph: the nextn block and the output
-    // head, one output per slot), the row less the main context's.
-    let compute = compute_per_context(&text);
-    assert_eq!(
-        compute.len(),
-        2,
-        "main and MTP compute: {compute:?}\n{text}"
-    );
-    let main_plan = mib(&main_only["memory"]["devices"][0]["compute_bytes"]);
-    let mtp_plan = mib(&cpu["compute_bytes"]) - main_plan;
+    // head, one output per slot).
+    let (main_plan, mtp_plan, compute) =
+        second_context_compute_agrees(&text, &plan, &main_only, "MTP");
     eprintln!(
         "MTP: weights plan {w_plan:.1} engine {weights:.1} MiB; KV plan {kv_plan:.1} engine \
          {kv:?} + RS {rs:.2} MiB; compute main context plan {main_plan:.1} engine {:.1} MiB, \
          MTP context plan {mtp_plan:.1} engine {:.1} MiB",
         compute[0], compute[1]
     );
+}
+
+/// The server logged one compute buffer per context (main, then `what`: the draft or MTP
+/// context); the plan's share of the second is its CPU row less the main-only plan's,
+/// and must be within 3% of it. The main context is counted as llama-fit-params reserves
+/// it (n_batch outputs), while the server reserves n_parallel x (1 + draft max)
+/// (server-context.cpp `server_output_limits`), so the plan bounds it from above.
+/// Returns the plan's main and second-context MiB and the logged ones.
+fn second_context_compute_agrees(
+    text: &str,
+    plan: &serde_json::Value,
+    main_only: &serde_json::Value,
+    what: &str,
+) -> (f64, f64, Vec<f64>) {
+    let compute = compute_per_context(text);
+    assert_eq!(
+        compute.len(),
+        2,
+        "main and {what} compute: {compute:?}\n{text}"
+    );
+    let main_plan = mib(&main_only["memory"]["devices"][0]["compute_bytes"]);
+    let second_plan = mib(&plan["memory"]["devices"][0]["compute_bytes"]) - main_plan;
     assert!(
-        (mtp_plan / compute[1] - 1.0).abs() <= 0.03,
-        "MTP context compute {mtp_plan:.1} vs {:.1} MiB",
+        (second_plan / compute[1] - 1.0).abs() <= 0.03,
+        "{what} context compute {second_plan:.1} vs {:.1} MiB",
         compute[1]
     );
     assert!(
@@ -481,6 +478,7 @@ fn mtp_head_memory_matches_the_engine_buffers() {
         "{main_plan:.1} vs {:.1}",
         compute[0]
     );
+    (main_plan, second_plan, compute)
 }
 
 /// Issue 14, draft placement: the pinned llama-server runs a draft model with the CPU-only
