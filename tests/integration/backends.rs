@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::run_json;
+use crate::support::{run_json, run_stdout};
 use crate::support_model::{entry, write_catalog_model};
 use assert_cmd::Command;
 use serde_json::Value;
@@ -126,16 +126,7 @@ fn plan_chooses_a_backend_and_backend_pins_one() {
 #[test]
 fn build_and_export_follow_the_backend() {
     let script = |backend: &str| {
-        let out = rigplan()
-            .args(["build", "--hardware", "z440-2x3060", "--backend", backend])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        run_stdout(rigplan().args(["build", "--hardware", "z440-2x3060", "--backend", backend]))
     };
     let vk = script("vulkan");
     assert!(
@@ -154,19 +145,13 @@ fn build_and_export_follow_the_backend() {
     let model = tmp.path().join("llama-3.1-8b-Q4_K_M.gguf");
     write_catalog_model(&entry("llama-3.1-8b"), "Q4_K_M", &model);
     let launch = |backend: &str| {
-        let out = rigplan()
-            .arg("export")
-            .arg(&model)
-            .args(["--hardware", "z440-2x3060", "--backend", backend])
-            .args(["--as", "script", "--engine-bin", "/opt/llama/bin"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        run_stdout(
+            rigplan()
+                .arg("export")
+                .arg(&model)
+                .args(["--hardware", "z440-2x3060", "--backend", backend])
+                .args(["--as", "script", "--engine-bin", "/opt/llama/bin"]),
+        )
     };
     let vk = launch("vulkan");
     assert!(vk.contains("GGML_VK_VISIBLE_DEVICES"), "{vk}");

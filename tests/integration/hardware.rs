@@ -4,7 +4,7 @@
 // Test helpers panic on unexpected input by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::run_json;
+use crate::support::{run_json, run_stdout};
 use assert_cmd::Command;
 use rigplan::cli::HardwareArgs;
 use rigplan::commands::resolve::hardware as resolve;
@@ -31,18 +31,12 @@ fn rigplan() -> Command {
 
 /// `rigplan detect --format json` on a recorded machine, with NVML answering from `nvml`.
 fn detect_fixture(tree: &str, nvml: &str) -> (Value, HardwareSnapshot) {
-    let out = rigplan()
-        .args(["detect", "--format", "json"])
-        .env("RIGPLAN_SYSROOT", fixture(tree))
-        .env("RIGPLAN_NVML_RECORDING", fixture(nvml))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = run_stdout(
+        rigplan()
+            .args(["detect", "--format", "json"])
+            .env("RIGPLAN_SYSROOT", fixture(tree))
+            .env("RIGPLAN_NVML_RECORDING", fixture(nvml)),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let s: HardwareSnapshot = serde_json::from_str(&text).unwrap();
     (v, s)

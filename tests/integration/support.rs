@@ -8,15 +8,20 @@ pub fn rigplan() -> Command {
 }
 
 /// Runs a prepared `rigplan` command, asserts it succeeded (showing its stderr if not)
-/// and parses its standard output as JSON (a `Value`, or any type it deserialises to).
-pub fn run_json<T: serde::de::DeserializeOwned>(cmd: &mut Command) -> T {
+/// and returns its standard output.
+pub fn run_stdout(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "rigplan failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// [`run_stdout`], parsed as JSON (a `Value`, or any type it deserialises to).
+pub fn run_json<T: serde::de::DeserializeOwned>(cmd: &mut Command) -> T {
+    serde_json::from_str(&run_stdout(cmd)).unwrap()
 }
 
 /// The `%8.2f MiB` values of the server-log lines that contain every one of `labels`
