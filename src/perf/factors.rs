@@ -201,6 +201,20 @@ pub struct Factors {
     /// Seconds per ubatch per layer per kernel unit during prompt processing (launches,
     /// small ops, synchronisation between graph splits). *Fitted* on the pp rows.
     pub pp_layer_overhead_s: f64,
+    /// Tokens per expert at which a GPU's routed-expert matmul runs at half its
+    /// large-batch rate during prompt processing. A MoE ubatch of `u` tokens gives each
+    /// used expert only `u × k/n` of them (16 for a 256-expert top-8 model at `-ub 512`,
+    /// 32 for Qwen3-30B-A3B), and the pinned kernels tile such narrow matmuls poorly
+    /// (`mul_mat_id` → MMQ with `mmq_x` up to 128 columns, ggml-cuda/mmq.cuh; the Vulkan
+    /// and Metal `mul_mm_id` shaders likewise): an expert's FLOPs are charged
+    /// `(m + this)/m` times. *Fitted* on the MoE pp points, which the model without it
+    /// over-predicted by a median +50–100% on every GPU backend while dense pp was
+    /// unbiased.
+    pub moe_pp_half_batch: f64,
+    /// The same on the CPU (ggml-cpu's `mul_mat_id` runs one GEMM per used expert over
+    /// its gathered rows, ggml/src/ggml-cpu/ggml-cpu.c `ggml_compute_forward_mul_mat_id`).
+    /// *Fitted* on the CPU MoE pp points (DeepSeek-R1 on a Xeon 6980P, ik PR #278).
+    pub cpu_moe_pp_half_batch: f64,
 }
 
 /// Batch size at and above which mainline and ik copy host-resident weights to the GPU
@@ -249,6 +263,8 @@ pub const DEFAULT_FACTORS: Factors = Factors {
     cpu_gemm_pp_speedup: 2.449,
     pcie_eff: 0.80,
     pp_layer_overhead_s: 1.0000e-03,
+    moe_pp_half_batch: 30.0,
+    cpu_moe_pp_half_batch: 8.0,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -422,6 +438,16 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 1.5e-3,
     },
     FitBound {
+        name: "moe_pp_half_batch",
+        min: 1.0,
+        max: 256.0,
+    },
+    FitBound {
+        name: "cpu_moe_pp_half_batch",
+        min: 0.5,
+        max: 256.0,
+    },
+    FitBound {
         name: "ik_cpu_pp_speedup",
         min: 1.0,
         max: 6.0,
@@ -469,6 +495,8 @@ impl Factors {
             "gpu_tensor_eff_rocm" => self.gpu_tensor_eff_rocm,
             "gpu_compute_eff_vulkan" => self.gpu_compute_eff_vulkan,
             "pp_layer_overhead_s" => self.pp_layer_overhead_s,
+            "moe_pp_half_batch" => self.moe_pp_half_batch,
+            "cpu_moe_pp_half_batch" => self.cpu_moe_pp_half_batch,
             _ => return None,
         })
     }
@@ -513,6 +541,8 @@ impl Factors {
             "gpu_tensor_eff_rocm" => &mut self.gpu_tensor_eff_rocm,
             "gpu_compute_eff_vulkan" => &mut self.gpu_compute_eff_vulkan,
             "pp_layer_overhead_s" => &mut self.pp_layer_overhead_s,
+            "moe_pp_half_batch" => &mut self.moe_pp_half_batch,
+            "cpu_moe_pp_half_batch" => &mut self.cpu_moe_pp_half_batch,
             _ => return false,
         };
         *slot = value;

@@ -18,7 +18,7 @@ use super::{Breakdown, ModelFacts};
 use crate::engine::EngineKind;
 use crate::hardware::HardwareSnapshot;
 use crate::plan::Settings;
-use crate::plan::{Layout, Unit};
+use crate::plan::{DeviceLoad, Layout, Unit};
 
 /// llama.cpp's default `-ub` (common/common.h `n_ubatch = 512`).
 const DEFAULT_UBATCH: u32 = 512;
@@ -77,6 +77,22 @@ fn cpu_kernel_speedup(f: &Factors, engine: EngineKind, settings: &Settings) -> f
     }
 }
 
+/// Extra FLOPs-equivalent of one device's routed experts in a ubatch of `u` tokens:
+/// each used expert multiplies only the `m = u × k/n` tokens routed to it (uniform
+/// routing), and a matmul that narrow runs at `m / (m + half)` of the large-batch rate
+/// (`Factors::moe_pp_half_batch`). The routed share of the device's active parameters
+/// is its routed share of the active bytes.
+fn narrow_expert_flops(d: &DeviceLoad, facts: &ModelFacts, u: f64, half: f64) -> f64 {
+    let active_bytes = d.active_weight_bytes_per_token.as_u64() as f64;
+    if !facts.is_moe || active_bytes <= 0.0 || facts.expert_fraction_used >= 1.0 {
+        return 0.0;
+    }
+    let routed_active = d.routed_expert_bytes.as_u64() as f64 * facts.expert_fraction_used;
+    let routed_params = d.active_params as f64 * (routed_active / active_bytes).min(1.0);
+    let m = (u * facts.expert_fraction_used).max(1.0);
+    2.0 * routed_params * u * half / m
+}
+
 pub(crate) fn prefill_time(
     f: &Factors,
     layout: &Layout,
@@ -105,6 +121,7 @@ pub(crate) fn prefill_time(
         // starts: a long prompt's later ubatches attend over its earlier ones).
         let attn_flops = attention::prefill_flops(facts, d.layers, depth, u);
         let flops = 2.0 * d.active_params as f64 * u + attn_flops;
+        let gpu_flops = flops + narrow_expert_flops(d, facts, u, f.moe_pp_half_batch);
         match d.device.unit() {
             Unit::Gpu(i) => {
                 let Some(gpu) = hw.gpus.get(i as usize) else {
@@ -112,7 +129,7 @@ pub(crate) fn prefill_time(
                 };
                 let (bw, assumption) = gpu_effective_bandwidth_on(gpu, settings.backend, f);
                 b.assume(assumption);
-                let matmuls = flops / gpu_effective_flops_on(gpu, settings.backend, f);
+                let matmuls = gpu_flops / gpu_effective_flops_on(gpu, settings.backend, f);
                 let streaming = d.weight_bytes.as_u64() as f64 / bw;
                 let overhead =
                     d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s;
@@ -143,7 +160,7 @@ pub(crate) fn prefill_time(
                         }
                         b.add(
                             format!("matmuls on {}", gpu.name),
-                            flops / gpu_effective_flops_on(gpu, settings.backend, f),
+                            gpu_flops / gpu_effective_flops_on(gpu, settings.backend, f),
                         );
                     }
                     _ => {
@@ -151,7 +168,9 @@ pub(crate) fn prefill_time(
                         let speedup = cpu_kernel_speedup(f, engine, settings);
                         let cpu_flops =
                             cpu_peak_flops(&hw.cpu, threads) * f.cpu_compute_eff * speedup;
-                        b.add("matmuls on the CPU", flops / cpu_flops);
+                        let cpu_work =
+                            flops + narrow_expert_flops(d, facts, u, f.cpu_moe_pp_half_batch);
+                        b.add("matmuls on the CPU", cpu_work / cpu_flops);
                         let (bw, assumption) = cpu_effective_bandwidth(hw, threads, f);
                         b.assume(assumption);
                         b.add("weight streaming from system RAM", host_weights / bw);
