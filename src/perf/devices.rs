@@ -155,7 +155,12 @@ pub fn gpu_effective_flops_on(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f
     } else {
         1.0
     };
-    gpu_tflops(gpu) * 1e12 * eff * matrix_units
+    let package = if gpu.unified_memory && gpu.vendor != GpuVendor::Apple {
+        f.apu_compute_ratio
+    } else {
+        1.0
+    };
+    gpu_tflops(gpu) * 1e12 * eff * matrix_units * package
 }
 
 /// XMX (matrix engine) to vector-engine FP16 throughput of Intel's Xe-HPG (Arc A-series):

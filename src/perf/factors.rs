@@ -215,6 +215,13 @@ pub struct Factors {
     /// its gathered rows, ggml/src/ggml-cpu/ggml-cpu.c `ggml_compute_forward_mul_mat_id`).
     /// *Fitted* on the CPU MoE pp points (DeepSeek-R1 on a Xeon 6980P, ik PR #278).
     pub cpu_moe_pp_half_batch: f64,
+    /// Prompt-processing throughput of an integrated GPU that shares its package's power
+    /// budget and LPDDR memory with the CPU (AMD Strix Halo, NVIDIA GB10), relative to a
+    /// discrete GPU of the same backend and spec-sheet TFLOPS: the spec sheet quotes the
+    /// boost clock, which the iGPU does not hold under a sustained matmul load inside the
+    /// package's 55-120 W. *Fitted* on the Strix Halo pp points (three independent sources:
+    /// lhl/strix-halo-testing, kyuz0/amd-strix-halo-toolboxes, blog.tosukui.xyz).
+    pub apu_compute_ratio: f64,
 }
 
 /// Batch size at and above which mainline and ik copy host-resident weights to the GPU
@@ -265,6 +272,7 @@ pub const DEFAULT_FACTORS: Factors = Factors {
     pp_layer_overhead_s: 1.0000e-03,
     moe_pp_half_batch: 30.0,
     cpu_moe_pp_half_batch: 8.0,
+    apu_compute_ratio: 1.0,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -448,6 +456,11 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 256.0,
     },
     FitBound {
+        name: "apu_compute_ratio",
+        min: 0.2,
+        max: 1.5,
+    },
+    FitBound {
         name: "ik_cpu_pp_speedup",
         min: 1.0,
         max: 6.0,
@@ -497,6 +510,7 @@ impl Factors {
             "pp_layer_overhead_s" => self.pp_layer_overhead_s,
             "moe_pp_half_batch" => self.moe_pp_half_batch,
             "cpu_moe_pp_half_batch" => self.cpu_moe_pp_half_batch,
+            "apu_compute_ratio" => self.apu_compute_ratio,
             _ => return None,
         })
     }
@@ -543,6 +557,7 @@ impl Factors {
             "pp_layer_overhead_s" => &mut self.pp_layer_overhead_s,
             "moe_pp_half_batch" => &mut self.moe_pp_half_batch,
             "cpu_moe_pp_half_batch" => &mut self.cpu_moe_pp_half_batch,
+            "apu_compute_ratio" => &mut self.apu_compute_ratio,
             _ => return false,
         };
         *slot = value;
