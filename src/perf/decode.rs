@@ -8,8 +8,8 @@
 
 use super::attention;
 use super::devices::{
-    cpu_effective_bandwidth, gpu_effective_bandwidth_on, gpu_layer_seconds, gpu_peak_bandwidth,
-    oversubscription_factor, pcie_bytes_per_s, ram_label,
+    cpu_effective_bandwidth, gpu_effective_bandwidth_on, gpu_effective_flops_on, gpu_layer_seconds,
+    gpu_peak_bandwidth, oversubscription_factor, pcie_bytes_per_s, ram_label,
 };
 use super::factors::Factors;
 use super::{Breakdown, ModelFacts};
@@ -53,6 +53,22 @@ pub(crate) fn decode_time(
                 if !parallel_gpus {
                     b.add(format!("weight reads from {} VRAM", gpu.name), weight / bw);
                     b.add("KV cache reads", kv / bw);
+                }
+                // Attention over the context is its own kernel, whose products overlap
+                // its KV reads. At GQA ratios of 4-8 over an F16/Q8 cache it needs a few
+                // FLOPs per KV byte and the reads dominate; under MLA every query head
+                // (128 for DeepSeek) attends over the one shared latent row, ~240 FLOPs
+                // per byte, and the products take longer than the reads. The pinned
+                // CUDA backend runs the 576/512 MLA case on the tensor cores, 16-32 heads
+                // to a tile (ggml-cuda/fattn.cu, `ggml_cuda_flash_attn_ext_mma_f16_
+                // switch_ncols2`, case 576), so the rate is the GPU's prompt-matmul rate.
+                let attn_flops = attention::decode_flops(facts, d.layers, depth);
+                if attn_flops > 0.0 {
+                    let rate = gpu_effective_flops_on(gpu, settings.backend, f);
+                    b.add(
+                        "GPU attention over the context",
+                        attn_flops / rate - kv / bw,
+                    );
                 }
                 let ratio = if fused { f.ik_gpu_overhead_ratio } else { 1.0 };
                 b.add(
@@ -255,4 +271,97 @@ pub(crate) fn gpu_count(layout: &Layout) -> usize {
 
 pub(crate) fn is_tensor_parallel(settings: &Settings) -> bool {
     matches!(settings.split_mode.as_str(), "row" | "graph" | "tensor")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::perf::factors::DEFAULT_FACTORS;
+    use crate::plan::{DeviceId, DeviceLoad, Layout};
+    use crate::units::Bytes;
+
+    /// One GPU holding the attention blocks of `model` (experts elsewhere do not
+    /// matter here), `kv_per_token` bytes of cache read per generated token at `depth`.
+    fn gpu_attention_share(model: &str, quant: &str, depth: u64, kv_per_token: u64) -> f64 {
+        let spec = crate::model::catalog::find(model)
+            .unwrap()
+            .spec(Some(quant))
+            .unwrap();
+        let facts = super::super::ModelFacts::of(&spec);
+        let hw = crate::hardware::presets::get("desktop-3090")
+            .unwrap()
+            .unwrap();
+        let layout = Layout {
+            devices: vec![DeviceLoad {
+                device: DeviceId::gpu(0),
+                weight_bytes: Bytes(8 << 30),
+                active_weight_bytes_per_token: Bytes(4 << 30),
+                routed_expert_bytes: Bytes::ZERO,
+                kv_bytes: Bytes(kv_per_token),
+                kv_read_bytes_per_token: Bytes(kv_per_token),
+                compute_bytes: Bytes::ZERO,
+                layers: facts.n_layer,
+                active_params: 8_000_000_000,
+            }],
+            boundary_crossings: 0,
+            host_experts_offloaded_bytes: Bytes::ZERO,
+            depth_tokens: depth,
+            n_embd: facts.n_embd,
+        };
+        let settings = Settings {
+            quant: Some(quant.into()),
+            n_gpu_layers: 999,
+            n_cpu_moe: 0,
+            ctx: depth * 2,
+            predict: 128,
+            cache_type_k: "f16".into(),
+            cache_type_v: "f16".into(),
+            threads: 8,
+            batch: 2048,
+            ubatch: 512,
+            parallel: 1,
+            split_mode: "layer".into(),
+            tensor_split: vec![],
+            flash_attn: true,
+            mlock: false,
+            mmap: true,
+            override_tensors: vec![],
+            gpu_indices: vec![0],
+            backend: crate::plan::Backend::Cuda,
+            extras: Default::default(),
+            speculative: Default::default(),
+        };
+        let b = decode_time(
+            &DEFAULT_FACTORS,
+            &layout,
+            &hw,
+            &settings,
+            &facts,
+            EngineKind::LlamaCpp,
+        );
+        b.shares
+            .iter()
+            .find(|s| s.what == "GPU attention over the context")
+            .map_or(0.0, |s| s.seconds)
+    }
+
+    #[test]
+    fn gpu_attention_compute_shows_under_mla_at_depth_not_under_gqa() {
+        // Llama-3.1-8B at 32k: 8 KV heads x 128 x 2 (K, V) x 2 bytes x 32 layers per cell
+        // = 128 KiB, ~4 GiB per token; its 4 x n_embd FLOPs per cell are far below what
+        // the reads take.
+        let gqa_kv = 32768 * 32 * 8 * 256 * 2;
+        assert_eq!(
+            gpu_attention_share("llama-3.1-8b", "Q4_K_M", 32768, gqa_kv),
+            0.0
+        );
+        // DeepSeek-R1 under MLA: one 576-wide F16 latent row per layer per cell (61 layers),
+        // 128 heads x (576 + 512) x 2 FLOPs per cell per layer: the products outlast the reads.
+        let mla_kv = 32768 * 61 * 576 * 2;
+        let deep = gpu_attention_share("deepseek-r1", "Q4_K_M", 32768, mla_kv);
+        assert!(deep > 0.0, "{deep}");
+        // ... and grow with the context.
+        let deeper = gpu_attention_share("deepseek-r1", "Q4_K_M", 65536, 2 * mla_kv);
+        assert!(deeper > 1.9 * deep, "{deeper} vs {deep}");
+    }
 }
