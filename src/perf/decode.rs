@@ -4,7 +4,9 @@
 //! effective bandwidth; devices run in sequence for a layer split, in parallel (with two
 //! all-reduce hops per GPU layer) for row/graph/tensor split. Fixed costs: kernel launches per GPU
 //! layer, thread barriers per CPU layer, a synchronisation plus an activation copy at
-//! every device change, and host work per token. Must not decide placements.
+//! every device change, and host work per token. Attention over the context is its own
+//! op: where its products outlast its KV reads (on a CPU, or MLA on a GPU) the excess
+//! adds. Must not decide placements.
 
 use super::attention;
 use super::devices::{

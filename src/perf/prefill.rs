@@ -3,8 +3,9 @@
 //! Compute-bound: 2 FLOPs per active parameter per token plus attention over the
 //! context, over each device's effective throughput, devices in sequence (the GPUs at
 //! the same time under a tensor-parallel split, plus two activation all-reduces per
-//! GPU layer). Weights are
-//! streamed once per ubatch from the memory they live in. When GPUs are present and the
+//! GPU layer). A MoE's routed experts each see only `u × k/n` of a ubatch's tokens, and
+//! matmuls that narrow run below the large-batch rate (`narrow_expert_flops`). Weights
+//! are streamed once per ubatch from the memory they live in. When GPUs are present and the
 //! ubatch reaches the engine's op-offload threshold, host-resident weights are copied
 //! over PCIe per ubatch and the GPU computes them — why a larger ubatch helps hybrid
 //! pp. Must not decide placements.
