@@ -74,8 +74,17 @@ pub fn assemble(
     }
 
     let mla = mla_dims(params);
-    let layers: Vec<LayerSpec> = (0..n_layer_all)
-        .map(|il| layer_spec(params, il, n_trunk, mla.is_some(), &tensors))
+    // Each block's tensors, gathered in one pass (file order kept within a block).
+    let mut by_layer: Vec<Vec<&TensorSpec>> = vec![Vec::new(); n_layer_all as usize];
+    for t in &tensors {
+        if let Some(v) = t.layer.and_then(|il| by_layer.get_mut(il as usize)) {
+            v.push(t);
+        }
+    }
+    let layers: Vec<LayerSpec> = by_layer
+        .iter()
+        .zip(0..n_layer_all)
+        .map(|(ts, il)| layer_spec(params, il, n_trunk, mla.is_some(), ts))
         .collect();
 
     let moe_layers = layers.iter().filter(|l| l.moe).count() as u32;
@@ -181,11 +190,11 @@ fn layer_spec(
     il: u32,
     n_trunk: u32,
     mla: bool,
-    tensors: &[TensorSpec],
+    in_block: &[&TensorSpec],
 ) -> LayerSpec {
     let i = il as usize;
     let mtp = il >= n_trunk && p.n_layer_all > 0;
-    let in_layer = || tensors.iter().filter(move |t| t.layer == Some(il));
+    let in_layer = || in_block.iter().copied();
     let bytes: Bytes = in_layer().map(|t| t.bytes).sum();
     let expert_bytes: Bytes = in_layer()
         .filter(|t| t.class == TensorClass::RoutedExperts)

@@ -14,9 +14,9 @@ use crate::error::{Context, Error, Result};
 use crate::gguf::{GgmlType, GgufString, MetaValue};
 use crate::model::assemble::{assemble, RawTensor};
 use crate::model::hparams::ArchParams;
-use crate::model::quantize::{assign_types, FileType, QuantContext, TensorShape};
+use crate::model::quantize::{FileType, QuantContext, TensorFacts, TensorShape};
 use crate::model::spec::ModelSpec;
-use crate::model::synth::{tensor_shapes, SynthOptions};
+use crate::model::synth::{tensor_shapes, Shape, SynthOptions};
 use serde::Deserialize;
 
 /// The embedded TOML files (file name, text).
@@ -503,11 +503,14 @@ impl CatalogEntry {
     /// The spec of this model at `quant` (default: `default_quant`).
     pub fn spec(&self, quant: Option<&str>) -> Result<ModelSpec> {
         let quant = quant.unwrap_or(&self.default_quant);
-        let known = self
-            .files
-            .iter()
-            .find(|f| f.quant.eq_ignore_ascii_case(quant));
-        let ftype = parse_file_type(quant)
+        let ftype = self.file_type(quant)?;
+        self.shapes()?.spec_at(quant, ftype)
+    }
+
+    /// The llama-quantize file type `quant` is, or whose rules a named file follows.
+    fn file_type(&self, quant: &str) -> Result<FileType> {
+        let known = self.file(quant);
+        parse_file_type(quant)
             .or_else(|| {
                 known
                     .and_then(|f| f.base.as_deref())
@@ -521,27 +524,66 @@ impl CatalogEntry {
                     if named.is_empty() { "" } else { ", or a published file: " },
                     named.join(", ")
                 ))
-            })?;
+            })
+    }
+
+    fn file(&self, quant: &str) -> Option<&KnownFile> {
+        self.files
+            .iter()
+            .find(|f| f.quant.eq_ignore_ascii_case(quant))
+    }
+
+    /// What every quant of this entry shares: hyperparameters, tensor shapes and the
+    /// quant rules' per-tensor facts, built once for any number of [`Shapes::spec`]s.
+    pub fn shapes(&self) -> Result<Shapes<'_>> {
         let params = self.params();
         let shapes = tensor_shapes(&params, self.synth_options()).ok_or_else(|| {
             Error::failed(format!("catalog entry '{}': unknown architecture", self.id))
         })?;
-        let ctx = quant_context(&params);
         let ts: Vec<TensorShape<'_>> = shapes
             .iter()
             .map(|(n, d)| TensorShape { name: n, dims: d })
             .collect();
-        let types = assign_types(&ts, ftype, &ctx).ok_or_else(|| {
+        let facts = TensorFacts::new(&ts)
+            .ok_or_else(|| Error::failed("ggml type table lacks F32 or BF16"))?;
+        Ok(Shapes {
+            entry: self,
+            ctx: quant_context(&params),
+            params,
+            shapes,
+            facts,
+        })
+    }
+}
+
+/// A catalog entry's quant-independent part (see [`CatalogEntry::shapes`]).
+pub struct Shapes<'e> {
+    entry: &'e CatalogEntry,
+    params: ArchParams,
+    shapes: Vec<Shape>,
+    ctx: QuantContext,
+    facts: TensorFacts,
+}
+
+impl Shapes<'_> {
+    /// The spec at `quant`, as [`CatalogEntry::spec`] gives it.
+    pub fn spec(&self, quant: &str) -> Result<ModelSpec> {
+        self.spec_at(quant, self.entry.file_type(quant)?)
+    }
+
+    fn spec_at(&self, quant: &str, ftype: FileType) -> Result<ModelSpec> {
+        let entry = self.entry;
+        let types = self.facts.assign(ftype, &self.ctx).ok_or_else(|| {
             Error::failed(format!(
                 "ggml type table lacks a type {} needs",
                 ftype.name()
             ))
         })?;
-        let mut raw = Vec::with_capacity(shapes.len());
-        for ((name, dims), ty) in shapes.iter().zip(types) {
+        let mut raw = Vec::with_capacity(self.shapes.len());
+        for ((name, dims), ty) in self.shapes.iter().zip(types) {
             let bytes = ty
                 .tensor_size(dims)
-                .with_context(|| format!("catalog '{}': tensor '{name}' size", self.id))?;
+                .with_context(|| format!("catalog '{}': tensor '{name}' size", entry.id))?;
             raw.push(RawTensor {
                 name: name.clone(),
                 dims: dims.clone(),
@@ -551,7 +593,7 @@ impl CatalogEntry {
         }
         let mut notes = Vec::new();
         let computed: u64 = raw.iter().map(|t| t.bytes).sum();
-        if let Some(f) = known {
+        if let Some(f) = entry.file(quant) {
             if parse_file_type(quant).is_none() || f.publisher_recipe {
                 scale_to(&mut raw, f.size_bytes);
                 notes.push(format!(
@@ -570,9 +612,14 @@ impl CatalogEntry {
                 ));
             }
         }
-        let mut spec = assemble(&params, raw, self.name.clone(), Some(quant.to_string()));
+        let mut spec = assemble(
+            &self.params,
+            raw,
+            entry.name.clone(),
+            Some(quant.to_string()),
+        );
         spec.notes
-            .push(format!("from the catalog entry '{}'", self.id));
+            .push(format!("from the catalog entry '{}'", entry.id));
         spec.notes.extend(notes);
         Ok(spec)
     }

@@ -255,42 +255,96 @@ pub fn assign_types(
     ftype: FileType,
     ctx: &QuantContext,
 ) -> Option<Vec<GgmlType>> {
-    // Each tensor's category once (the name tests are most of the rules' cost).
-    let cats: Vec<Category> = tensors.iter().map(|s| category(s.name)).collect();
-    let n_attention_wv = cats.iter().filter(|c| is_attn_v(**c)).count() as i64;
-    let has_tied = !tensors.iter().any(|s| s.name == "output.weight");
-    let mut st = State {
-        i_attention_wv: 0,
-        i_ffn_down: 0,
-        n_attention_wv,
-        n_layer: i64::from(ctx.n_layer_all),
-        has_tied,
-    };
-    let default = ftype.default_type();
-    // llama-quantize walks tensors in the loader's `weights_map` order
-    // (src/llama-model-loader.h `weight_name_comparer`: by block number, non-block
-    // tensors first, then by name); the attn_v / ffn_down counters depend on it.
-    let mut order: Vec<usize> = (0..tensors.len()).collect();
-    order.sort_by_cached_key(|&i| weight_order_key(tensors[i].name));
-    let mut out: Vec<Option<GgmlType>> = vec![None; tensors.len()];
-    for i in order {
-        let s = &tensors[i];
-        let src = t(source_type_name(s.name, s.dims))?;
-        out[i] = Some(if !allows_quantization(s.name, s.dims) {
-            src
-        } else {
-            let def = t(default)?;
+    TensorFacts::new(tensors)?.assign(ftype, ctx)
+}
+
+/// What the rules read of one tensor that does not depend on the file type.
+struct Facts {
+    cat: Category,
+    /// The type `convert_hf_to_gguf.py` writes (`source_type_name`).
+    source: GgmlType,
+    /// `tensor_allows_quantization`.
+    quantizable: bool,
+    /// The `blk.N.` index, if any.
+    layer: Option<u32>,
+    /// `ne[0]`: the row width the fallback checks.
+    ncols: u64,
+    /// `ne[2]`: more than one for stacked experts.
+    ne2: u64,
+}
+
+/// A model's tensors as the quant rules see them, computed once (names are parsed here
+/// and nowhere else) and typed for any number of file types with [`TensorFacts::assign`].
+pub struct TensorFacts {
+    facts: Vec<Facts>,
+    /// llama-quantize's walk order (`weight_name_comparer`) as indices into `facts`.
+    order: Vec<usize>,
+    n_attention_wv: i64,
+    /// No `output.weight`: `token_embd` is also the output.
+    has_tied: bool,
+}
+
+impl TensorFacts {
+    /// `None` only if the ggml type table lacks F32 or BF16.
+    pub fn new(tensors: &[TensorShape<'_>]) -> Option<TensorFacts> {
+        let facts = tensors
+            .iter()
+            .map(|s| {
+                Some(Facts {
+                    cat: category(s.name),
+                    source: t(source_type_name(s.name, s.dims))?,
+                    quantizable: allows_quantization(s.name, s.dims),
+                    layer: crate::model::classify::layer_of(s.name),
+                    ncols: s.dims.first().copied().unwrap_or(0),
+                    ne2: s.dims.get(2).copied().unwrap_or(1),
+                })
+            })
+            .collect::<Option<Vec<Facts>>>()?;
+        // llama-quantize walks tensors in the loader's `weights_map` order
+        // (src/llama-model-loader.h `weight_name_comparer`: by block number, non-block
+        // tensors first, then by name); the attn_v / ffn_down counters depend on it.
+        let mut order: Vec<usize> = (0..tensors.len()).collect();
+        order.sort_by_cached_key(|&i| weight_order_key(tensors[i].name));
+        Some(TensorFacts {
+            n_attention_wv: facts.iter().filter(|f| is_attn_v(f.cat)).count() as i64,
+            has_tied: !tensors.iter().any(|s| s.name == "output.weight"),
+            facts,
+            order,
+        })
+    }
+
+    /// llama-quantize's type for every tensor at `ftype`, in file order; `None` only if
+    /// the ggml type table lacks the file type's own type.
+    pub fn assign(&self, ftype: FileType, ctx: &QuantContext) -> Option<Vec<GgmlType>> {
+        let mut st = State {
+            i_attention_wv: 0,
+            i_ffn_down: 0,
+            n_attention_wv: self.n_attention_wv,
+            n_layer: i64::from(ctx.n_layer_all),
+            has_tied: self.has_tied,
+        };
+        let def = t(ftype.default_type())?;
+        let mut out: Vec<GgmlType> = self.facts.iter().map(|f| f.source).collect();
+        for &i in &self.order {
+            let f = &self.facts[i];
+            if !f.quantizable {
+                continue;
+            }
             // `ggml_is_quantized(default_type)`: F16/BF16/F32 file types apply as is.
-            if def.traits().block_size <= 1 {
+            out[i] = if def.traits().block_size <= 1 {
                 def
             } else {
-                let name = rule(&mut st, ftype, def, s, cats[i], ctx);
-                let chosen = t(name).unwrap_or(def);
-                fallback(chosen, s.dims.first().copied().unwrap_or(0))
-            }
-        });
+                let name = rule(&mut st, ftype, def, f, ctx);
+                let chosen = if name == def.name() {
+                    def
+                } else {
+                    t(name).unwrap_or(def)
+                };
+                fallback(chosen, f.ncols)
+            };
+        }
+        Some(out)
     }
-    out.into_iter().collect()
 }
 
 /// `weight_name_comparer` (src/llama-model-loader.h).
@@ -318,8 +372,7 @@ fn rule(
     st: &mut State,
     ftype: FileType,
     def: GgmlType,
-    s: &TensorShape<'_>,
-    cat: Category,
+    f: &Facts,
     ctx: &QuantContext,
 ) -> &'static str {
     use FileType::*;
@@ -329,14 +382,15 @@ fn rule(
     // layer_info: for MoE the layer comes from the tensor name, else from the counter.
     let layer_from = |counter: i64| -> i64 {
         if n_expert > 1 {
-            crate::model::classify::layer_of(s.name).map_or(counter, i64::from)
+            f.layer.map_or(counter, i64::from)
         } else {
             counter
         }
     };
     let n_layer = st.n_layer;
     let gqa = ctx.n_gqa;
-    let nx = s.dims.first().copied().unwrap_or(0);
+    let nx = f.ncols;
+    let cat = f.cat;
 
     if cat == Category::Output || (st.has_tied && cat == Category::TokenEmbd) {
         let qk = def.traits().block_size;
@@ -349,11 +403,7 @@ fn rule(
             new = "Q6_K";
         }
     } else if ftype == Mxfp4Moe {
-        new = if s.dims.get(2).copied().unwrap_or(1) > 1 {
-            "MXFP4"
-        } else {
-            "Q8_0"
-        };
+        new = if f.ne2 > 1 { "MXFP4" } else { "Q8_0" };
     } else if cat == Category::TokenEmbd {
         if matches!(ftype, IQ2XXS | IQ2XS | IQ1S | IQ1M) {
             new = "Q2_K";
@@ -621,6 +671,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got[0].name(), "IQ4_NL");
+    }
+
+    #[test]
+    fn one_set_of_facts_types_every_file_type_as_a_fresh_one_does() {
+        // The counters (attn_v, ffn_down) start again for each file type: typing
+        // Q4_K_M after IQ2_XXS on shared facts equals typing it alone.
+        let tensor_names: Vec<String> = (0..16)
+            .flat_map(|i| {
+                ["attn_v", "ffn_down", "attn_output"].map(|t| format!("blk.{i}.{t}.weight"))
+            })
+            .chain(["token_embd.weight".to_string()])
+            .collect();
+        let dims = [4096u64, 4096];
+        let shapes: Vec<TensorShape> = tensor_names
+            .iter()
+            .map(|n| TensorShape {
+                name: n,
+                dims: &dims,
+            })
+            .collect();
+        let c = ctx(0, 1, 16);
+        let facts = TensorFacts::new(&shapes).unwrap();
+        let shared: Vec<Vec<GgmlType>> = [FileType::IQ2XXS, FileType::Q4KM, FileType::Q3KM]
+            .iter()
+            .map(|&f| facts.assign(f, &c).unwrap())
+            .collect();
+        for (got, f) in shared
+            .iter()
+            .zip([FileType::IQ2XXS, FileType::Q4KM, FileType::Q3KM])
+        {
+            let fresh = TensorFacts::new(&shapes).unwrap().assign(f, &c).unwrap();
+            assert_eq!(names(got), names(&fresh), "{f:?}");
+        }
+        // and the rules did act: Q4_K_M gives use_more_bits layers' attn_v Q6_K
+        assert_eq!(shared[1][0].name(), "Q6_K");
+        assert_eq!(shared[1][3 * 3].name(), "Q4_K");
     }
 
     #[test]

@@ -36,11 +36,15 @@ pub fn candidate_quants(entry: &CatalogEntry) -> Vec<String> {
 }
 
 /// The specs of a catalog entry's candidate quants (its default quant if none builds).
+/// The quant-independent work (shapes, the quant rules' per-tensor facts) is done once.
 pub fn candidate_specs(entry: &CatalogEntry) -> Result<Vec<ModelSpec>> {
-    let specs: Vec<ModelSpec> = candidate_quants(entry)
-        .iter()
-        .filter_map(|q| entry.spec(Some(q)).ok())
-        .collect();
+    let specs: Vec<ModelSpec> = match entry.shapes() {
+        Ok(shapes) => candidate_quants(entry)
+            .iter()
+            .filter_map(|q| shapes.spec(q).ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     if specs.is_empty() {
         return Ok(vec![entry.spec(None)?]);
     }
