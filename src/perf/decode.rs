@@ -310,29 +310,12 @@ mod tests {
             depth_tokens: depth,
             n_embd: facts.n_embd,
         };
-        let settings = Settings {
-            quant: Some(quant.into()),
-            n_gpu_layers: 999,
-            n_cpu_moe: 0,
-            ctx: depth * 2,
-            predict: 128,
-            cache_type_k: "f16".into(),
-            cache_type_v: "f16".into(),
-            threads: 8,
-            batch: 2048,
-            ubatch: 512,
-            parallel: 1,
-            split_mode: "layer".into(),
-            tensor_split: vec![],
-            flash_attn: true,
-            mlock: false,
-            mmap: true,
-            override_tensors: vec![],
-            gpu_indices: vec![0],
-            backend: crate::plan::Backend::Cuda,
-            extras: Default::default(),
-            speculative: Default::default(),
-        };
+        let mut settings = crate::tune::config::tests::cpu_settings();
+        settings.quant = Some(quant.into());
+        settings.n_gpu_layers = 999;
+        settings.ctx = depth * 2;
+        settings.gpu_indices = vec![0];
+        settings.backend = crate::plan::Backend::Cuda;
         let b = decode_time(
             &DEFAULT_FACTORS,
             &layout,
