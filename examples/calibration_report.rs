@@ -3,14 +3,21 @@
 //!
 //! Usage: `cargo run --release --example calibration_report [OUT]` (default
 //! `docs/calibration.md`). Prints the medians and the fitted factors; copy fitted values
-//! into `src/perf/factors.rs` when they move.
+//! into `src/perf/factors.rs` when they move. `--thorough` also prints the
+//! leave-one-source-out medians with every fold's fit refined
+//! (`calibration::cross_validate_thorough`, several minutes): the way to judge a model
+//! change through the fit's path noise.
 
 use rigplan::perf::calibration;
 use rigplan::perf::factors::{DEFAULT_FACTORS, FIT_BOUNDS};
 
 fn main() -> anyhow::Result<()> {
-    let out = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let thorough = args.iter().any(|a| a == "--thorough");
+    let out = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
         .unwrap_or_else(|| "docs/calibration.md".to_string());
     let data = calibration::load()?;
     let prepared = calibration::prepare(&data)?;
@@ -55,6 +62,30 @@ fn main() -> anyhow::Result<()> {
         100.0 * calibration::median_abs_error(&cv_threads, "tg"),
         100.0 * calibration::median_abs_error(&cv_threads, "pp")
     );
+    if thorough {
+        let cv =
+            calibration::cross_validate_thorough(&prepared, &start, calibration::FIT_SWEEPS, 300);
+        println!(
+            "cross-validated, refined folds (leave one source out): tg median {:.1}%, pp median {:.1}%",
+            100.0 * calibration::median_abs_error(&cv, "tg"),
+            100.0 * calibration::median_abs_error(&cv, "pp")
+        );
+        for backend in ["cpu", "cuda", "metal", "rocm", "vulkan", "sycl"] {
+            let ids: Vec<&str> = prepared
+                .iter()
+                .filter(|p| p.backend == backend)
+                .map(|p| p.id.as_str())
+                .collect();
+            let stat = |test: &str| {
+                calibration::error_stats(&cv, &|r| r.test == test && ids.contains(&r.id.as_str())).1
+            };
+            println!(
+                "  {backend}: tg {:.1}%, pp {:.1}%",
+                100.0 * stat("tg"),
+                100.0 * stat("pp")
+            );
+        }
+    }
     for b in FIT_BOUNDS {
         println!("{} = {:e}", b.name, fitted.get(b.name).unwrap_or(f64::NAN));
     }
