@@ -192,7 +192,39 @@ pub fn probe(root: &HostRoot, cpuid: Option<&CpuidIdentity>, notes: &mut Vec<Str
     identify(&cpuinfo, cpuid, &mut cpu, notes);
     topology(root, &cpuinfo, &mut cpu, notes);
     caches(root, &mut cpu, notes);
+    cpu.base_clock_mhz = base_clock_mhz(root, &cpu);
+    if cpu.base_clock_mhz.is_none() {
+        notes.push(
+            "cpu: base clock unknown (no cpufreq base_frequency, none in the brand string)".into(),
+        );
+    }
     cpu
+}
+
+/// The cores' base clock, MHz: intel_pstate's `base_frequency` (kHz), else the
+/// `@ 2.10GHz` Intel puts in the brand string, else on Arm (whose cores do not boost
+/// past their rated clock) cpufreq's `cpuinfo_max_freq`.
+fn base_clock_mhz(root: &HostRoot, cpu: &CpuInfo) -> Option<u32> {
+    const CPUFREQ: &str = "/sys/devices/system/cpu/cpu0/cpufreq";
+    let khz = |file: &str| {
+        root.read_u64(&format!("{CPUFREQ}/{file}"))
+            .filter(|k| *k > 0)
+            .and_then(|k| u32::try_from(k / 1000).ok())
+    };
+    khz("base_frequency")
+        .or_else(|| brand_clock_mhz(&cpu.brand))
+        .or_else(|| {
+            (cpu.arch == "aarch64")
+                .then(|| khz("cpuinfo_max_freq"))
+                .flatten()
+        })
+}
+
+/// `Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz` -> 2100.
+fn brand_clock_mhz(brand: &str) -> Option<u32> {
+    let (_, tail) = brand.rsplit_once('@')?;
+    let ghz: f64 = tail.trim().strip_suffix("GHz")?.trim().parse().ok()?;
+    (ghz > 0.0 && ghz < 10.0).then(|| (ghz * 1000.0).round() as u32)
 }
 
 fn identify(
@@ -541,6 +573,34 @@ mod tests {
             (cpu.performance_cores, cpu.efficiency_cores),
             (Some(4), Some(4))
         );
+    }
+
+    #[test]
+    fn base_clock_from_cpufreq_then_the_brand_string() {
+        assert_eq!(
+            brand_clock_mhz("Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz"),
+            Some(2100)
+        );
+        assert_eq!(brand_clock_mhz("AMD Ryzen 9 9950X 16-Core Processor"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let freq = dir.path().join("sys/devices/system/cpu/cpu0/cpufreq");
+        std::fs::create_dir_all(&freq).unwrap();
+        let root = HostRoot::at(dir.path());
+        let mut cpu = CpuInfo {
+            brand: "Intel(R) Core(TM) i7-1185G7 @ 3.00GHz".into(),
+            arch: "x86_64".into(),
+            ..Default::default()
+        };
+        assert_eq!(base_clock_mhz(&root, &cpu), Some(3000));
+        std::fs::write(freq.join("base_frequency"), "2800000\n").unwrap();
+        assert_eq!(base_clock_mhz(&root, &cpu), Some(2800));
+        // Arm: the rated maximum; x86 without a base or brand clock: unknown.
+        std::fs::remove_file(freq.join("base_frequency")).unwrap();
+        std::fs::write(freq.join("cpuinfo_max_freq"), "2400000\n").unwrap();
+        cpu.brand = "Cortex-A76".into();
+        assert_eq!(base_clock_mhz(&root, &cpu), None);
+        cpu.arch = "aarch64".into();
+        assert_eq!(base_clock_mhz(&root, &cpu), Some(2400));
     }
 
     #[test]

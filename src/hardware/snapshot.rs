@@ -54,6 +54,11 @@ pub struct CpuInfo {
     /// ISA flags in /proc/cpuinfo spelling: `avx2`, `fma`, `avx512f`, `asimddp`...
     #[serde(default)]
     pub flags: Vec<String>,
+    /// Base (nominal) clock of the cores the engine runs on, MHz: the rate the speed
+    /// model's CPU compute scales with. None when the system does not say (the model
+    /// then assumes 3.0 GHz).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_clock_mhz: Option<u32>,
 }
 
 impl CpuInfo {

@@ -105,10 +105,13 @@ pub struct MachineEntry {
     pub gpus: Vec<String>,
     pub pcie_gen: Option<u32>,
     pub pcie_width: Option<u32>,
-    /// All-core clock where the source or vendor states it (informational: the model
-    /// assumes one clock for every CPU, `devices::cpu_peak_flops`).
+    /// Base clock where the source or vendor states it, GHz (`CpuInfo::base_clock_mhz`;
+    /// without it the model assumes 3.0 GHz, `devices::cpu_peak_flops`).
     #[serde(default)]
     pub clock_ghz: Option<f64>,
+    /// Where `clock_ghz` comes from, when the entry's note does not say.
+    #[serde(default)]
+    pub clock_source: Option<String>,
     #[serde(default)]
     pub sockets: Option<u32>,
     #[serde(default)]
@@ -349,6 +352,7 @@ impl CalibrationData {
                 sockets: m.sockets.unwrap_or(1),
                 numa_nodes: m.numa_nodes.unwrap_or(1),
                 flags: m.flags.clone(),
+                base_clock_mhz: m.clock_ghz.map(|g| (g * 1000.0).round() as u32),
                 ..Default::default()
             },
             memory: MemoryInfo {

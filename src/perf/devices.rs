@@ -313,12 +313,17 @@ pub fn cpu_int8_ops_per_cycle(cpu: &CpuInfo) -> f64 {
     2.0 * macs
 }
 
-/// Peak int8 dot-product rate of the CPU for `threads` threads, ops/s. Clock: the
-/// snapshot has none, so 3.0 GHz is assumed (all-core clocks of the corpus CPUs span
-/// 2.6-5 GHz; the fitted `cpu_compute_eff` absorbs the mean).
+/// Peak int8 dot-product rate of the CPU for `threads` threads, ops/s, at the cores'
+/// base clock. A snapshot without one assumes 3.0 GHz (the base clocks of the corpus
+/// CPUs span 2.0-4.5 GHz; the fitted `cpu_compute_eff` absorbs what a sustained
+/// all-core clock adds over base).
 pub fn cpu_peak_flops(cpu: &CpuInfo, threads: u32) -> f64 {
     const ASSUMED_CLOCK_HZ: f64 = 3.0e9;
-    working_cores(cpu, threads) as f64 * cpu_int8_ops_per_cycle(cpu) * ASSUMED_CLOCK_HZ
+    let clock = cpu
+        .base_clock_mhz
+        .filter(|m| *m > 0)
+        .map_or(ASSUMED_CLOCK_HZ, |m| f64::from(m) * 1e6);
+    working_cores(cpu, threads) as f64 * cpu_int8_ops_per_cycle(cpu) * clock
 }
 
 /// The memory's name for bottleneck text: `DDR4`, `LPDDR5X`, or `system RAM`.
