@@ -106,7 +106,9 @@ pub(crate) fn decode_time(
                 let rate = super::devices::cpu_peak_flops(&hw.cpu, threads)
                     * f.cpu_tg_compute_eff
                     * if fused { f.ik_cpu_tg_speedup } else { 1.0 };
-                let compute = 2.0 * d.active_params as f64 / rate;
+                let quant = settings.quant.as_deref().unwrap_or("");
+                let compute =
+                    2.0 * d.active_params as f64 * super::devices::cpu_dot_cost(quant, f) / rate;
                 let read = weight / bw;
                 b.add(
                     "CPU dequantisation and dot products",

@@ -326,6 +326,52 @@ pub fn cpu_peak_flops(cpu: &CpuInfo, threads: u32) -> f64 {
     working_cores(cpu, threads) as f64 * cpu_int8_ops_per_cycle(cpu) * clock
 }
 
+/// How a quant's CPU dot product unpacks its weights, which sets its cost per weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuDotKind {
+    /// One scale per block of 32 and the weights as plain nibbles or bytes (or a 16-entry
+    /// table): Q4_0, Q4_1, IQ4_NL, Q8_0, MXFP4, float types.
+    Plain,
+    /// Super-block sub-scales or a separate high-bit plane: Q2_K-Q6_K, IQ4_XS,
+    /// Q5_0/Q5_1/Q6_0, ik's IQ*_K and IQ*_KS.
+    SuperBlock,
+    /// Lattice codebooks: IQ1_*, IQ2_*, IQ3_XXS/S/M, ik's trellis IQ*_KT.
+    Codebook,
+}
+
+/// The dot-product kind of a quant name (`UD-Q4_K_XL`, `IQ2_XXS_R4`, `Q5_0`...), by its
+/// bulk ggml type.
+pub fn cpu_dot_kind(quant: &str) -> CpuDotKind {
+    let upper = quant.to_ascii_uppercase();
+    let q = upper.rsplit('-').next().unwrap_or(&upper);
+    let q = q
+        .trim_end_matches("_R4")
+        .trim_end_matches("_R8")
+        .trim_end_matches("_R16");
+    let ik_k_type = q.ends_with("_K") || q.ends_with("_KS") || q.ends_with("_KSS");
+    if q.ends_with("_KT") || (!ik_k_type && ["IQ1", "IQ2", "IQ3"].iter().any(|p| q.starts_with(p)))
+    {
+        CpuDotKind::Codebook
+    } else if q.starts_with("IQ4_XS")
+        || q.contains("_K")
+        || ["Q5_", "Q6_"].iter().any(|p| q.starts_with(p))
+    {
+        CpuDotKind::SuperBlock
+    } else {
+        CpuDotKind::Plain
+    }
+}
+
+/// Relative CPU cost per weight of a quant's dot products (`Factors::cpu_kquant_dot_cost`,
+/// `cpu_codebook_dot_cost`; plain blocks 1).
+pub fn cpu_dot_cost(quant: &str, f: &Factors) -> f64 {
+    match cpu_dot_kind(quant) {
+        CpuDotKind::Plain => 1.0,
+        CpuDotKind::SuperBlock => f.cpu_kquant_dot_cost,
+        CpuDotKind::Codebook => f.cpu_codebook_dot_cost,
+    }
+}
+
 /// The memory's name for bottleneck text: `DDR4`, `LPDDR5X`, or `system RAM`.
 pub fn ram_label(mem: &MemoryInfo) -> String {
     mem.dimm_type
@@ -337,6 +383,32 @@ pub fn ram_label(mem: &MemoryInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quant_names_map_to_their_cpu_dot_kind() {
+        use CpuDotKind::*;
+        for (q, k) in [
+            ("Q4_0", Plain),
+            ("IQ4_NL_R4", Plain),
+            ("Q8_0", Plain),
+            ("F16", Plain),
+            ("MXFP4_MOE", Plain),
+            ("Q4_K_M", SuperBlock),
+            ("UD-Q4_K_XL", SuperBlock),
+            ("Q5_0", SuperBlock),
+            ("Q6_K_R4", SuperBlock),
+            ("IQ4_XS", SuperBlock),
+            ("IQ2_K", SuperBlock),
+            ("IQ3_KS", SuperBlock),
+            ("IQ2_XXS", Codebook),
+            ("IQ2_M", Codebook),
+            ("IQ3_S_R4", Codebook),
+            ("IQ1_M", Codebook),
+            ("IQ4_KT", Codebook),
+        ] {
+            assert_eq!(cpu_dot_kind(q), k, "{q}");
+        }
+    }
     use crate::hardware::PcieLink;
 
     fn gpu(name: &str, bw: Option<f64>) -> GpuInfo {

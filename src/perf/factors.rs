@@ -222,6 +222,17 @@ pub struct Factors {
     /// package's 55-120 W. *Fitted* on the Strix Halo pp points (three independent sources:
     /// lhl/strix-halo-testing, kyuz0/amd-strix-halo-toolboxes, blog.tosukui.xyz).
     pub apu_compute_ratio: f64,
+    /// CPU dot-product cost per weight of the super-block and extra-bit-plane quants
+    /// (Q2_K-Q6_K, IQ4_XS, Q5_0/Q5_1/Q6_0, ik's IQ*_K/_KS) relative to the plain 4- and
+    /// 8-bit blocks (Q4_0, IQ4_NL, Q8_0): their `vec_dot` unpacks sub-block scales or a
+    /// separate high-bit array per 32 weights (ggml-cpu/arch/*/quants.c). *Fitted* on the
+    /// CPU points that vary the quant at a fixed thread count (ik_llama.cpp discussion
+    /// #164's M2 Max table, ik PRs #54/#55/#132 on a 7950X and a 5975WX).
+    pub cpu_kquant_dot_cost: f64,
+    /// The same for the codebook quants (IQ1_*, IQ2_*, IQ3_XXS/S/M and ik's trellis
+    /// IQ*_KT): every 8 weights are a lattice-grid lookup plus a sign mask
+    /// (`iq2xxs_grid`, `ksigns_iq2xs` in ggml-common.h). *Fitted* on the same points.
+    pub cpu_codebook_dot_cost: f64,
 }
 
 /// Batch size at and above which mainline and ik copy host-resident weights to the GPU
@@ -235,44 +246,46 @@ pub const OP_OFFLOAD_MIN_BATCH: u32 = 32;
 pub const DEFAULT_FACTORS: Factors = Factors {
     gpu_bw_eff_gddr: 0.8092,
     gpu_bw_eff_hbm: 0.5339,
-    gpu_bw_eff_unified: 0.8642,
+    gpu_bw_eff_unified: 0.8526,
     gpu_bw_eff_rocm: 0.7654,
-    gpu_bw_eff_vulkan: 0.8225,
+    gpu_bw_eff_vulkan: 0.7793,
     gpu_bw_eff_vulkan_intel: 0.47,
     cpu_bw_eff: 0.9,
     cpu_bw_eff_measured: 0.88,
-    per_core_read_gbs: 45.72,
+    per_core_read_gbs: 60.0,
     numa_remote_eff: 0.5,
-    smt_oversubscription_penalty: 42.19,
+    smt_oversubscription_penalty: 45.31,
     gpu_layer_overhead_s: 1.7321e-05,
-    gpu_layer_compute_s: 2.3240e-05,
-    rocm_layer_overhead_ratio: 3.518,
-    vulkan_layer_overhead_ratio: 3.676,
-    metal_layer_overhead_ratio: 2.702,
-    moe_kernel_units: 0.7746,
-    recurrent_kernel_units: 0.6325,
-    cpu_layer_overhead_s: 1.0000e-04,
+    gpu_layer_compute_s: 2.1394e-05,
+    rocm_layer_overhead_ratio: 3.366,
+    vulkan_layer_overhead_ratio: 3.083,
+    metal_layer_overhead_ratio: 2.95,
+    moe_kernel_units: 0.8721,
+    recurrent_kernel_units: 0.7303,
+    cpu_layer_overhead_s: 6.8766e-05,
     cpu_thread_sync_s: 5.1832e-06,
-    cpu_tg_compute_eff: 0.1342,
-    ik_cpu_tg_speedup: 1.459,
+    cpu_tg_compute_eff: 0.1604,
+    ik_cpu_tg_speedup: 1.59,
     cpu_tg_overlap: 0.5,
     boundary_sync_s: 5.0000e-06,
-    token_host_overhead_s: 9.9772e-05,
-    ik_gpu_overhead_ratio: 0.2991,
+    token_host_overhead_s: 5.0000e-05,
+    ik_gpu_overhead_ratio: 0.3145,
     ik_cpu_overhead_ratio: 1.0,
     gpu_tensor_eff: 0.4377,
     gpu_tensor_eff_rocm: 0.3992,
     gpu_compute_eff_vulkan: 0.2322,
     gpu_compute_eff_unified: 0.628,
-    cpu_compute_eff: 0.1127,
+    cpu_compute_eff: 0.1546,
     ik_cpu_pp_speedup: 2.449,
     ik_repacked_pp_speedup: 1.732,
-    cpu_gemm_pp_speedup: 2.449,
+    cpu_gemm_pp_speedup: 2.19,
     pcie_eff: 0.80,
     pp_layer_overhead_s: 3.7030e-04,
     moe_pp_half_batch: 90.51,
     cpu_moe_pp_half_batch: 2.89,
     apu_compute_ratio: 0.7046,
+    cpu_kquant_dot_cost: 1.414,
+    cpu_codebook_dot_cost: 2.363,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -461,6 +474,16 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 1.5,
     },
     FitBound {
+        name: "cpu_kquant_dot_cost",
+        min: 0.5,
+        max: 4.0,
+    },
+    FitBound {
+        name: "cpu_codebook_dot_cost",
+        min: 0.5,
+        max: 6.0,
+    },
+    FitBound {
         name: "ik_cpu_pp_speedup",
         min: 1.0,
         max: 6.0,
@@ -511,6 +534,8 @@ impl Factors {
             "moe_pp_half_batch" => self.moe_pp_half_batch,
             "cpu_moe_pp_half_batch" => self.cpu_moe_pp_half_batch,
             "apu_compute_ratio" => self.apu_compute_ratio,
+            "cpu_kquant_dot_cost" => self.cpu_kquant_dot_cost,
+            "cpu_codebook_dot_cost" => self.cpu_codebook_dot_cost,
             _ => return None,
         })
     }
@@ -558,6 +583,8 @@ impl Factors {
             "moe_pp_half_batch" => &mut self.moe_pp_half_batch,
             "cpu_moe_pp_half_batch" => &mut self.cpu_moe_pp_half_batch,
             "apu_compute_ratio" => &mut self.apu_compute_ratio,
+            "cpu_kquant_dot_cost" => &mut self.cpu_kquant_dot_cost,
+            "cpu_codebook_dot_cost" => &mut self.cpu_codebook_dot_cost,
             _ => return false,
         };
         *slot = value;

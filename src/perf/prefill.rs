@@ -169,8 +169,13 @@ pub(crate) fn prefill_time(
                         let speedup = cpu_kernel_speedup(f, engine, settings);
                         let cpu_flops =
                             cpu_peak_flops(&hw.cpu, threads) * f.cpu_compute_eff * speedup;
-                        let cpu_work =
-                            flops + narrow_expert_flops(d, facts, u, f.cpu_moe_pp_half_batch);
+                        let quant = settings.quant.as_deref().unwrap_or("");
+                        // The quant's unpacking cost scales the weight products, not
+                        // the attention over the context.
+                        let cpu_work = (flops - attn_flops
+                            + narrow_expert_flops(d, facts, u, f.cpu_moe_pp_half_batch))
+                            * super::devices::cpu_dot_cost(quant, f)
+                            + attn_flops;
                         b.add("matmuls on the CPU", cpu_work / cpu_flops);
                         let (bw, assumption) = cpu_effective_bandwidth(hw, threads, f);
                         b.assume(assumption);
