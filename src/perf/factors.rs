@@ -233,6 +233,13 @@ pub struct Factors {
     /// IQ*_KT): every 8 weights are a lattice-grid lookup plus a sign mask
     /// (`iq2xxs_grid`, `ksigns_iq2xs` in ggml-common.h). *Fitted* on the same points.
     pub cpu_codebook_dot_cost: f64,
+    /// Prompt-matmul rate of float (F16/BF16/F32) weights on a GPU relative to quantized
+    /// ones: float weights skip activation quantisation and in-tile dequantisation and go
+    /// to the vendor GEMM (ggml-cuda.cu `ggml_cuda_mul_mat` takes cuBLAS/hipBLAS when
+    /// `ggml_cuda_should_use_mmq` is false, as for every non-quantized type; Metal's
+    /// `kernel_mul_mm_f16_f32`). *Fitted* on the F16/BF16 GPU pp points (6x3090 CUDA,
+    /// M2 Max and M2 Ultra Metal, R9700 and MI50 ROCm).
+    pub float_pp_speedup: f64,
 }
 
 /// Batch size at and above which mainline and ik copy host-resident weights to the GPU
@@ -271,21 +278,22 @@ pub const DEFAULT_FACTORS: Factors = Factors {
     token_host_overhead_s: 5.0000e-05,
     ik_gpu_overhead_ratio: 0.3145,
     ik_cpu_overhead_ratio: 1.0,
-    gpu_tensor_eff: 0.4377,
-    gpu_tensor_eff_rocm: 0.3992,
+    gpu_tensor_eff: 0.4229,
+    gpu_tensor_eff_rocm: 0.3816,
     gpu_compute_eff_vulkan: 0.2322,
-    gpu_compute_eff_unified: 0.628,
+    gpu_compute_eff_unified: 0.6129,
     cpu_compute_eff: 0.1546,
     ik_cpu_pp_speedup: 2.449,
     ik_repacked_pp_speedup: 1.732,
     cpu_gemm_pp_speedup: 2.19,
     pcie_eff: 0.80,
-    pp_layer_overhead_s: 3.7030e-04,
+    pp_layer_overhead_s: 3.1380e-04,
     moe_pp_half_batch: 90.51,
     cpu_moe_pp_half_batch: 2.89,
     apu_compute_ratio: 0.7046,
     cpu_kquant_dot_cost: 1.414,
     cpu_codebook_dot_cost: 2.363,
+    float_pp_speedup: 1.332,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -484,6 +492,11 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 6.0,
     },
     FitBound {
+        name: "float_pp_speedup",
+        min: 0.5,
+        max: 3.0,
+    },
+    FitBound {
         name: "ik_cpu_pp_speedup",
         min: 1.0,
         max: 6.0,
@@ -534,6 +547,7 @@ impl Factors {
             "moe_pp_half_batch" => self.moe_pp_half_batch,
             "cpu_moe_pp_half_batch" => self.cpu_moe_pp_half_batch,
             "apu_compute_ratio" => self.apu_compute_ratio,
+            "float_pp_speedup" => self.float_pp_speedup,
             "cpu_kquant_dot_cost" => self.cpu_kquant_dot_cost,
             "cpu_codebook_dot_cost" => self.cpu_codebook_dot_cost,
             _ => return None,
@@ -583,6 +597,7 @@ impl Factors {
             "moe_pp_half_batch" => &mut self.moe_pp_half_batch,
             "cpu_moe_pp_half_batch" => &mut self.cpu_moe_pp_half_batch,
             "apu_compute_ratio" => &mut self.apu_compute_ratio,
+            "float_pp_speedup" => &mut self.float_pp_speedup,
             "cpu_kquant_dot_cost" => &mut self.cpu_kquant_dot_cost,
             "cpu_codebook_dot_cost" => &mut self.cpu_codebook_dot_cost,
             _ => return false,

@@ -78,6 +78,17 @@ fn cpu_kernel_speedup(f: &Factors, engine: EngineKind, settings: &Settings) -> f
     }
 }
 
+/// GPU prompt-matmul rate of the plan's weight type relative to quantized weights:
+/// float weights (F16, BF16, F32) run the vendor GEMM (`Factors::float_pp_speedup`).
+fn weight_type_rate(f: &Factors, settings: &Settings) -> f64 {
+    let bulk = bulk_type(settings.quant.as_deref().unwrap_or(""));
+    if matches!(bulk.as_str(), "F16" | "BF16" | "F32") {
+        f.float_pp_speedup
+    } else {
+        1.0
+    }
+}
+
 /// Extra FLOPs-equivalent of one device's routed experts in a ubatch of `u` tokens:
 /// each used expert multiplies only the `m = u × k/n` tokens routed to it (uniform
 /// routing), and a matmul that narrow runs at `m / (m + half)` of the large-batch rate
@@ -130,7 +141,9 @@ pub(crate) fn prefill_time(
                 };
                 let (bw, assumption) = gpu_effective_bandwidth_on(gpu, settings.backend, f);
                 b.assume(assumption);
-                let matmuls = gpu_flops / gpu_effective_flops_on(gpu, settings.backend, f);
+                let matmuls = gpu_flops
+                    / (gpu_effective_flops_on(gpu, settings.backend, f)
+                        * weight_type_rate(f, settings));
                 let streaming = d.weight_bytes.as_u64() as f64 / bw;
                 let overhead =
                     d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s;
@@ -161,7 +174,9 @@ pub(crate) fn prefill_time(
                         }
                         b.add(
                             format!("matmuls on {}", gpu.name),
-                            gpu_flops / gpu_effective_flops_on(gpu, settings.backend, f),
+                            gpu_flops
+                                / (gpu_effective_flops_on(gpu, settings.backend, f)
+                                    * weight_type_rate(f, settings)),
                         );
                     }
                     _ => {
