@@ -96,13 +96,15 @@ pub fn snapshot_table(s: &HardwareSnapshot) -> String {
         _ => String::new(),
     };
     lines.push(format!(
-        "CPU     {} | {} / -march={} | {} cores{} / {} threads, {} socket(s), {} NUMA node(s){}{} | {}",
+        "CPU     {} | {} / -march={} | {} cores{} / {} threads{}, {} socket(s), {} NUMA node(s){}{} | {}",
         if c.brand.is_empty() { &c.vendor } else { &c.brand },
         c.microarchitecture.as_deref().unwrap_or("unknown uarch"),
         c.march.as_deref().unwrap_or("native"),
         c.physical_cores,
         hybrid,
         c.threads,
+        c.base_clock_mhz
+            .map_or(String::new(), |m| format!(" at {:.2} GHz base", f64::from(m) / 1000.0)),
         c.sockets,
         c.numa_nodes,
         c.l2_bytes.map_or(String::new(), |b| format!(", L2 {}", Bytes(b))),

@@ -57,8 +57,11 @@ pub struct Factors {
     /// Read bandwidth one core sustains, decimal GB/s: decode bandwidth grows with threads
     /// up to `memory bandwidth / this`, then saturates. *Fitted* within 5-60 GB/s (one
     /// x86 core streams roughly 10-20 GB/s in single-thread STREAM results,
-    /// https://www.cs.virginia.edu/stream/; recent cores and Apple's more): it settles
-    /// near 38 since decode's compute and reads now add in part (`cpu_tg_overlap`).
+    /// https://www.cs.virginia.edu/stream/; recent cores and Apple's more). On the
+    /// 469-point corpus it sits at its upper bound (docs/calibration.md), with
+    /// `cpu_bw_eff` at its own: the thread-scaling points ask for less saturation than the
+    /// corner `min(threads × this, memory)` gives (a smooth harmonic form was tried and
+    /// cross-validated worse).
     pub per_core_read_gbs: f64,
     /// Share of the other NUMA nodes' bandwidth that decode gets on a multi-node machine
     /// (llama.cpp's default placement neither pins threads nor interleaves pages, so most
@@ -99,14 +102,13 @@ pub struct Factors {
     /// per block (norm, 3 projections, rope ×2, KV copies, attention, output projection,
     /// residual, norm, gate/up/down, GLU, residual), `src/models/qwen35moe.cpp` adds router,
     /// top-k, softmax, 3 expert matmuls, weighted sum, shared expert + gate ≈ +12.
-    /// *Fitted* within 0.3-2.0 on the MoE tg points (about 0.7); the MoE points are
-    /// mostly Qwen3.5 blocks that are also recurrent, so it trades off against
-    /// `recurrent_kernel_units` — read the pair as "a Qwen3.5 MoE block ≈ 3.4 units".
+    /// *Fitted* within 0.3-2.0 on the MoE tg points (values in docs/calibration.md); the
+    /// MoE points are mostly Qwen3.5 blocks that are also recurrent, so it trades off
+    /// against `recurrent_kernel_units`: read the pair together.
     pub moe_kernel_units: f64,
     /// Extra kernel units of a recurrent (gated delta-net) mixer over softmax attention:
     /// conv, gating, recurrence, norms (`src/models/delta-net-base.cpp`) ≈ +10 kernels, ~0.5
-    /// by count; *fitted* within 0.2-2.0 on the Qwen3.5 tg points to ~1.7 (the delta-net
-    /// kernels are longer than a norm or a rope).
+    /// by count; *fitted* within 0.2-2.0 on the Qwen3.5 tg points (docs/calibration.md).
     pub recurrent_kernel_units: f64,
     /// Seconds per CPU layer per kernel unit: thread-pool barriers after every graph node.
     /// *Fitted* (seed 001, seed 002 and the CPU-only rows).
