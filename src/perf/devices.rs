@@ -114,10 +114,77 @@ pub fn layer_overhead_ratio(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f64
 }
 
 /// Fixed seconds per GPU layer per kernel unit on `backend`: the host/launch part (per
-/// backend) plus the tiny-kernel part that scales with the GPU's speed.
+/// backend) plus the tiny-kernel part (norms, rope, copies, activation quantisation),
+/// which runs on the vector units and scales with their throughput.
 pub fn gpu_layer_seconds(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f64 {
     f.gpu_layer_overhead_s * layer_overhead_ratio(gpu, backend, f)
-        + f.gpu_layer_compute_s * 100.0 / gpu_tflops(gpu)
+        + f.gpu_layer_compute_s * 100.0 / gpu_vector_tflops(gpu)
+}
+
+/// The GPU's vector (non-matrix) FP32 throughput, TFLOPS: the GPU table's FP16 figure
+/// counts the matrix units where a GPU has them, at the ratio its architecture gives
+/// (dense FP16 matrix over FP32 vector, vendor whitepapers and spec pages):
+/// - NVIDIA Ampere/Ada/Blackwell 4 (RTX 3090 142/35.6, 4090 330/82.6, 5090 419/104.8),
+///   Turing and Volta 8 (2080 Ti 107.6/13.4, V100 125/15.7), A100/H100-class 16
+///   (312/19.5, 756/51.2), Pascal 2 (P100 18.7/9.3, FP16 at twice FP32, no tensor cores);
+/// - AMD RDNA4 4 (RX 9070 XT 194.7/48.7), RDNA3/3.5 2 (RX 7900 XTX 122.8/61.4),
+///   CDNA 8 (MI100 184.6/23.1), Vega/GCN5 and RDNA1/2 2 (packed FP16: MI50 26.5/13.3,
+///   RX 6800 XT 41.5/20.7), Polaris 1 (RX 580 6.2/6.2);
+/// - Intel Arc (XMX) 8 (A770 137.6/17.2);
+/// - Apple 1 (the table quotes Apple's FP32 figure).
+pub fn gpu_vector_tflops(gpu: &GpuInfo) -> f64 {
+    gpu_tflops(gpu) / matrix_to_vector_ratio(gpu)
+}
+
+fn matrix_to_vector_ratio(gpu: &GpuInfo) -> f64 {
+    let name = format!(" {} ", gpu.name.to_ascii_uppercase());
+    let any = |frags: &[&str]| frags.iter().any(|f| name.contains(f));
+    let gfx = gpu.gfx_target.as_deref().unwrap_or("");
+    match gpu.vendor {
+        GpuVendor::Apple => 1.0,
+        GpuVendor::Nvidia => {
+            if any(&[
+                "A100", "A800", "H100", "H800", "H200", "H20 ", "B100", "B200", "GH200",
+            ]) {
+                16.0
+            } else if any(&["P100", "P40", "P4 ", "GTX", "TITAN X"]) {
+                2.0
+            } else if any(&[
+                "V100",
+                "RTX 20",
+                " 2080",
+                " 2070",
+                " 2060",
+                "TITAN RTX",
+                " T4 ",
+                "QUADRO RTX",
+            ]) {
+                8.0
+            } else {
+                4.0
+            }
+        }
+        GpuVendor::Amd => {
+            if gfx.starts_with("gfx12") || any(&["9070", "9060", "R9700"]) {
+                4.0
+            } else if gfx.starts_with("gfx908")
+                || gfx.starts_with("gfx90a")
+                || gfx.starts_with("gfx94")
+                || gfx.starts_with("gfx95")
+                || any(&[
+                    "MI100", "MI210", "MI250", "MI300", "MI325", "MI350", "MI355",
+                ])
+            {
+                8.0
+            } else if any(&[" 580", " 570", " 480", " 470"]) {
+                1.0
+            } else {
+                2.0
+            }
+        }
+        GpuVendor::Intel => 8.0,
+        _ => 4.0,
+    }
 }
 
 /// Spec-sheet bandwidth of one GPU, bytes/s.
@@ -383,6 +450,31 @@ pub fn ram_label(mem: &MemoryInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vector_tflops_take_the_matrix_units_out_of_the_table_figure() {
+        let v = |name: &str| {
+            let g = crate::hardware::gpu_table::lookup(name)
+                .unwrap()
+                .to_gpu_info(0);
+            (gpu_tflops(&g), gpu_vector_tflops(&g))
+        };
+        // Ampere GeForce: 142.3 FP16-accumulate tensor TFLOPS, 35.6 FP32.
+        let (t, vec) = v("RTX 3090");
+        assert!(
+            (vec - t / 4.0).abs() < 1e-9 && (vec - 35.6).abs() < 0.1,
+            "{vec}"
+        );
+        // RDNA3: WMMA rate twice the dual-issue FP32 rate.
+        let (t, vec) = v("RX 7900 XTX");
+        assert!((vec - t / 2.0).abs() < 1e-9, "{vec}");
+        // Vega 20 (no matrix cores): packed FP16 is twice FP32.
+        let (t, vec) = v("AMD Instinct MI50");
+        assert!((vec - t / 2.0).abs() < 1e-9, "{vec}");
+        // Apple quotes FP32 already.
+        let (t, vec) = v("Apple M2 Max");
+        assert_eq!(t, vec);
+    }
 
     #[test]
     fn quant_names_map_to_their_cpu_dot_kind() {
