@@ -38,8 +38,8 @@ pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
 pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
 
 /// What the model reaches today, cross-validated on the 469-point corpus
-/// (docs/calibration.md: tg 13.8%, pp 21.1%; per backend tg CPU 21.0%, CUDA 10.5%,
-/// Metal 12.7%, ROCm 13.8%, Vulkan 13.3%, SYCL 14.0%). The targets above are NOT all
+/// (docs/calibration.md: tg 13.9%, pp 21.2%; per backend tg CPU 17.8%, CUDA 10.9%,
+/// Metal 12.7%, ROCm 13.5%, Vulkan 13.5%, SYCL 13.6%). The targets above are NOT all
 /// met (tg, pp and CPU tg), and the test suite asserts these reached values (rounded up
 /// by about one point: the fit's path moves the medians by a point or two when factors
 /// or points are added, see `cross_validate_thorough`) so that a change that makes the
@@ -49,7 +49,7 @@ pub const CV_PP_MEDIAN_REACHED: f64 = 0.22;
 /// Per backend, the cross-validated tg median reached (same run): those at or under
 /// [`CV_BACKEND_TG_TARGET`] meet it; CPU does not yet.
 pub const CV_BACKEND_TG_REACHED: &[(&str, f64)] = &[
-    ("cpu", 0.22),
+    ("cpu", 0.19),
     ("cuda", 0.12),
     ("metal", 0.14),
     ("rocm", 0.15),

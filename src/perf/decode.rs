@@ -107,8 +107,11 @@ pub(crate) fn decode_time(
                     * f.cpu_tg_compute_eff
                     * if fused { f.ik_cpu_tg_speedup } else { 1.0 };
                 let quant = settings.quant.as_deref().unwrap_or("");
-                let compute =
-                    2.0 * d.active_params as f64 * super::devices::cpu_dot_cost(quant, f) / rate;
+                let own_kernels = crate::engine::info(engine).kernels.own_cpu_matmul_kernels;
+                let compute = 2.0
+                    * d.active_params as f64
+                    * super::devices::cpu_dot_cost(quant, f, own_kernels)
+                    / rate;
                 let read = weight / bw;
                 b.add(
                     "CPU dequantisation and dot products",

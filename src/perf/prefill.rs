@@ -189,7 +189,11 @@ pub(crate) fn prefill_time(
                         // the attention over the context.
                         let cpu_work = (flops - attn_flops
                             + narrow_expert_flops(d, facts, u, f.cpu_moe_pp_half_batch))
-                            * super::devices::cpu_dot_cost(quant, f)
+                            * super::devices::cpu_dot_cost(
+                                quant,
+                                f,
+                                crate::engine::info(engine).kernels.own_cpu_matmul_kernels,
+                            )
                             + attn_flops;
                         b.add("matmuls on the CPU", cpu_work / cpu_flops);
                         let (bw, assumption) = cpu_effective_bandwidth(hw, threads, f);
