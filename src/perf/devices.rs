@@ -406,15 +406,25 @@ pub enum CpuDotKind {
     Codebook,
 }
 
+/// A quant name without its publisher prefix or ik_llama.cpp's interleaved-row suffix,
+/// upper-cased: `UD-Q4_K_XL` -> `Q4_K_XL`, `iq2_xxs_r4` -> `IQ2_XXS`.
+pub fn quant_base_name(quant: &str) -> String {
+    let q = quant
+        .rsplit('-')
+        .next()
+        .unwrap_or(quant)
+        .to_ascii_uppercase();
+    q.trim_end_matches("_R4")
+        .trim_end_matches("_R8")
+        .trim_end_matches("_R16")
+        .to_string()
+}
+
 /// The dot-product kind of a quant name (`UD-Q4_K_XL`, `IQ2_XXS_R4`, `Q5_0`...), by its
 /// bulk ggml type.
 pub fn cpu_dot_kind(quant: &str) -> CpuDotKind {
-    let upper = quant.to_ascii_uppercase();
-    let q = upper.rsplit('-').next().unwrap_or(&upper);
-    let q = q
-        .trim_end_matches("_R4")
-        .trim_end_matches("_R8")
-        .trim_end_matches("_R16");
+    let base = quant_base_name(quant);
+    let q = base.as_str();
     let ik_k_type = q.ends_with("_K") || q.ends_with("_KS") || q.ends_with("_KSS");
     if q.ends_with("_KT") || (!ik_k_type && ["IQ1", "IQ2", "IQ3"].iter().any(|p| q.starts_with(p)))
     {

@@ -41,15 +41,7 @@ pub fn effective_ubatch(settings: &Settings) -> u32 {
 /// The bulk weight type of a quant name: `Q4_K_M` and `UD-Q4_K_XL` are mostly `Q4_K`,
 /// `Q5_0_R4` is `Q5_0` in ik_llama.cpp's interleaved-row layout.
 fn bulk_type(quant: &str) -> String {
-    let q = quant
-        .rsplit('-')
-        .next()
-        .unwrap_or(quant)
-        .to_ascii_uppercase();
-    let q = q
-        .trim_end_matches("_R4")
-        .trim_end_matches("_R8")
-        .trim_end_matches("_R16");
+    let q = super::devices::quant_base_name(quant);
     match q.find("_K") {
         Some(i) => q[..i + 2].to_string(),
         None => q.to_string(),
