@@ -48,6 +48,7 @@ pub mod rpc;
 pub mod rules;
 pub mod speculative;
 pub mod split_modes;
+pub mod vulkan_matrix;
 
 pub use args::{
     bench_args, download_refusal, launch_args, launch_args_from, plan_projector_args,

@@ -679,6 +679,7 @@ mod tests {
             pci_bus_id: None,
             power_limit_w: None,
             backends: Vec::new(),
+            vulkan_matrix: None,
         }
     }
 

@@ -6,7 +6,7 @@
 //! figures, llmfit). Every figure is checked against a bound; a bad one is bad input
 //! (exit 2) naming the field and the bound. Parsing only: no I/O.
 
-use super::{GpuInfo, GpuVendor, PcieLink};
+use super::{GpuInfo, GpuVendor, PcieLink, VulkanMatrix};
 use crate::error::{user_error, Result};
 use crate::plan::Backend;
 use crate::units::GIB;
@@ -33,6 +33,7 @@ pub const SPEC_FIELDS: &[&str] = &[
     "pcie_gen",
     "pcie_width",
     "backends",
+    "vulkan_matrix",
 ];
 
 /// One `[[gpus]]` entry as written: the snapshot's own fields, with `vram_gib` as an
@@ -69,6 +70,8 @@ pub struct GpuEntry {
     power_limit_w: Option<f64>,
     #[serde(default)]
     backends: Vec<Backend>,
+    #[serde(default)]
+    vulkan_matrix: Option<VulkanMatrix>,
 }
 
 /// `value` within `(lo, hi)` inclusive, else the error naming `field` and the bound.
@@ -127,6 +130,7 @@ impl TryFrom<GpuEntry> for GpuInfo {
             pci_bus_id: e.pci_bus_id,
             power_limit_w: e.power_limit_w,
             backends: e.backends,
+            vulkan_matrix: e.vulkan_matrix,
         })
     }
 }
@@ -134,7 +138,8 @@ impl TryFrom<GpuEntry> for GpuInfo {
 /// Parses one `--gpu-spec` value into a GPU numbered `index`. Required: `name`,
 /// `vram_gib`, `bandwidth_gbs`, `fp16_tflops`, `vendor`; optional: `compute_capability`,
 /// `gfx_target`, `unified` (true/false), `pcie_gen`, `pcie_width`, `backends`
-/// (`cuda+vulkan`). Without `backends` the GPU gets its vendor's usual set.
+/// (`cuda+vulkan`), `vulkan_matrix` (`NV_coopmat2`, `KHR_coopmat`, `none`: ggml-vulkan's
+/// `matrix cores:`). Without `backends` the GPU gets its vendor's usual set.
 pub fn parse(spec: &str, index: u32) -> Result<GpuInfo> {
     let bad = |msg: String| user_error(format!("--gpu-spec '{spec}': {msg}"));
     let mut fields: Vec<(&str, &str)> = Vec::new();
@@ -204,6 +209,15 @@ pub fn parse(spec: &str, index: u32) -> Result<GpuInfo> {
             .collect::<Result<Vec<_>>>()?,
     };
     let (pcie_gen, pcie_width) = (small("pcie_gen", 7)?, small("pcie_width", 16)?);
+    let vulkan_matrix = get("vulkan_matrix")
+        .map(|v| {
+            VulkanMatrix::parse(v).ok_or_else(|| {
+                bad(format!(
+                    "vulkan_matrix '{v}' must be NV_coopmat2, KHR_coopmat or none"
+                ))
+            })
+        })
+        .transpose()?;
     let entry = GpuEntry {
         index: Some(index),
         name: name.to_string(),
@@ -226,6 +240,7 @@ pub fn parse(spec: &str, index: u32) -> Result<GpuInfo> {
         pci_bus_id: None,
         power_limit_w: None,
         backends,
+        vulkan_matrix,
     };
     GpuInfo::try_from(entry).map_err(bad)
 }
@@ -253,6 +268,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g.backends, vec![Backend::Vulkan]);
+        assert_eq!(g.vulkan_matrix, None);
+        let g = parse(
+            "name=X,vram_gib=16,bandwidth_gbs=500,fp16_tflops=40,vendor=amd,vulkan_matrix=khr_coopmat",
+            0,
+        )
+        .unwrap();
+        assert_eq!(g.vulkan_matrix, Some(VulkanMatrix::KhrCoopmat));
+        let err = parse(
+            "name=X,vram_gib=16,bandwidth_gbs=500,fp16_tflops=40,vendor=amd,vulkan_matrix=wmma",
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("vulkan_matrix 'wmma' must be NV_coopmat2, KHR_coopmat or none"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -270,6 +270,7 @@ impl GpuSpec {
             pci_bus_id: None,
             power_limit_w: None,
             backends: self.vendor.usual_backends().to_vec(),
+            vulkan_matrix: None,
         }
     }
 }

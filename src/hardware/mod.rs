@@ -37,6 +37,6 @@ pub mod uarch;
 
 pub use resolve::resolve;
 pub use snapshot::{
-    CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, PcieLink, SystemInfo,
+    CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, PcieLink, SystemInfo, VulkanMatrix,
     SNAPSHOT_SCHEMA_VERSION,
 };

@@ -188,6 +188,87 @@ pub struct GpuInfo {
     /// then the vendor's runtime ([`GpuInfo::usable_backends`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<Backend>,
+    /// How ggml-vulkan runs prompt matmuls on this GPU, as its start-up device line
+    /// prints it (`matrix cores: NV_coopmat2`); absent when not known, and then
+    /// `engine::backends::vulkan_matrix` says what the pinned engine picks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulkan_matrix: Option<VulkanMatrix>,
+}
+
+/// ggml-vulkan's prompt-matmul path on one GPU: the `matrix cores:` field of its
+/// device line (`ggml_vk_print_gpu_info`, pinned ggml/src/ggml-vulkan/ggml-vulkan.cpp).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VulkanMatrix {
+    /// NVIDIA's VK_NV_cooperative_matrix2 (the build's glslc must support it too).
+    #[serde(rename = "NV_coopmat2", alias = "nv_coopmat2")]
+    NvCoopmat2,
+    /// VK_KHR_cooperative_matrix.
+    #[serde(rename = "KHR_coopmat", alias = "khr_coopmat")]
+    KhrCoopmat,
+    /// Shader cores only (integer dot products where the GPU has them).
+    #[serde(rename = "none")]
+    None,
+}
+
+impl VulkanMatrix {
+    pub const ALL: [VulkanMatrix; 3] = [Self::NvCoopmat2, Self::KhrCoopmat, Self::None];
+
+    /// The spelling of ggml's device line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NvCoopmat2 => "NV_coopmat2",
+            Self::KhrCoopmat => "KHR_coopmat",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses ggml's spelling, in any case.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// The path named on a ggml-vulkan device line (`... | matrix cores: KHR_coopmat`).
+    pub fn from_device_line(line: &str) -> Option<Self> {
+        let (_, rest) = line.split_once("matrix cores:")?;
+        Self::parse(rest.split('|').next().unwrap_or(""))
+    }
+}
+
+#[cfg(test)]
+mod vulkan_matrix_tests {
+    use super::VulkanMatrix;
+
+    #[test]
+    fn the_device_line_names_the_path() {
+        let line = "ggml_vulkan: 0 = NVIDIA GeForce RTX 3090 (NVIDIA) | uma: 0 | fp16: 1 | \
+                    warp size: 32 | shared memory: 49152 | int dot: 1 | matrix cores: NV_coopmat2";
+        assert_eq!(
+            VulkanMatrix::from_device_line(line),
+            Some(VulkanMatrix::NvCoopmat2)
+        );
+        let amd = "ggml_vulkan: 0 = AMD Radeon Graphics (RADV GFX1151) (radv) | uma: 1 | fp16: 1 \
+                   | bf16: 0 | warp size: 64 | shared memory: 65536 | int dot: 1 | matrix cores: KHR_coopmat";
+        assert_eq!(
+            VulkanMatrix::from_device_line(amd),
+            Some(VulkanMatrix::KhrCoopmat)
+        );
+        let old = "ggml_vulkan: 0 = Intel(R) Arc(TM) A770 Graphics | uma: 0 | fp16: 1 | warp size: 32 | matrix cores: none";
+        assert_eq!(
+            VulkanMatrix::from_device_line(old),
+            Some(VulkanMatrix::None)
+        );
+        assert_eq!(
+            VulkanMatrix::from_device_line("ggml_vulkan: 0 = GPU | fp16: 1"),
+            None
+        );
+        for m in VulkanMatrix::ALL {
+            assert_eq!(VulkanMatrix::parse(&m.as_str().to_lowercase()), Some(m));
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.as_str()));
+        }
+    }
 }
 
 impl GpuInfo {

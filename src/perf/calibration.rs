@@ -13,7 +13,7 @@ use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::gguf::GgmlType;
 use crate::hardware::{
-    CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, PcieLink, SystemInfo,
+    CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, PcieLink, SystemInfo, VulkanMatrix,
 };
 use crate::model::spec::{
     AttentionKind, EngineSupport, LayerSpec, ModelSpec, RecurrentState, TensorClass, TensorSpec,
@@ -201,6 +201,38 @@ pub struct PointEntry {
     pub measured: f64,
     #[serde(default)]
     pub note: Option<String>,
+    /// ggml-vulkan's prompt-matmul path as the source states it (`NV_coopmat2`,
+    /// `KHR_coopmat`, `none`); absent when it does not.
+    #[serde(default)]
+    pub vulkan_matrix: Option<String>,
+    /// The ggml-vulkan device line as the source prints it; its `matrix cores:` must
+    /// agree with `vulkan_matrix`.
+    #[serde(default)]
+    pub vulkan_device: Option<String>,
+}
+
+impl PointEntry {
+    /// The Vulkan matrix path the source states, checked against its device line.
+    pub fn stated_vulkan_matrix(&self) -> Result<Option<VulkanMatrix>> {
+        let bad = |what: String| Error::failed(format!("point '{}': {what}", self.id));
+        let stated = self
+            .vulkan_matrix
+            .as_deref()
+            .map(|v| VulkanMatrix::parse(v).ok_or_else(|| bad(format!("vulkan_matrix '{v}'"))))
+            .transpose()?;
+        let printed = self.vulkan_device.as_deref().map(|line| {
+            VulkanMatrix::from_device_line(line)
+                .ok_or_else(|| bad(format!("vulkan_device has no 'matrix cores:' ({line})")))
+        });
+        match (stated, printed.transpose()?) {
+            (Some(s), Some(p)) if s != p => Err(bad(format!(
+                "vulkan_matrix {} disagrees with its device line ({})",
+                s.as_str(),
+                p.as_str()
+            ))),
+            (s, p) => Ok(s.or(p)),
+        }
+    }
 }
 
 fn default_ngl() -> u32 {
@@ -250,7 +282,12 @@ impl CalibrationData {
         let engine = EngineKind::parse(&p.engine).ok_or_else(|| {
             Error::failed(format!("point '{}': unknown engine '{}'", p.id, p.engine))
         })?;
-        let hw = self.snapshot(machine)?;
+        let mut hw = self.snapshot(machine)?;
+        if let Some(path) = p.stated_vulkan_matrix()? {
+            for g in &mut hw.gpus {
+                g.vulkan_matrix = Some(path);
+            }
+        }
         let backend = Backend::parse(&p.backend).ok_or_else(|| {
             Error::failed(format!("point '{}': unknown backend '{}'", p.id, p.backend))
         })?;
@@ -340,6 +377,7 @@ impl CalibrationData {
                 pci_bus_id: None,
                 power_limit_w: None,
                 backends: Vec::new(),
+                vulkan_matrix: None,
             });
         }
         Ok(HardwareSnapshot {

@@ -8,7 +8,8 @@
 //! reads files or probes hardware.
 
 use super::factors::Factors;
-use crate::hardware::{CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo};
+use crate::engine::vulkan_matrix::{has_vulkan_matrix_units, vulkan_matrix};
+use crate::hardware::{CpuInfo, GpuInfo, GpuVendor, HardwareSnapshot, MemoryInfo, VulkanMatrix};
 use crate::plan::Backend;
 
 /// The backend a GPU runs on under these settings: the plan's (`settings.backend`), or
@@ -217,8 +218,8 @@ pub fn gpu_effective_flops_on(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f
             _ => f.gpu_tensor_eff,
         },
     };
-    let matrix_units = if backend_runs_without_matrix_cores(gpu, backend) {
-        1.0 / INTEL_XMX_TO_VECTOR_FP16
+    let matrix_path = if gpu_backend(gpu, backend) == Backend::Vulkan {
+        vulkan_matrix_path_ratio(gpu, f)
     } else {
         1.0
     };
@@ -227,26 +228,40 @@ pub fn gpu_effective_flops_on(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f
     } else {
         1.0
     };
-    gpu_tflops(gpu) * 1e12 * eff * matrix_units * package
+    gpu_tflops(gpu) * 1e12 * eff * matrix_path * package
 }
 
-/// XMX (matrix engine) to vector-engine FP16 throughput of Intel's Xe-HPG (Arc A-series):
-/// the Arc A770's 137.6 dense FP16 XMX TFLOPS (the GPU table's figure) against its
-/// 17.2 FP32 TFLOPS at FP16's 2:1 rate, 34.4 (Intel Arc A770 specifications,
-/// https://www.intel.com/content/www/us/en/products/sku/229151/intel-arc-a770-graphics-16gb/specifications.html;
-/// FP16 2:1, https://www.techpowerup.com/gpu-specs/arc-a770.c3914).
-const INTEL_XMX_TO_VECTOR_FP16: f64 = 4.0;
+/// Vulkan prompt-matmul rate by ggml-vulkan's path on `gpu` (`engine::vulkan_matrix`),
+/// relative to KHR_coopmat, which `gpu_compute_eff_vulkan` measures: NV_coopmat2 at
+/// `vulkan_coopmat2_ratio`; shader cores at `vulkan_no_matrix_ratio` where the GPU's
+/// table figure counts matrix units the path leaves idle (an Arc A-series GPU, whose XMX
+/// engines the pinned engine does not use, or a GPU whose coopmat was turned off); a GPU
+/// without matrix units has only its shader cores, which its table figure already is.
+fn vulkan_matrix_path_ratio(gpu: &GpuInfo, f: &Factors) -> f64 {
+    match vulkan_matrix(gpu) {
+        VulkanMatrix::NvCoopmat2 => f.vulkan_coopmat2_ratio,
+        VulkanMatrix::KhrCoopmat => 1.0,
+        VulkanMatrix::None
+            if has_vulkan_matrix_units(gpu)
+                || (gpu.vendor == GpuVendor::Intel && is_intel_alchemist(&gpu.name)) =>
+        {
+            f.vulkan_no_matrix_ratio
+        }
+        VulkanMatrix::None => 1.0,
+    }
+}
 
-/// The pinned Vulkan backend does not use an Arc A-series (Xe-HPG, "Alchemist") GPU's
-/// matrix engines: `ggml_vk_khr_cooperative_matrix_support` (pinned llama.cpp
-/// ggml/src/ggml-vulkan/ggml-vulkan.cpp) allows cooperative matrices on Intel only for
-/// Xe2/Xe3 and integrated Xe ("older hardware (ex. Arc A770) has performance
-/// regressions"), so its prompt matmuls run on the vector engines, while the GPU
-/// table's TFLOPS are the XMX rate.
-fn backend_runs_without_matrix_cores(gpu: &GpuInfo, backend: Backend) -> bool {
-    gpu.vendor == GpuVendor::Intel
-        && gpu_backend(gpu, backend) == Backend::Vulkan
-        && is_intel_alchemist(&gpu.name)
+/// The assumption a Vulkan plan makes when the snapshot does not record the GPU's
+/// matrix path, for the plan's notes.
+pub fn vulkan_matrix_assumption(gpu: &GpuInfo, backend: Backend) -> Option<String> {
+    (gpu_backend(gpu, backend) == Backend::Vulkan && gpu.vulkan_matrix.is_none()).then(|| {
+        format!(
+            "{}: Vulkan matrix path not recorded, assumed '{}' (what the pinned ggml-vulkan picks \
+             on this GPU with a current driver and SDK; --gpu-spec vulkan_matrix=... sets it)",
+            gpu.name,
+            vulkan_matrix(gpu).as_str()
+        )
+    })
 }
 
 /// Arc A-series and Arc Pro A-series names (A310 … A770, Pro A40 … A60): Xe-HPG.
@@ -393,17 +408,22 @@ pub fn cpu_peak_flops(cpu: &CpuInfo, threads: u32) -> f64 {
     working_cores(cpu, threads) as f64 * cpu_int8_ops_per_cycle(cpu) * clock
 }
 
-/// How a quant's CPU dot product unpacks its weights, which sets its cost per weight.
+/// How a quant's CPU dot product unpacks its weights, which sets its cost per weight
+/// (`vec_dot_*` in ggml-cpu/arch/*/quants.c; the grids in ggml-common.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuDotKind {
     /// One scale per block of 32 and the weights as plain nibbles or bytes (or a 16-entry
     /// table): Q4_0, Q4_1, IQ4_NL, Q8_0, MXFP4, float types.
     Plain,
-    /// Super-block sub-scales or a separate high-bit plane: Q2_K-Q6_K, IQ4_XS,
-    /// Q5_0/Q5_1/Q6_0, ik's IQ*_K and IQ*_KS.
-    SuperBlock,
-    /// Lattice codebooks: IQ1_*, IQ2_*, IQ3_XXS/S/M, ik's trellis IQ*_KT.
-    Codebook,
+    /// Super-block sub-scales to unpack: Q2_K, Q4_K, IQ4_XS, ik's IQ*_K and IQ*_KS.
+    SubBlockScales,
+    /// A separate high-bit array merged into every weight (and, for the K-quants,
+    /// sub-scales too): Q3_K (`hmask`), Q5_0/Q5_1/Q5_K and Q6_0/Q6_K (`qh`).
+    HighBitPlane,
+    /// Lattice codebooks, each lookup giving `weights_per_lookup` weights: IQ1_* and
+    /// IQ2_* (uint64 grids, 8), IQ3_XXS/S/M (uint32 grids, 4); ik's trellis IQ*_KT,
+    /// which generates 8 weights per seed, is counted with the 8-wide grids.
+    Codebook { weights_per_lookup: u32 },
 }
 
 /// A quant name without its publisher prefix or ik_llama.cpp's interleaved-row suffix,
@@ -426,31 +446,47 @@ pub fn cpu_dot_kind(quant: &str) -> CpuDotKind {
     let base = quant_base_name(quant);
     let q = base.as_str();
     let ik_k_type = q.ends_with("_K") || q.ends_with("_KS") || q.ends_with("_KSS");
-    if q.ends_with("_KT") || (!ik_k_type && ["IQ1", "IQ2", "IQ3"].iter().any(|p| q.starts_with(p)))
-    {
-        CpuDotKind::Codebook
-    } else if q.starts_with("IQ4_XS")
-        || q.contains("_K")
-        || ["Q5_", "Q6_"].iter().any(|p| q.starts_with(p))
-    {
-        CpuDotKind::SuperBlock
+    if q.ends_with("_KT") || (!ik_k_type && ["IQ1", "IQ2"].iter().any(|p| q.starts_with(p))) {
+        CpuDotKind::Codebook {
+            weights_per_lookup: 8,
+        }
+    } else if !ik_k_type && q.starts_with("IQ3") {
+        CpuDotKind::Codebook {
+            weights_per_lookup: 4,
+        }
+    } else if ["Q3_K", "Q5_", "Q6_"].iter().any(|p| q.starts_with(p)) {
+        CpuDotKind::HighBitPlane
+    } else if q.starts_with("IQ4_XS") || q.contains("_K") {
+        CpuDotKind::SubBlockScales
     } else {
         CpuDotKind::Plain
     }
 }
 
-/// Relative CPU cost per weight of a quant's dot products (`Factors::cpu_kquant_dot_cost`,
-/// `cpu_codebook_dot_cost`; plain blocks 1). An engine with its own CPU matmul kernels
-/// (ik_llama.cpp's `iqk_mul_mat`) unpacks the super-block quants as fast as the plain
-/// ones: in ik_llama.cpp discussion #164 its Q4_K, Q2_K and IQ4_XS rows decode at its
-/// Q4_0 speed (22.5-23.5 against 23.4 tok/s, M2 Max, 4 threads) where mainline's run
-/// at 0.58-0.74 of its own Q4_0; its codebook quants stay slow.
+/// Relative CPU cost per weight of a quant's dot products, plain blocks 1: sub-block
+/// scales add `cpu_kquant_dot_cost` − 1, a high-bit plane adds `cpu_bitplane_dot_extra`
+/// on top, and a codebook's extra cost (`cpu_codebook_dot_cost` − 1 for the 8-wide
+/// grids) scales with its lookups per weight (an IQ3 grid entry holds 4 weights, so
+/// twice the lookups of IQ2's 8).
+///
+/// An engine with its own CPU matmul kernels (ik_llama.cpp's `iqk_mul_mat`) unpacks the
+/// sub-scales at no extra cost: in ik_llama.cpp discussion #164 its Q4_K, Q2_K and
+/// IQ4_XS rows decode at its Q4_0 speed (22.5-23.5 against 23.4 tok/s, M2 Max, 4
+/// threads) where mainline's run at 0.58-0.74 of its own Q4_0; its high-bit-plane and
+/// codebook quants stay slower.
 pub fn cpu_dot_cost(quant: &str, f: &Factors, own_kernels: bool) -> f64 {
+    let scales = if own_kernels {
+        0.0
+    } else {
+        f.cpu_kquant_dot_cost - 1.0
+    };
     match cpu_dot_kind(quant) {
         CpuDotKind::Plain => 1.0,
-        CpuDotKind::SuperBlock if own_kernels => 1.0,
-        CpuDotKind::SuperBlock => f.cpu_kquant_dot_cost,
-        CpuDotKind::Codebook => f.cpu_codebook_dot_cost,
+        CpuDotKind::SubBlockScales => 1.0 + scales,
+        CpuDotKind::HighBitPlane => 1.0 + scales + f.cpu_bitplane_dot_extra,
+        CpuDotKind::Codebook { weights_per_lookup } => {
+            1.0 + (f.cpu_codebook_dot_cost - 1.0) * 8.0 / f64::from(weights_per_lookup)
+        }
     }
 }
 
@@ -494,24 +530,35 @@ mod tests {
     #[test]
     fn quant_names_map_to_their_cpu_dot_kind() {
         use CpuDotKind::*;
+        let grid8 = Codebook {
+            weights_per_lookup: 8,
+        };
+        let grid4 = Codebook {
+            weights_per_lookup: 4,
+        };
         for (q, k) in [
             ("Q4_0", Plain),
             ("IQ4_NL_R4", Plain),
             ("Q8_0", Plain),
             ("F16", Plain),
             ("MXFP4_MOE", Plain),
-            ("Q4_K_M", SuperBlock),
-            ("UD-Q4_K_XL", SuperBlock),
-            ("Q5_0", SuperBlock),
-            ("Q6_K_R4", SuperBlock),
-            ("IQ4_XS", SuperBlock),
-            ("IQ2_K", SuperBlock),
-            ("IQ3_KS", SuperBlock),
-            ("IQ2_XXS", Codebook),
-            ("IQ2_M", Codebook),
-            ("IQ3_S_R4", Codebook),
-            ("IQ1_M", Codebook),
-            ("IQ4_KT", Codebook),
+            ("Q4_K_M", SubBlockScales),
+            ("UD-Q4_K_XL", SubBlockScales),
+            ("Q2_K_S", SubBlockScales),
+            ("IQ4_XS", SubBlockScales),
+            ("IQ2_K", SubBlockScales),
+            ("IQ3_KS", SubBlockScales),
+            ("IQ3_K", SubBlockScales),
+            ("Q5_0", HighBitPlane),
+            ("Q6_K_R4", HighBitPlane),
+            ("Q3_K_S", HighBitPlane),
+            ("Q5_K_M", HighBitPlane),
+            ("IQ2_XXS", grid8),
+            ("IQ2_M", grid8),
+            ("IQ1_M", grid8),
+            ("IQ4_KT", grid8),
+            ("IQ3_S_R4", grid4),
+            ("IQ3_XXS", grid4),
         ] {
             assert_eq!(cpu_dot_kind(q), k, "{q}");
         }
@@ -540,6 +587,7 @@ mod tests {
             pci_bus_id: None,
             power_limit_w: None,
             backends: Vec::new(),
+            vulkan_matrix: None,
         }
     }
 
@@ -606,9 +654,9 @@ mod tests {
         arc.fp16_tflops = Some(24.6);
         let mut b50 = arc.clone();
         b50.name = "Intel Arc Pro B50 16GB".into();
-        // Vulkan: the vector engines only (XMX / 4) on Alchemist, XMX on Battlemage.
+        // Vulkan: shader cores only on Alchemist, KHR_coopmat (XMX) on Battlemage.
         let vk = |g: &GpuInfo| gpu_effective_flops_on(g, Backend::Vulkan, &f);
-        assert!((vk(&arc) * 4.0 / vk(&b50) - 1.0).abs() < 1e-9);
+        assert!((vk(&arc) / f.vulkan_no_matrix_ratio / vk(&b50) - 1.0).abs() < 1e-9);
         // SYCL is not the Vulkan backend: no cut.
         assert_eq!(
             gpu_effective_flops_on(&arc, Backend::Sycl, &f),
@@ -617,6 +665,43 @@ mod tests {
         let (bw, _) = gpu_effective_bandwidth_on(&arc, Backend::Vulkan, &f);
         assert!((bw - 124e9 * f.gpu_bw_eff_vulkan_intel).abs() < 1.0);
         assert!(is_intel_alchemist("Intel Arc Pro A60") && !is_intel_alchemist("Arc B580"));
+    }
+
+    #[test]
+    fn vulkan_prompt_rate_follows_the_matrix_path() {
+        let f = super::super::factors::DEFAULT_FACTORS;
+        let mut g = gpu("NVIDIA GeForce RTX 3090", Some(936.0));
+        g.fp16_tflops = Some(142.0);
+        let vk = |g: &GpuInfo| gpu_effective_flops_on(g, Backend::Vulkan, &f);
+        let rate = |path| {
+            let mut g = g.clone();
+            g.vulkan_matrix = Some(path);
+            vk(&g)
+        };
+        let khr = rate(VulkanMatrix::KhrCoopmat);
+        assert!((rate(VulkanMatrix::NvCoopmat2) / khr - f.vulkan_coopmat2_ratio).abs() < 1e-9);
+        assert!((rate(VulkanMatrix::None) / khr - f.vulkan_no_matrix_ratio).abs() < 1e-9);
+        // Unrecorded: an RTX GPU takes coopmat2; CUDA does not care.
+        assert_eq!(vk(&g), rate(VulkanMatrix::NvCoopmat2));
+        assert_eq!(
+            gpu_effective_flops_on(&g, Backend::Cuda, &f),
+            gpu_effective_flops_on(
+                &{
+                    let mut h = g.clone();
+                    h.vulkan_matrix = Some(VulkanMatrix::None);
+                    h
+                },
+                Backend::Cuda,
+                &f
+            )
+        );
+        // A GPU without matrix units: shader cores are all it has, no cut.
+        let mut p40 = gpu("NVIDIA Tesla P40", Some(347.0));
+        p40.fp16_tflops = Some(11.76);
+        let mut forced = p40.clone();
+        forced.vulkan_matrix = Some(VulkanMatrix::None);
+        assert_eq!(vk(&p40), vk(&forced));
+        assert!((vk(&p40) - 11.76e12 * f.gpu_compute_eff_vulkan).abs() < 1.0);
     }
 
     #[test]

@@ -227,16 +227,17 @@ pub struct Factors {
     /// package's 55-120 W. *Fitted* on the Strix Halo pp points (three independent sources:
     /// lhl/strix-halo-testing, kyuz0/amd-strix-halo-toolboxes, blog.tosukui.xyz).
     pub apu_compute_ratio: f64,
-    /// CPU dot-product cost per weight of the super-block and extra-bit-plane quants
-    /// (Q2_K-Q6_K, IQ4_XS, Q5_0/Q5_1/Q6_0, ik's IQ*_K/_KS) relative to the plain 4- and
-    /// 8-bit blocks (Q4_0, IQ4_NL, Q8_0): their `vec_dot` unpacks sub-block scales or a
-    /// separate high-bit array per 32 weights (ggml-cpu/arch/*/quants.c). *Fitted* on the
+    /// CPU dot-product cost per weight of the super-block quants (Q2_K, Q4_K, IQ4_XS,
+    /// ik's IQ*_K/_KS) relative to the plain 4- and 8-bit blocks (Q4_0, IQ4_NL, Q8_0): their
+    /// `vec_dot` unpacks sub-block scales per 16 or 32 weights (ggml-cpu/arch/*/quants.c);
+    /// the high-bit-plane quants pay it too, plus `cpu_bitplane_dot_extra`. *Fitted* on the
     /// CPU points that vary the quant at a fixed thread count (ik_llama.cpp discussion
     /// #164's M2 Max table, ik PRs #54/#55/#132 on a 7950X and a 5975WX).
     pub cpu_kquant_dot_cost: f64,
-    /// The same for the codebook quants (IQ1_*, IQ2_*, IQ3_XXS/S/M and ik's trellis
-    /// IQ*_KT): every 8 weights are a lattice-grid lookup plus a sign mask
-    /// (`iq2xxs_grid`, `ksigns_iq2xs` in ggml-common.h). *Fitted* on the same points.
+    /// The same for the 8-wide codebook quants (IQ1_*, IQ2_*, ik's trellis IQ*_KT): every
+    /// 8 weights are a lattice-grid lookup plus a sign mask (`iq2xxs_grid`, `ksigns_iq2xs`
+    /// in ggml-common.h); IQ3's 4-wide grids pay the extra over 1 twice
+    /// (`devices::cpu_dot_cost`). *Fitted* on the same points.
     pub cpu_codebook_dot_cost: f64,
     /// Prompt-matmul rate of float (F16/BF16/F32) weights on a GPU relative to quantized
     /// ones: float weights skip activation quantisation and in-tile dequantisation and go
@@ -245,6 +246,28 @@ pub struct Factors {
     /// `kernel_mul_mm_f16_f32`). *Fitted* on the F16/BF16 GPU pp points (6x3090 CUDA,
     /// M2 Max and M2 Ultra Metal, R9700 and MI50 ROCm).
     pub float_pp_speedup: f64,
+    /// Prompt-matmul rate of ggml-vulkan's NV_coopmat2 path relative to KHR_coopmat (the
+    /// baseline `gpu_compute_eff_vulkan` is fitted on) on the same GPU: coopmat2's flexible
+    /// dimensions, in-shader dequantisation of the block loads and workgroup-scope tiles
+    /// (pinned ggml-vulkan.cpp, the `coopmat2` pipelines). *Fitted* on the NVIDIA Vulkan pp
+    /// points whose source states the path (llama.cpp PR #13506: RTX 3090 pp512 4279 with
+    /// coopmat2 against 3157 with KHR_coopmat) and on NVIDIA GPUs of unstated path, which
+    /// `engine::vulkan_matrix` takes to be coopmat2.
+    pub vulkan_coopmat2_ratio: f64,
+    /// Prompt-matmul rate of ggml-vulkan on shader cores (`matrix cores: none`) relative to
+    /// KHR_coopmat, on a GPU whose table figure counts matrix units the path does not use
+    /// (Arc A-series, which the pinned engine keeps off its XMX engines; an NVIDIA GPU run with
+    /// `GGML_VK_DISABLE_COOPMAT`): its integer-dot and FP16 shaders reach only part of that
+    /// figure. *Fitted* on the points that state the path (llama.cpp PR #13506's 3090 without
+    /// coopmat) and the Arc A770 and A310 points.
+    pub vulkan_no_matrix_ratio: f64,
+    /// CPU dot-product cost per weight that a separate high-bit array adds (Q3_K's
+    /// `hmask`, the `qh` of Q5_0/Q5_1/Q5_K and Q6_0/Q6_K: every weight's top bit is
+    /// extracted and merged before the products), on top of `cpu_kquant_dot_cost`'s
+    /// sub-scales (`devices::cpu_dot_cost`). *Fitted* on the CPU points that vary the quant
+    /// at fixed threads (ik_llama.cpp discussion #164's M2 Max table: mainline Q5_0, Q5_K, Q6_K,
+    /// Q3_K decode at 0.46-0.53 of its Q4_0, Q4_K and IQ4_XS at 0.67-0.73; ik PR #55 on a 7950X).
+    pub cpu_bitplane_dot_extra: f64,
 }
 
 /// Batch size at and above which mainline and ik copy host-resident weights to the GPU
@@ -258,47 +281,50 @@ pub const OP_OFFLOAD_MIN_BATCH: u32 = 32;
 pub const DEFAULT_FACTORS: Factors = Factors {
     gpu_bw_eff_gddr: 0.8856,
     gpu_bw_eff_hbm: 0.5737,
-    gpu_bw_eff_unified: 0.8879,
+    gpu_bw_eff_unified: 0.9,
     gpu_bw_eff_rocm: 0.7654,
     gpu_bw_eff_vulkan: 0.7793,
     gpu_bw_eff_vulkan_intel: 0.47,
     cpu_bw_eff: 0.9,
     cpu_bw_eff_measured: 0.88,
-    per_core_read_gbs: 60.0,
+    per_core_read_gbs: 55.52,
     numa_remote_eff: 0.5,
-    smt_oversubscription_penalty: 43.75,
+    smt_oversubscription_penalty: 39.06,
     gpu_layer_overhead_s: 1.7321e-05,
     gpu_layer_compute_s: 1.4142e-05,
     rocm_layer_overhead_ratio: 2.475,
     vulkan_layer_overhead_ratio: 1.526,
-    metal_layer_overhead_ratio: 4.579,
+    metal_layer_overhead_ratio: 5.0,
     moe_kernel_units: 0.7746,
-    recurrent_kernel_units: 0.7303,
+    recurrent_kernel_units: 0.7848,
     cpu_layer_overhead_s: 1.0000e-04,
-    cpu_thread_sync_s: 4.1768e-06,
-    cpu_tg_compute_eff: 0.1342,
-    ik_cpu_tg_speedup: 1.339,
-    cpu_tg_overlap: 0.5625,
+    cpu_thread_sync_s: 5.1832e-06,
+    cpu_tg_compute_eff: 0.1917,
+    ik_cpu_tg_speedup: 1.41,
+    cpu_tg_overlap: 0.5938,
     boundary_sync_s: 5.0000e-06,
-    token_host_overhead_s: 2.7386e-04,
-    ik_gpu_overhead_ratio: 0.4945,
+    token_host_overhead_s: 2.3350e-04,
+    ik_gpu_overhead_ratio: 0.5071,
     ik_cpu_overhead_ratio: 1.0,
     gpu_tensor_eff: 0.4086,
-    gpu_tensor_eff_rocm: 0.3816,
-    gpu_compute_eff_vulkan: 0.2322,
+    gpu_tensor_eff_rocm: 0.3647,
+    gpu_compute_eff_vulkan: 0.2121,
     gpu_compute_eff_unified: 0.6129,
-    cpu_compute_eff: 0.1291,
-    ik_cpu_pp_speedup: 2.449,
-    ik_repacked_pp_speedup: 1.617,
-    cpu_gemm_pp_speedup: 2.252,
+    cpu_compute_eff: 0.1938,
+    ik_cpu_pp_speedup: 2.19,
+    ik_repacked_pp_speedup: 1.732,
+    cpu_gemm_pp_speedup: 1.48,
     pcie_eff: 0.80,
-    pp_layer_overhead_s: 2.8887e-04,
+    pp_layer_overhead_s: 2.6591e-04,
     moe_pp_half_batch: 90.51,
-    cpu_moe_pp_half_batch: 5.187,
-    apu_compute_ratio: 0.7046,
+    cpu_moe_pp_half_batch: 24.68,
+    apu_compute_ratio: 0.7992,
     cpu_kquant_dot_cost: 1.091,
-    cpu_codebook_dot_cost: 1.732,
-    float_pp_speedup: 1.332,
+    cpu_codebook_dot_cost: 2.457,
+    float_pp_speedup: 1.409,
+    vulkan_coopmat2_ratio: 2.527,
+    vulkan_no_matrix_ratio: 0.1778,
+    cpu_bitplane_dot_extra: 0.625,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -497,6 +523,21 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 6.0,
     },
     FitBound {
+        name: "cpu_bitplane_dot_extra",
+        min: 0.0,
+        max: 2.0,
+    },
+    FitBound {
+        name: "vulkan_no_matrix_ratio",
+        min: 0.1,
+        max: 1.0,
+    },
+    FitBound {
+        name: "vulkan_coopmat2_ratio",
+        min: 1.0,
+        max: 3.0,
+    },
+    FitBound {
         name: "float_pp_speedup",
         min: 0.5,
         max: 3.0,
@@ -553,6 +594,9 @@ impl Factors {
             "cpu_moe_pp_half_batch" => self.cpu_moe_pp_half_batch,
             "apu_compute_ratio" => self.apu_compute_ratio,
             "float_pp_speedup" => self.float_pp_speedup,
+            "vulkan_coopmat2_ratio" => self.vulkan_coopmat2_ratio,
+            "vulkan_no_matrix_ratio" => self.vulkan_no_matrix_ratio,
+            "cpu_bitplane_dot_extra" => self.cpu_bitplane_dot_extra,
             "cpu_kquant_dot_cost" => self.cpu_kquant_dot_cost,
             "cpu_codebook_dot_cost" => self.cpu_codebook_dot_cost,
             _ => return None,
@@ -603,6 +647,9 @@ impl Factors {
             "cpu_moe_pp_half_batch" => &mut self.cpu_moe_pp_half_batch,
             "apu_compute_ratio" => &mut self.apu_compute_ratio,
             "float_pp_speedup" => &mut self.float_pp_speedup,
+            "vulkan_coopmat2_ratio" => &mut self.vulkan_coopmat2_ratio,
+            "vulkan_no_matrix_ratio" => &mut self.vulkan_no_matrix_ratio,
+            "cpu_bitplane_dot_extra" => &mut self.cpu_bitplane_dot_extra,
             "cpu_kquant_dot_cost" => &mut self.cpu_kquant_dot_cost,
             "cpu_codebook_dot_cost" => &mut self.cpu_codebook_dot_cost,
             _ => return false,

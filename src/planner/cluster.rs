@@ -141,6 +141,7 @@ fn remote_gpu(
         // Each host runs its own backend behind rpc-server: a remote device does not
         // narrow the main host's backend choice (planner::backend::common).
         backends: Backend::ALL.to_vec(),
+        vulkan_matrix: None,
     }
 }
 

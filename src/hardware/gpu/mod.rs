@@ -143,6 +143,7 @@ fn bare_gpu(index: u32, name: String, vendor: GpuVendor, d: &DrmDevice) -> GpuIn
         pci_bus_id: d.pci_slot.clone(),
         power_limit_w: None,
         backends: Vec::new(),
+        vulkan_matrix: None,
     }
 }
 
@@ -207,6 +208,7 @@ fn nvidia_gpus(
             pci_bus_id: bus.or(d.pci_bus_id.clone()),
             power_limit_w: d.power_limit_mw.map(|mw| f64::from(mw) / 1000.0),
             backends: Vec::new(),
+            vulkan_matrix: None,
         };
         if d.memory_total_bytes.is_none() {
             notes.push(format!("gpu {}: NVML gave no memory size", d.index));
