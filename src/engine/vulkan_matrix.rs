@@ -16,19 +16,32 @@
 //! - Anything else (Pascal and older, GTX 16, RDNA1/2 and GCN, Arc A-series, Apple
 //!   through MoltenVK) multiplies on shader cores: `none`.
 //!
-//! A GPU is classified by its name and AMD gfx target; snapshots and `--gpu-spec
-//! vulkan_matrix=…` override it.
+//! A GPU is classified by its name and AMD gfx target; a recorded path (`detect` reads
+//! what the driver offers from `vulkaninfo`; snapshots and `--gpu-spec vulkan_matrix=…`)
+//! overrides it, KHR_coopmat only where the engine allows it.
 
 use crate::hardware::{GpuInfo, GpuVendor, VulkanMatrix};
 
-/// The matrix path ggml-vulkan takes on `gpu`: the recorded one, else the rule above.
+/// The matrix path ggml-vulkan takes on `gpu`: the recorded one (what its driver offers,
+/// or what the engine printed), gated as the engine gates it, else the rule above.
 pub fn vulkan_matrix(gpu: &GpuInfo) -> VulkanMatrix {
-    gpu.vulkan_matrix.unwrap_or_else(|| expected(gpu))
+    match gpu.vulkan_matrix {
+        Some(VulkanMatrix::KhrCoopmat) if !khr_coopmat_allowed(gpu) => VulkanMatrix::None,
+        Some(path) => path,
+        None => expected(gpu),
+    }
 }
 
 /// Whether `gpu` has matrix units ggml-vulkan can use (its best path is a coopmat).
 pub fn has_vulkan_matrix_units(gpu: &GpuInfo) -> bool {
     expected(gpu) != VulkanMatrix::None
+}
+
+/// Whether the pinned engine takes VK_KHR_cooperative_matrix on `gpu` when its driver
+/// lists it (`ggml_vk_khr_cooperative_matrix_support`): NVIDIA always, AMD RDNA3/RDNA4,
+/// Intel Xe2.
+pub fn khr_coopmat_allowed(gpu: &GpuInfo) -> bool {
+    gpu.vendor == GpuVendor::Nvidia || has_vulkan_matrix_units(gpu)
 }
 
 fn expected(gpu: &GpuInfo) -> VulkanMatrix {
@@ -111,10 +124,17 @@ mod tests {
     }
 
     #[test]
-    fn a_recorded_path_wins_over_the_rule() {
+    fn a_recorded_path_wins_over_the_rule_where_the_engine_allows_it() {
         let mut g = gpu("RTX 3090", GpuVendor::Nvidia);
         g.vulkan_matrix = Some(VulkanMatrix::KhrCoopmat);
         assert_eq!(vulkan_matrix(&g), VulkanMatrix::KhrCoopmat);
         assert!(has_vulkan_matrix_units(&g));
+        // The AMD drivers list KHR_cooperative_matrix on RDNA2 too; the engine refuses it.
+        let mut rdna2 = gpu("RX 6800 XT", GpuVendor::Amd);
+        rdna2.vulkan_matrix = Some(VulkanMatrix::KhrCoopmat);
+        assert_eq!(vulkan_matrix(&rdna2), VulkanMatrix::None);
+        let mut rdna3 = gpu("RX 7900 XTX", GpuVendor::Amd);
+        rdna3.vulkan_matrix = Some(VulkanMatrix::KhrCoopmat);
+        assert_eq!(vulkan_matrix(&rdna3), VulkanMatrix::KhrCoopmat);
     }
 }

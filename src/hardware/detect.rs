@@ -33,6 +33,7 @@ pub fn detect_with(p: &Probes) -> HardwareSnapshot {
     let mut memory = memory::probe(&p.root, p.runner, &mut notes);
     let mut gpus = gpu::probe(&p.root, p.nvml, &mut notes);
     gpu::runtimes::record(&p.root, &mut gpus.gpus, &mut notes);
+    gpu::vulkan_info::record(p.runner, &mut gpus.gpus, &mut notes);
     // Unified-memory GPUs (Strix Halo, GB10) address system RAM; the kernel's "VRAM" for
     // them is a carve-out or unreported, so their usable memory is the RAM total.
     for g in gpus.gpus.iter_mut().filter(|g| g.unified_memory) {

@@ -144,7 +144,14 @@ pub fn snapshot_table(s: &HardwareSnapshot) -> String {
             .map(|c| format!("cc {c}"))
             .or_else(|| g.gfx_target.clone())
             .unwrap_or_else(|| "arch ?".into());
-        let backends: Vec<&str> = g.usable_backends().iter().map(|b| b.as_str()).collect();
+        let backends: Vec<String> = g
+            .usable_backends()
+            .iter()
+            .map(|b| match (b, g.vulkan_matrix) {
+                (crate::plan::Backend::Vulkan, Some(m)) => format!("vulkan ({})", m.as_str()),
+                _ => b.as_str().to_string(),
+            })
+            .collect();
         lines.push(format!(
             "GPU {}   {} | {} VRAM{} | {} | {} | {} | backends {}",
             g.index,

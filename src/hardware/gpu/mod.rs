@@ -7,6 +7,7 @@
 pub mod nvidia;
 pub mod runtimes;
 pub mod sysfs;
+pub mod vulkan_info;
 
 use super::gpu_table;
 use super::root::HostRoot;
