@@ -127,7 +127,8 @@ pub fn gpu_layer_seconds(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f64 {
 /// (dense FP16 matrix over FP32 vector, vendor whitepapers and spec pages):
 /// - NVIDIA Ampere/Ada/Blackwell 4 (RTX 3090 142/35.6, 4090 330/82.6, 5090 419/104.8),
 ///   Turing and Volta 8 (2080 Ti 107.6/13.4, V100 125/15.7), A100/H100-class 16
-///   (312/19.5, 756/51.2), Pascal 2 (P100 18.7/9.3, FP16 at twice FP32, no tensor cores);
+///   (312/19.5, 756/51.2), P100 and GTX 16 2 (18.7/9.3 and packed FP16: no tensor cores),
+///   Pascal GeForce/P40 and Maxwell 1 (FP16 at 1/64: the table quotes their FP32 peak);
 /// - AMD RDNA4 4 (RX 9070 XT 194.7/48.7), RDNA3/3.5 2 (RX 7900 XTX 122.8/61.4),
 ///   CDNA 8 (MI100 184.6/23.1), Vega/GCN5 and RDNA1/2 2 (packed FP16: MI50 26.5/13.3,
 ///   RX 6800 XT 41.5/20.7), Polaris 1 (RX 580 6.2/6.2);
@@ -148,8 +149,13 @@ fn matrix_to_vector_ratio(gpu: &GpuInfo) -> f64 {
                 "A100", "A800", "H100", "H800", "H200", "H20 ", "B100", "B200", "GH200",
             ]) {
                 16.0
-            } else if any(&["P100", "P40", "P4 ", "GTX", "TITAN X"]) {
+            } else if any(&["P100", "GTX 16"]) {
                 2.0
+            } else if any(&[
+                "GTX", "P40", " P4 ", "P6000", "TITAN X", "M40", "M60", "K80", "QUADRO P",
+                "QUADRO M",
+            ]) {
+                1.0
             } else if any(&[
                 "V100",
                 "RTX 20",
@@ -185,6 +191,24 @@ fn matrix_to_vector_ratio(gpu: &GpuInfo) -> f64 {
         }
         GpuVendor::Intel => 8.0,
         _ => 4.0,
+    }
+}
+
+/// The GPU computes BF16 at matrix rate, as the pinned ggml-cuda's
+/// `fast_bf16_hardware_available` (common.cuh) decides: NVIDIA Ampere and later, AMD
+/// RDNA3/RDNA4 and CDNA. Others (Pascal, Volta, Turing, Vega, RDNA1/2) convert.
+pub fn gpu_has_fast_bf16(gpu: &GpuInfo) -> bool {
+    match gpu.vendor {
+        GpuVendor::Nvidia => match gpu
+            .compute_capability
+            .as_deref()
+            .and_then(|c| c.parse::<f64>().ok())
+        {
+            Some(cc) => cc >= 8.0,
+            None => matches!(matrix_to_vector_ratio(gpu) as u32, 4 | 16),
+        },
+        GpuVendor::Amd => has_vulkan_matrix_units(gpu) || matrix_to_vector_ratio(gpu) == 8.0,
+        _ => true,
     }
 }
 
@@ -522,9 +546,46 @@ mod tests {
         // Vega 20 (no matrix cores): packed FP16 is twice FP32.
         let (t, vec) = v("AMD Instinct MI50");
         assert!((vec - t / 2.0).abs() < 1e-9, "{vec}");
-        // Apple quotes FP32 already.
-        let (t, vec) = v("Apple M2 Max");
-        assert_eq!(t, vec);
+        // Apple quotes FP32 already, and so does the table for GPUs without fast FP16.
+        for name in ["Apple M2 Max", "Tesla P40", "GTX 1080 Ti", "Tesla M40"] {
+            let (t, vec) = v(name);
+            assert_eq!(t, vec, "{name}");
+        }
+        // P100 and Turing without tensor cores: packed FP16 is twice FP32.
+        for name in ["Tesla P100", "GTX 1660 Super"] {
+            let (t, vec) = v(name);
+            assert!((vec - t / 2.0).abs() < 1e-9, "{name}: {vec}");
+        }
+    }
+
+    #[test]
+    fn fast_bf16_follows_the_pinned_engine_rule() {
+        let has = |name: &str| {
+            gpu_has_fast_bf16(
+                &crate::hardware::gpu_table::lookup(name)
+                    .unwrap()
+                    .to_gpu_info(0),
+            )
+        };
+        for name in [
+            "RTX 3090",
+            "RTX 4090",
+            "H100 PCIe",
+            "RX 7900 XTX",
+            "RX 9070 XT",
+        ] {
+            assert!(has(name), "{name}");
+        }
+        for name in [
+            "Tesla P40",
+            "Tesla P100",
+            "Tesla V100 PCIe 16GB",
+            "RTX 2080 Ti",
+            "MI50",
+            "RX 6800 XT",
+        ] {
+            assert!(!has(name), "{name}");
+        }
     }
 
     #[test]

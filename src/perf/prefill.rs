@@ -13,12 +13,13 @@
 use super::attention;
 use super::devices::{
     cpu_effective_bandwidth, cpu_peak_flops, gpu_effective_bandwidth_on, gpu_effective_flops_on,
+    gpu_tflops, gpu_vector_tflops,
 };
 use super::factors::{Factors, OP_OFFLOAD_MIN_BATCH};
 use super::{Breakdown, ModelFacts};
 use crate::engine::EngineKind;
-use crate::hardware::HardwareSnapshot;
-use crate::plan::Settings;
+use crate::hardware::{GpuInfo, HardwareSnapshot};
+use crate::plan::{Backend, Settings};
 use crate::plan::{DeviceLoad, Layout, Unit};
 
 /// llama.cpp's default `-ub` (common/common.h `n_ubatch = 512`).
@@ -72,12 +73,22 @@ fn cpu_kernel_speedup(f: &Factors, engine: EngineKind, settings: &Settings) -> f
 
 /// GPU prompt-matmul rate of the plan's weight type relative to quantized weights:
 /// float weights (F16, BF16, F32) run the vendor GEMM (`Factors::float_pp_speedup`).
-fn weight_type_rate(f: &Factors, settings: &Settings) -> f64 {
+/// BF16 weights on a CUDA/ROCm GPU without fast BF16 are multiplied in FP32 for prompt
+/// batches (pinned ggml-cuda.cu `ggml_cuda_mul_mat_cublas`: compute type F32 unless
+/// `fast_bf16_hardware_available`), on the vector units the table figure leaves out.
+fn weight_type_rate(f: &Factors, settings: &Settings, gpu: &GpuInfo) -> f64 {
     let bulk = bulk_type(settings.quant.as_deref().unwrap_or(""));
-    if matches!(bulk.as_str(), "F16" | "BF16" | "F32") {
-        f.float_pp_speedup
+    if !matches!(bulk.as_str(), "F16" | "BF16" | "F32") {
+        return 1.0;
+    }
+    let cublas = matches!(
+        super::devices::gpu_backend(gpu, settings.backend),
+        Backend::Cuda | Backend::Rocm
+    );
+    if bulk == "BF16" && cublas && !super::devices::gpu_has_fast_bf16(gpu) {
+        f.float_pp_speedup * gpu_vector_tflops(gpu) / gpu_tflops(gpu)
     } else {
-        1.0
+        f.float_pp_speedup
     }
 }
 
@@ -139,7 +150,7 @@ pub(crate) fn prefill_time(
                 ));
                 let matmuls = gpu_flops
                     / (gpu_effective_flops_on(gpu, settings.backend, f)
-                        * weight_type_rate(f, settings));
+                        * weight_type_rate(f, settings, gpu));
                 let streaming = d.weight_bytes.as_u64() as f64 / bw;
                 let overhead =
                     d.layers as f64 * facts.kernel_units_per_layer(f) * f.pp_layer_overhead_s;
@@ -172,7 +183,7 @@ pub(crate) fn prefill_time(
                             format!("matmuls on {}", gpu.name),
                             gpu_flops
                                 / (gpu_effective_flops_on(gpu, settings.backend, f)
-                                    * weight_type_rate(f, settings)),
+                                    * weight_type_rate(f, settings, gpu)),
                         );
                     }
                     _ => {
