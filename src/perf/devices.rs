@@ -261,7 +261,17 @@ pub fn gpu_effective_flops_on(gpu: &GpuInfo, backend: Backend, f: &Factors) -> f
 /// table figure counts matrix units the path leaves idle (an Arc A-series GPU, whose XMX
 /// engines the pinned engine does not use, or a GPU whose coopmat was turned off); a GPU
 /// without matrix units has only its shader cores, which its table figure already is.
+/// NVIDIA's driver reaches a larger share of the figure (`vulkan_nvidia_compute_ratio`).
 fn vulkan_matrix_path_ratio(gpu: &GpuInfo, f: &Factors) -> f64 {
+    let vendor = if gpu.vendor == GpuVendor::Nvidia {
+        f.vulkan_nvidia_compute_ratio
+    } else {
+        1.0
+    };
+    vendor * vulkan_path_only_ratio(gpu, f)
+}
+
+fn vulkan_path_only_ratio(gpu: &GpuInfo, f: &Factors) -> f64 {
     match vulkan_matrix(gpu) {
         VulkanMatrix::NvCoopmat2 => f.vulkan_coopmat2_ratio,
         VulkanMatrix::KhrCoopmat => 1.0,
@@ -762,7 +772,8 @@ mod tests {
         let mut forced = p40.clone();
         forced.vulkan_matrix = Some(VulkanMatrix::None);
         assert_eq!(vk(&p40), vk(&forced));
-        assert!((vk(&p40) - 11.76e12 * f.gpu_compute_eff_vulkan).abs() < 1.0);
+        let want = 11.76e12 * f.gpu_compute_eff_vulkan * f.vulkan_nvidia_compute_ratio;
+        assert!((vk(&p40) - want).abs() < 1.0);
     }
 
     #[test]

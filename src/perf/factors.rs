@@ -268,6 +268,13 @@ pub struct Factors {
     /// at fixed threads (ik_llama.cpp discussion #164's M2 Max table: mainline Q5_0, Q5_K, Q6_K,
     /// Q3_K decode at 0.46-0.53 of its Q4_0, Q4_K and IQ4_XS at 0.67-0.73; ik PR #55 on a 7950X).
     pub cpu_bitplane_dot_extra: f64,
+    /// Prompt-matmul rate of ggml-vulkan on NVIDIA GPUs relative to the other vendors' at the
+    /// same path and table TFLOPS: NVIDIA's driver compiles the cooperative-matrix shaders onto
+    /// its tensor cores at a higher share of their rate than AMD's (RDNA3/RDNA4 WMMA) and
+    /// Intel's (Xe2 XMX) drivers do. *Fitted* on the Vulkan pp points with a stated path: on
+    /// the same RTX 3090, KHR_coopmat runs 3.15k t/s (llama.cpp PRs #12135, #13506) while
+    /// RDNA3/RDNA4 and Arc B-series KHR_coopmat points fall well short of their table figure.
+    pub vulkan_nvidia_compute_ratio: f64,
 }
 
 /// Batch size at and above which mainline and ik copy host-resident weights to the GPU
@@ -280,7 +287,7 @@ pub const OP_OFFLOAD_MIN_BATCH: u32 = 32;
 /// `cargo run --release --example calibration_report`).
 pub const DEFAULT_FACTORS: Factors = Factors {
     gpu_bw_eff_gddr: 0.8856,
-    gpu_bw_eff_hbm: 0.6056,
+    gpu_bw_eff_hbm: 0.6166,
     gpu_bw_eff_unified: 0.9,
     gpu_bw_eff_rocm: 0.7654,
     gpu_bw_eff_vulkan: 0.7654,
@@ -306,25 +313,26 @@ pub const DEFAULT_FACTORS: Factors = Factors {
     token_host_overhead_s: 2.7386e-04,
     ik_gpu_overhead_ratio: 0.4586,
     ik_cpu_overhead_ratio: 1.0,
-    gpu_tensor_eff: 0.3948,
-    gpu_tensor_eff_rocm: 0.3992,
-    gpu_compute_eff_vulkan: 0.3044,
+    gpu_tensor_eff: 0.4086,
+    gpu_tensor_eff_rocm: 0.3816,
+    gpu_compute_eff_vulkan: 0.2429,
     gpu_compute_eff_unified: 0.6129,
     cpu_compute_eff: 0.1546,
     ik_cpu_pp_speedup: 2.449,
     ik_repacked_pp_speedup: 1.59,
     cpu_gemm_pp_speedup: 1.565,
     pcie_eff: 0.80,
-    pp_layer_overhead_s: 2.0743e-04,
-    moe_pp_half_batch: 69.79,
+    pp_layer_overhead_s: 2.6591e-04,
+    moe_pp_half_batch: 90.51,
     cpu_moe_pp_half_batch: 11.31,
-    apu_compute_ratio: 0.6411,
+    apu_compute_ratio: 0.7046,
     cpu_kquant_dot_cost: 0.927,
     cpu_codebook_dot_cost: 2.023,
-    float_pp_speedup: 1.295,
-    vulkan_coopmat2_ratio: 1.732,
-    vulkan_no_matrix_ratio: 0.2207,
+    float_pp_speedup: 1.332,
+    vulkan_coopmat2_ratio: 1.484,
+    vulkan_no_matrix_ratio: 0.2943,
     cpu_bitplane_dot_extra: 0.375,
+    vulkan_nvidia_compute_ratio: 1.532,
 };
 
 /// One factor the fit may move, with the physically plausible range it may take.
@@ -523,6 +531,11 @@ pub const FIT_BOUNDS: &[FitBound] = &[
         max: 6.0,
     },
     FitBound {
+        name: "vulkan_nvidia_compute_ratio",
+        min: 0.5,
+        max: 3.0,
+    },
+    FitBound {
         name: "cpu_bitplane_dot_extra",
         min: 0.0,
         max: 2.0,
@@ -597,6 +610,7 @@ impl Factors {
             "vulkan_coopmat2_ratio" => self.vulkan_coopmat2_ratio,
             "vulkan_no_matrix_ratio" => self.vulkan_no_matrix_ratio,
             "cpu_bitplane_dot_extra" => self.cpu_bitplane_dot_extra,
+            "vulkan_nvidia_compute_ratio" => self.vulkan_nvidia_compute_ratio,
             "cpu_kquant_dot_cost" => self.cpu_kquant_dot_cost,
             "cpu_codebook_dot_cost" => self.cpu_codebook_dot_cost,
             _ => return None,
@@ -650,6 +664,7 @@ impl Factors {
             "vulkan_coopmat2_ratio" => &mut self.vulkan_coopmat2_ratio,
             "vulkan_no_matrix_ratio" => &mut self.vulkan_no_matrix_ratio,
             "cpu_bitplane_dot_extra" => &mut self.cpu_bitplane_dot_extra,
+            "vulkan_nvidia_compute_ratio" => &mut self.vulkan_nvidia_compute_ratio,
             "cpu_kquant_dot_cost" => &mut self.cpu_kquant_dot_cost,
             "cpu_codebook_dot_cost" => &mut self.cpu_codebook_dot_cost,
             _ => return false,
