@@ -37,24 +37,24 @@ pub const CV_TG_MEDIAN_TARGET: f64 = 0.10;
 pub const CV_PP_MEDIAN_TARGET: f64 = 0.20;
 pub const CV_BACKEND_TG_TARGET: f64 = 0.15;
 
-/// What the model reaches today, cross-validated on the 469-point corpus
-/// (docs/calibration.md: tg 13.9%, pp 21.2%; per backend tg CPU 17.8%, CUDA 10.9%,
-/// Metal 12.7%, ROCm 13.5%, Vulkan 13.5%, SYCL 13.6%). The targets above are NOT all
-/// met (tg, pp and CPU tg), and the test suite asserts these reached values (rounded up
-/// by about one point: the fit's path moves the medians by a point or two when factors
-/// or points are added, see `cross_validate_thorough`) so that a change that makes the
-/// model worse on unseen sources fails. Lower them as the model improves.
-pub const CV_TG_MEDIAN_REACHED: f64 = 0.15;
-pub const CV_PP_MEDIAN_REACHED: f64 = 0.22;
-/// Per backend, the cross-validated tg median reached (same run): those at or under
-/// [`CV_BACKEND_TG_TARGET`] meet it; CPU does not yet.
+/// What the model reaches today, cross-validated on the 577-point corpus
+/// (docs/calibration.md: tg 13.5%, pp 20.5%; per backend tg CPU 13.3%, CUDA 12.4%,
+/// Metal 14.9%, ROCm 13.6%, Vulkan 14.2%, SYCL 14.9%). The tg and pp targets above are
+/// NOT met; every backend's tg is within its 15%, but by less than the fit's path noise
+/// for Metal and SYCL. The test suite asserts these reached values (rounded up by about
+/// one point: the fit's path moves the medians by a point or two when factors or points
+/// are added, see `cross_validate_thorough`) so that a change that makes the model worse
+/// on unseen sources fails. Lower them as the model improves.
+pub const CV_TG_MEDIAN_REACHED: f64 = 0.145;
+pub const CV_PP_MEDIAN_REACHED: f64 = 0.215;
+/// Per backend, the cross-validated tg median reached (same run).
 pub const CV_BACKEND_TG_REACHED: &[(&str, f64)] = &[
-    ("cpu", 0.19),
-    ("cuda", 0.12),
-    ("metal", 0.14),
-    ("rocm", 0.15),
-    ("vulkan", 0.15),
-    ("sycl", 0.15),
+    ("cpu", 0.145),
+    ("cuda", 0.135),
+    ("metal", 0.16),
+    ("rocm", 0.145),
+    ("vulkan", 0.155),
+    ("sycl", 0.16),
 ];
 
 /// The start of every fit (the shipped one and each cross-validation fold): the shipped
