@@ -21,6 +21,7 @@ fn shipped_factors_meet_the_issue_accuracy_targets() {
 
 #[test]
 fn cross_validated_accuracy_on_sources_the_fit_never_saw() {
+    let _alone = crate::support::cpu_exclusive();
     // Leave one source out: every fold refits the factors from the neutral start on the
     // other sources and predicts the left-out one (the same protocol as
     // docs/calibration.md). Issue 13's targets are CV_*_TARGET; they are not reached yet,

@@ -2,6 +2,15 @@
 
 use assert_cmd::Command;
 
+/// Held by the tests whose assertions depend on measured speed and by the tests that load
+/// every core (the cross-validation fits), so that a measurement never runs beside one of
+/// them: on CI's two cores a `tune` run beside the cross-validation measured 133 tok/s
+/// where it measures 743 alone, and its calibration then disagreed with itself.
+pub fn cpu_exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The `rigplan` binary under test.
 pub fn rigplan() -> Command {
     Command::cargo_bin("rigplan").unwrap()

@@ -210,6 +210,7 @@ fn tune_with_the_real_engine_measures_and_calibrates() {
 /// real pinned llama-bench on the 64 MB bench model, a bounded budget.
 #[test]
 fn a_fresh_plan_after_tune_predicts_the_tuned_best() {
+    let _alone = crate::support::cpu_exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("bench.gguf");
     TinyLlama::BENCH.write(&model, 7).unwrap();
