@@ -268,11 +268,7 @@ fn vulkan_matrix_path_ratio(gpu: &GpuInfo, f: &Factors) -> f64 {
     } else {
         1.0
     };
-    vendor * vulkan_path_only_ratio(gpu, f)
-}
-
-fn vulkan_path_only_ratio(gpu: &GpuInfo, f: &Factors) -> f64 {
-    match vulkan_matrix(gpu) {
+    let path = match vulkan_matrix(gpu) {
         VulkanMatrix::NvCoopmat2 => f.vulkan_coopmat2_ratio,
         VulkanMatrix::KhrCoopmat => 1.0,
         VulkanMatrix::None
@@ -282,20 +278,8 @@ fn vulkan_path_only_ratio(gpu: &GpuInfo, f: &Factors) -> f64 {
             f.vulkan_no_matrix_ratio
         }
         VulkanMatrix::None => 1.0,
-    }
-}
-
-/// The assumption a Vulkan plan makes when the snapshot does not record the GPU's
-/// matrix path, for the plan's notes.
-pub fn vulkan_matrix_assumption(gpu: &GpuInfo, backend: Backend) -> Option<String> {
-    (gpu_backend(gpu, backend) == Backend::Vulkan && gpu.vulkan_matrix.is_none()).then(|| {
-        format!(
-            "{}: Vulkan matrix path not recorded, assumed '{}' (what the pinned ggml-vulkan picks \
-             on this GPU with a current driver and SDK; --gpu-spec vulkan_matrix=... sets it)",
-            gpu.name,
-            vulkan_matrix(gpu).as_str()
-        )
-    })
+    };
+    vendor * path
 }
 
 /// Arc A-series and Arc Pro A-series names (A310 … A770, Pro A40 … A60): Xe-HPG.

@@ -144,10 +144,6 @@ pub(crate) fn prefill_time(
                 };
                 let (bw, assumption) = gpu_effective_bandwidth_on(gpu, settings.backend, f);
                 b.assume(assumption);
-                b.assume(super::devices::vulkan_matrix_assumption(
-                    gpu,
-                    settings.backend,
-                ));
                 let matmuls = gpu_flops
                     / (gpu_effective_flops_on(gpu, settings.backend, f)
                         * weight_type_rate(f, settings, gpu));
